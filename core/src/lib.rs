@@ -1,1 +1,33 @@
-//! stub
+//! # agora-core
+//!
+//! The framework-agnostic heart of Agora, a social-media API (users, JWT login,
+//! posts, votes) built as a library. Everything that decides an answer lives
+//! here: validation, hashing, tokens, ownership and visibility rules, and the
+//! error kinds. Web adapters (`agora-axum`, `agora-rocket`) only parse requests,
+//! call [`Agora`] and map [`Error`] to HTTP; storage backends (`agora-sqlx`)
+//! implement the [`storage`] traits.
+//!
+//! ```no_run
+//! # async fn demo(store: std::sync::Arc<dyn agora_core::storage::Store>) -> Result<(), agora_core::Error> {
+//! use agora_core::{Agora, Config, config::JwtSecret, schema::{UserCreate, LoginRequest}};
+//!
+//! let config = Config { jwt_secret: Some(JwtSecret::generate()), ..Config::default() };
+//! let agora = Agora::new(store, &config)?;
+//! let user = agora.register(UserCreate { email: "ada@example.com".into(), password: "correct horse battery".into() }).await?;
+//! let token = agora.login(LoginRequest { email: "ada@example.com".into(), password: "correct horse battery".into() }).await?;
+//! assert_eq!(agora.authenticate(&token.access_token).await?.id, user.id);
+//! # Ok(()) }
+//! ```
+
+pub mod config;
+pub mod crypto;
+pub mod domain;
+pub mod error;
+pub mod schema;
+pub mod service;
+pub mod storage;
+
+pub use config::Config;
+pub use domain::{Email, Post, PostId, PostWithVotes, User, UserId};
+pub use error::{Error, ErrorKind, FieldError};
+pub use service::Agora;

@@ -1,0 +1,389 @@
+//! Configuration: a typed struct for library users, and [`Config::from_env`]
+//! for servers (`AGORA_*` variables, safe defaults).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::crypto::password::HashParams;
+
+/// The shortest JWT signing secret accepted, in bytes (RFC 8725 §3.5, HS256 key size).
+pub const MIN_SECRET_BYTES: usize = 32;
+
+/// A configuration problem; the message names the variable and the fix.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A value is present but unusable.
+    #[error("{name}: {reason}")]
+    Invalid {
+        /// The variable or field.
+        name: &'static str,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// Reading or writing the secret file failed.
+    #[error("JWT secret file {path}: {source}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// The I/O failure.
+        source: std::io::Error,
+    },
+}
+
+/// The HMAC secret that signs access tokens. At least [`MIN_SECRET_BYTES`]
+/// bytes; `Debug` never prints it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct JwtSecret(Vec<u8>);
+
+impl JwtSecret {
+    /// Accepts a secret of at least 32 bytes.
+    pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
+        let bytes = bytes.into();
+        if bytes.len() < MIN_SECRET_BYTES {
+            return Err(ConfigError::Invalid {
+                name: "AGORA_JWT_SECRET",
+                reason: format!(
+                    "the JWT secret must be at least {MIN_SECRET_BYTES} bytes (it has {}); \
+                     generate one with `openssl rand -hex 32`",
+                    bytes.len()
+                ),
+            });
+        }
+        Ok(JwtSecret(bytes))
+    }
+
+    /// 256 fresh bits from the OS CSPRNG (as 64 hex characters).
+    pub fn generate() -> Self {
+        JwtSecret(crate::crypto::random_hex(32).into_bytes())
+    }
+
+    /// Reads the secret kept in `path`, or creates that file (permissions
+    /// 0600 on Unix) with a newly generated secret, so tokens survive a restart.
+    pub fn load_or_create(path: &Path) -> Result<Self, ConfigError> {
+        let io_err = |source| ConfigError::SecretFile {
+            path: path.to_owned(),
+            source,
+        };
+        match read_secret(path) {
+            Ok(secret) => return JwtSecret::new(secret),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(e)),
+        }
+        let secret = JwtSecret::generate();
+        match write_new_secret(path, &secret.0) {
+            Ok(()) => Ok(secret),
+            // Another process created it first: use theirs.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                JwtSecret::new(read_secret(path).map_err(io_err)?)
+            }
+            Err(e) => Err(io_err(e)),
+        }
+    }
+
+    /// The raw key bytes, for signing and verifying only.
+    pub fn expose(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+fn read_secret(path: &Path) -> std::io::Result<Vec<u8>> {
+    let text = std::fs::read_to_string(path)?;
+    Ok(text.trim().as_bytes().to_vec())
+}
+
+fn write_new_secret(path: &Path, secret: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    file.write_all(secret)?;
+    file.write_all(b"\n")?;
+    file.sync_all()
+}
+
+impl fmt::Debug for JwtSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("JwtSecret(<redacted>)")
+    }
+}
+
+/// Everything Agora can be configured with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `AGORA_DATABASE_URL`: `sqlite://agora.db` by default (created on first start).
+    pub database_url: String,
+    /// `AGORA_BIND`: where the example servers listen, `127.0.0.1:8000` by default.
+    pub bind: SocketAddr,
+    /// `AGORA_JWT_SECRET`: at least 32 bytes. `None` lets a server generate and
+    /// keep one (see [`Config::secret_file`]); [`crate::Agora::new`] requires it.
+    pub jwt_secret: Option<JwtSecret>,
+    /// `AGORA_ACCESS_TOKEN_TTL`: access token lifetime (`1800`, `30m`, `1h`); 30 minutes by default.
+    pub access_token_ttl: Duration,
+    /// Clock skew tolerated when checking `exp`/`nbf`: 10 s by default, at most 60 s.
+    pub token_leeway: Duration,
+    /// `AGORA_CORS_ORIGINS`: comma-separated allowed origins; empty (the default) disables CORS.
+    pub cors_origins: Vec<String>,
+    /// `AGORA_BODY_LIMIT`: the largest request body in bytes, 64 KiB by default.
+    pub body_limit: usize,
+    /// Argon2id parameters for new hashes (OWASP m=19 MiB, t=2, p=1 by default).
+    pub hash_params: HashParams,
+    /// `AGORA_HASH_CONCURRENCY`: hashes running at once; the number of cores by default.
+    pub hash_concurrency: usize,
+    /// Shortest accepted password, in characters (8).
+    pub password_min_chars: usize,
+    /// Longest accepted password, in characters (128).
+    pub password_max_chars: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            database_url: "sqlite://agora.db".to_owned(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            jwt_secret: None,
+            access_token_ttl: Duration::from_secs(30 * 60),
+            token_leeway: Duration::from_secs(10),
+            cors_origins: Vec::new(),
+            body_limit: 64 * 1024,
+            hash_params: HashParams::OWASP,
+            hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            password_min_chars: 8,
+            password_max_chars: 128,
+        }
+    }
+}
+
+impl Config {
+    /// Reads `AGORA_*` environment variables over the defaults.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::from_env`], reading variables through `lookup` (for tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let mut config = Config::default();
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        if let Some(url) = get("AGORA_DATABASE_URL") {
+            config.database_url = url;
+        }
+        if let Some(bind) = get("AGORA_BIND") {
+            config.bind = bind.parse().map_err(|e| ConfigError::Invalid {
+                name: "AGORA_BIND",
+                reason: format!("{bind:?} is not an address like 127.0.0.1:8000 ({e})"),
+            })?;
+        }
+        if let Some(secret) = get("AGORA_JWT_SECRET") {
+            config.jwt_secret = Some(JwtSecret::new(secret.into_bytes())?);
+        }
+        if let Some(ttl) = get("AGORA_ACCESS_TOKEN_TTL") {
+            config.access_token_ttl = parse_duration(&ttl).ok_or_else(|| ConfigError::Invalid {
+                name: "AGORA_ACCESS_TOKEN_TTL",
+                reason: format!("{ttl:?} is not a positive duration like 1800, 30m or 1h"),
+            })?;
+        }
+        if let Some(origins) = get("AGORA_CORS_ORIGINS") {
+            config.cors_origins = origins
+                .split(',')
+                .map(|o| o.trim().to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+        }
+        if let Some(limit) = get("AGORA_BODY_LIMIT") {
+            config.body_limit =
+                limit
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "AGORA_BODY_LIMIT",
+                        reason: format!("{limit:?} is not a positive number of bytes"),
+                    })?;
+        }
+        if let Some(n) = get("AGORA_HASH_CONCURRENCY") {
+            config.hash_concurrency =
+                n.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "AGORA_HASH_CONCURRENCY",
+                        reason: format!("{n:?} is not a positive integer"),
+                    })?;
+        }
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks cross-field rules (also run by [`crate::Agora::new`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.cors_origins.iter().any(|o| o == "*") {
+            return Err(ConfigError::Invalid {
+                name: "AGORA_CORS_ORIGINS",
+                reason: "list explicit origins; `*` is not allowed".to_owned(),
+            });
+        }
+        if self.token_leeway > Duration::from_secs(60) {
+            return Err(ConfigError::Invalid {
+                name: "token_leeway",
+                reason: "at most 60 seconds".to_owned(),
+            });
+        }
+        if self.access_token_ttl.is_zero() {
+            return Err(ConfigError::Invalid {
+                name: "AGORA_ACCESS_TOKEN_TTL",
+                reason: "must be positive".to_owned(),
+            });
+        }
+        if self.password_min_chars == 0 || self.password_min_chars > self.password_max_chars {
+            return Err(ConfigError::Invalid {
+                name: "password_min_chars",
+                reason: "must be between 1 and password_max_chars".to_owned(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Where a server keeps a generated JWT secret: beside the SQLite file
+    /// (`agora.db` → `agora.db.jwt-secret`), or `agora.jwt-secret` in the
+    /// working directory for other databases. `None` for in-memory SQLite.
+    pub fn secret_file(&self) -> Option<PathBuf> {
+        let url = &self.database_url;
+        let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
+            return Some(PathBuf::from("agora.jwt-secret"));
+        };
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+            return None;
+        }
+        let mut file = PathBuf::from(path).into_os_string();
+        file.push(".jwt-secret");
+        Some(PathBuf::from(file))
+    }
+}
+
+/// `1800` (seconds), `90s`, `30m`, `2h` or `1d`.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let n: u64 = digits.parse().ok().filter(|n| *n > 0)?;
+    let secs = match unit.trim() {
+        "s" => n,
+        "m" => n.checked_mul(60)?,
+        "h" => n.checked_mul(3600)?,
+        "d" => n.checked_mul(86_400)?,
+        _ => return None,
+    };
+    Some(Duration::from_secs(secs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Config::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_are_safe() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.database_url, "sqlite://agora.db");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(c.access_token_ttl, Duration::from_secs(1800));
+        assert!(c.jwt_secret.is_none() && c.cors_origins.is_empty());
+        assert_eq!(c.body_limit, 65_536);
+    }
+
+    #[test]
+    fn short_jwt_secret_is_refused_with_a_clear_message() {
+        let err = from(&[("AGORA_JWT_SECRET", "secret")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("at least 32 bytes"), "{err}");
+        assert!(
+            from(&[("AGORA_JWT_SECRET", &"k".repeat(32))])
+                .unwrap()
+                .jwt_secret
+                .is_some()
+        );
+    }
+
+    #[test]
+    fn ttl_accepts_seconds_and_units() {
+        let ttl = |v| from(&[("AGORA_ACCESS_TOKEN_TTL", v)]).map(|c| c.access_token_ttl.as_secs());
+        assert_eq!(ttl("900").unwrap(), 900);
+        assert_eq!(ttl("30m").unwrap(), 1800);
+        assert_eq!(ttl("1h").unwrap(), 3600);
+        assert!(ttl("0").is_err() && ttl("soon").is_err() && ttl("5y").is_err());
+    }
+
+    #[test]
+    fn wildcard_cors_origin_is_refused() {
+        assert!(from(&[("AGORA_CORS_ORIGINS", "*")]).is_err());
+        let c = from(&[("AGORA_CORS_ORIGINS", "https://a.example, https://b.example")]).unwrap();
+        assert_eq!(c.cors_origins, ["https://a.example", "https://b.example"]);
+    }
+
+    #[test]
+    fn secret_file_sits_beside_the_sqlite_database() {
+        let c = |url: &str| {
+            Config {
+                database_url: url.to_owned(),
+                ..Config::default()
+            }
+            .secret_file()
+        };
+        assert_eq!(
+            c("sqlite://data/agora.db"),
+            Some(PathBuf::from("data/agora.db.jwt-secret"))
+        );
+        assert_eq!(
+            c("sqlite:agora.db?mode=rwc"),
+            Some(PathBuf::from("agora.db.jwt-secret"))
+        );
+        assert_eq!(c("sqlite::memory:"), None);
+        assert_eq!(
+            c("postgres://localhost/x"),
+            Some(PathBuf::from("agora.jwt-secret"))
+        );
+    }
+
+    #[test]
+    fn generated_secret_file_is_private_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jwt-secret");
+        let first = JwtSecret::load_or_create(&path).unwrap();
+        let second = JwtSecret::load_or_create(&path).unwrap();
+        assert_eq!(first, second);
+        assert!(first.expose().len() >= MIN_SECRET_BYTES);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        let s = JwtSecret::new(b"super-secret-value-that-is-32-bytes!".to_vec()).unwrap();
+        assert!(!format!("{s:?}").contains("super"));
+    }
+}

@@ -1,0 +1,15 @@
+//! Cryptography, all of it from vetted crates: argon2id password hashing
+//! ([`password`]) and JWT access tokens ([`jwt`]).
+
+pub mod jwt;
+pub mod password;
+
+/// `n` bytes from the operating system's CSPRNG, hex-encoded.
+pub fn random_hex(n: usize) -> String {
+    let mut bytes = vec![0u8; n];
+    // The OS RNG failing is unrecoverable and exceedingly rare; refuse to go on
+    // with predictable bytes.
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
+    hex::encode(bytes)
+}

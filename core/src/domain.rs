@@ -1,0 +1,253 @@
+//! Domain types. Constructors validate ("parse, don't validate"), so a value of
+//! these types is known to be well-formed wherever it appears.
+
+use std::fmt;
+
+use chrono::{DateTime, SubsecRound, Utc};
+use serde::Serialize;
+use validator::ValidateEmail;
+
+use crate::error::{Error, Result};
+
+/// The id of a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct UserId(pub i64);
+
+/// The id of a post.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct PostId(pub i64);
+
+impl fmt::Display for UserId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl fmt::Display for PostId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The longest email address accepted (RFC 5321 path limit).
+pub const EMAIL_MAX_LEN: usize = 254;
+
+/// A syntactically valid email address, normalised to lower case so that
+/// uniqueness and login are case-insensitive.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Email(String);
+
+impl Email {
+    /// Validates and normalises an email address.
+    ///
+    /// ```
+    /// let email = agora_core::Email::parse("Ada@Example.COM").unwrap();
+    /// assert_eq!(email.as_str(), "ada@example.com");
+    /// assert!(agora_core::Email::parse("not-an-email").is_err());
+    /// ```
+    pub fn parse(raw: &str) -> Result<Self> {
+        if raw.len() > EMAIL_MAX_LEN || !raw.validate_email() {
+            return Err(Error::invalid(
+                &["body", "email"],
+                "value is not a valid email address",
+                "value_error",
+            ));
+        }
+        Ok(Email(raw.to_lowercase()))
+    }
+
+    /// The normalised address.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// Wraps an address read back from storage, where it was validated on the way in.
+    pub fn from_trusted(stored: String) -> Self {
+        Email(stored)
+    }
+}
+
+impl fmt::Display for Email {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A plaintext password. `Debug` never shows it, and it is not `Serialize`.
+#[derive(Clone)]
+pub struct Password(String);
+
+impl Password {
+    /// Accepts any string: the length rule for new passwords is checked by
+    /// [`Password::new_checked`]; a login compares whatever was sent.
+    pub fn new(raw: impl Into<String>) -> Self {
+        Password(raw.into())
+    }
+
+    /// A password chosen at registration: `min..=max` characters (Unicode
+    /// scalar values), any composition, never truncated.
+    pub fn new_checked(raw: impl Into<String>, min: usize, max: usize) -> Result<Self> {
+        let raw = raw.into();
+        let chars = raw.chars().count();
+        if chars < min {
+            return Err(Error::invalid(
+                &["body", "password"],
+                format!("String should have at least {min} characters"),
+                "string_too_short",
+            ));
+        }
+        if chars > max {
+            return Err(Error::invalid(
+                &["body", "password"],
+                format!("String should have at most {max} characters"),
+                "string_too_long",
+            ));
+        }
+        Ok(Password(raw))
+    }
+
+    /// The secret itself, for hashing only.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Password {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Password(<redacted>)")
+    }
+}
+
+/// The current time at the precision every backend stores (microseconds).
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// A user as clients see it: `{id, email, created_at}`. Never carries a password.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct User {
+    /// The user's id.
+    pub id: UserId,
+    /// The user's normalised email.
+    pub email: Email,
+    /// When the user registered.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A user together with their stored password hash (never serialised).
+#[derive(Clone)]
+pub struct UserCredentials {
+    /// The user.
+    pub user: User,
+    /// The PHC string of the password hash.
+    pub password_hash: String,
+}
+
+impl fmt::Debug for UserCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UserCredentials")
+            .field("user", &self.user)
+            .field("password_hash", &"<redacted>")
+            .finish()
+    }
+}
+
+/// A post as clients see it (the `Post` schema of the original API).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Post {
+    /// The post's id.
+    pub id: PostId,
+    /// Title, 1 to [`TITLE_MAX_CHARS`] characters.
+    pub title: String,
+    /// Body text, 1 to [`CONTENT_MAX_CHARS`] characters.
+    pub content: String,
+    /// Unpublished posts are visible to their owner only.
+    pub published: bool,
+    /// When the post was created.
+    pub created_at: DateTime<Utc>,
+    /// The owner's id (same as `owner.id`; kept for clients of the original API).
+    pub owner_id: UserId,
+    /// The owner.
+    pub owner: User,
+}
+
+impl Post {
+    /// Whether `viewer` may see this post.
+    pub fn is_visible_to(&self, viewer: UserId) -> bool {
+        self.published || self.owner_id == viewer
+    }
+}
+
+/// A post with its vote count: serialises as `{"Post": {...}, "votes": n}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PostWithVotes {
+    /// The post.
+    #[serde(rename = "Post")]
+    pub post: Post,
+    /// How many users voted for it.
+    pub votes: i64,
+}
+
+/// The longest title accepted, in characters.
+pub const TITLE_MAX_CHARS: usize = 300;
+/// The longest post content accepted, in characters.
+pub const CONTENT_MAX_CHARS: usize = 10_000;
+
+/// Validated fields of a post to create or replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostDraft {
+    /// Non-blank title.
+    pub title: String,
+    /// Non-blank content.
+    pub content: String,
+    /// Visibility.
+    pub published: bool,
+}
+
+/// What a post listing asks for; built by [`crate::schema::ListQuery`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PostFilter {
+    /// Whose view: unpublished posts of other users are excluded.
+    pub viewer: UserId,
+    /// Page size, 1 to 100.
+    pub limit: u32,
+    /// Rows to skip.
+    pub skip: u64,
+    /// Case-insensitive substring of the title; `None` matches all.
+    pub search: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_lowercased_and_validated() {
+        assert_eq!(
+            Email::parse("Foo.Bar@Example.COM").map(|e| e.0).ok(),
+            Some("foo.bar@example.com".to_owned())
+        );
+        for bad in ["", "plain", "a@", "@b.com", "a b@c.com", "a@b@c.com"] {
+            assert!(Email::parse(bad).is_err(), "{bad:?} should be rejected");
+        }
+        let long = format!("{}@example.com", "a".repeat(250));
+        assert!(Email::parse(&long).is_err());
+    }
+
+    #[test]
+    fn password_length_counts_characters_not_bytes() {
+        assert!(Password::new_checked("é".repeat(8), 8, 128).is_ok());
+        assert!(Password::new_checked("1234567", 8, 128).is_err());
+        assert!(Password::new_checked("x".repeat(128), 8, 128).is_ok());
+        assert!(Password::new_checked("x".repeat(129), 8, 128).is_err());
+    }
+
+    #[test]
+    fn password_debug_never_shows_the_secret() {
+        let p = Password::new("hunter2hunter2");
+        assert!(!format!("{p:?}").contains("hunter2"));
+    }
+}

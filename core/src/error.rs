@@ -1,0 +1,185 @@
+//! The one error type of Agora, with a kind per HTTP-relevant class of failure.
+//!
+//! Core never speaks HTTP: adapters map [`ErrorKind`] to a status code with an
+//! exhaustive `match`, so a new kind fails to compile until every adapter
+//! handles it. Messages from [`Error::detail`] are safe to show to clients;
+//! causes of 5xx errors stay in [`std::error::Error::source`] for logs only.
+
+use serde::Serialize;
+
+/// A boxed error cause kept for logs (never shown to clients).
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every failure Agora reports.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The input is malformed or breaks a rule; one entry per offending field.
+    #[error("validation failed: {0:?}")]
+    Validation(Vec<FieldError>),
+    /// Login with an unknown email or a wrong password (the same answer for both).
+    #[error("Invalid Credentials")]
+    InvalidCredentials,
+    /// No valid bearer token: missing, malformed, tampered, expired, or its user is gone.
+    #[error("Could not validate credentials")]
+    Unauthorized,
+    /// Authenticated, but not allowed to act on this object.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The object does not exist or is not visible to the caller.
+    #[error("{0}")]
+    NotFound(String),
+    /// The operation collides with existing state (duplicate email, repeated vote).
+    #[error("{0}")]
+    Conflict(String),
+    /// The request body is larger than the configured limit.
+    #[error("Request body too large")]
+    PayloadTooLarge,
+    /// Too many attempts; retry after the given number of seconds.
+    #[error("Too many requests")]
+    RateLimited {
+        /// Seconds until a retry may succeed.
+        retry_after_secs: u64,
+    },
+    /// A dependency (the database) is unreachable; retrying later may work.
+    #[error("service unavailable")]
+    Unavailable(#[source] Cause),
+    /// A bug or an unexpected failure.
+    #[error("internal error")]
+    Internal(#[source] Cause),
+}
+
+/// The class of an [`Error`]; adapters map each kind to one HTTP status.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// Bad input (HTTP 422).
+    Validation,
+    /// Missing or invalid credentials (HTTP 401).
+    Unauthorized,
+    /// Not allowed (HTTP 403); also wrong login credentials, as in the original API.
+    Forbidden,
+    /// Absent or invisible (HTTP 404).
+    NotFound,
+    /// Collides with existing state (HTTP 409).
+    Conflict,
+    /// Body over the limit (HTTP 413).
+    PayloadTooLarge,
+    /// Throttled (HTTP 429).
+    RateLimited,
+    /// Dependency down (HTTP 503).
+    Unavailable,
+    /// Unexpected failure (HTTP 500).
+    Internal,
+}
+
+impl Error {
+    /// The kind that decides the HTTP status.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Validation(_) => ErrorKind::Validation,
+            Error::Unauthorized => ErrorKind::Unauthorized,
+            Error::InvalidCredentials | Error::Forbidden(_) => ErrorKind::Forbidden,
+            Error::NotFound(_) => ErrorKind::NotFound,
+            Error::Conflict(_) => ErrorKind::Conflict,
+            Error::PayloadTooLarge => ErrorKind::PayloadTooLarge,
+            Error::RateLimited { .. } => ErrorKind::RateLimited,
+            Error::Unavailable(_) => ErrorKind::Unavailable,
+            Error::Internal(_) => ErrorKind::Internal,
+        }
+    }
+
+    /// A stable, machine-readable code for this error (for logs, clients and docs).
+    pub fn code(&self) -> &'static str {
+        match self {
+            Error::Validation(_) => "validation_error",
+            Error::InvalidCredentials => "invalid_credentials",
+            Error::Unauthorized => "unauthorized",
+            Error::Forbidden(_) => "forbidden",
+            Error::NotFound(_) => "not_found",
+            Error::Conflict(_) => "conflict",
+            Error::PayloadTooLarge => "payload_too_large",
+            Error::RateLimited { .. } => "rate_limited",
+            Error::Unavailable(_) => "unavailable",
+            Error::Internal(_) => "internal",
+        }
+    }
+
+    /// The client-facing `detail` message. Fixed text for 5xx errors, so no
+    /// internal cause (SQL, paths, driver messages) ever reaches a client.
+    /// Validation errors carry their detail in [`Error::field_errors`] instead.
+    pub fn detail(&self) -> String {
+        match self {
+            Error::Unavailable(_) => "Service temporarily unavailable, try again later".to_owned(),
+            Error::Internal(_) => "Internal Server Error".to_owned(),
+            other => other.to_string(),
+        }
+    }
+
+    /// The per-field errors of a validation failure (empty for other kinds).
+    pub fn field_errors(&self) -> &[FieldError] {
+        match self {
+            Error::Validation(errors) => errors,
+            _ => &[],
+        }
+    }
+
+    /// A validation error about a single field.
+    pub fn invalid(loc: &[&str], msg: impl Into<String>, kind: &'static str) -> Self {
+        Error::Validation(vec![FieldError::new(loc, msg, kind)])
+    }
+
+    /// Wraps an unexpected failure.
+    pub fn internal(cause: impl Into<Cause>) -> Self {
+        Error::Internal(cause.into())
+    }
+}
+
+/// One validation problem, serialised as FastAPI does:
+/// `{"loc": ["body", "email"], "msg": "...", "type": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    /// Where the problem is: `"body"`, `"query"` or `"path"`, then the field path.
+    pub loc: Vec<String>,
+    /// A human-readable explanation.
+    pub msg: String,
+    /// A short machine-readable category (`missing`, `json_invalid`, `string_too_short`, ...).
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl FieldError {
+    /// Builds a field error from its location, message and category.
+    pub fn new(loc: &[&str], msg: impl Into<String>, kind: &str) -> Self {
+        FieldError {
+            loc: loc.iter().map(|s| (*s).to_owned()).collect(),
+            msg: msg.into(),
+            kind: kind.to_owned(),
+        }
+    }
+}
+
+/// Shorthand for results in Agora.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn internal_errors_never_expose_their_cause_in_detail() {
+        let err = Error::internal("SELECT * FROM secrets failed at /srv/db");
+        assert_eq!(err.detail(), "Internal Server Error");
+        assert_eq!(err.kind(), ErrorKind::Internal);
+        let err = Error::Unavailable("connection refused 10.0.0.5:5432".into());
+        assert!(!err.detail().contains("10.0.0.5"));
+    }
+
+    #[test]
+    fn field_errors_serialise_with_a_type_key() {
+        let e = FieldError::new(&["body", "email"], "Field required", "missing");
+        let json = serde_json::to_value(&e).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({"loc": ["body", "email"], "msg": "Field required", "type": "missing"})
+        );
+    }
+}

@@ -1,0 +1,506 @@
+//! The JSON contract: request bodies, query strings and path values as clients
+//! send them, and the parsers that turn raw bytes into them.
+//!
+//! Parsing lives here, not in the adapters, so every adapter (and the Python
+//! binding) rejects bad input with the same FastAPI-shaped 422 errors:
+//! `{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}`.
+
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::domain::{CONTENT_MAX_CHARS, PostDraft, TITLE_MAX_CHARS};
+use crate::error::{Error, FieldError, Result};
+
+/// `POST /users` body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct UserCreate {
+    /// Email address; validated and lower-cased by the service.
+    pub email: String,
+    /// Plaintext password; length-checked and hashed by the service.
+    pub password: String,
+}
+
+/// `POST /login` body: JSON `{email, password}` or the OAuth2 password form
+/// (`username`, `password`).
+#[derive(Clone, Deserialize)]
+pub struct LoginRequest {
+    /// The account's email (`username` in the OAuth2 form).
+    #[serde(alias = "username")]
+    pub email: String,
+    /// Plaintext password.
+    pub password: String,
+}
+
+impl std::fmt::Debug for LoginRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoginRequest")
+            .field("email", &self.email)
+            .field("password", &"<redacted>")
+            .finish()
+    }
+}
+
+/// `POST /posts` and `PUT /posts/{id}` body.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PostCreate {
+    /// Title, 1 to 300 characters, not blank.
+    pub title: String,
+    /// Content, 1 to 10,000 characters, not blank.
+    pub content: String,
+    /// Defaults to `true`.
+    #[serde(default = "published_default")]
+    pub published: bool,
+}
+
+fn published_default() -> bool {
+    true
+}
+
+impl PostCreate {
+    /// Checks every field and returns all problems at once.
+    pub fn into_draft(self) -> Result<PostDraft> {
+        let mut errors = Vec::new();
+        check_text(&mut errors, "title", &self.title, TITLE_MAX_CHARS);
+        check_text(&mut errors, "content", &self.content, CONTENT_MAX_CHARS);
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        Ok(PostDraft {
+            title: self.title,
+            content: self.content,
+            published: self.published,
+        })
+    }
+}
+
+fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
+    if value.trim().is_empty() {
+        errors.push(FieldError::new(
+            &["body", field],
+            "String should not be empty or blank",
+            "string_too_short",
+        ));
+    } else if value.chars().count() > max {
+        errors.push(FieldError::new(
+            &["body", field],
+            format!("String should have at most {max} characters"),
+            "string_too_long",
+        ));
+    }
+}
+
+/// `POST /vote` body: `dir` 1 adds the caller's vote, 0 removes it.
+#[derive(Debug, Clone, Copy, Deserialize)]
+pub struct VoteRequest {
+    /// The post voted on.
+    pub post_id: i64,
+    /// 1 to vote, 0 to take the vote back.
+    pub dir: i64,
+}
+
+/// What a vote request does, once validated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoteDirection {
+    /// Add the caller's vote.
+    Up,
+    /// Remove the caller's vote.
+    Remove,
+}
+
+impl VoteRequest {
+    /// `dir` must be 0 or 1.
+    pub fn direction(&self) -> Result<VoteDirection> {
+        match self.dir {
+            1 => Ok(VoteDirection::Up),
+            0 => Ok(VoteDirection::Remove),
+            _ => Err(Error::invalid(
+                &["body", "dir"],
+                "Input should be 0 or 1",
+                "literal_error",
+            )),
+        }
+    }
+}
+
+/// `GET /posts` query: `limit` (1..=100, default 10), `skip` (>= 0, default 0),
+/// `search` (substring of the title, default empty = all).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListQuery {
+    /// Page size.
+    pub limit: u32,
+    /// Rows to skip.
+    pub skip: u64,
+    /// Title substring; empty matches everything.
+    pub search: String,
+}
+
+impl Default for ListQuery {
+    fn default() -> Self {
+        ListQuery {
+            limit: 10,
+            skip: 0,
+            search: String::new(),
+        }
+    }
+}
+
+/// The largest page size.
+pub const LIST_LIMIT_MAX: u32 = 100;
+
+impl ListQuery {
+    /// Parses a raw query string (without the `?`). Unknown keys are ignored;
+    /// for a repeated key the last value wins.
+    ///
+    /// ```
+    /// use agora_core::schema::ListQuery;
+    /// let q = ListQuery::parse(Some("limit=5&search=rust")).unwrap();
+    /// assert_eq!((q.limit, q.skip, q.search.as_str()), (5, 0, "rust"));
+    /// assert!(ListQuery::parse(Some("limit=0")).is_err());
+    /// ```
+    pub fn parse(raw: Option<&str>) -> Result<Self> {
+        let mut query = ListQuery::default();
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
+            .map_err(|_| Error::invalid(&["query"], "Malformed query string", "query_invalid"))?;
+        let mut errors = Vec::new();
+        for (key, value) in pairs {
+            match key.as_str() {
+                "limit" => match value.trim().parse::<i64>() {
+                    Ok(n) if (1..=i64::from(LIST_LIMIT_MAX)).contains(&n) => {
+                        query.limit = n as u32;
+                    }
+                    Ok(_) => errors.push(FieldError::new(
+                        &["query", "limit"],
+                        format!("Input should be between 1 and {LIST_LIMIT_MAX}"),
+                        "range_error",
+                    )),
+                    Err(_) => errors.push(int_parsing(&["query", "limit"])),
+                },
+                "skip" => match value.trim().parse::<i64>() {
+                    Ok(n) if n >= 0 => query.skip = n as u64,
+                    Ok(_) => errors.push(FieldError::new(
+                        &["query", "skip"],
+                        "Input should be greater than or equal to 0",
+                        "greater_than_equal",
+                    )),
+                    Err(_) => errors.push(int_parsing(&["query", "skip"])),
+                },
+                "search" => query.search = value,
+                _ => {}
+            }
+        }
+        if errors.is_empty() {
+            Ok(query)
+        } else {
+            Err(Error::Validation(errors))
+        }
+    }
+}
+
+fn int_parsing(loc: &[&str]) -> FieldError {
+    FieldError::new(
+        loc,
+        "Input should be a valid integer, unable to parse string as an integer",
+        "int_parsing",
+    )
+}
+
+/// Parses an integer path segment such as the `{id}` of `/posts/{id}`.
+pub fn parse_path_id(name: &str, raw: &str) -> Result<i64> {
+    raw.parse::<i64>()
+        .map_err(|_| Error::Validation(vec![int_parsing(&["path", name])]))
+}
+
+/// Extracts the token from an `Authorization: Bearer <token>` header value.
+/// Anything else (missing header, other scheme, empty token) is
+/// [`Error::Unauthorized`].
+pub fn bearer_token(header: Option<&str>) -> Result<&str> {
+    let value = header.ok_or(Error::Unauthorized)?;
+    let (scheme, token) = value.split_once(' ').ok_or(Error::Unauthorized)?;
+    let token = token.trim();
+    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+        return Err(Error::Unauthorized);
+    }
+    Ok(token)
+}
+
+fn media_type(content_type: Option<&str>) -> Option<String> {
+    content_type.map(|ct| {
+        ct.split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
+fn is_json(content_type: Option<&str>) -> bool {
+    match media_type(content_type) {
+        Some(mt) => {
+            mt == "application/json" || (mt.starts_with("application/") && mt.ends_with("+json"))
+        }
+        None => false,
+    }
+}
+
+fn is_form(content_type: Option<&str>) -> bool {
+    media_type(content_type).as_deref() == Some("application/x-www-form-urlencoded")
+}
+
+/// Parses a JSON request body into `T`, answering every failure (wrong
+/// content type, empty or malformed JSON, a missing field, a wrong type)
+/// with a 422-kind [`Error::Validation`] that points at the field.
+pub fn parse_json<T: DeserializeOwned>(content_type: Option<&str>, body: &[u8]) -> Result<T> {
+    if !is_json(content_type) {
+        return Err(Error::invalid(
+            &["body"],
+            "Expected a JSON body with Content-Type: application/json",
+            "content_type",
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(Error::invalid(&["body"], "Field required", "missing"));
+    }
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        Error::invalid(&["body"], format!("JSON decode error: {e}"), "json_invalid")
+    })?;
+    if !value.is_object() {
+        return Err(Error::invalid(
+            &["body"],
+            "Input should be a valid dictionary or object to extract fields from",
+            "model_attributes_type",
+        ));
+    }
+    serde_path_to_error::deserialize(value)
+        .map_err(|e| Error::Validation(vec![serde_field_error(&e)]))
+}
+
+fn serde_field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> FieldError {
+    let message = e.inner().to_string();
+    let mut loc = vec!["body".to_owned()];
+    loc.extend(
+        e.path()
+            .iter()
+            .map(|seg| seg.to_string())
+            .filter(|s| s != "?" && s != "."),
+    );
+    if let Some(field) = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    {
+        loc.push(field.to_owned());
+        return FieldError {
+            loc,
+            msg: "Field required".to_owned(),
+            kind: "missing".to_owned(),
+        };
+    }
+    FieldError {
+        loc,
+        msg: message,
+        kind: "type_error".to_owned(),
+    }
+}
+
+/// Parses a `POST /login` body: the OAuth2 password form
+/// (`application/x-www-form-urlencoded` with `username` and `password`) or
+/// JSON `{email, password}`.
+pub fn parse_login(content_type: Option<&str>, body: &[u8]) -> Result<LoginRequest> {
+    if !is_form(content_type) {
+        return parse_json(content_type, body);
+    }
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+        .map_err(|_| Error::invalid(&["body"], "Malformed form body", "form_invalid"))?;
+    let field = |name: &str| {
+        pairs
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let (username, password) = (field("username"), field("password"));
+    let mut errors = Vec::new();
+    for (name, value) in [("username", &username), ("password", &password)] {
+        if value.is_none() {
+            errors.push(FieldError::new(
+                &["body", name],
+                "Field required",
+                "missing",
+            ));
+        }
+    }
+    match (username, password) {
+        (Some(email), Some(password)) => Ok(LoginRequest { email, password }),
+        _ => Err(Error::Validation(errors)),
+    }
+}
+
+/// `POST /login` answer, as OAuth2 clients expect it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Token {
+    /// The signed JWT.
+    pub access_token: String,
+    /// Always `"bearer"`.
+    pub token_type: String,
+    /// Seconds until the token expires.
+    pub expires_in: u64,
+}
+
+/// A `{"message": ...}` answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Message {
+    /// Human-readable text.
+    pub message: String,
+}
+
+impl Message {
+    /// Builds a message answer.
+    pub fn new(message: impl Into<String>) -> Self {
+        Message {
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn locs(err: Error) -> Vec<Vec<String>> {
+        err.field_errors().iter().map(|f| f.loc.clone()).collect()
+    }
+
+    const JSON: Option<&str> = Some("application/json");
+
+    #[test]
+    fn missing_json_field_points_at_the_field() {
+        let err = parse_json::<UserCreate>(JSON, br#"{"email":"a@b.co"}"#).unwrap_err();
+        assert_eq!(locs(err), vec![vec!["body", "password"]]);
+    }
+
+    #[test]
+    fn wrong_json_type_points_at_the_field() {
+        let err = parse_json::<PostCreate>(JSON, br#"{"title":5,"content":"x"}"#).unwrap_err();
+        assert_eq!(locs(err), vec![vec!["body", "title"]]);
+        let err =
+            parse_json::<PostCreate>(JSON, br#"{"title":"t","content":"x","published":"yes"}"#)
+                .unwrap_err();
+        assert_eq!(locs(err), vec![vec!["body", "published"]]);
+    }
+
+    #[test]
+    fn malformed_json_wrong_content_type_and_non_objects_are_validation_errors() {
+        for (ct, body) in [
+            (JSON, &b"{not json"[..]),
+            (JSON, b""),
+            (JSON, b"[1,2]"),
+            (
+                Some("text/plain"),
+                br#"{"email":"a@b.co","password":"12345678"}"#,
+            ),
+            (None, br#"{"email":"a@b.co","password":"12345678"}"#),
+        ] {
+            let err = parse_json::<UserCreate>(ct, body).unwrap_err();
+            assert_eq!(err.kind(), crate::ErrorKind::Validation, "{ct:?} {body:?}");
+            assert_eq!(locs(err), vec![vec!["body"]]);
+        }
+    }
+
+    #[test]
+    fn json_content_type_accepts_charset_and_suffix_types() {
+        let body = br#"{"email":"a@b.co","password":"12345678"}"#;
+        assert!(parse_json::<UserCreate>(Some("application/json; charset=utf-8"), body).is_ok());
+        assert!(parse_json::<UserCreate>(Some("Application/JSON"), body).is_ok());
+        assert!(parse_json::<UserCreate>(Some("application/merge-patch+json"), body).is_ok());
+    }
+
+    #[test]
+    fn published_defaults_to_true_and_unknown_fields_are_ignored() {
+        let p: PostCreate =
+            parse_json(JSON, br#"{"title":"t","content":"c","owner_id":99}"#).unwrap();
+        assert!(p.published);
+    }
+
+    #[test]
+    fn blank_and_oversized_post_fields_are_rejected_together() {
+        let err = PostCreate {
+            title: "   ".into(),
+            content: "x".repeat(CONTENT_MAX_CHARS + 1),
+            published: true,
+        }
+        .into_draft()
+        .unwrap_err();
+        assert_eq!(
+            locs(err),
+            vec![vec!["body", "title"], vec!["body", "content"]]
+        );
+    }
+
+    #[test]
+    fn login_accepts_the_oauth2_form_and_json() {
+        let form = Some("application/x-www-form-urlencoded");
+        let req = parse_login(form, b"username=a%40b.co&password=p+w&grant_type=password").unwrap();
+        assert_eq!(
+            (req.email.as_str(), req.password.as_str()),
+            ("a@b.co", "p w")
+        );
+        let req = parse_login(JSON, br#"{"email":"a@b.co","password":"pw"}"#).unwrap();
+        assert_eq!(req.email, "a@b.co");
+        let err = parse_login(form, b"username=a%40b.co").unwrap_err();
+        assert_eq!(locs(err), vec![vec!["body", "password"]]);
+    }
+
+    #[test]
+    fn list_query_bounds_are_enforced() {
+        assert_eq!(ListQuery::parse(None).unwrap(), ListQuery::default());
+        assert_eq!(ListQuery::parse(Some("limit=100&skip=7")).unwrap().skip, 7);
+        for bad in [
+            "limit=0",
+            "limit=101",
+            "limit=-1",
+            "limit=abc",
+            "skip=-1",
+            "skip=1.5",
+        ] {
+            assert!(ListQuery::parse(Some(bad)).is_err(), "{bad}");
+        }
+        let err = ListQuery::parse(Some("limit=abc")).unwrap_err();
+        assert_eq!(locs(err), vec![vec!["query", "limit"]]);
+        assert_eq!(
+            ListQuery::parse(Some("search=a+b%26c")).unwrap().search,
+            "a b&c"
+        );
+    }
+
+    #[test]
+    fn vote_direction_must_be_zero_or_one() {
+        let vote = |dir| VoteRequest { post_id: 1, dir }.direction();
+        assert_eq!(vote(1).unwrap(), VoteDirection::Up);
+        assert_eq!(vote(0).unwrap(), VoteDirection::Remove);
+        assert!(vote(2).is_err() && vote(-1).is_err());
+    }
+
+    #[test]
+    fn bearer_token_requires_the_bearer_scheme() {
+        assert_eq!(bearer_token(Some("Bearer abc")).unwrap(), "abc");
+        assert_eq!(bearer_token(Some("bearer abc")).unwrap(), "abc");
+        for bad in [
+            None,
+            Some("Basic abc"),
+            Some("Bearer"),
+            Some("Bearer "),
+            Some("abc"),
+        ] {
+            assert!(
+                matches!(bearer_token(bad), Err(Error::Unauthorized)),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn path_ids_must_be_integers() {
+        assert_eq!(parse_path_id("id", "42").unwrap(), 42);
+        let err = parse_path_id("id", "abc").unwrap_err();
+        assert_eq!(locs(err), vec![vec!["path", "id"]]);
+    }
+}

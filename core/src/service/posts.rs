@@ -1,0 +1,82 @@
+//! Posts: creation, listing, reading, editing and deleting, with ownership
+//! and visibility rules.
+
+use super::Agora;
+use crate::domain::{Post, PostFilter, PostId, PostWithVotes, User, now};
+use crate::error::{Error, Result};
+use crate::schema::{ListQuery, PostCreate};
+use crate::storage::StorageError;
+
+fn not_found(id: PostId) -> Error {
+    Error::NotFound(format!("post with id: {id} was not found"))
+}
+
+fn not_owner() -> Error {
+    Error::Forbidden("Not authorized to perform requested action".to_owned())
+}
+
+impl Agora {
+    /// Creates a post owned by `viewer`.
+    pub async fn create_post(&self, viewer: &User, request: PostCreate) -> Result<Post> {
+        let draft = request.into_draft()?;
+        match self.inner.store.create_post(viewer.id, &draft, now()).await {
+            Ok(post) => Ok(post),
+            // The owner was deleted while the request was in flight.
+            Err(StorageError::MissingReference { .. }) => Err(Error::Unauthorized),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Posts visible to `viewer`, newest first, filtered and paged by `query`.
+    pub async fn list_posts(&self, viewer: &User, query: ListQuery) -> Result<Vec<PostWithVotes>> {
+        let filter = PostFilter {
+            viewer: viewer.id,
+            limit: query.limit,
+            skip: query.skip,
+            search: Some(query.search).filter(|s| !s.is_empty()),
+        };
+        Ok(self.inner.store.list_posts(&filter).await?)
+    }
+
+    /// One post with its votes. Someone else's unpublished post is
+    /// [`Error::NotFound`], exactly like a missing one.
+    pub async fn get_post(&self, viewer: &User, id: i64) -> Result<PostWithVotes> {
+        let id = PostId(id);
+        match self.inner.store.get_post(id).await? {
+            Some(found) if found.post.is_visible_to(viewer.id) => Ok(found),
+            _ => Err(not_found(id)),
+        }
+    }
+
+    /// Replaces a post's fields; only its owner may ([`Error::Forbidden`]).
+    pub async fn update_post(&self, viewer: &User, id: i64, request: PostCreate) -> Result<Post> {
+        let draft = request.into_draft()?;
+        let id = self.owned_post(viewer, id).await?;
+        self.inner
+            .store
+            .update_post(id, &draft)
+            .await?
+            .ok_or_else(|| not_found(id))
+    }
+
+    /// Deletes a post and its votes; only its owner may ([`Error::Forbidden`]).
+    pub async fn delete_post(&self, viewer: &User, id: i64) -> Result<()> {
+        let id = self.owned_post(viewer, id).await?;
+        if self.inner.store.delete_post(id).await? {
+            Ok(())
+        } else {
+            Err(not_found(id))
+        }
+    }
+
+    /// The id of a post `viewer` owns: 404 when missing or invisible, 403
+    /// when visible but someone else's. Ownership never changes, so the
+    /// check cannot go stale before the write.
+    async fn owned_post(&self, viewer: &User, id: i64) -> Result<PostId> {
+        let found = self.get_post(viewer, id).await?;
+        if found.post.owner_id != viewer.id {
+            return Err(not_owner());
+        }
+        Ok(found.post.id)
+    }
+}

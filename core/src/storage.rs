@@ -1,0 +1,113 @@
+//! Storage traits. Backends (`agora-sqlx`) implement them; services hold an
+//! `Arc<dyn Store>`.
+//!
+//! Contract for every backend: uniqueness (one account per email, one vote
+//! per user and post) is decided by database constraints, never by a
+//! check-then-insert, so concurrent callers get exactly one success and
+//! [`StorageError::Conflict`] for the rest. Deleting a user deletes their
+//! posts and votes; deleting a post deletes its votes.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserCredentials, UserId,
+};
+use crate::error::{Cause, Error};
+
+/// A storage failure, typed so services can turn it into the right answer.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// A uniqueness constraint rejected the write; carries the constraint's name.
+    #[error("unique constraint {constraint} violated")]
+    Conflict {
+        /// The named constraint, e.g. `users_email_key`.
+        constraint: String,
+    },
+    /// A foreign key rejected the write: the referenced row does not exist.
+    #[error("foreign key constraint {constraint} violated")]
+    MissingReference {
+        /// The named constraint, or the backend's description when unnamed.
+        constraint: String,
+    },
+    /// The database cannot be reached (down, pool exhausted, timed out).
+    #[error("database unavailable")]
+    Unavailable(#[source] Cause),
+    /// Anything else.
+    #[error("storage failure")]
+    Other(#[source] Cause),
+}
+
+impl From<StorageError> for Error {
+    fn from(e: StorageError) -> Self {
+        match e {
+            StorageError::Unavailable(cause) => Error::Unavailable(cause),
+            other => Error::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// Result of a storage call.
+pub type StorageResult<T> = Result<T, StorageError>;
+
+/// Users and their password hashes.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Inserts a user. A duplicate email (case-insensitively: emails arrive
+    /// lower-cased) is [`StorageError::Conflict`], decided by a unique constraint.
+    async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<User>;
+    /// The user with this id, if any.
+    async fn get_user(&self, id: UserId) -> StorageResult<Option<User>>;
+    /// The user with this email, with their password hash, if any.
+    async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>>;
+    /// Replaces a user's password hash (rehash on login). A missing user is a no-op.
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StorageResult<()>;
+}
+
+/// Posts, returned with their owner and vote count.
+#[async_trait]
+pub trait PostStore: Send + Sync {
+    /// Inserts a post owned by `owner` (who must exist: else [`StorageError::MissingReference`]).
+    async fn create_post(
+        &self,
+        owner: UserId,
+        draft: &PostDraft,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<Post>;
+    /// The post with this id and its vote count, whatever its visibility
+    /// (services apply the visibility rule).
+    async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>>;
+    /// A page of posts visible to `filter.viewer` (published, or owned by the
+    /// viewer), newest first (descending id), whose title contains
+    /// `filter.search` case-insensitively.
+    async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>>;
+    /// Replaces title, content and published; `None` when the post is gone.
+    async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>>;
+    /// Deletes the post and its votes; `false` when it did not exist.
+    async fn delete_post(&self, id: PostId) -> StorageResult<bool>;
+}
+
+/// Votes: at most one per user and post.
+#[async_trait]
+pub trait VoteStore: Send + Sync {
+    /// Records `user`'s vote on `post`. An existing vote is
+    /// [`StorageError::Conflict`] (primary key); a missing post or user is
+    /// [`StorageError::MissingReference`] (foreign key).
+    async fn add_vote(&self, user: UserId, post: PostId) -> StorageResult<()>;
+    /// Removes `user`'s vote on `post`; `false` when there was none.
+    async fn remove_vote(&self, user: UserId, post: PostId) -> StorageResult<bool>;
+}
+
+/// Everything a backend provides.
+#[async_trait]
+pub trait Store: UserStore + PostStore + VoteStore {
+    /// Succeeds when the database answers a trivial query.
+    async fn ping(&self) -> StorageResult<()>;
+    /// The backend's name, for logs (`sqlite`, `postgres`, `mysql`).
+    fn backend(&self) -> &'static str;
+}
