@@ -67,15 +67,19 @@ pub trait UserStore: Send + Sync {
     async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>>;
     /// Replaces a user's password hash (rehash on login). A missing user is a no-op.
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StorageResult<()>;
+    /// Deletes a user with their posts and votes (by `ON DELETE CASCADE`);
+    /// `false` when there was no such user.
+    async fn delete_user(&self, id: UserId) -> StorageResult<bool>;
 }
 
 /// Posts, returned with their owner and vote count.
 #[async_trait]
 pub trait PostStore: Send + Sync {
-    /// Inserts a post owned by `owner` (who must exist: else [`StorageError::MissingReference`]).
+    /// Inserts a post owned by `owner` (who must still exist: else
+    /// [`StorageError::MissingReference`]).
     async fn create_post(
         &self,
-        owner: UserId,
+        owner: &User,
         draft: &PostDraft,
         created_at: DateTime<Utc>,
     ) -> StorageResult<Post>;

@@ -19,7 +19,7 @@ impl Agora {
     /// Creates a post owned by `viewer`.
     pub async fn create_post(&self, viewer: &User, request: PostCreate) -> Result<Post> {
         let draft = request.into_draft()?;
-        match self.inner.store.create_post(viewer.id, &draft, now()).await {
+        match self.inner.store.create_post(viewer, &draft, now()).await {
             Ok(post) => Ok(post),
             // The owner was deleted while the request was in flight.
             Err(StorageError::MissingReference { .. }) => Err(Error::Unauthorized),

@@ -1,0 +1,339 @@
+//! The SQLite backend: one file, WAL mode, foreign keys on.
+
+use std::str::FromStr;
+
+use agora_core::domain::{
+    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserCredentials, UserId,
+};
+use agora_core::storage::{PostStore, Store, StorageResult, UserStore, VoteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{FromRow, SqlitePool};
+
+use crate::error::map;
+use crate::{ConnectError, PoolConfig};
+
+/// Agora's storage on SQLite.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) and migrates the database at `url`
+    /// (`sqlite://path/to/file.db`, or `sqlite::memory:` for a private
+    /// in-memory database on a single connection).
+    pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .foreign_keys(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(pool.acquire_timeout);
+        // Every connection to ":memory:" would be a different database.
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let max_connections = if in_memory { 1 } else { pool.max_connections };
+        let pool = SqlitePoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+        Ok(SqliteStore { pool })
+    }
+
+    /// The underlying pool, for apps that add their own tables.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+}
+
+#[derive(FromRow)]
+struct UserRow {
+    id: i64,
+    email: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: UserId(r.id),
+            email: Email::from_trusted(r.email),
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+struct CredentialsRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+#[derive(FromRow)]
+struct PostRow {
+    id: i64,
+    title: String,
+    content: String,
+    published: bool,
+    created_at: DateTime<Utc>,
+    owner_id: i64,
+    owner_email: String,
+    owner_created_at: DateTime<Utc>,
+    votes: i64,
+}
+
+impl From<PostRow> for PostWithVotes {
+    fn from(r: PostRow) -> Self {
+        PostWithVotes {
+            post: Post {
+                id: PostId(r.id),
+                title: r.title,
+                content: r.content,
+                published: r.published,
+                created_at: r.created_at,
+                owner_id: UserId(r.owner_id),
+                owner: User {
+                    id: UserId(r.owner_id),
+                    email: Email::from_trusted(r.owner_email),
+                    created_at: r.owner_created_at,
+                },
+            },
+            votes: r.votes,
+        }
+    }
+}
+
+/// A post query: posts joined with their owner and vote count, then `$tail`.
+macro_rules! select_posts {
+    ($tail:literal) => {
+        concat!(
+            "SELECT p.id, p.title, p.content, p.published, p.created_at, p.owner_id, ",
+            "u.email AS owner_email, u.created_at AS owner_created_at, ",
+            "(SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes ",
+            "FROM posts p JOIN users u ON u.id = p.owner_id ",
+            $tail
+        )
+    };
+}
+
+/// Escapes LIKE wildcards so a search for `50%` matches the text `50%`.
+fn like_pattern(search: &str) -> String {
+    let mut escaped = String::with_capacity(search.len() + 2);
+    escaped.push('%');
+    for c in search.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+#[async_trait]
+impl UserStore for SqliteStore {
+    async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<User> {
+        let row: UserRow = sqlx::query_as(
+            "INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?) \
+             RETURNING id, email, created_at",
+        )
+        .bind(email.as_str())
+        .bind(password_hash)
+        .bind(created_at)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(row.into())
+    }
+
+    async fn get_user(&self, id: UserId) -> StorageResult<Option<User>> {
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT id, email, created_at FROM users WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>> {
+        let row: Option<CredentialsRow> = sqlx::query_as(
+            "SELECT id, email, created_at, password_hash FROM users WHERE email = ?",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(row.map(|r| UserCredentials {
+            user: r.user.into(),
+            password_hash: r.password_hash,
+        }))
+    }
+
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StorageResult<()> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl PostStore for SqliteStore {
+    async fn create_post(
+        &self,
+        owner: &User,
+        draft: &PostDraft,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<Post> {
+        let (id,): (i64,) = sqlx::query_as(
+            "INSERT INTO posts (title, content, published, created_at, owner_id) \
+             VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )
+        .bind(&draft.title)
+        .bind(&draft.content)
+        .bind(draft.published)
+        .bind(created_at)
+        .bind(owner.id.0)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(Post {
+            id: PostId(id),
+            title: draft.title.clone(),
+            content: draft.content.clone(),
+            published: draft.published,
+            created_at,
+            owner_id: owner.id,
+            owner: owner.clone(),
+        })
+    }
+
+    async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>> {
+        let row: Option<PostRow> = sqlx::query_as(select_posts!("WHERE p.id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(row.map(PostWithVotes::from))
+    }
+
+    async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
+        // SQLite's LIKE is case-insensitive for ASCII letters.
+        let pattern = filter.search.as_deref().map(like_pattern);
+        let rows: Vec<PostRow> = sqlx::query_as(select_posts!(
+            "WHERE (p.published OR p.owner_id = ?) \
+             AND (? IS NULL OR p.title LIKE ? ESCAPE '\\') \
+             ORDER BY p.id DESC LIMIT ? OFFSET ?"
+        ))
+            .bind(filter.viewer.0)
+            .bind(pattern.as_deref())
+            .bind(pattern.as_deref())
+            .bind(i64::from(filter.limit))
+            .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(rows.into_iter().map(PostWithVotes::from).collect())
+    }
+
+    async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>> {
+        let mut tx = self.pool.begin().await.map_err(map)?;
+        let updated = sqlx::query("UPDATE posts SET title = ?, content = ?, published = ? WHERE id = ?")
+            .bind(&draft.title)
+            .bind(&draft.content)
+            .bind(draft.published)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let row: Option<PostRow> = sqlx::query_as(select_posts!("WHERE p.id = ?"))
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(row.map(|r| PostWithVotes::from(r).post))
+    }
+
+    async fn delete_post(&self, id: PostId) -> StorageResult<bool> {
+        let done = sqlx::query("DELETE FROM posts WHERE id = ?")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl VoteStore for SqliteStore {
+    async fn add_vote(&self, user: UserId, post: PostId) -> StorageResult<()> {
+        sqlx::query("INSERT INTO votes (post_id, user_id) VALUES (?, ?)")
+            .bind(post.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn remove_vote(&self, user: UserId, post: PostId) -> StorageResult<bool> {
+        let done = sqlx::query("DELETE FROM votes WHERE post_id = ? AND user_id = ?")
+            .bind(post.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn ping(&self) -> StorageResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_wildcards_in_searches_are_literal() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}
