@@ -1,1 +1,48 @@
-fn main() {}
+//! Agora's API on axum, over SQLite by default.
+//!
+//! Run it from the workspace root:
+//!
+//! ```text
+//! cargo run --example server
+//! ```
+//!
+//! It listens on 127.0.0.1:8000 and creates `agora.db` (and a private
+//! `agora.db.jwt-secret`) in the working directory. Configure it with
+//! `AGORA_DATABASE_URL`, `AGORA_BIND`, `AGORA_JWT_SECRET`,
+//! `AGORA_ACCESS_TOKEN_TTL`, `AGORA_CORS_ORIGINS`, `AGORA_BODY_LIMIT`; log
+//! verbosity with `RUST_LOG` (default `info`).
+
+use std::process::ExitCode;
+
+use agora_core::{Agora, Config};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = Config::from_env()?;
+    config.ensure_jwt_secret()?;
+    let store = agora_sqlx::connect(&config.database_url).await?;
+    let agora = Agora::new(store, &config)?;
+    let listener = tokio::net::TcpListener::bind(config.bind).await?;
+    println!(
+        "Agora listening on http://{} (database: {})",
+        listener.local_addr()?,
+        agora_sqlx::redact_password(&config.database_url)
+    );
+    agora_axum::serve(listener, agora, &config, agora_examples::shutdown_signal()).await?;
+    Ok(())
+}

@@ -1,1 +1,71 @@
-//! stub
+//! # agora-axum
+//!
+//! Agora's HTTP API as an [axum](https://docs.rs/axum) 0.8 router.
+//!
+//! ```no_run
+//! # async fn demo(agora: agora_core::Agora) {
+//! use axum::{Router, routing::get};
+//! use agora_axum::AuthUser;
+//!
+//! async fn whoami(AuthUser(user): AuthUser) -> String {
+//!     format!("hello {}", user.email)
+//! }
+//!
+//! let app: Router = Router::new()
+//!     .route("/whoami", get(whoami))
+//!     .with_state(agora.clone())
+//!     .nest("/api", agora_axum::router(agora));
+//! # let _ = app;
+//! # }
+//! ```
+//!
+//! Handlers only parse, call [`agora_core::Agora`] and map the answer; every
+//! rule and every parser lives in `agora-core`, so all adapters agree.
+
+mod error;
+mod extract;
+mod routes;
+
+use std::future::Future;
+
+use agora_core::{Agora, Config};
+use axum::Router;
+use axum::http::{HeaderValue, Method, header};
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+pub use error::ApiError;
+pub use extract::{AuthUser, JsonBody};
+pub use routes::router;
+
+/// The router plus what a standalone server adds: CORS for
+/// `config.cors_origins` (none by default).
+pub fn app(agora: Agora, config: &Config) -> Router {
+    let router = router(agora);
+    if config.cors_origins.is_empty() {
+        return router;
+    }
+    let origins: Vec<HeaderValue> = config
+        .cors_origins
+        .iter()
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    router.layer(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(origins))
+            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+    )
+}
+
+/// Serves [`app`] on `listener` until `shutdown` completes, then finishes the
+/// requests in flight.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    agora: Agora,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(agora, config))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

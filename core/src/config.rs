@@ -250,6 +250,19 @@ impl Config {
         Ok(())
     }
 
+    /// Makes sure a JWT secret is set: keeps a configured one, else loads or
+    /// creates the secret file from [`Config::secret_file`], else (in-memory
+    /// database) generates one for this process only.
+    pub fn ensure_jwt_secret(&mut self) -> Result<(), ConfigError> {
+        if self.jwt_secret.is_none() {
+            self.jwt_secret = Some(match self.secret_file() {
+                Some(path) => JwtSecret::load_or_create(&path)?,
+                None => JwtSecret::generate(),
+            });
+        }
+        Ok(())
+    }
+
     /// Where a server keeps a generated JWT secret: beside the SQLite file
     /// (`agora.db` → `agora.db.jwt-secret`), or `agora.jwt-secret` in the
     /// working directory for other databases. `None` for in-memory SQLite.

@@ -5,7 +5,7 @@ use std::str::FromStr;
 use agora_core::domain::{
     Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserCredentials, UserId,
 };
-use agora_core::storage::{PostStore, Store, StorageResult, UserStore, VoteStore};
+use agora_core::storage::{PostStore, StorageResult, Store, UserStore, VoteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
@@ -247,27 +247,28 @@ impl PostStore for SqliteStore {
              AND (? IS NULL OR p.title LIKE ? ESCAPE '\\') \
              ORDER BY p.id DESC LIMIT ? OFFSET ?"
         ))
-            .bind(filter.viewer.0)
-            .bind(pattern.as_deref())
-            .bind(pattern.as_deref())
-            .bind(i64::from(filter.limit))
-            .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map)?;
+        .bind(filter.viewer.0)
+        .bind(pattern.as_deref())
+        .bind(pattern.as_deref())
+        .bind(i64::from(filter.limit))
+        .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map)?;
         Ok(rows.into_iter().map(PostWithVotes::from).collect())
     }
 
     async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>> {
         let mut tx = self.pool.begin().await.map_err(map)?;
-        let updated = sqlx::query("UPDATE posts SET title = ?, content = ?, published = ? WHERE id = ?")
-            .bind(&draft.title)
-            .bind(&draft.content)
-            .bind(draft.published)
-            .bind(id.0)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
+        let updated =
+            sqlx::query("UPDATE posts SET title = ?, content = ?, published = ? WHERE id = ?")
+                .bind(&draft.title)
+                .bind(&draft.content)
+                .bind(draft.published)
+                .bind(id.0)
+                .execute(&mut *tx)
+                .await
+                .map_err(map)?;
         if updated.rows_affected() == 0 {
             return Ok(None);
         }

@@ -78,17 +78,40 @@ async fn users_are_found_by_id_and_email_with_their_hash(store: Arc<dyn Store>) 
     let u = user(&*store, "find").await;
     assert_eq!(store.get_user(u.id).await.unwrap(), Some(u.clone()));
     assert_eq!(store.get_user(UserId(i64::MAX)).await.unwrap(), None);
-    let creds = store.find_credentials(&email("find")).await.unwrap().expect("found");
-    assert_eq!((creds.user, creds.password_hash.as_str()), (u.clone(), "$argon2id$fake"));
-    store.set_password_hash(u.id, "$argon2id$new").await.unwrap();
-    let creds = store.find_credentials(&email("find")).await.unwrap().expect("found");
+    let creds = store
+        .find_credentials(&email("find"))
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(
+        (creds.user, creds.password_hash.as_str()),
+        (u.clone(), "$argon2id$fake")
+    );
+    store
+        .set_password_hash(u.id, "$argon2id$new")
+        .await
+        .unwrap();
+    let creds = store
+        .find_credentials(&email("find"))
+        .await
+        .unwrap()
+        .expect("found");
     assert_eq!(creds.password_hash, "$argon2id$new");
-    assert!(store.find_credentials(&email("nobody")).await.unwrap().is_none());
+    assert!(
+        store
+            .find_credentials(&email("nobody"))
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 async fn posts_round_trip_with_owner_and_zero_votes(store: Arc<dyn Store>) {
     let u = user(&*store, "owner").await;
-    let created = store.create_post(&u, &draft("Hello", true), now()).await.unwrap();
+    let created = store
+        .create_post(&u, &draft("Hello", true), now())
+        .await
+        .unwrap();
     assert_eq!((created.owner_id, &created.owner), (u.id, &u));
     let got = store.get_post(created.id).await.unwrap().expect("found");
     assert_eq!(got.post, created);
@@ -99,38 +122,104 @@ async fn posts_round_trip_with_owner_and_zero_votes(store: Arc<dyn Store>) {
 async fn list_is_newest_first_paged_and_hides_others_unpublished(store: Arc<dyn Store>) {
     let a = user(&*store, "a").await;
     let b = user(&*store, "b").await;
-    let p1 = store.create_post(&a, &draft("one", true), now()).await.unwrap();
-    let p2 = store.create_post(&b, &draft("two (draft)", false), now()).await.unwrap();
-    let p3 = store.create_post(&a, &draft("three", true), now()).await.unwrap();
-    let ids = |v: Vec<agora_core::PostWithVotes>| v.into_iter().map(|p| p.post.id).collect::<Vec<_>>();
-    assert_eq!(ids(store.list_posts(&filter(&a)).await.unwrap()), vec![p3.id, p1.id]);
-    assert_eq!(ids(store.list_posts(&filter(&b)).await.unwrap()), vec![p3.id, p2.id, p1.id]);
-    let page = PostFilter { limit: 1, skip: 1, ..filter(&b) };
+    let p1 = store
+        .create_post(&a, &draft("one", true), now())
+        .await
+        .unwrap();
+    let p2 = store
+        .create_post(&b, &draft("two (draft)", false), now())
+        .await
+        .unwrap();
+    let p3 = store
+        .create_post(&a, &draft("three", true), now())
+        .await
+        .unwrap();
+    let ids =
+        |v: Vec<agora_core::PostWithVotes>| v.into_iter().map(|p| p.post.id).collect::<Vec<_>>();
+    assert_eq!(
+        ids(store.list_posts(&filter(&a)).await.unwrap()),
+        vec![p3.id, p1.id]
+    );
+    assert_eq!(
+        ids(store.list_posts(&filter(&b)).await.unwrap()),
+        vec![p3.id, p2.id, p1.id]
+    );
+    let page = PostFilter {
+        limit: 1,
+        skip: 1,
+        ..filter(&b)
+    };
     assert_eq!(ids(store.list_posts(&page).await.unwrap()), vec![p2.id]);
-    let beyond = PostFilter { skip: u64::MAX, ..filter(&b) };
+    let beyond = PostFilter {
+        skip: u64::MAX,
+        ..filter(&b)
+    };
     assert!(store.list_posts(&beyond).await.unwrap().is_empty());
 }
 
-async fn search_is_a_case_insensitive_title_substring_with_literal_wildcards(store: Arc<dyn Store>) {
+async fn search_is_a_case_insensitive_title_substring_with_literal_wildcards(
+    store: Arc<dyn Store>,
+) {
     let u = user(&*store, "s").await;
-    let hit = store.create_post(&u, &draft("Learning RUST fast", true), now()).await.unwrap();
-    store.create_post(&u, &draft("Python tips", true), now()).await.unwrap();
-    let pct = store.create_post(&u, &draft("50% off", true), now()).await.unwrap();
-    store.create_post(&u, &draft("500 offers", true), now()).await.unwrap();
-    let search = |s: &str| PostFilter { search: Some(s.to_owned()), ..filter(&u) };
+    let hit = store
+        .create_post(&u, &draft("Learning RUST fast", true), now())
+        .await
+        .unwrap();
+    store
+        .create_post(&u, &draft("Python tips", true), now())
+        .await
+        .unwrap();
+    let pct = store
+        .create_post(&u, &draft("50% off", true), now())
+        .await
+        .unwrap();
+    store
+        .create_post(&u, &draft("500 offers", true), now())
+        .await
+        .unwrap();
+    let search = |s: &str| PostFilter {
+        search: Some(s.to_owned()),
+        ..filter(&u)
+    };
     let found = store.list_posts(&search("rust")).await.unwrap();
-    assert_eq!(found.iter().map(|p| p.post.id).collect::<Vec<_>>(), vec![hit.id]);
+    assert_eq!(
+        found.iter().map(|p| p.post.id).collect::<Vec<_>>(),
+        vec![hit.id]
+    );
     let found = store.list_posts(&search("0% o")).await.unwrap();
-    assert_eq!(found.iter().map(|p| p.post.id).collect::<Vec<_>>(), vec![pct.id]);
+    assert_eq!(
+        found.iter().map(|p| p.post.id).collect::<Vec<_>>(),
+        vec![pct.id]
+    );
     assert!(store.list_posts(&search("_")).await.unwrap().is_empty());
 }
 
 async fn update_replaces_fields_and_delete_removes(store: Arc<dyn Store>) {
     let u = user(&*store, "upd").await;
-    let p = store.create_post(&u, &draft("before", true), now()).await.unwrap();
-    let updated = store.update_post(p.id, &draft("after", false)).await.unwrap().expect("exists");
-    assert_eq!((updated.title.as_str(), updated.published, updated.created_at), ("after", false, p.created_at));
-    assert!(store.update_post(PostId(i64::MAX), &draft("x", true)).await.unwrap().is_none());
+    let p = store
+        .create_post(&u, &draft("before", true), now())
+        .await
+        .unwrap();
+    let updated = store
+        .update_post(p.id, &draft("after", false))
+        .await
+        .unwrap()
+        .expect("exists");
+    assert_eq!(
+        (
+            updated.title.as_str(),
+            updated.published,
+            updated.created_at
+        ),
+        ("after", false, p.created_at)
+    );
+    assert!(
+        store
+            .update_post(PostId(i64::MAX), &draft("x", true))
+            .await
+            .unwrap()
+            .is_none()
+    );
     assert!(store.delete_post(p.id).await.unwrap());
     assert!(!store.delete_post(p.id).await.unwrap());
     assert!(store.get_post(p.id).await.unwrap().is_none());
@@ -139,7 +228,10 @@ async fn update_replaces_fields_and_delete_removes(store: Arc<dyn Store>) {
 async fn votes_are_unique_per_user_and_post_and_counted(store: Arc<dyn Store>) {
     let a = user(&*store, "va").await;
     let b = user(&*store, "vb").await;
-    let p = store.create_post(&a, &draft("votable", true), now()).await.unwrap();
+    let p = store
+        .create_post(&a, &draft("votable", true), now())
+        .await
+        .unwrap();
     store.add_vote(a.id, p.id).await.unwrap();
     store.add_vote(b.id, p.id).await.unwrap();
     match store.add_vote(a.id, p.id).await {
@@ -162,7 +254,10 @@ async fn vote_on_a_missing_post_is_a_missing_reference(store: Arc<dyn Store>) {
 
 async fn concurrent_identical_votes_insert_exactly_once(store: Arc<dyn Store>) {
     let a = user(&*store, "vr").await;
-    let p = store.create_post(&a, &draft("race", true), now()).await.unwrap();
+    let p = store
+        .create_post(&a, &draft("race", true), now())
+        .await
+        .unwrap();
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let store = Arc::clone(&store);
@@ -184,14 +279,28 @@ async fn concurrent_identical_votes_insert_exactly_once(store: Arc<dyn Store>) {
 async fn deleting_a_user_cascades_to_posts_and_votes(store: Arc<dyn Store>) {
     let a = user(&*store, "ca").await;
     let b = user(&*store, "cb").await;
-    let pa = store.create_post(&a, &draft("a's", true), now()).await.unwrap();
-    let pb = store.create_post(&b, &draft("b's", true), now()).await.unwrap();
+    let pa = store
+        .create_post(&a, &draft("a's", true), now())
+        .await
+        .unwrap();
+    let pb = store
+        .create_post(&b, &draft("b's", true), now())
+        .await
+        .unwrap();
     store.add_vote(a.id, pb.id).await.unwrap();
     store.add_vote(b.id, pa.id).await.unwrap();
     assert!(store.delete_user(a.id).await.unwrap());
     assert!(!store.delete_user(a.id).await.unwrap());
     assert!(store.get_post(pa.id).await.unwrap().is_none());
-    assert_eq!(store.get_post(pb.id).await.unwrap().expect("b's post stays").votes, 0);
+    assert_eq!(
+        store
+            .get_post(pb.id)
+            .await
+            .unwrap()
+            .expect("b's post stays")
+            .votes,
+        0
+    );
     assert!(matches!(
         store.create_post(&a, &draft("ghost", true), now()).await,
         Err(StorageError::MissingReference { .. })
@@ -200,7 +309,10 @@ async fn deleting_a_user_cascades_to_posts_and_votes(store: Arc<dyn Store>) {
 
 async fn deleting_a_post_cascades_to_its_votes(store: Arc<dyn Store>) {
     let a = user(&*store, "dp").await;
-    let p = store.create_post(&a, &draft("gone", true), now()).await.unwrap();
+    let p = store
+        .create_post(&a, &draft("gone", true), now())
+        .await
+        .unwrap();
     store.add_vote(a.id, p.id).await.unwrap();
     assert!(store.delete_post(p.id).await.unwrap());
     // The vote went with the post: removing it finds nothing.
@@ -230,21 +342,25 @@ macro_rules! storage_suite {
 
 macro_rules! all_cases {
     ($backend:ident, $open:expr) => {
-        storage_suite!($backend, $open, [
-            duplicate_email_is_a_conflict_naming_the_constraint,
-            concurrent_registrations_of_one_email_insert_exactly_once,
-            users_are_found_by_id_and_email_with_their_hash,
-            posts_round_trip_with_owner_and_zero_votes,
-            list_is_newest_first_paged_and_hides_others_unpublished,
-            search_is_a_case_insensitive_title_substring_with_literal_wildcards,
-            update_replaces_fields_and_delete_removes,
-            votes_are_unique_per_user_and_post_and_counted,
-            vote_on_a_missing_post_is_a_missing_reference,
-            concurrent_identical_votes_insert_exactly_once,
-            deleting_a_user_cascades_to_posts_and_votes,
-            deleting_a_post_cascades_to_its_votes,
-            ping_answers,
-        ]);
+        storage_suite!(
+            $backend,
+            $open,
+            [
+                duplicate_email_is_a_conflict_naming_the_constraint,
+                concurrent_registrations_of_one_email_insert_exactly_once,
+                users_are_found_by_id_and_email_with_their_hash,
+                posts_round_trip_with_owner_and_zero_votes,
+                list_is_newest_first_paged_and_hides_others_unpublished,
+                search_is_a_case_insensitive_title_substring_with_literal_wildcards,
+                update_replaces_fields_and_delete_removes,
+                votes_are_unique_per_user_and_post_and_counted,
+                vote_on_a_missing_post_is_a_missing_reference,
+                concurrent_identical_votes_insert_exactly_once,
+                deleting_a_user_cascades_to_posts_and_votes,
+                deleting_a_post_cascades_to_its_votes,
+                ping_answers,
+            ]
+        );
     };
 }
 

@@ -30,6 +30,7 @@ struct Inner {
     tokens: TokenKeys,
     password_min_chars: usize,
     password_max_chars: usize,
+    body_limit: usize,
 }
 
 impl std::fmt::Debug for Agora {
@@ -71,6 +72,7 @@ impl Agora {
                 tokens: TokenKeys::new(secret, config.access_token_ttl, config.token_leeway),
                 password_min_chars: config.password_min_chars,
                 password_max_chars: config.password_max_chars,
+                body_limit: config.body_limit,
             }),
         })
     }
@@ -83,6 +85,11 @@ impl Agora {
     /// Succeeds when the database answers; [`crate::Error::Unavailable`] otherwise.
     pub async fn health(&self) -> Result<()> {
         Ok(self.inner.store.ping().await?)
+    }
+
+    /// The largest request body adapters accept, in bytes (larger: 413).
+    pub fn body_limit(&self) -> usize {
+        self.inner.body_limit
     }
 
     /// The storage backend's name.

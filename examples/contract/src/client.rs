@@ -57,7 +57,6 @@ pub(crate) struct Resp {
 pub(crate) struct User {
     pub id: i64,
     pub email: String,
-    pub password: String,
     pub token: String,
 }
 
@@ -96,8 +95,10 @@ impl Ctx {
                 .header("content-type", "application/json")
                 .body(value.to_string()),
             Body::Form(pairs) => {
-                let pairs: Vec<(&str, &str)> =
-                    pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let pairs: Vec<(&str, &str)> = pairs
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.as_str()))
+                    .collect();
                 req.header("content-type", "application/x-www-form-urlencoded")
                     .body(form_body(&pairs))
             }
@@ -202,12 +203,7 @@ impl Ctx {
         let email = unique_email();
         let id = self.register(&email, PASSWORD).await?;
         let token = self.login(&email, PASSWORD).await?;
-        Ok(User {
-            id,
-            email,
-            password: PASSWORD.to_owned(),
-            token,
-        })
+        Ok(User { id, email, token })
     }
 
     /// Creates a post as `user`, asserting 201 and the `Post` shape, and
@@ -230,7 +226,11 @@ impl Ctx {
         check_post(&post)?;
         ensure_eq!(post["title"], json!(title), "created post title");
         ensure_eq!(post["owner_id"], json!(user.id), "created post owner_id");
-        ensure_eq!(post["published"], json!(published), "created post published");
+        ensure_eq!(
+            post["published"],
+            json!(published),
+            "created post published"
+        );
         Ok(post)
     }
 
@@ -242,10 +242,7 @@ impl Ctx {
         } else {
             format!("/posts?{query}")
         };
-        let body = self
-            .get(&path, Some(token))
-            .await?
-            .expect(200)?;
+        let body = self.get(&path, Some(token)).await?.expect(200)?;
         let items = body
             .as_array()
             .ok_or_else(|| format!("GET /posts?{query}: expected a JSON array, got {body}"))?;
@@ -368,16 +365,19 @@ impl Resp {
     /// returns the detail.
     pub(crate) fn expect_detail(&self, status: u16) -> Result<String, String> {
         let body = self.expect(status)?;
-        let obj = body.as_object().ok_or_else(|| {
-            format!("{}: expected a JSON object, got {body}", self.what)
-        })?;
+        let obj = body
+            .as_object()
+            .ok_or_else(|| format!("{}: expected a JSON object, got {body}", self.what))?;
         ensure!(
             obj.len() == 1,
             "{}: expected only the key \"detail\", got {body}",
             self.what
         );
         let detail = obj.get("detail").and_then(Value::as_str).ok_or_else(|| {
-            format!("{}: expected {{\"detail\": <string>}}, got {body}", self.what)
+            format!(
+                "{}: expected {{\"detail\": <string>}}, got {body}",
+                self.what
+            )
         })?;
         Ok(detail.to_owned())
     }
@@ -534,7 +534,10 @@ pub(crate) fn check_token_response(body: &Value) -> Result<String, String> {
     ensure!(!token.is_empty(), "empty access_token");
     ensure_eq!(body["token_type"], json!("bearer"), "token_type");
     let expires_in = int(body, "expires_in")?;
-    ensure!(expires_in > 0, "expires_in must be positive, got {expires_in}");
+    ensure!(
+        expires_in > 0,
+        "expires_in must be positive, got {expires_in}"
+    );
     Ok(token.to_owned())
 }
 

@@ -31,17 +31,20 @@ macro_rules! ensure {
 
 /// Returns early from a case when the two values differ.
 macro_rules! ensure_eq {
-    ($left:expr, $right:expr, $($arg:tt)+) => {{
-        let (left, right) = (&$left, &$right);
-        if left != right {
-            return Err(format!(
-                "{}: expected {:?}, got {:?}",
-                format!($($arg)+),
-                right,
-                left
-            ));
+    ($left:expr, $right:expr, $($arg:tt)+) => {
+        match (&$left, &$right) {
+            (left, right) => {
+                if left != right {
+                    return Err(format!(
+                        "{}: expected {:?}, got {:?}",
+                        format!($($arg)+),
+                        right,
+                        left
+                    ));
+                }
+            }
         }
-    }};
+    };
 }
 
 mod cases;
@@ -134,5 +137,34 @@ async fn run_case(case: &Case, ctx: Ctx) -> CaseResult {
             Err(format!("panicked: {message}"))
         }
         Err(join_error) => Err(format!("task failed: {join_error}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn panicking(_ctx: Ctx) -> CaseFuture {
+        Box::pin(async { panic!("boom") })
+    }
+
+    fn failing(_ctx: Ctx) -> CaseFuture {
+        Box::pin(async { Err("nope".to_owned()) })
+    }
+
+    #[tokio::test]
+    async fn a_panicking_case_is_reported_as_a_failure() {
+        let ctx = Ctx::new("http://127.0.0.1:9");
+        let case = Case {
+            name: "panics",
+            run: panicking,
+        };
+        let outcome = run_case(&case, ctx.clone()).await;
+        assert_eq!(outcome, Err("panicked: boom".to_owned()));
+        let case = Case {
+            name: "fails",
+            run: failing,
+        };
+        assert_eq!(run_case(&case, ctx).await, Err("nope".to_owned()));
     }
 }

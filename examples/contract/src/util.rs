@@ -220,6 +220,9 @@ mod tests {
     #[test]
     fn urlencode_escapes_reserved() {
         assert_eq!(urlencode("a b&c=d/é"), "a%20b%26c%3Dd%2F%C3%A9");
-        assert_eq!(form_body(&[("username", "x@y"), ("password", "p w")]), b"username=x%40y&password=p%20w".to_vec());
+        assert_eq!(
+            form_body(&[("username", "x@y"), ("password", "p w")]),
+            b"username=x%40y&password=p%20w".to_vec()
+        );
     }
 }

@@ -35,12 +35,16 @@ pub(crate) async fn missing_token_is_401_on_every_protected_route(ctx: Ctx) -> C
 
     ctx.get("/users/me", None).await?.expect_401()?;
     ctx.get("/posts", None).await?.expect_401()?;
-    ctx.post_json("/posts", None, body.clone()).await?.expect_401()?;
+    ctx.post_json("/posts", None, body.clone())
+        .await?
+        .expect_401()?;
     ctx.get(&format!("/posts/{id}"), None).await?.expect_401()?;
     ctx.put_json(&format!("/posts/{id}"), None, body)
         .await?
         .expect_401()?;
-    ctx.delete(&format!("/posts/{id}"), None).await?.expect_401()?;
+    ctx.delete(&format!("/posts/{id}"), None)
+        .await?
+        .expect_401()?;
     ctx.post_json("/vote", None, json!({"post_id": id, "dir": 1}))
         .await?
         .expect_401()?;
@@ -59,8 +63,14 @@ pub(crate) async fn malformed_authorization_headers_are_401(ctx: Ctx) -> CaseRes
         ("Bearer abc".to_owned(), "Bearer abc"),
         ("Basic xyz".to_owned(), "Basic xyz"),
         (token.clone(), "token without the Bearer scheme"),
-        (format!("Basic {token}"), "valid token with the Basic scheme"),
-        (format!("Token {token}"), "valid token with the Token scheme"),
+        (
+            format!("Basic {token}"),
+            "valid token with the Basic scheme",
+        ),
+        (
+            format!("Token {token}"),
+            "valid token with the Token scheme",
+        ),
         ("Bearer".to_owned(), "Bearer without a token"),
         ("Bearer a.b.c".to_owned(), "Bearer a.b.c"),
         ("".to_owned(), "empty header"),
@@ -71,7 +81,11 @@ pub(crate) async fn malformed_authorization_headers_are_401(ctx: Ctx) -> CaseRes
     posts_with_header_is_401(&ctx, "Bearer abc", "Bearer abc").await?;
     // The real token still works.
     let me = ctx.get("/users/me", Some(token)).await?.expect(200)?;
-    ensure_eq!(check_user(&me)?, user.id, "GET /users/me with the valid token");
+    ensure_eq!(
+        check_user(&me)?,
+        user.id,
+        "GET /users/me with the valid token"
+    );
     Ok(())
 }
 
@@ -85,7 +99,11 @@ pub(crate) async fn lowercase_bearer_scheme_is_accepted(ctx: Ctx) -> CaseResult 
         .send(Method::GET, "/users/me", Some(&header), Body::Empty)
         .await?
         .expect(200)?;
-    ensure_eq!(check_user(&me)?, user.id, "GET /users/me with scheme \"bearer\"");
+    ensure_eq!(
+        check_user(&me)?,
+        user.id,
+        "GET /users/me with scheme \"bearer\""
+    );
     Ok(())
 }
 
@@ -104,10 +122,18 @@ pub(crate) async fn tampered_token_is_401(ctx: Ctx) -> CaseResult {
         jwt_segment(&payload),
         jwt.signature_b64
     );
-    me_with_header_is_401(&ctx, &format!("Bearer {forged}"), "payload with another user id")
-        .await?;
-    posts_with_header_is_401(&ctx, &format!("Bearer {forged}"), "payload with another user id")
-        .await?;
+    me_with_header_is_401(
+        &ctx,
+        &format!("Bearer {forged}"),
+        "payload with another user id",
+    )
+    .await?;
+    posts_with_header_is_401(
+        &ctx,
+        &format!("Bearer {forged}"),
+        "payload with another user id",
+    )
+    .await?;
 
     // Extend the expiry, keeping the signature.
     let mut payload = jwt.payload.clone();
@@ -119,7 +145,12 @@ pub(crate) async fn tampered_token_is_401(ctx: Ctx) -> CaseResult {
         jwt_segment(&payload),
         jwt.signature_b64
     );
-    me_with_header_is_401(&ctx, &format!("Bearer {forged}"), "payload with a later exp").await?;
+    me_with_header_is_401(
+        &ctx,
+        &format!("Bearer {forged}"),
+        "payload with a later exp",
+    )
+    .await?;
 
     // Change the signature's first character (the last one may only carry
     // padding bits).
@@ -147,8 +178,7 @@ pub(crate) async fn alg_none_token_is_401(ctx: Ctx) -> CaseResult {
     for alg in ["none", "None", "NONE"] {
         let header = jwt_segment(&json!({"alg": alg, "typ": "JWT"}));
         let unsigned = format!("{header}.{}.", jwt.payload_b64);
-        me_with_header_is_401(&ctx, &format!("Bearer {unsigned}"), &format!("alg {alg}"))
-            .await?;
+        me_with_header_is_401(&ctx, &format!("Bearer {unsigned}"), &format!("alg {alg}")).await?;
         posts_with_header_is_401(&ctx, &format!("Bearer {unsigned}"), &format!("alg {alg}"))
             .await?;
         let with_signature = format!("{header}.{}.{}", jwt.payload_b64, jwt.signature_b64);

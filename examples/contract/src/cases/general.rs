@@ -3,7 +3,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::{Body, PASSWORD, check_post, check_post_out, check_token_response, check_user, form, ids};
+use crate::client::{
+    Body, PASSWORD, check_post, check_post_out, check_token_response, check_user, form, ids,
+};
 use crate::util::{unique_email, unique_marker};
 use crate::{CaseResult, Ctx};
 
@@ -34,7 +36,11 @@ pub(crate) async fn unknown_route_is_404_not_found(ctx: Ctx) -> CaseResult {
 pub(crate) async fn trailing_slash_user_and_login_routes_work(ctx: Ctx) -> CaseResult {
     let email = unique_email();
     let created = ctx
-        .post_json("/users/", None, json!({"email": email, "password": PASSWORD}))
+        .post_json(
+            "/users/",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
         .await?
         .expect(201)?;
     let id = check_user(&created)?;
@@ -94,10 +100,18 @@ pub(crate) async fn trailing_slash_post_routes_work(ctx: Ctx) -> CaseResult {
         .await?
         .expect(200)?;
     check_post(&updated)?;
-    ensure_eq!(updated["content"], json!("c2"), "PUT /posts/{{id}}/ content");
+    ensure_eq!(
+        updated["content"],
+        json!("c2"),
+        "PUT /posts/{{id}}/ content"
+    );
 
-    ctx.delete(&format!("/posts/{id}/"), tok).await?.expect(204)?;
-    ctx.get(&format!("/posts/{id}"), tok).await?.expect_detail(404)?;
+    ctx.delete(&format!("/posts/{id}/"), tok)
+        .await?
+        .expect(204)?;
+    ctx.get(&format!("/posts/{id}"), tok)
+        .await?
+        .expect_detail(404)?;
     Ok(())
 }
 
@@ -119,7 +133,11 @@ pub(crate) async fn trailing_slash_vote_and_health_routes_work(ctx: Ctx) -> Case
         voted.get("message").is_some_and(Value::is_string),
         "POST /vote/: expected {{\"message\": <string>}}, got {voted}"
     );
-    ensure_eq!(ctx.votes_of(&user.token, id).await?, 1, "votes after POST /vote/");
+    ensure_eq!(
+        ctx.votes_of(&user.token, id).await?,
+        1,
+        "votes after POST /vote/"
+    );
 
     ctx.send(Method::GET, "/health/", None, Body::Empty)
         .await?

@@ -3,7 +3,9 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::{INVALID_CREDENTIALS, PASSWORD, check_token_response, check_user, form, int, string};
+use crate::client::{
+    INVALID_CREDENTIALS, PASSWORD, check_token_response, check_user, form, int, string,
+};
 use crate::util::{jwt_parts, unique_email};
 use crate::{CaseResult, Ctx};
 
@@ -50,7 +52,11 @@ pub(crate) async fn login_with_json_returns_bearer_token(ctx: Ctx) -> CaseResult
     let email = unique_email();
     let id = ctx.register(&email, PASSWORD).await?;
     let body = ctx
-        .post_json("/login", None, json!({"email": email, "password": PASSWORD}))
+        .post_json(
+            "/login",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
         .await?
         .expect(200)?;
     let token = check_token_response(&body)?;
@@ -64,7 +70,11 @@ pub(crate) async fn login_email_is_case_insensitive(ctx: Ctx) -> CaseResult {
     let token = ctx.login(&upper, PASSWORD).await?;
     assert_token_is_user(&ctx, &token, id).await?;
     let body = ctx
-        .post_json("/login", None, json!({"email": upper, "password": PASSWORD}))
+        .post_json(
+            "/login",
+            None,
+            json!({"email": upper, "password": PASSWORD}),
+        )
         .await?
         .expect(200)?;
     check_token_response(&body)?;
@@ -139,7 +149,10 @@ pub(crate) async fn two_logins_have_different_jti(ctx: Ctx) -> CaseResult {
     ctx.register(&email, PASSWORD).await?;
     let first = jwt_parts(&ctx.login(&email, PASSWORD).await?)?;
     let second = jwt_parts(&ctx.login(&email, PASSWORD).await?)?;
-    let (a, b) = (string(&first.payload, "jti")?, string(&second.payload, "jti")?);
+    let (a, b) = (
+        string(&first.payload, "jti")?,
+        string(&second.payload, "jti")?,
+    );
     ensure!(a != b, "two logins gave the same jti {a:?}");
     Ok(())
 }

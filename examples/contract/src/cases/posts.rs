@@ -13,7 +13,9 @@ use crate::{CaseResult, Ctx};
 async fn create_posts(ctx: &Ctx, user: &User, marker: &str, n: usize) -> Result<Vec<i64>, String> {
     let mut created = Vec::with_capacity(n);
     for i in 0..n {
-        let post = ctx.create_post(user, &format!("{marker} #{i}"), true).await?;
+        let post = ctx
+            .create_post(user, &format!("{marker} #{i}"), true)
+            .await?;
         created.push(int(&post, "id")?);
     }
     Ok(created)
@@ -92,7 +94,11 @@ pub(crate) async fn create_post_ignores_owner_id_in_body(ctx: Ctx) -> CaseResult
         "the post id was taken from the request: {post}"
     );
     let id = int(&post, "id")?;
-    ensure_eq!(ctx.votes_of(&user.token, id).await?, 0, "votes of a new post");
+    ensure_eq!(
+        ctx.votes_of(&user.token, id).await?,
+        0,
+        "votes of a new post"
+    );
     Ok(())
 }
 
@@ -203,7 +209,9 @@ pub(crate) async fn create_post_with_missing_fields_or_bad_json_is_422(ctx: Ctx)
         Some(&auth),
         Body::Raw(
             "text/plain",
-            json!({"title": "t", "content": "c"}).to_string().into_bytes(),
+            json!({"title": "t", "content": "c"})
+                .to_string()
+                .into_bytes(),
         ),
     )
     .await?
@@ -231,7 +239,11 @@ pub(crate) async fn list_posts_returns_post_out_newest_first(ctx: Ctx) -> CaseRe
     ensure_eq!(ids(&list), expected, "ids of GET /posts?search=<marker>");
     for out in &list {
         ensure_eq!(out["votes"], json!(0), "votes of a new post in the list");
-        ensure_eq!(out["Post"]["owner_id"], json!(user.id), "owner_id in the list");
+        ensure_eq!(
+            out["Post"]["owner_id"],
+            json!(user.id),
+            "owner_id in the list"
+        );
     }
     // Without limit, the same order.
     let list = ctx
@@ -245,8 +257,12 @@ pub(crate) async fn list_posts_shows_published_posts_of_other_users(ctx: Ctx) ->
     let alice = ctx.new_user().await?;
     let bob = ctx.new_user().await?;
     let marker = unique_marker();
-    let a = ctx.create_post(&alice, &format!("{marker} alice"), true).await?;
-    let b = ctx.create_post(&bob, &format!("{marker} bob"), true).await?;
+    let a = ctx
+        .create_post(&alice, &format!("{marker} alice"), true)
+        .await?;
+    let b = ctx
+        .create_post(&bob, &format!("{marker} bob"), true)
+        .await?;
     let expected = vec![int(&b, "id")?, int(&a, "id")?];
     for viewer in [&alice, &bob] {
         let list = ctx.search(&viewer.token, &marker).await?;
@@ -265,7 +281,11 @@ pub(crate) async fn list_posts_search_is_case_insensitive_substring(ctx: Ctx) ->
     let user = ctx.new_user().await?;
     let marker = unique_marker();
     let upper = ctx
-        .create_post(&user, &format!("Shouting {} here", marker.to_uppercase()), true)
+        .create_post(
+            &user,
+            &format!("Shouting {} here", marker.to_uppercase()),
+            true,
+        )
         .await?;
     let lower = ctx
         .create_post(&user, &format!("whisper{marker}suffix"), true)
@@ -282,7 +302,11 @@ pub(crate) async fn list_posts_search_is_case_insensitive_substring(ctx: Ctx) ->
     // A substring from the middle of the marker, still unique enough.
     let middle = &marker[2..14];
     let list = ctx.search(&user.token, middle).await?;
-    ensure_eq!(ids(&list), expected, "search with a substring of the marker");
+    ensure_eq!(
+        ids(&list),
+        expected,
+        "search with a substring of the marker"
+    );
     // A longer phrase spanning title text.
     let list = ctx
         .search(&user.token, &format!("whisper{marker}suf"))
@@ -303,7 +327,12 @@ pub(crate) async fn list_posts_pages_with_limit_and_skip(ctx: Ctx) -> CaseResult
                 &format!("search={marker}&limit={limit}&skip={skip}"),
             )
             .await?;
-        let expected: Vec<i64> = newest_first.iter().skip(skip).take(limit).copied().collect();
+        let expected: Vec<i64> = newest_first
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .copied()
+            .collect();
         ensure_eq!(ids(&list), expected, "ids with limit={limit}&skip={skip}");
     }
     Ok(())
@@ -321,7 +350,11 @@ pub(crate) async fn list_posts_default_limit_is_10(ctx: Ctx) -> CaseResult {
     let list = ctx
         .list_posts(&user.token, &format!("search={marker}&skip=10"))
         .await?;
-    ensure_eq!(ids(&list), newest_first[10..].to_vec(), "second default page");
+    ensure_eq!(
+        ids(&list),
+        newest_first[10..].to_vec(),
+        "second default page"
+    );
     // No query at all: still a list of at most 10.
     let list = ctx.list_posts(&user.token, "").await?;
     ensure!(list.len() <= 10, "GET /posts returned {} items", list.len());
@@ -397,7 +430,11 @@ pub(crate) async fn update_post_by_owner_returns_200_updated_post(ctx: Ctx) -> C
     ensure_eq!(updated["content"], json!("new content"), "updated content");
     ensure_eq!(updated["published"], json!(false), "updated published");
     ensure_eq!(updated["owner_id"], json!(user.id), "updated owner_id");
-    ensure_eq!(updated["created_at"], post["created_at"], "created_at after update");
+    ensure_eq!(
+        updated["created_at"],
+        post["created_at"],
+        "created_at after update"
+    );
     let out = ctx.get_post(&user.token, id).await?;
     ensure_eq!(out["Post"], updated, "GET after PUT");
     Ok(())
@@ -413,8 +450,14 @@ pub(crate) async fn update_post_with_invalid_body_is_422(ctx: Ctx) -> CaseResult
     for (body, loc) in [
         (json!({"title": "", "content": "c"}), ["body", "title"]),
         (json!({"title": "t", "content": "  "}), ["body", "content"]),
-        (json!({"title": "t".repeat(301), "content": "c"}), ["body", "title"]),
-        (json!({"title": "t", "content": "c", "published": "yes"}), ["body", "published"]),
+        (
+            json!({"title": "t".repeat(301), "content": "c"}),
+            ["body", "title"],
+        ),
+        (
+            json!({"title": "t", "content": "c", "published": "yes"}),
+            ["body", "published"],
+        ),
         (json!({"content": "c"}), ["body", "title"]),
     ] {
         ctx.put_json(&path, Some(&user.token), body.clone())
@@ -427,7 +470,9 @@ pub(crate) async fn update_post_with_invalid_body_is_422(ctx: Ctx) -> CaseResult
     Ok(())
 }
 
-pub(crate) async fn update_post_by_non_owner_is_403_and_leaves_it_unchanged(ctx: Ctx) -> CaseResult {
+pub(crate) async fn update_post_by_non_owner_is_403_and_leaves_it_unchanged(
+    ctx: Ctx,
+) -> CaseResult {
     let owner = ctx.new_user().await?;
     let intruder = ctx.new_user().await?;
     let post = ctx
@@ -461,7 +506,9 @@ pub(crate) async fn update_unknown_post_is_404(ctx: Ctx) -> CaseResult {
 pub(crate) async fn delete_post_returns_204_then_404(ctx: Ctx) -> CaseResult {
     let user = ctx.new_user().await?;
     let marker = unique_marker();
-    let post = ctx.create_post(&user, &format!("doomed {marker}"), true).await?;
+    let post = ctx
+        .create_post(&user, &format!("doomed {marker}"), true)
+        .await?;
     let id = int(&post, "id")?;
     ctx.delete(&format!("/posts/{id}"), Some(&user.token))
         .await?
@@ -526,10 +573,16 @@ pub(crate) async fn delete_post_with_votes_succeeds(ctx: Ctx) -> CaseResult {
 pub(crate) async fn unpublished_post_is_visible_to_its_owner(ctx: Ctx) -> CaseResult {
     let owner = ctx.new_user().await?;
     let marker = unique_marker();
-    let post = ctx.create_post(&owner, &format!("draft {marker}"), false).await?;
+    let post = ctx
+        .create_post(&owner, &format!("draft {marker}"), false)
+        .await?;
     let id = int(&post, "id")?;
     let out = ctx.get_post(&owner.token, id).await?;
-    ensure_eq!(out["Post"]["published"], json!(false), "published of the draft");
+    ensure_eq!(
+        out["Post"]["published"],
+        json!(false),
+        "published of the draft"
+    );
     let list = ctx.search(&owner.token, &marker).await?;
     ensure_eq!(ids(&list), vec![id], "owner's search for the draft");
     Ok(())
@@ -540,8 +593,12 @@ pub(crate) async fn unpublished_post_is_hidden_from_other_users(ctx: Ctx) -> Cas
     let other = ctx.new_user().await?;
     let marker = unique_marker();
     // The draft is the newest, so it would come first if it leaked.
-    let public = ctx.create_post(&owner, &format!("public {marker}"), true).await?;
-    let draft = ctx.create_post(&owner, &format!("draft {marker}"), false).await?;
+    let public = ctx
+        .create_post(&owner, &format!("public {marker}"), true)
+        .await?;
+    let draft = ctx
+        .create_post(&owner, &format!("draft {marker}"), false)
+        .await?;
     let draft_id = int(&draft, "id")?;
     ctx.get(&format!("/posts/{draft_id}"), Some(&other.token))
         .await?
@@ -552,6 +609,10 @@ pub(crate) async fn unpublished_post_is_hidden_from_other_users(ctx: Ctx) -> Cas
     let list = ctx
         .list_posts(&other.token, &format!("search={marker}&limit=1"))
         .await?;
-    ensure_eq!(ids(&list), vec![int(&public, "id")?], "other user's first page");
+    ensure_eq!(
+        ids(&list),
+        vec![int(&public, "id")?],
+        "other user's first page"
+    );
     Ok(())
 }

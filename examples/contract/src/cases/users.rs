@@ -9,7 +9,11 @@ use crate::{CaseResult, Ctx};
 pub(crate) async fn register_returns_201_without_password(ctx: Ctx) -> CaseResult {
     let email = unique_email();
     let body = ctx
-        .post_json("/users", None, json!({"email": email, "password": PASSWORD}))
+        .post_json(
+            "/users",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
         .await?
         .expect(201)?;
     // check_user asserts exactly {id, email, created_at}: no password or hash.
@@ -26,7 +30,11 @@ pub(crate) async fn register_lowercases_email(ctx: Ctx) -> CaseResult {
     let local = random_hex(8);
     let mixed = format!("Foo-{}@Example.COM", local.to_uppercase());
     let body = ctx
-        .post_json("/users", None, json!({"email": mixed, "password": PASSWORD}))
+        .post_json(
+            "/users",
+            None,
+            json!({"email": mixed, "password": PASSWORD}),
+        )
         .await?
         .expect(201)?;
     check_user(&body)?;
@@ -40,10 +48,14 @@ pub(crate) async fn register_lowercases_email(ctx: Ctx) -> CaseResult {
 
 pub(crate) async fn register_with_invalid_email_is_422(ctx: Ctx) -> CaseResult {
     for email in ["not-an-email", "", "two@@example.com", "no-domain@"] {
-        ctx.post_json("/users", None, json!({"email": email, "password": PASSWORD}))
-            .await?
-            .expect_422(&["body", "email"])
-            .map_err(|e| format!("email {email:?}: {e}"))?;
+        ctx.post_json(
+            "/users",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
+        .await?
+        .expect_422(&["body", "email"])
+        .map_err(|e| format!("email {email:?}: {e}"))?;
     }
     ctx.post_json("/users", None, json!({"password": PASSWORD}))
         .await?
@@ -149,10 +161,14 @@ pub(crate) async fn register_ignores_extra_fields(ctx: Ctx) -> CaseResult {
 pub(crate) async fn duplicate_email_is_409(ctx: Ctx) -> CaseResult {
     let email = unique_email();
     ctx.register(&email, PASSWORD).await?;
-    ctx.post_json("/users", None, json!({"email": email, "password": "another password"}))
-        .await?
-        .expect_detail(409)
-        .map(|_| ())
+    ctx.post_json(
+        "/users",
+        None,
+        json!({"email": email, "password": "another password"}),
+    )
+    .await?
+    .expect_detail(409)
+    .map(|_| ())
 }
 
 pub(crate) async fn duplicate_email_differing_in_case_is_409(ctx: Ctx) -> CaseResult {
@@ -222,16 +238,23 @@ pub(crate) async fn concurrent_registrations_of_one_email_yield_one_201(ctx: Ctx
         let ctx = ctx.clone();
         let email = email.clone();
         tasks.push(tokio::spawn(async move {
-            ctx.post_json("/users", None, json!({"email": email, "password": PASSWORD}))
-                .await
-                .map(|resp| resp.status())
+            ctx.post_json(
+                "/users",
+                None,
+                json!({"email": email, "password": PASSWORD}),
+            )
+            .await
+            .map(|resp| resp.status())
         }));
     }
     let mut created = 0;
     let mut conflicts = 0;
     let mut others = Vec::new();
     for task in tasks {
-        match task.await.map_err(|e| format!("request task failed: {e}"))?? {
+        match task
+            .await
+            .map_err(|e| format!("request task failed: {e}"))??
+        {
             201 => created += 1,
             409 => conflicts += 1,
             other => others.push(other),
@@ -247,7 +270,11 @@ pub(crate) async fn concurrent_registrations_of_one_email_yield_one_201(ctx: Ctx
 pub(crate) async fn get_user_by_id_needs_no_auth(ctx: Ctx) -> CaseResult {
     let email = unique_email();
     let created = ctx
-        .post_json("/users", None, json!({"email": email, "password": PASSWORD}))
+        .post_json(
+            "/users",
+            None,
+            json!({"email": email, "password": PASSWORD}),
+        )
         .await?
         .expect(201)?;
     let id = check_user(&created)?;
@@ -275,9 +302,20 @@ pub(crate) async fn users_me_returns_the_caller(ctx: Ctx) -> CaseResult {
     let other = ctx.new_user().await?;
     let me = ctx.get("/users/me", Some(&user.token)).await?.expect(200)?;
     ensure_eq!(check_user(&me)?, user.id, "GET /users/me id");
-    ensure_eq!(me["email"], Value::from(user.email.as_str()), "GET /users/me email");
-    let other_me = ctx.get("/users/me", Some(&other.token)).await?.expect(200)?;
-    ensure_eq!(check_user(&other_me)?, other.id, "GET /users/me id of a second user");
+    ensure_eq!(
+        me["email"],
+        Value::from(user.email.as_str()),
+        "GET /users/me email"
+    );
+    let other_me = ctx
+        .get("/users/me", Some(&other.token))
+        .await?
+        .expect(200)?;
+    ensure_eq!(
+        check_user(&other_me)?,
+        other.id,
+        "GET /users/me id of a second user"
+    );
     Ok(())
 }
 

@@ -1,0 +1,105 @@
+//! Extractors whose rejections are Agora errors (JSON bodies, never axum's
+//! plain-text ones).
+
+use agora_core::schema::{parse_json, parse_path_id};
+use agora_core::{Agora, Error, User};
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use crate::ApiError;
+
+/// The authenticated caller, from `Authorization: Bearer <jwt>`. Use it on
+/// your own routes; any state `S` with `Agora: FromRef<S>` works. Rejects
+/// with 401 `{"detail": "Could not validate credentials"}` and
+/// `WWW-Authenticate: Bearer`.
+#[derive(Debug, Clone)]
+pub struct AuthUser(pub User);
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthUser
+where
+    Agora: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        let user = Agora::from_ref(state).authenticate_header(header).await?;
+        Ok(AuthUser(user))
+    }
+}
+
+/// A request body as bytes plus its content type; over the body limit: 413.
+pub(crate) struct RawBody {
+    pub(crate) content_type: Option<String>,
+    pub(crate) bytes: Bytes,
+}
+
+impl<S: Send + Sync> FromRequest<S> for RawBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError(Error::PayloadTooLarge)
+            } else {
+                ApiError(Error::invalid(
+                    &["body"],
+                    rejection.body_text(),
+                    "body_unreadable",
+                ))
+            }
+        })?;
+        Ok(RawBody {
+            content_type,
+            bytes,
+        })
+    }
+}
+
+/// A JSON body parsed by agora-core's rules (422 with FastAPI's shape on any
+/// problem; 413 over the limit).
+#[derive(Debug, Clone)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let body = RawBody::from_request(req, state).await?;
+        Ok(JsonBody(parse_json(
+            body.content_type.as_deref(),
+            &body.bytes,
+        )?))
+    }
+}
+
+/// The `{id}` path segment as an integer (422 at `["path", "id"]` otherwise).
+pub(crate) struct IdParam(pub(crate) i64);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdParam {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // Undecodable segments fall through to the integer check, which rejects them.
+        let params = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+            .await
+            .map(|Path(params)| params)
+            .unwrap_or_default();
+        let raw = params
+            .into_iter()
+            .find_map(|(name, value)| (name == "id").then_some(value))
+            .unwrap_or_default();
+        Ok(IdParam(parse_path_id("id", &raw)?))
+    }
+}
