@@ -1,6 +1,8 @@
 //! The storage conformance suite: every case runs against every backend
 //! through the `Store` trait, each on its own fresh database.
 
+#![allow(clippy::unwrap_used)]
+
 use std::sync::Arc;
 
 use agora_core::domain::{Email, PostDraft, PostFilter, PostId, User, UserId, now};
