@@ -29,23 +29,39 @@ struct TestApp {
 async fn test_app() -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("agora.db").display());
-    let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default()).await.unwrap();
+    let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
+        .await
+        .unwrap();
     let config = Config {
         database_url: url,
         jwt_secret: Some(JwtSecret::generate()),
         ..Config::default()
     };
     let agora = Agora::new(Arc::new(store.clone()), &config).unwrap();
-    TestApp { agora, store, config, _dir: dir }
+    TestApp {
+        agora,
+        store,
+        config,
+        _dir: dir,
+    }
 }
 
 async fn token_for(agora: &Agora, email: &str) -> (UserId, String) {
     let password = "a long enough password".to_owned();
     let user = agora
-        .register(UserCreate { email: email.into(), password: password.clone() })
+        .register(UserCreate {
+            email: email.into(),
+            password: password.clone(),
+        })
         .await
         .unwrap();
-    let token = agora.login(LoginRequest { email: email.into(), password }).await.unwrap();
+    let token = agora
+        .login(LoginRequest {
+            email: email.into(),
+            password,
+        })
+        .await
+        .unwrap();
     (user.id, token.access_token)
 }
 
@@ -53,8 +69,14 @@ async fn send(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::
     let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let headers = response.headers().clone();
-    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.unwrap();
-    let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    let body = if bytes.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_slice(&bytes).unwrap()
+    };
     (status, headers, body)
 }
 
@@ -79,11 +101,20 @@ async fn router_nests_under_a_prefix_beside_the_apps_own_routes() {
     let (_, token) = token_for(&t.agora, "nest@example.com").await;
 
     let (status, _, body) = send(&app, get_with("/api/users/me", Some(&token))).await;
-    assert_eq!((status, body["email"].as_str()), (StatusCode::OK, Some("nest@example.com")));
+    assert_eq!(
+        (status, body["email"].as_str()),
+        (StatusCode::OK, Some("nest@example.com"))
+    );
 
-    let response = app.clone().oneshot(get_with("/whoami", Some(&token))).await.unwrap();
+    let response = app
+        .clone()
+        .oneshot(get_with("/whoami", Some(&token)))
+        .await
+        .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
-    let text = axum::body::to_bytes(response.into_body(), 1024).await.unwrap();
+    let text = axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .unwrap();
     assert_eq!(&text[..], b"you are nest@example.com");
 
     let (status, headers, body) = send(&app, get_with("/whoami", None)).await;
@@ -118,9 +149,17 @@ async fn database_down_gives_503_json_on_health_and_requests() {
     t.store.pool().close().await;
     let (status, headers, body) = send(&app, get_with("/health", None)).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
-    assert!(headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("application/json"));
+    assert!(
+        headers[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("application/json")
+    );
     let detail = body["detail"].as_str().unwrap();
-    assert!(!detail.to_lowercase().contains("pool"), "no internals leak: {detail}");
+    assert!(
+        !detail.to_lowercase().contains("pool"),
+        "no internals leak: {detail}"
+    );
     let (status, _, _) = send(&app, get_with("/posts", Some(&token))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
 }
@@ -147,13 +186,41 @@ async fn cors_is_off_by_default_and_allows_only_listed_origins() {
     };
     let plain = agora_axum::app(t.agora.clone(), &t.config);
     let response = plain.oneshot(preflight("https://a.example")).await.unwrap();
-    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
 
-    let config = Config { cors_origins: vec!["https://a.example".into()], ..t.config.clone() };
+    let config = Config {
+        cors_origins: vec!["https://a.example".into()],
+        ..t.config.clone()
+    };
     let app = agora_axum::app(t.agora.clone(), &config);
-    let response = app.clone().oneshot(preflight("https://a.example")).await.unwrap();
-    assert_eq!(response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "https://a.example");
-    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS).is_none());
-    let response = app.oneshot(preflight("https://evil.example")).await.unwrap();
-    assert!(response.headers().get(header::ACCESS_CONTROL_ALLOW_ORIGIN).is_none());
+    let response = app
+        .clone()
+        .oneshot(preflight("https://a.example"))
+        .await
+        .unwrap();
+    assert_eq!(
+        response.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+        "https://a.example"
+    );
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+            .is_none()
+    );
+    let response = app
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .unwrap();
+    assert!(
+        response
+            .headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
 }

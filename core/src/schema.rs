@@ -74,7 +74,10 @@ impl PostCreate {
 }
 
 fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
-    if value.trim().is_empty() {
+    if value.contains('\0') {
+        // No SQL backend stores NUL reliably (PostgreSQL rejects it).
+        errors.push(nul_error(&["body", field]));
+    } else if value.trim().is_empty() {
         errors.push(FieldError::new(
             &["body", field],
             "String should not be empty or blank",
@@ -184,6 +187,7 @@ impl ListQuery {
                     )),
                     Err(_) => errors.push(int_parsing(&["query", "skip"])),
                 },
+                "search" if value.contains('\0') => errors.push(nul_error(&["query", "search"])),
                 "search" => query.search = value,
                 _ => {}
             }
@@ -194,6 +198,14 @@ impl ListQuery {
             Err(Error::Validation(errors))
         }
     }
+}
+
+fn nul_error(loc: &[&str]) -> FieldError {
+    FieldError::new(
+        loc,
+        "String should not contain NUL characters",
+        "string_nul",
+    )
 }
 
 fn int_parsing(loc: &[&str]) -> FieldError {
@@ -469,6 +481,21 @@ mod tests {
             ListQuery::parse(Some("search=a+b%26c")).unwrap().search,
             "a b&c"
         );
+    }
+
+    #[test]
+    fn nul_characters_are_rejected_where_they_would_reach_sql() {
+        let post = |title: &str| PostCreate {
+            title: title.into(),
+            content: "c".into(),
+            published: true,
+        };
+        assert_eq!(
+            locs(post("a\0b").into_draft().unwrap_err()),
+            vec![vec!["body", "title"]]
+        );
+        let err = ListQuery::parse(Some("search=a%00b")).unwrap_err();
+        assert_eq!(locs(err), vec![vec!["query", "search"]]);
     }
 
     #[test]
