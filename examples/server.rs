@@ -9,8 +9,14 @@
 //! It listens on 127.0.0.1:8000 and creates `agora.db` (and a private
 //! `agora.db.jwt-secret`) in the working directory. Configure it with
 //! `AGORA_DATABASE_URL`, `AGORA_BIND`, `AGORA_JWT_SECRET`,
-//! `AGORA_ACCESS_TOKEN_TTL`, `AGORA_CORS_ORIGINS`, `AGORA_BODY_LIMIT`; log
-//! verbosity with `RUST_LOG` (default `info`).
+//! `AGORA_ACCESS_TOKEN_TTL`, `AGORA_CORS_ORIGINS`, `AGORA_BODY_LIMIT`,
+//! `AGORA_DB_MAX_CONNECTIONS`, `AGORA_DB_ACQUIRE_TIMEOUT`, `AGORA_HASH_CONCURRENCY`;
+//! log verbosity with `RUST_LOG` (default `info`). PostgreSQL or MySQL instead of SQLite:
+//!
+//! ```text
+//! AGORA_DATABASE_URL=postgres://postgres@127.0.0.1:5432/agora cargo run --example server
+//! AGORA_DATABASE_URL=mysql://root@127.0.0.1:3306/agora cargo run --example server
+//! ```
 
 use std::process::ExitCode;
 
@@ -35,7 +41,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::from_env()?;
     config.ensure_jwt_secret()?;
-    let store = agora_sqlx::connect(&config.database_url).await?;
+    let store = agora_sqlx::connect_config(&config).await?;
     let agora = Agora::new(store, &config)?;
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     println!(

@@ -133,6 +133,11 @@ pub struct Config {
     pub hash_params: HashParams,
     /// `AGORA_HASH_CONCURRENCY`: hashes running at once; the number of cores by default.
     pub hash_concurrency: usize,
+    /// `AGORA_DB_MAX_CONNECTIONS`: the database pool's size per server (10).
+    pub db_max_connections: u32,
+    /// `AGORA_DB_ACQUIRE_TIMEOUT`: how long a request waits for a database
+    /// connection before failing with 503 (`3s`; accepts `500ms`).
+    pub db_acquire_timeout: Duration,
     /// Shortest accepted password, in characters (8).
     pub password_min_chars: usize,
     /// Longest accepted password, in characters (128).
@@ -151,6 +156,8 @@ impl Default for Config {
             body_limit: 64 * 1024,
             hash_params: HashParams::OWASP,
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+            db_max_connections: 10,
+            db_acquire_timeout: Duration::from_secs(3),
             password_min_chars: 8,
             password_max_chars: 128,
         }
@@ -206,6 +213,22 @@ impl Config {
                         name: "AGORA_BODY_LIMIT",
                         reason: format!("{limit:?} is not a positive number of bytes"),
                     })?;
+        }
+        if let Some(n) = get("AGORA_DB_MAX_CONNECTIONS") {
+            config.db_max_connections =
+                n.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "AGORA_DB_MAX_CONNECTIONS",
+                        reason: format!("{n:?} is not a positive integer"),
+                    })?;
+        }
+        if let Some(t) = get("AGORA_DB_ACQUIRE_TIMEOUT") {
+            config.db_acquire_timeout = parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
+                name: "AGORA_DB_ACQUIRE_TIMEOUT",
+                reason: format!("{t:?} is not a positive duration like 3s or 500ms"),
+            })?;
         }
         if let Some(n) = get("AGORA_HASH_CONCURRENCY") {
             config.hash_concurrency =
@@ -284,7 +307,7 @@ impl Config {
     }
 }
 
-/// `1800` (seconds), `90s`, `30m`, `2h` or `1d`.
+/// `1800` (seconds), `500ms`, `90s`, `30m`, `2h` or `1d`.
 fn parse_duration(text: &str) -> Option<Duration> {
     let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
         Some(i) => text.split_at(i),
@@ -292,6 +315,7 @@ fn parse_duration(text: &str) -> Option<Duration> {
     };
     let n: u64 = digits.parse().ok().filter(|n| *n > 0)?;
     let secs = match unit.trim() {
+        "ms" => return Some(Duration::from_millis(n)),
         "s" => n,
         "m" => n.checked_mul(60)?,
         "h" => n.checked_mul(3600)?,
@@ -345,6 +369,10 @@ mod tests {
         assert_eq!(ttl("30m").unwrap(), 1800);
         assert_eq!(ttl("1h").unwrap(), 3600);
         assert!(ttl("0").is_err() && ttl("soon").is_err() && ttl("5y").is_err());
+        let acquire = from(&[("AGORA_DB_ACQUIRE_TIMEOUT", "500ms")])
+            .unwrap()
+            .db_acquire_timeout;
+        assert_eq!(acquire, Duration::from_millis(500));
     }
 
     #[test]

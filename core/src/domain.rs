@@ -175,6 +175,19 @@ pub struct Post {
 }
 
 impl Post {
+    /// A post as just created from `draft` by `owner`.
+    pub fn new(id: PostId, draft: &PostDraft, created_at: DateTime<Utc>, owner: &User) -> Self {
+        Post {
+            id,
+            title: draft.title.clone(),
+            content: draft.content.clone(),
+            published: draft.published,
+            created_at,
+            owner_id: owner.id,
+            owner: owner.clone(),
+        }
+    }
+
     /// Whether `viewer` may see this post.
     pub fn is_visible_to(&self, viewer: UserId) -> bool {
         self.published || self.owner_id == viewer

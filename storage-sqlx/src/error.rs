@@ -7,16 +7,19 @@ use agora_core::storage::StorageError;
 pub(crate) fn map(err: sqlx::Error) -> StorageError {
     match &err {
         sqlx::Error::Database(db) => {
-            let constraint = db
-                .constraint()
-                .map(str::to_owned)
-                .unwrap_or_else(|| sqlite_constraint_name(db.message()));
+            let constraint = || {
+                db.constraint()
+                    .map(str::to_owned)
+                    .unwrap_or_else(|| constraint_from_message(db.message()))
+            };
             match db.kind() {
-                sqlx::error::ErrorKind::UniqueViolation => StorageError::Conflict { constraint },
-                sqlx::error::ErrorKind::ForeignKeyViolation => {
-                    StorageError::MissingReference { constraint }
-                }
-                _ if is_busy(db.code().as_deref()) => StorageError::Unavailable(Box::new(err)),
+                sqlx::error::ErrorKind::UniqueViolation => StorageError::Conflict {
+                    constraint: constraint(),
+                },
+                sqlx::error::ErrorKind::ForeignKeyViolation => StorageError::MissingReference {
+                    constraint: constraint(),
+                },
+                _ if is_transient(db.code().as_deref()) => StorageError::Unavailable(Box::new(err)),
                 _ => StorageError::Other(Box::new(err)),
             }
         }
@@ -30,20 +33,87 @@ pub(crate) fn map(err: sqlx::Error) -> StorageError {
     }
 }
 
-/// SQLite reports no constraint names, only `UNIQUE constraint failed:
-/// users.email`; name them as the migrations do.
-fn sqlite_constraint_name(message: &str) -> String {
-    let columns = message.rsplit(": ").next().unwrap_or_default();
-    match columns {
+/// PostgreSQL reports constraint names; SQLite and MySQL only put something
+/// in the message. Recover the names the migrations give:
+/// - SQLite: `UNIQUE constraint failed: users.email`, `FOREIGN KEY constraint failed`;
+/// - MariaDB: `Duplicate entry 'x' for key 'users_email_key'` (MySQL 8:
+///   `'users.users_email_key'`); every primary key is called `PRIMARY`, and
+///   the only one a write can collide on is `votes_pkey`;
+/// - MySQL foreign keys: `... CONSTRAINT `votes_post_id_fkey` FOREIGN KEY ...`.
+fn constraint_from_message(message: &str) -> String {
+    if let Some(key) = message
+        .split(" for key '")
+        .nth(1)
+        .and_then(|rest| rest.split('\'').next())
+    {
+        let key = key.rsplit('.').next().unwrap_or(key);
+        return if key == "PRIMARY" { "votes_pkey" } else { key }.to_owned();
+    }
+    if let Some(name) = message
+        .split("CONSTRAINT `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+    {
+        return name.to_owned();
+    }
+    match message.rsplit(": ").next().unwrap_or_default() {
         "users.email" => "users_email_key".to_owned(),
         "votes.post_id, votes.user_id" => "votes_pkey".to_owned(),
-        "FOREIGN KEY constraint failed" => "foreign_key".to_owned(),
         other => other.to_owned(),
     }
 }
 
-/// SQLITE_BUSY (5) and SQLITE_LOCKED (6): another writer held the database
-/// past the busy timeout.
-fn is_busy(code: Option<&str>) -> bool {
-    matches!(code, Some("5" | "6" | "517" | "262"))
+/// Errors that mean "try again later" rather than a bug: SQLite busy or
+/// locked past the busy timeout; PostgreSQL connection failures (class 08),
+/// admin shutdown (57P01..57P03) and too many connections (53300); MySQL
+/// "too many connections" (1040) and lock wait timeout (1205).
+fn is_transient(code: Option<&str>) -> bool {
+    let Some(code) = code else { return false };
+    code.starts_with("08")
+        || matches!(
+            code,
+            "5" | "6"
+                | "261"
+                | "262"
+                | "517"
+                | "57P01"
+                | "57P02"
+                | "57P03"
+                | "53300"
+                | "1040"
+                | "1205"
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::constraint_from_message;
+
+    #[test]
+    fn constraint_names_are_recovered_from_each_backends_messages() {
+        let cases = [
+            ("UNIQUE constraint failed: users.email", "users_email_key"),
+            (
+                "UNIQUE constraint failed: votes.post_id, votes.user_id",
+                "votes_pkey",
+            ),
+            (
+                "Duplicate entry 'a@b.co' for key 'users_email_key'",
+                "users_email_key",
+            ),
+            (
+                "Duplicate entry 'a@b.co' for key 'users.users_email_key'",
+                "users_email_key",
+            ),
+            ("Duplicate entry '1-2' for key 'PRIMARY'", "votes_pkey"),
+            (
+                "Cannot add or update a child row: a foreign key constraint fails (`t`.`votes`, \
+                 CONSTRAINT `votes_post_id_fkey` FOREIGN KEY (`post_id`) REFERENCES `posts` (`id`))",
+                "votes_post_id_fkey",
+            ),
+        ];
+        for (message, name) in cases {
+            assert_eq!(constraint_from_message(message), name, "{message}");
+        }
+    }
 }

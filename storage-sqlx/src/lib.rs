@@ -1,29 +1,61 @@
 //! # agora-sqlx
 //!
 //! SQL storage for Agora on [sqlx](https://docs.rs/sqlx): implements
-//! [`agora_core::storage::Store`] and owns the migrations.
+//! [`agora_core::storage::Store`] for SQLite, PostgreSQL and MySQL/MariaDB,
+//! one module per backend behind a cargo feature of the same name (all on by
+//! default), and owns each backend's migrations.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), agora_sqlx::ConnectError> {
-//! // Creates the file if needed and runs the migrations.
+//! // Picks the backend from the scheme and runs its migrations.
 //! let store = agora_sqlx::connect("sqlite://agora.db").await?;
+//! let store = agora_sqlx::connect("postgres://app@db.internal/agora").await?;
 //! # Ok(()) }
 //! ```
 
+/// A post query: posts joined with their owner and vote count, then `$tail`
+/// (the same columns on every backend).
+macro_rules! select_posts {
+    ($tail:literal) => {
+        concat!(
+            "SELECT p.id, p.title, p.content, p.published, p.created_at, p.owner_id, ",
+            "u.email AS owner_email, u.created_at AS owner_created_at, ",
+            "(SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes ",
+            "FROM posts p JOIN users u ON u.id = p.owner_id ",
+            $tail
+        )
+    };
+}
+
 mod error;
+#[cfg(feature = "mysql")]
+pub mod mysql;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+mod rows;
+#[cfg(feature = "sqlite")]
 pub mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use agora_core::Config;
 use agora_core::storage::Store;
 
 /// Why [`connect`] failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    /// The URL names a database this build does not support.
-    #[error("unsupported database URL {0:?}: expected sqlite:// (e.g. sqlite://agora.db)")]
+    /// The URL's scheme names no database Agora knows.
+    #[error(
+        "unsupported database URL {0:?}: expected sqlite://, postgres:// or mysql:// \
+         (e.g. sqlite://agora.db)"
+    )]
     UnsupportedUrl(String),
+    /// The backend exists but this build left it out.
+    #[error("{0} support is not compiled in: enable agora-sqlx's \"{0}\" feature")]
+    BackendDisabled(&'static str),
     /// The database could not be opened or reached.
     #[error("cannot open the database: {0}")]
     Database(#[from] sqlx::Error),
@@ -44,25 +76,78 @@ pub struct PoolConfig {
 
 impl Default for PoolConfig {
     fn default() -> Self {
+        PoolConfig::from(&Config::default())
+    }
+}
+
+impl From<&Config> for PoolConfig {
+    fn from(config: &Config) -> Self {
         PoolConfig {
-            max_connections: 8,
-            acquire_timeout: Duration::from_secs(5),
+            max_connections: config.db_max_connections,
+            acquire_timeout: config.db_acquire_timeout,
         }
     }
 }
 
-/// Opens the database named by `url`, runs its migrations, and returns the
-/// store. `sqlite://path` creates the file when missing.
+/// The database behind a URL, from its scheme.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:`
+    Sqlite,
+    /// `postgres:` or `postgresql:`
+    Postgres,
+    /// `mysql:` or `mariadb:`
+    MySql,
+}
+
+impl Backend {
+    /// The backend a URL names, if any.
+    pub fn from_url(url: &str) -> Option<Backend> {
+        let scheme = url.split(':').next()?.to_ascii_lowercase();
+        match scheme.as_str() {
+            "sqlite" => Some(Backend::Sqlite),
+            "postgres" | "postgresql" => Some(Backend::Postgres),
+            "mysql" | "mariadb" => Some(Backend::MySql),
+            _ => None,
+        }
+    }
+
+    /// The backend's (and its cargo feature's) name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::MySql => "mysql",
+        }
+    }
+}
+
+/// Opens the database named by `url` (`sqlite://`, `postgres://`,
+/// `mysql://`), runs its migrations, and returns the store. A SQLite file is
+/// created when missing.
 pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
     connect_with(url, &PoolConfig::default()).await
 }
 
+/// [`connect`] to `config.database_url` with the pool settings of `config`.
+pub async fn connect_config(config: &Config) -> Result<Arc<dyn Store>, ConnectError> {
+    connect_with(&config.database_url, &PoolConfig::from(config)).await
+}
+
 /// [`connect`] with explicit pool settings.
 pub async fn connect_with(url: &str, pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
-    if url.starts_with("sqlite:") {
-        return Ok(Arc::new(sqlite::SqliteStore::connect(url, pool).await?));
+    let backend =
+        Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_password(url)))?;
+    match backend {
+        #[cfg(feature = "sqlite")]
+        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::connect(url, pool).await?)),
+        #[cfg(feature = "postgres")]
+        Backend::Postgres => Ok(Arc::new(postgres::PgStore::connect(url, pool).await?)),
+        #[cfg(feature = "mysql")]
+        Backend::MySql => Ok(Arc::new(mysql::MySqlStore::connect(url, pool).await?)),
+        #[allow(unreachable_patterns)]
+        disabled => Err(ConnectError::BackendDisabled(disabled.name())),
     }
-    Err(ConnectError::UnsupportedUrl(redact_password(url)))
 }
 
 /// The URL with any password replaced, safe to print.
@@ -90,6 +175,23 @@ mod tests {
             "postgres://app:***@db:5432/agora"
         );
         assert_eq!(redact_password("sqlite://agora.db"), "sqlite://agora.db");
+    }
+
+    #[test]
+    fn backends_are_picked_by_scheme() {
+        assert_eq!(Backend::from_url("sqlite://a.db"), Some(Backend::Sqlite));
+        assert_eq!(Backend::from_url("sqlite::memory:"), Some(Backend::Sqlite));
+        assert_eq!(
+            Backend::from_url("postgresql://h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(
+            Backend::from_url("postgres://h/db"),
+            Some(Backend::Postgres)
+        );
+        assert_eq!(Backend::from_url("mariadb://h/db"), Some(Backend::MySql));
+        assert_eq!(Backend::from_url("MySQL://h/db"), Some(Backend::MySql));
+        assert_eq!(Backend::from_url("agora.db"), None);
     }
 
     #[tokio::test]

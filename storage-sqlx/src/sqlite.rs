@@ -8,10 +8,11 @@ use agora_core::domain::{
 use agora_core::storage::{PostStore, StorageResult, Store, UserStore, VoteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{FromRow, SqlitePool};
 
 use crate::error::map;
+use crate::rows::{CredentialsRow, PostRow, UserRow, like_pattern};
 use crate::{ConnectError, PoolConfig};
 
 /// Agora's storage on SQLite.
@@ -47,91 +48,6 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
-}
-
-#[derive(FromRow)]
-struct UserRow {
-    id: i64,
-    email: String,
-    created_at: DateTime<Utc>,
-}
-
-impl From<UserRow> for User {
-    fn from(r: UserRow) -> Self {
-        User {
-            id: UserId(r.id),
-            email: Email::from_trusted(r.email),
-            created_at: r.created_at,
-        }
-    }
-}
-
-#[derive(FromRow)]
-struct CredentialsRow {
-    #[sqlx(flatten)]
-    user: UserRow,
-    password_hash: String,
-}
-
-#[derive(FromRow)]
-struct PostRow {
-    id: i64,
-    title: String,
-    content: String,
-    published: bool,
-    created_at: DateTime<Utc>,
-    owner_id: i64,
-    owner_email: String,
-    owner_created_at: DateTime<Utc>,
-    votes: i64,
-}
-
-impl From<PostRow> for PostWithVotes {
-    fn from(r: PostRow) -> Self {
-        PostWithVotes {
-            post: Post {
-                id: PostId(r.id),
-                title: r.title,
-                content: r.content,
-                published: r.published,
-                created_at: r.created_at,
-                owner_id: UserId(r.owner_id),
-                owner: User {
-                    id: UserId(r.owner_id),
-                    email: Email::from_trusted(r.owner_email),
-                    created_at: r.owner_created_at,
-                },
-            },
-            votes: r.votes,
-        }
-    }
-}
-
-/// A post query: posts joined with their owner and vote count, then `$tail`.
-macro_rules! select_posts {
-    ($tail:literal) => {
-        concat!(
-            "SELECT p.id, p.title, p.content, p.published, p.created_at, p.owner_id, ",
-            "u.email AS owner_email, u.created_at AS owner_created_at, ",
-            "(SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes ",
-            "FROM posts p JOIN users u ON u.id = p.owner_id ",
-            $tail
-        )
-    };
-}
-
-/// Escapes LIKE wildcards so a search for `50%` matches the text `50%`.
-fn like_pattern(search: &str) -> String {
-    let mut escaped = String::with_capacity(search.len() + 2);
-    escaped.push('%');
-    for c in search.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped.push('%');
-    escaped
 }
 
 #[async_trait]
@@ -173,10 +89,7 @@ impl UserStore for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(map)?;
-        Ok(row.map(|r| UserCredentials {
-            user: r.user.into(),
-            password_hash: r.password_hash,
-        }))
+        Ok(row.map(UserCredentials::from))
     }
 
     async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StorageResult<()> {
@@ -219,15 +132,7 @@ impl PostStore for SqliteStore {
         .fetch_one(&self.pool)
         .await
         .map_err(map)?;
-        Ok(Post {
-            id: PostId(id),
-            title: draft.title.clone(),
-            content: draft.content.clone(),
-            published: draft.published,
-            created_at,
-            owner_id: owner.id,
-            owner: owner.clone(),
-        })
+        Ok(Post::new(PostId(id), draft, created_at, owner))
     }
 
     async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>> {
@@ -326,15 +231,5 @@ impl Store for SqliteStore {
 
     fn backend(&self) -> &'static str {
         "sqlite"
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::like_pattern;
-
-    #[test]
-    fn like_wildcards_in_searches_are_literal() {
-        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
     }
 }

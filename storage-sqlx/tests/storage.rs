@@ -7,18 +7,22 @@ use std::sync::Arc;
 
 use agora_core::domain::{Email, PostDraft, PostFilter, PostId, User, UserId, now};
 use agora_core::storage::{StorageError, Store};
+use agora_sqlx::Backend;
+use agora_sqlx::testing::TestDatabase;
 
-/// A fresh SQLite database in a temporary directory, removed on drop.
-struct Sqlite {
+/// A store on its own fresh database, dropped with the guard.
+struct Db {
     store: Arc<dyn Store>,
-    _dir: tempfile::TempDir,
+    _db: TestDatabase,
 }
 
-async fn sqlite() -> Sqlite {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let url = format!("sqlite://{}", dir.path().join("agora.db").display());
-    let store = agora_sqlx::connect(&url).await.expect("sqlite opens");
-    Sqlite { store, _dir: dir }
+/// `None` (after one printed "skipped" line) when the backend's server is not configured.
+async fn open(backend: Backend) -> Option<Db> {
+    let db = TestDatabase::create(backend).await?;
+    let store = agora_sqlx::connect(db.url())
+        .await
+        .expect("test database opens");
+    Some(Db { store, _db: db })
 }
 
 fn email(tag: &str) -> Email {
@@ -366,4 +370,6 @@ macro_rules! all_cases {
     };
 }
 
-all_cases!(sqlite_backend, async { Some(sqlite().await) });
+all_cases!(sqlite, open(Backend::Sqlite));
+all_cases!(postgres, open(Backend::Postgres));
+all_cases!(mysql, open(Backend::MySql));

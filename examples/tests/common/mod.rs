@@ -1,0 +1,125 @@
+//! Shared set-up for the end-to-end tests: servers on free ports, fresh
+//! databases, and a TCP proxy that can cut a database off.
+
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use agora_core::config::JwtSecret;
+use agora_core::{Agora, Config};
+use agora_sqlx::testing::TestDatabase;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+/// Starts the axum app exactly as the example server does, on 127.0.0.1:0
+/// over `config.database_url`; returns its base URL.
+pub async fn spawn_axum(mut config: Config) -> String {
+    config.ensure_jwt_secret().expect("secret");
+    let store = agora_sqlx::connect_config(&config)
+        .await
+        .expect("database opens");
+    let agora = Agora::new(store, &config).expect("valid config");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        agora_axum::serve(listener, agora, &config, std::future::pending())
+            .await
+            .expect("server runs");
+    });
+    base
+}
+
+/// A config over a test database, with a fresh secret (no secret file).
+pub fn config_for(db: &TestDatabase) -> Config {
+    Config {
+        database_url: db.url().to_owned(),
+        jwt_secret: Some(JwtSecret::generate()),
+        ..Config::default()
+    }
+}
+
+/// A TCP proxy in front of a database server that can be stopped (refusing
+/// and cutting every connection, as a crashed database would) and started
+/// again on the same port.
+pub struct Proxy {
+    pub addr: SocketAddr,
+    target: String,
+    tasks: Option<JoinSet<()>>,
+}
+
+impl Proxy {
+    /// Listens on a free port and forwards to `target` (`host:port`).
+    pub async fn start(target: &str) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("proxy bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut proxy = Proxy {
+            addr,
+            target: target.to_owned(),
+            tasks: None,
+        };
+        proxy.serve(listener);
+        proxy
+    }
+
+    fn serve(&mut self, listener: TcpListener) {
+        let target = self.target.clone();
+        let mut tasks = JoinSet::new();
+        tasks.spawn(async move {
+            let mut connections = JoinSet::new();
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                connections.spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        self.tasks = Some(tasks);
+    }
+
+    /// Closes the port and every open connection.
+    pub async fn stop(&mut self) {
+        if let Some(mut tasks) = self.tasks.take() {
+            tasks.shutdown().await;
+        }
+    }
+
+    /// Listens again on the same port.
+    pub async fn restart(&mut self) {
+        let listener = TcpListener::bind(self.addr).await.expect("proxy rebind");
+        self.serve(listener);
+    }
+}
+
+/// `scheme://user@host:port/db` with host:port replaced by `addr`, and the
+/// `host:port` it had.
+pub fn via(url: &str, addr: SocketAddr) -> (String, String) {
+    let (scheme, rest) = url.split_once("://").expect("scheme");
+    let (authority, path) = rest.split_once('/').expect("path");
+    let (userinfo, host) = match authority.rsplit_once('@') {
+        Some((user, host)) => (format!("{user}@"), host),
+        None => (String::new(), authority),
+    };
+    (
+        format!("{scheme}://{userinfo}{addr}/{path}"),
+        host.to_owned(),
+    )
+}
+
+/// Polls `f` until it returns true or `limit` passes.
+pub async fn eventually<F, Fut>(limit: Duration, mut f: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline {
+        if f().await {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}

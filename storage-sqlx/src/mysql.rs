@@ -1,0 +1,244 @@
+//! The MySQL / MariaDB backend. Written for MySQL 8 and MariaDB 10.5+
+//! (no `RETURNING`: inserted ids come from `LAST_INSERT_ID()`); tested on MariaDB.
+
+use std::str::FromStr;
+
+use agora_core::domain::{
+    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserCredentials, UserId,
+};
+use agora_core::storage::{PostStore, StorageError, StorageResult, Store, UserStore, VoteStore};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use sqlx::MySqlPool;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+
+use crate::error::map;
+use crate::rows::{CredentialsRow, PostRow, UserRow, like_pattern};
+use crate::{ConnectError, PoolConfig};
+
+/// Agora's storage on MySQL or MariaDB.
+#[derive(Debug, Clone)]
+pub struct MySqlStore {
+    pool: MySqlPool,
+}
+
+impl MySqlStore {
+    /// Connects to `url` (`mysql://user:password@host:port/database`; the
+    /// scheme `mariadb://` works too) and runs the migrations.
+    pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
+        let options = MySqlConnectOptions::from_str(url)?.charset("utf8mb4");
+        let pool = MySqlPoolOptions::new()
+            .max_connections(pool.max_connections)
+            .acquire_timeout(pool.acquire_timeout)
+            .connect_with(options)
+            .await?;
+        sqlx::migrate!("./migrations/mysql").run(&pool).await?;
+        Ok(MySqlStore { pool })
+    }
+
+    /// The underlying pool, for apps that add their own tables.
+    pub fn pool(&self) -> &MySqlPool {
+        &self.pool
+    }
+}
+
+fn inserted_id(result: &sqlx::mysql::MySqlQueryResult) -> StorageResult<i64> {
+    i64::try_from(result.last_insert_id()).map_err(|e| StorageError::Other(Box::new(e)))
+}
+
+#[async_trait]
+impl UserStore for MySqlStore {
+    async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<User> {
+        let done =
+            sqlx::query("INSERT INTO users (email, password_hash, created_at) VALUES (?, ?, ?)")
+                .bind(email.as_str())
+                .bind(password_hash)
+                .bind(created_at)
+                .execute(&self.pool)
+                .await
+                .map_err(map)?;
+        Ok(User {
+            id: UserId(inserted_id(&done)?),
+            email: email.clone(),
+            created_at,
+        })
+    }
+
+    async fn get_user(&self, id: UserId) -> StorageResult<Option<User>> {
+        let row: Option<UserRow> =
+            sqlx::query_as("SELECT id, email, created_at FROM users WHERE id = ?")
+                .bind(id.0)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map)?;
+        Ok(row.map(User::from))
+    }
+
+    async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>> {
+        let row: Option<CredentialsRow> = sqlx::query_as(
+            "SELECT id, email, created_at, password_hash FROM users WHERE email_lower = LOWER(?)",
+        )
+        .bind(email.as_str())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(row.map(UserCredentials::from))
+    }
+
+    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StorageResult<()> {
+        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
+        let done = sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl PostStore for MySqlStore {
+    async fn create_post(
+        &self,
+        owner: &User,
+        draft: &PostDraft,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<Post> {
+        let done = sqlx::query(
+            "INSERT INTO posts (title, content, published, created_at, owner_id) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(&draft.title)
+        .bind(&draft.content)
+        .bind(draft.published)
+        .bind(created_at)
+        .bind(owner.id.0)
+        .execute(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(Post::new(
+            PostId(inserted_id(&done)?),
+            draft,
+            created_at,
+            owner,
+        ))
+    }
+
+    async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>> {
+        let row: Option<PostRow> = sqlx::query_as(select_posts!("WHERE p.id = ?"))
+            .bind(id.0)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(row.map(PostWithVotes::from))
+    }
+
+    async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
+        // The pattern is a bound value, so LIKE's default escape `\` applies.
+        let pattern = filter.search.as_deref().map(like_pattern);
+        let rows: Vec<PostRow> = sqlx::query_as(select_posts!(
+            "WHERE (p.published OR p.owner_id = ?) \
+             AND (? IS NULL OR LOWER(p.title) LIKE LOWER(?)) \
+             ORDER BY p.id DESC LIMIT ? OFFSET ?"
+        ))
+        .bind(filter.viewer.0)
+        .bind(pattern.as_deref())
+        .bind(pattern.as_deref())
+        .bind(i64::from(filter.limit))
+        .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map)?;
+        Ok(rows.into_iter().map(PostWithVotes::from).collect())
+    }
+
+    async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>> {
+        let mut tx = self.pool.begin().await.map_err(map)?;
+        // Lock the row first: MySQL reports "rows changed", not "rows matched",
+        // so an update writing identical values would look like a miss.
+        let exists: Option<(i64,)> = sqlx::query_as("SELECT id FROM posts WHERE id = ? FOR UPDATE")
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
+        if exists.is_none() {
+            return Ok(None);
+        }
+        sqlx::query("UPDATE posts SET title = ?, content = ?, published = ? WHERE id = ?")
+            .bind(&draft.title)
+            .bind(&draft.content)
+            .bind(draft.published)
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await
+            .map_err(map)?;
+        let row: Option<PostRow> = sqlx::query_as(select_posts!("WHERE p.id = ?"))
+            .bind(id.0)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map)?;
+        tx.commit().await.map_err(map)?;
+        Ok(row.map(|r| PostWithVotes::from(r).post))
+    }
+
+    async fn delete_post(&self, id: PostId) -> StorageResult<bool> {
+        let done = sqlx::query("DELETE FROM posts WHERE id = ?")
+            .bind(id.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl VoteStore for MySqlStore {
+    async fn add_vote(&self, user: UserId, post: PostId) -> StorageResult<()> {
+        sqlx::query("INSERT INTO votes (post_id, user_id) VALUES (?, ?)")
+            .bind(post.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    async fn remove_vote(&self, user: UserId, post: PostId) -> StorageResult<bool> {
+        let done = sqlx::query("DELETE FROM votes WHERE post_id = ? AND user_id = ?")
+            .bind(post.0)
+            .bind(user.0)
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(done.rows_affected() > 0)
+    }
+}
+
+#[async_trait]
+impl Store for MySqlStore {
+    async fn ping(&self) -> StorageResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(map)?;
+        Ok(())
+    }
+
+    fn backend(&self) -> &'static str {
+        "mysql"
+    }
+}

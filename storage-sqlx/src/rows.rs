@@ -1,0 +1,98 @@
+//! Row types and conversions shared by every backend (`FromRow` is generic
+//! over the database).
+
+use agora_core::domain::{Email, Post, PostId, PostWithVotes, User, UserCredentials, UserId};
+use chrono::{DateTime, Utc};
+use sqlx::FromRow;
+
+#[derive(FromRow)]
+pub(crate) struct UserRow {
+    id: i64,
+    email: String,
+    created_at: DateTime<Utc>,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: UserId(r.id),
+            email: Email::from_trusted(r.email),
+            created_at: r.created_at,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct CredentialsRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    password_hash: String,
+}
+
+impl From<CredentialsRow> for UserCredentials {
+    fn from(r: CredentialsRow) -> Self {
+        UserCredentials {
+            user: r.user.into(),
+            password_hash: r.password_hash,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct PostRow {
+    id: i64,
+    title: String,
+    content: String,
+    published: bool,
+    created_at: DateTime<Utc>,
+    owner_id: i64,
+    owner_email: String,
+    owner_created_at: DateTime<Utc>,
+    votes: i64,
+}
+
+impl From<PostRow> for PostWithVotes {
+    fn from(r: PostRow) -> Self {
+        PostWithVotes {
+            post: Post {
+                id: PostId(r.id),
+                title: r.title,
+                content: r.content,
+                published: r.published,
+                created_at: r.created_at,
+                owner_id: UserId(r.owner_id),
+                owner: User {
+                    id: UserId(r.owner_id),
+                    email: Email::from_trusted(r.owner_email),
+                    created_at: r.owner_created_at,
+                },
+            },
+            votes: r.votes,
+        }
+    }
+}
+
+/// A `LIKE` pattern matching `search` anywhere, with its wildcards escaped
+/// (escape character `\\`) so a search for `50%` matches the text `50%`.
+pub(crate) fn like_pattern(search: &str) -> String {
+    let mut escaped = String::with_capacity(search.len() + 2);
+    escaped.push('%');
+    for c in search.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+#[cfg(test)]
+mod tests {
+    use super::like_pattern;
+
+    #[test]
+    fn like_wildcards_in_searches_are_literal() {
+        assert_eq!(like_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+    }
+}
