@@ -136,19 +136,26 @@ impl PostStore for PgStore {
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
-        let pattern = filter.search.as_deref().map(like_pattern);
-        let rows: Vec<PostRow> = sqlx::query_as(select_posts!(
-            "WHERE (p.published OR p.owner_id = $1) \
-             AND ($2::text IS NULL OR p.title ILIKE $2) \
-             ORDER BY p.id DESC LIMIT $3 OFFSET $4"
-        ))
-        .bind(filter.viewer.0)
-        .bind(pattern)
-        .bind(i64::from(filter.limit))
-        .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map)?;
+        // Two static statements rather than `($n IS NULL OR ...)`: a cached
+        // generic plan for the latter could not use the trigram index.
+        let query = match &filter.search {
+            None => sqlx::query_as(select_posts!(
+                "WHERE (p.published OR p.owner_id = $1) ORDER BY p.id DESC LIMIT $2 OFFSET $3"
+            ))
+            .bind(filter.viewer.0),
+            Some(search) => sqlx::query_as(select_posts!(
+                "WHERE (p.published OR p.owner_id = $1) AND p.title ILIKE $2 \
+                 ORDER BY p.id DESC LIMIT $3 OFFSET $4"
+            ))
+            .bind(filter.viewer.0)
+            .bind(like_pattern(search)),
+        };
+        let rows: Vec<PostRow> = query
+            .bind(i64::from(filter.limit))
+            .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map)?;
         Ok(rows.into_iter().map(PostWithVotes::from).collect())
     }
 

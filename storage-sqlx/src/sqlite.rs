@@ -145,21 +145,26 @@ impl PostStore for SqliteStore {
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
-        // SQLite's LIKE is case-insensitive for ASCII letters.
-        let pattern = filter.search.as_deref().map(like_pattern);
-        let rows: Vec<PostRow> = sqlx::query_as(select_posts!(
-            "WHERE (p.published OR p.owner_id = ?) \
-             AND (? IS NULL OR p.title LIKE ? ESCAPE '\\') \
-             ORDER BY p.id DESC LIMIT ? OFFSET ?"
-        ))
-        .bind(filter.viewer.0)
-        .bind(pattern.as_deref())
-        .bind(pattern.as_deref())
-        .bind(i64::from(filter.limit))
-        .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map)?;
+        // Two static statements rather than `(? IS NULL OR ...)`, so each gets
+        // its own plan. SQLite's LIKE is case-insensitive for ASCII letters.
+        let query = match &filter.search {
+            None => sqlx::query_as(select_posts!(
+                "WHERE (p.published OR p.owner_id = ?) ORDER BY p.id DESC LIMIT ? OFFSET ?"
+            ))
+            .bind(filter.viewer.0),
+            Some(search) => sqlx::query_as(select_posts!(
+                "WHERE (p.published OR p.owner_id = ?) AND p.title LIKE ? ESCAPE '\\' \
+                 ORDER BY p.id DESC LIMIT ? OFFSET ?"
+            ))
+            .bind(filter.viewer.0)
+            .bind(like_pattern(search)),
+        };
+        let rows: Vec<PostRow> = query
+            .bind(i64::from(filter.limit))
+            .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map)?;
         Ok(rows.into_iter().map(PostWithVotes::from).collect())
     }
 
