@@ -227,8 +227,11 @@ pub struct PostFilter {
     pub viewer: UserId,
     /// Page size, 1 to 100.
     pub limit: u32,
-    /// Rows to skip.
+    /// Rows to skip (after applying `before`).
     pub skip: u64,
+    /// Only posts with an id strictly below this (keyset pagination);
+    /// `i64::MAX` for the newest.
+    pub before: i64,
     /// Case-insensitive substring of the title; `None` matches all.
     pub search: Option<String>,
 }

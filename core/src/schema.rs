@@ -126,13 +126,17 @@ impl VoteRequest {
 }
 
 /// `GET /posts` query: `limit` (1..=100, default 10), `skip` (>= 0, default 0),
-/// `search` (substring of the title, default empty = all).
+/// `search` (substring of the title, default empty = all), and `after` (a post
+/// id: only older posts, for keyset pagination of deep pages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
     /// Page size.
     pub limit: u32,
     /// Rows to skip.
     pub skip: u64,
+    /// Keyset pagination: only posts with an id below this one. Pass the last
+    /// id of a page to get the next page at the cost of the first.
+    pub after: Option<i64>,
     /// Title substring; empty matches everything.
     pub search: String,
 }
@@ -142,6 +146,7 @@ impl Default for ListQuery {
         ListQuery {
             limit: 10,
             skip: 0,
+            after: None,
             search: String::new(),
         }
     }
@@ -186,6 +191,10 @@ impl ListQuery {
                         "greater_than_equal",
                     )),
                     Err(_) => errors.push(int_parsing(&["query", "skip"])),
+                },
+                "after" => match value.trim().parse::<i64>() {
+                    Ok(n) => query.after = Some(n),
+                    Err(_) => errors.push(int_parsing(&["query", "after"])),
                 },
                 "search" if value.contains('\0') => errors.push(nul_error(&["query", "search"])),
                 "search" => query.search = value,
@@ -465,6 +474,8 @@ mod tests {
     fn list_query_bounds_are_enforced() {
         assert_eq!(ListQuery::parse(None).unwrap(), ListQuery::default());
         assert_eq!(ListQuery::parse(Some("limit=100&skip=7")).unwrap().skip, 7);
+        assert_eq!(ListQuery::parse(Some("after=42")).unwrap().after, Some(42));
+        assert!(ListQuery::parse(Some("after=x")).is_err());
         for bad in [
             "limit=0",
             "limit=101",

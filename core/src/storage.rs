@@ -87,8 +87,9 @@ pub trait PostStore: Send + Sync {
     /// (services apply the visibility rule).
     async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>>;
     /// A page of posts visible to `filter.viewer` (published, or owned by the
-    /// viewer), newest first (descending id), whose title contains
-    /// `filter.search` case-insensitively.
+    /// viewer), with an id below `filter.before`, newest first (descending
+    /// id), whose title contains `filter.search` case-insensitively, skipping
+    /// `filter.skip` and returning at most `filter.limit`.
     async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>>;
     /// Replaces title, content and published; `None` when the post is gone.
     async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>>;

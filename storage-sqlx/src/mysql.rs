@@ -154,15 +154,18 @@ impl PostStore for MySqlStore {
         let query = match &filter.search {
             None => sqlx::query_as(select_posts!(
                 "STRAIGHT_JOIN",
-                "WHERE (p.published OR p.owner_id = ?) ORDER BY p.id DESC LIMIT ? OFFSET ?"
-            ))
-            .bind(filter.viewer.0),
-            Some(search) => sqlx::query_as(select_posts!(
-                "STRAIGHT_JOIN",
-                "WHERE (p.published OR p.owner_id = ?) AND LOWER(p.title) LIKE LOWER(?) \
+                "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
                  ORDER BY p.id DESC LIMIT ? OFFSET ?"
             ))
             .bind(filter.viewer.0)
+            .bind(filter.before),
+            Some(search) => sqlx::query_as(select_posts!(
+                "STRAIGHT_JOIN",
+                "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
+                 AND LOWER(p.title) LIKE LOWER(?) ORDER BY p.id DESC LIMIT ? OFFSET ?"
+            ))
+            .bind(filter.viewer.0)
+            .bind(filter.before)
             .bind(like_pattern(search)),
         };
         let rows: Vec<PostRow> = query

@@ -140,14 +140,17 @@ impl PostStore for PgStore {
         // generic plan for the latter could not use the trigram index.
         let query = match &filter.search {
             None => sqlx::query_as(select_posts!(
-                "WHERE (p.published OR p.owner_id = $1) ORDER BY p.id DESC LIMIT $2 OFFSET $3"
-            ))
-            .bind(filter.viewer.0),
-            Some(search) => sqlx::query_as(select_posts!(
-                "WHERE (p.published OR p.owner_id = $1) AND p.title ILIKE $2 \
+                "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
                  ORDER BY p.id DESC LIMIT $3 OFFSET $4"
             ))
             .bind(filter.viewer.0)
+            .bind(filter.before),
+            Some(search) => sqlx::query_as(select_posts!(
+                "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
+                 AND p.title ILIKE $3 ORDER BY p.id DESC LIMIT $4 OFFSET $5"
+            ))
+            .bind(filter.viewer.0)
+            .bind(filter.before)
             .bind(like_pattern(search)),
         };
         let rows: Vec<PostRow> = query

@@ -149,14 +149,17 @@ impl PostStore for SqliteStore {
         // its own plan. SQLite's LIKE is case-insensitive for ASCII letters.
         let query = match &filter.search {
             None => sqlx::query_as(select_posts!(
-                "WHERE (p.published OR p.owner_id = ?) ORDER BY p.id DESC LIMIT ? OFFSET ?"
-            ))
-            .bind(filter.viewer.0),
-            Some(search) => sqlx::query_as(select_posts!(
-                "WHERE (p.published OR p.owner_id = ?) AND p.title LIKE ? ESCAPE '\\' \
+                "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
                  ORDER BY p.id DESC LIMIT ? OFFSET ?"
             ))
             .bind(filter.viewer.0)
+            .bind(filter.before),
+            Some(search) => sqlx::query_as(select_posts!(
+                "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
+                 AND p.title LIKE ? ESCAPE '\\' ORDER BY p.id DESC LIMIT ? OFFSET ?"
+            ))
+            .bind(filter.viewer.0)
+            .bind(filter.before)
             .bind(like_pattern(search)),
         };
         let rows: Vec<PostRow> = query

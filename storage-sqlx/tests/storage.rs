@@ -49,6 +49,7 @@ fn filter(viewer: &User) -> PostFilter {
         viewer: viewer.id,
         limit: 100,
         skip: 0,
+        before: i64::MAX,
         search: None,
     }
 }
@@ -125,7 +126,9 @@ async fn posts_round_trip_with_owner_and_zero_votes(store: Arc<dyn Store>) {
     assert!(store.get_post(PostId(i64::MAX)).await.unwrap().is_none());
 }
 
-async fn list_is_newest_first_paged_and_hides_others_unpublished(store: Arc<dyn Store>) {
+async fn list_is_newest_first_paged_by_skip_or_keyset_and_hides_others_unpublished(
+    store: Arc<dyn Store>,
+) {
     let a = user(&*store, "a").await;
     let b = user(&*store, "b").await;
     let p1 = store
@@ -156,6 +159,23 @@ async fn list_is_newest_first_paged_and_hides_others_unpublished(store: Arc<dyn 
         ..filter(&b)
     };
     assert_eq!(ids(store.list_posts(&page).await.unwrap()), vec![p2.id]);
+    let older = PostFilter {
+        before: p3.id.0,
+        ..filter(&b)
+    };
+    assert_eq!(
+        ids(store.list_posts(&older).await.unwrap()),
+        vec![p2.id, p1.id]
+    );
+    let older_searched = PostFilter {
+        before: p2.id.0,
+        search: Some("ONE".to_owned()),
+        ..filter(&b)
+    };
+    assert_eq!(
+        ids(store.list_posts(&older_searched).await.unwrap()),
+        vec![p1.id]
+    );
     let beyond = PostFilter {
         skip: u64::MAX,
         ..filter(&b)
@@ -356,7 +376,7 @@ macro_rules! all_cases {
                 concurrent_registrations_of_one_email_insert_exactly_once,
                 users_are_found_by_id_and_email_with_their_hash,
                 posts_round_trip_with_owner_and_zero_votes,
-                list_is_newest_first_paged_and_hides_others_unpublished,
+                list_is_newest_first_paged_by_skip_or_keyset_and_hides_others_unpublished,
                 search_is_a_case_insensitive_title_substring_with_literal_wildcards,
                 update_replaces_fields_and_delete_removes,
                 votes_are_unique_per_user_and_post_and_counted,

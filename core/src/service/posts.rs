@@ -33,6 +33,7 @@ impl Agora {
             viewer: viewer.id,
             limit: query.limit,
             skip: query.skip,
+            before: query.after.unwrap_or(i64::MAX),
             search: Some(query.search).filter(|s| !s.is_empty()),
         };
         Ok(self.inner.store.list_posts(&filter).await?)

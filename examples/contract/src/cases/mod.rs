@@ -91,6 +91,7 @@ pub(crate) fn all() -> Vec<Case> {
         posts::list_posts_shows_published_posts_of_other_users,
         posts::list_posts_search_is_case_insensitive_substring,
         posts::list_posts_pages_with_limit_and_skip,
+        posts::list_posts_pages_by_keyset_with_after,
         posts::list_posts_default_limit_is_10,
         posts::list_posts_with_invalid_limit_or_skip_is_422,
         posts::get_post_returns_post_out,

@@ -338,6 +338,30 @@ pub(crate) async fn list_posts_pages_with_limit_and_skip(ctx: Ctx) -> CaseResult
     Ok(())
 }
 
+pub(crate) async fn list_posts_pages_by_keyset_with_after(ctx: Ctx) -> CaseResult {
+    let user = ctx.new_user().await?;
+    let marker = unique_marker();
+    let created = create_posts(&ctx, &user, &marker, 5).await?;
+    let newest_first: Vec<i64> = created.iter().rev().copied().collect();
+    // Walk the pages by passing the last id of each page as `after`.
+    let mut after: Option<i64> = None;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let query = match after {
+            Some(id) => format!("search={marker}&limit=2&after={id}"),
+            None => format!("search={marker}&limit=2"),
+        };
+        let page = ids(&ctx.list_posts(&user.token, &query).await?);
+        after = page.last().copied();
+        seen.extend(page);
+    }
+    ensure_eq!(seen, newest_first, "keyset pages in order");
+    ctx.get("/posts?after=abc", Some(&user.token))
+        .await?
+        .expect_422(&["query", "after"])?;
+    Ok(())
+}
+
 pub(crate) async fn list_posts_default_limit_is_10(ctx: Ctx) -> CaseResult {
     let user = ctx.new_user().await?;
     let marker = unique_marker();
