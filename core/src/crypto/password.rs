@@ -1,15 +1,19 @@
 //! Argon2id password hashing with OWASP parameters, off the async runtime.
 //!
 //! Hashes are PHC strings (`$argon2id$v=19$m=19456,t=2,p=1$...`). Every hash
-//! and verify runs on tokio's blocking pool behind a semaphore, so a burst of
-//! logins neither blocks request threads nor spawns hundreds of threads.
+//! and verify runs on the hasher's own pool of threads (one per core by
+//! default), never on the async runtime's threads: a burst of logins queues
+//! there instead of blocking request handling or spawning hundreds of threads.
+//! The pool's threads run at a lower CPU priority (nice 10 on Unix), so while
+//! hashing saturates the cores, cheap requests still get the CPU first; when
+//! nothing else wants it, hashing gets all of it.
 
 use std::sync::Arc;
 
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
 use argon2::{Algorithm, Argon2, Params, Version};
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::{OnceCell, oneshot};
 
 use crate::domain::Password;
 use crate::error::{Error, Result};
@@ -63,20 +67,42 @@ pub struct PasswordHasher {
 struct Inner {
     params: HashParams,
     argon2: Argon2<'static>,
-    permits: Semaphore,
+    pool: rayon::ThreadPool,
     dummy_hash: OnceCell<String>,
+}
+
+/// The niceness hashing threads ask for: well below request handling, yet
+/// not starved by it (CFS weight 110 against 1024 for nice 0).
+const HASHING_NICENESS: u8 = 22; // thread-priority's 0..=99 scale: nice 10 on Linux
+
+fn lower_priority() {
+    use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
+    let lowered = ThreadPriorityValue::try_from(HASHING_NICENESS)
+        .map_err(|e| e.to_string())
+        .and_then(|v| {
+            set_current_thread_priority(ThreadPriority::Crossplatform(v)).map_err(|e| e.to_string())
+        });
+    if let Err(e) = lowered {
+        tracing::warn!(error = %e, "could not lower the priority of a hashing thread");
+    }
 }
 
 impl PasswordHasher {
     /// A hasher with these parameters running at most `max_concurrent`
-    /// hashes at once (use the number of cores).
+    /// hashes at once, on as many dedicated threads (use the number of cores).
     pub fn new(params: HashParams, max_concurrent: usize) -> Result<Self> {
         let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.to_argon2()?);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(max_concurrent.max(1))
+            .thread_name(|i| format!("agora-hash-{i}"))
+            .start_handler(|_| lower_priority())
+            .build()
+            .map_err(Error::internal)?;
         Ok(PasswordHasher {
             inner: Arc::new(Inner {
                 params,
                 argon2,
-                permits: Semaphore::new(max_concurrent.max(1)),
+                pool,
                 dummy_hash: OnceCell::new(),
             }),
         })
@@ -130,21 +156,22 @@ impl PasswordHasher {
         self.inner.needs_rehash(stored)
     }
 
+    /// Runs `work` on the hashing pool (queued FIFO behind earlier work) and
+    /// waits for it without blocking the async runtime.
     async fn run<T, F>(&self, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T> + Send + 'static,
     {
-        let _permit = self
-            .inner
-            .permits
-            .acquire()
-            .await
-            .map_err(Error::internal)?;
+        let (done, result) = oneshot::channel();
         let inner = Arc::clone(&self.inner);
-        tokio::task::spawn_blocking(move || work(&inner))
+        self.inner.pool.spawn(move || {
+            // The caller may have gone away (request cancelled): nothing to tell.
+            let _ = done.send(work(&inner));
+        });
+        result
             .await
-            .map_err(Error::internal)?
+            .map_err(|_| Error::internal("a hashing thread stopped before answering"))?
     }
 }
 
@@ -273,6 +300,40 @@ mod tests {
         );
         let strong = h.hash(&Password::new("pw-pw-pw-pw")).await.unwrap();
         assert!(!h.needs_rehash(&strong));
+    }
+
+    #[tokio::test]
+    async fn hashing_runs_on_the_pool_not_on_the_callers_thread() {
+        let h = hasher();
+        let caller = std::thread::current().id();
+        let worker = h
+            .run(|_| {
+                Ok((
+                    std::thread::current().id(),
+                    std::thread::current().name().map(str::to_owned),
+                ))
+            })
+            .await
+            .unwrap();
+        assert_ne!(worker.0, caller);
+        assert!(worker.1.unwrap_or_default().starts_with("agora-hash-"));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn hashing_threads_run_at_a_lower_cpu_priority() {
+        // Field 19 of /proc/thread-self/stat is the thread's nice value.
+        fn nice() -> i32 {
+            let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap();
+            let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+            after_name.split(' ').nth(16).unwrap().parse().unwrap()
+        }
+        let here = nice();
+        let there = hasher().run(|_| Ok(nice())).await.unwrap();
+        assert!(
+            there > here,
+            "hashing thread nice {there}, caller nice {here}"
+        );
     }
 
     #[tokio::test]
