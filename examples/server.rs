@@ -20,7 +20,7 @@
 
 use std::process::ExitCode;
 
-use agora_core::{Agora, Config};
+use agora_core::Config;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -41,8 +41,7 @@ async fn main() -> ExitCode {
 async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::from_env()?;
     config.ensure_jwt_secret()?;
-    let store = agora_sqlx::connect_config(&config).await?;
-    let agora = Agora::new(store, &config)?;
+    let agora = agora_sqlx::open(&config).await?;
     let listener = tokio::net::TcpListener::bind(config.bind).await?;
     println!(
         "Agora listening on http://{} (database: {})",

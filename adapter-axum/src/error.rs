@@ -1,10 +1,11 @@
-//! [`agora_core::Error`] to HTTP: one status per kind, FastAPI-shaped bodies.
+//! [`agora_core::Error`] to HTTP: the status, body and headers come from
+//! agora-core ([`Error::status_code`], [`Error::body`], [`Error::headers`]),
+//! so every adapter answers alike.
 
-use agora_core::{Error, ErrorKind};
+use agora_core::Error;
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::json;
 
 /// An Agora error as an axum response.
 #[derive(Debug)]
@@ -16,45 +17,22 @@ impl From<Error> for ApiError {
     }
 }
 
-/// The HTTP status for each kind. Exhaustive on purpose: a new kind does not
-/// compile until it has a status here.
-fn status(kind: ErrorKind) -> StatusCode {
-    match kind {
-        ErrorKind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
-        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
-        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-        ErrorKind::NotFound => StatusCode::NOT_FOUND,
-        ErrorKind::Conflict => StatusCode::CONFLICT,
-        ErrorKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-        ErrorKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
-        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-        ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
-    }
-}
-
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let err = self.0;
-        let status = status(err.kind());
-        if status.is_server_error() {
-            // The cause goes to the log only; the client gets fixed text.
-            let cause = std::error::Error::source(&err).map(|c| c.to_string());
-            tracing::error!(code = err.code(), cause = ?cause, "request failed");
-        }
-        let body = match &err {
-            Error::Validation(fields) => json!({ "detail": fields }),
-            other => json!({ "detail": other.detail() }),
-        };
-        let mut response = (status, Json(body)).into_response();
+        // The cause goes to the log only; the client gets fixed text.
+        err.log_if_server_error();
+        let status =
+            StatusCode::from_u16(err.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (status, Json(err.body())).into_response();
         let headers = response.headers_mut();
-        match &err {
-            Error::Unauthorized => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        for (name, value) in err.headers() {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.insert(name, value);
             }
-            Error::RateLimited { retry_after_secs } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
-            }
-            _ => {}
         }
         response
     }

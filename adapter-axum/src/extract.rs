@@ -1,10 +1,13 @@
 //! Extractors whose rejections are Agora errors (JSON bodies, never axum's
 //! plain-text ones).
 
-use agora_core::schema::{parse_json, parse_path_id};
+use std::net::SocketAddr;
+
+use agora_core::domain::ClientInfo;
+use agora_core::schema::{bearer_token, parse_json, parse_path_id};
 use agora_core::{Agora, Error, User};
 use axum::body::Bytes;
-use axum::extract::{FromRef, FromRequest, FromRequestParts, Path, Request};
+use axum::extract::{ConnectInfo, FromRef, FromRequest, FromRequestParts, Path, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
@@ -31,6 +34,48 @@ where
             .and_then(|v| v.to_str().ok());
         let user = Agora::from_ref(state).authenticate_header(header).await?;
         Ok(AuthUser(user))
+    }
+}
+
+/// The raw access token of `Authorization: Bearer <token>`, for routes that
+/// act on the session itself (logout, password change). Missing: 401.
+#[derive(Debug, Clone)]
+pub struct BearerToken(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for BearerToken {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        Ok(BearerToken(bearer_token(header)?.to_owned()))
+    }
+}
+
+/// Who sent the request (IP and `User-Agent`), for sessions and throttling.
+/// The peer address needs the server to run with
+/// `into_make_service_with_connect_info::<SocketAddr>()` (as
+/// [`crate::serve`] does); without it, per-IP throttling is skipped.
+#[derive(Debug, Clone)]
+pub struct Client(pub ClientInfo);
+
+impl<S: Send + Sync> FromRequestParts<S> for Client
+where
+    Agora: FromRef<S>,
+{
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let headers = &parts.headers;
+        let client = Agora::from_ref(state)
+            .client_info(peer, |name| headers.get(name).and_then(|v| v.to_str().ok()));
+        Ok(Client(client))
     }
 }
 
@@ -84,6 +129,18 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// The `{id}` path segment, percent-decoded; empty when undecodable (the
+/// parsers that follow reject it).
+async fn id_segment<S: Send + Sync>(parts: &mut Parts, state: &S) -> String {
+    Path::<Vec<(String, String)>>::from_request_parts(parts, state)
+        .await
+        .map(|Path(params)| params)
+        .unwrap_or_default()
+        .into_iter()
+        .find_map(|(name, value)| (name == "id").then_some(value))
+        .unwrap_or_default()
+}
+
 /// The `{id}` path segment as an integer (422 at `["path", "id"]` otherwise).
 pub(crate) struct IdParam(pub(crate) i64);
 
@@ -91,15 +148,20 @@ impl<S: Send + Sync> FromRequestParts<S> for IdParam {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        // Undecodable segments fall through to the integer check, which rejects them.
-        let params = Path::<Vec<(String, String)>>::from_request_parts(parts, state)
-            .await
-            .map(|Path(params)| params)
-            .unwrap_or_default();
-        let raw = params
-            .into_iter()
-            .find_map(|(name, value)| (name == "id").then_some(value))
-            .unwrap_or_default();
-        Ok(IdParam(parse_path_id("id", &raw)?))
+        Ok(IdParam(parse_path_id(
+            "id",
+            &id_segment(parts, state).await,
+        )?))
+    }
+}
+
+/// The `{id}` path segment as text (session ids).
+pub(crate) struct TextId(pub(crate) String);
+
+impl<S: Send + Sync> FromRequestParts<S> for TextId {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Ok(TextId(id_segment(parts, state).await))
     }
 }

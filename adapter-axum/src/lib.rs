@@ -34,7 +34,7 @@ use axum::http::{HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use error::ApiError;
-pub use extract::{AuthUser, JsonBody};
+pub use extract::{AuthUser, BearerToken, Client, JsonBody};
 pub use routes::router;
 
 /// The router plus what a standalone server adds: CORS for
@@ -65,7 +65,8 @@ pub async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(agora, config))
+    let app = app(agora, config).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
 }

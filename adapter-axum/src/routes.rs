@@ -1,17 +1,20 @@
 //! The routes of the original API. Each handler: extract, call core, map.
 
-use agora_core::schema::{ListQuery, Message, PostCreate, UserCreate, VoteRequest, parse_login};
+use agora_core::schema::{
+    AccountDeletion, ListQuery, Message, PasswordChange, PostCreate, RefreshRequest, SessionInfo,
+    Token, UserCreate, VoteRequest, parse_login,
+};
 use agora_core::{Agora, Error, Post, PostWithVotes, User};
 use axum::extract::{DefaultBodyLimit, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{MethodRouter, get, post};
+use axum::routing::{MethodRouter, delete, get, post, put};
 use axum::{Json, Router};
 use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::ApiError;
-use crate::extract::{AuthUser, IdParam, JsonBody, RawBody};
+use crate::extract::{AuthUser, BearerToken, Client, IdParam, JsonBody, RawBody, TextId};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -23,9 +26,16 @@ pub fn router(agora: Agora) -> Router {
     let routes = [
         ("/health", get(health)),
         ("/users", post(create_user)),
-        ("/users/me", get(me)),
+        ("/users/me", get(me).delete(delete_account)),
         ("/users/{id}", get(get_user)),
+        ("/users/me/password", put(change_password)),
         ("/login", post(login)),
+        ("/token/refresh", post(refresh)),
+        ("/logout", post(logout)),
+        ("/logout/all", post(logout_all)),
+        ("/sessions", get(list_sessions)),
+        ("/sessions/{id}", delete(end_session)),
+        ("/.well-known/jwks.json", get(jwks)),
         ("/posts", get(list_posts).post(create_post)),
         (
             "/posts/{id}",
@@ -78,9 +88,13 @@ async fn health(State(agora): State<Agora>) -> ApiResult<Json<serde_json::Value>
 
 async fn create_user(
     State(agora): State<Agora>,
+    Client(client): Client,
     JsonBody(body): JsonBody<UserCreate>,
 ) -> ApiResult<(StatusCode, Json<User>)> {
-    Ok((StatusCode::CREATED, Json(agora.register(body).await?)))
+    Ok((
+        StatusCode::CREATED,
+        Json(agora.register(body, &client).await?),
+    ))
 }
 
 async fn me(AuthUser(user): AuthUser) -> Json<User> {
@@ -93,10 +107,76 @@ async fn get_user(State(agora): State<Agora>, IdParam(id): IdParam) -> ApiResult
 
 async fn login(
     State(agora): State<Agora>,
+    Client(client): Client,
     body: RawBody,
-) -> ApiResult<Json<agora_core::schema::Token>> {
+) -> ApiResult<Json<Token>> {
     let request = parse_login(body.content_type.as_deref(), &body.bytes)?;
-    Ok(Json(agora.login(request).await?))
+    Ok(Json(agora.login(request, &client).await?))
+}
+
+async fn refresh(
+    State(agora): State<Agora>,
+    Client(client): Client,
+    JsonBody(body): JsonBody<RefreshRequest>,
+) -> ApiResult<Json<Token>> {
+    Ok(Json(agora.refresh(body, &client).await?))
+}
+
+async fn logout(
+    State(agora): State<Agora>,
+    BearerToken(token): BearerToken,
+) -> ApiResult<StatusCode> {
+    agora.logout(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn logout_all(
+    State(agora): State<Agora>,
+    BearerToken(token): BearerToken,
+) -> ApiResult<StatusCode> {
+    agora.logout_all(&token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn list_sessions(
+    State(agora): State<Agora>,
+    BearerToken(token): BearerToken,
+) -> ApiResult<Json<Vec<SessionInfo>>> {
+    Ok(Json(agora.sessions(&token).await?))
+}
+
+async fn end_session(
+    State(agora): State<Agora>,
+    BearerToken(token): BearerToken,
+    TextId(id): TextId,
+) -> ApiResult<StatusCode> {
+    agora.end_session(&token, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn change_password(
+    State(agora): State<Agora>,
+    BearerToken(token): BearerToken,
+    JsonBody(body): JsonBody<PasswordChange>,
+) -> ApiResult<StatusCode> {
+    agora.change_password(&token, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_account(
+    State(agora): State<Agora>,
+    BearerToken(token): BearerToken,
+    JsonBody(body): JsonBody<AccountDeletion>,
+) -> ApiResult<StatusCode> {
+    agora.delete_account(&token, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn jwks(State(agora): State<Agora>) -> ApiResult<Json<serde_json::Value>> {
+    agora
+        .jwks()
+        .map(Json)
+        .ok_or_else(|| ApiError(Error::NotFound("Not Found".to_owned())))
 }
 
 async fn list_posts(

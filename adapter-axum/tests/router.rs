@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use agora_axum::AuthUser;
 use agora_core::config::JwtSecret;
-use agora_core::domain::UserId;
+use agora_core::domain::{ClientInfo, UserId};
 use agora_core::schema::{LoginRequest, UserCreate};
 use agora_core::{Agora, Config};
 use agora_sqlx::sqlite::SqliteStore;
@@ -49,17 +49,23 @@ async fn test_app() -> TestApp {
 async fn token_for(agora: &Agora, email: &str) -> (UserId, String) {
     let password = "a long enough password".to_owned();
     let user = agora
-        .register(UserCreate {
-            email: email.into(),
-            password: password.clone(),
-        })
+        .register(
+            UserCreate {
+                email: email.into(),
+                password: password.clone(),
+            },
+            &ClientInfo::default(),
+        )
         .await
         .unwrap();
     let token = agora
-        .login(LoginRequest {
-            email: email.into(),
-            password,
-        })
+        .login(
+            LoginRequest {
+                email: email.into(),
+                password,
+            },
+            &ClientInfo::default(),
+        )
         .await
         .unwrap();
     (user.id, token.access_token)

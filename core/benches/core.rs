@@ -19,9 +19,12 @@ fn tokens(c: &mut Criterion) {
         Duration::from_secs(1800),
         Duration::from_secs(10),
     );
-    let token = keys.issue(UserId(42)).unwrap().token;
+    let token = keys.issue(UserId(42), Some("a-session-id")).unwrap().token;
     c.bench_function("token issue", |b| {
-        b.iter(|| keys.issue(black_box(UserId(42))).unwrap())
+        b.iter(|| {
+            keys.issue(black_box(UserId(42)), Some("a-session-id"))
+                .unwrap()
+        })
     });
     c.bench_function("token verify", |b| {
         b.iter(|| keys.verify(black_box(&token)).unwrap())

@@ -125,6 +125,25 @@ pub struct Config {
     pub access_token_ttl: Duration,
     /// Clock skew tolerated when checking `exp`/`nbf`: 10 s by default, at most 60 s.
     pub token_leeway: Duration,
+    /// `AGORA_REFRESH_TOKEN_TTL`: how long an unused refresh token stays valid (30 days).
+    pub refresh_token_ttl: Duration,
+    /// `AGORA_SESSION_LIFETIME`: a session's absolute lifetime, however often
+    /// it is refreshed (90 days).
+    pub session_lifetime: Duration,
+    /// `AGORA_REFRESH_REUSE_GRACE`: how long after a refresh token was
+    /// exchanged a client retrying concurrently may exchange it again without
+    /// this counting as reuse (10 s). Reuse after it ends the whole session.
+    pub refresh_reuse_grace: Duration,
+    /// Login and registration throttling (`AGORA_THROTTLE=off` disables it).
+    pub throttle: crate::throttle::ThrottleConfig,
+    /// `AGORA_TRUSTED_PROXY_HEADER`: the header a trusted reverse proxy sets to
+    /// the client's IP (`X-Forwarded-For`: its last entry; `X-Real-IP`). Unset
+    /// (the default), the client IP is the socket's peer and such headers are
+    /// ignored, so clients cannot pick their own IP.
+    pub trusted_proxy_header: Option<String>,
+    /// `AGORA_REDIS_URL`: keep throttling counters in Redis, shared by every
+    /// server (read by servers built with `agora-sqlx`'s `redis` feature).
+    pub redis_url: Option<String>,
     /// `AGORA_CORS_ORIGINS`: comma-separated allowed origins; empty (the default) disables CORS.
     pub cors_origins: Vec<String>,
     /// `AGORA_BODY_LIMIT`: the largest request body in bytes, 64 KiB by default.
@@ -152,6 +171,12 @@ impl Default for Config {
             jwt_secret: None,
             access_token_ttl: Duration::from_secs(30 * 60),
             token_leeway: Duration::from_secs(10),
+            refresh_token_ttl: Duration::from_secs(30 * 86_400),
+            session_lifetime: Duration::from_secs(90 * 86_400),
+            refresh_reuse_grace: Duration::from_secs(10),
+            throttle: crate::throttle::ThrottleConfig::default(),
+            trusted_proxy_header: None,
+            redis_url: None,
             cors_origins: Vec::new(),
             body_limit: 64 * 1024,
             hash_params: HashParams::OWASP,
@@ -196,6 +221,32 @@ impl Config {
                 reason: format!("{ttl:?} is not a positive duration like 1800, 30m or 1h"),
             })?;
         }
+        for (name, field) in [
+            ("AGORA_REFRESH_TOKEN_TTL", &mut config.refresh_token_ttl),
+            ("AGORA_SESSION_LIFETIME", &mut config.session_lifetime),
+            ("AGORA_REFRESH_REUSE_GRACE", &mut config.refresh_reuse_grace),
+        ] {
+            if let Some(value) = get(name) {
+                *field = parse_duration(&value).ok_or_else(|| ConfigError::Invalid {
+                    name,
+                    reason: format!("{value:?} is not a positive duration like 30d, 12h or 10s"),
+                })?;
+            }
+        }
+        if let Some(throttle) = get("AGORA_THROTTLE") {
+            config.throttle.enabled = match throttle.to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "AGORA_THROTTLE",
+                        reason: format!("{throttle:?} is not on or off"),
+                    });
+                }
+            };
+        }
+        config.trusted_proxy_header = get("AGORA_TRUSTED_PROXY_HEADER");
+        config.redis_url = get("AGORA_REDIS_URL");
         if let Some(origins) = get("AGORA_CORS_ORIGINS") {
             config.cors_origins = origins
                 .split(',')

@@ -236,6 +236,103 @@ pub struct PostFilter {
     pub search: Option<String>,
 }
 
+/// A login session: created at login, extended by refreshing, ended by
+/// logout, by a password change (the others), or by its absolute lifetime.
+/// Its id appears in access tokens (`sid`) and in `GET /sessions`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Session {
+    /// Random 128-bit id (hex).
+    pub id: String,
+    /// The owner.
+    #[serde(skip)]
+    pub user_id: UserId,
+    /// When the session began (login).
+    pub created_at: DateTime<Utc>,
+    /// When it was last refreshed (or created).
+    pub last_used_at: DateTime<Utc>,
+    /// Its absolute end, however often it is refreshed.
+    pub expires_at: DateTime<Utc>,
+    /// When it was ended, if it was.
+    #[serde(skip)]
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// The client's `User-Agent` at login.
+    pub user_agent: Option<String>,
+    /// The client's IP address at login.
+    pub ip: Option<String>,
+}
+
+impl Session {
+    /// Not revoked and not past its absolute lifetime.
+    pub fn is_active(&self, now: DateTime<Utc>) -> bool {
+        self.revoked_at.is_none() && now < self.expires_at
+    }
+}
+
+/// A stored refresh token: only its SHA-256 is kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefreshTokenRecord {
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    /// The session it extends.
+    pub session_id: String,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// A refresh token being exchanged, as storage found it.
+#[derive(Debug, Clone)]
+pub struct RefreshClaim {
+    /// The session, with its owner id.
+    pub session: Session,
+    /// When the presented token stops working.
+    pub expires_at: DateTime<Utc>,
+    /// When the token had already been exchanged before this claim (`None`:
+    /// this claim is the first, and the token is now marked as used).
+    pub previously_rotated_at: Option<DateTime<Utc>>,
+}
+
+/// Where a request comes from, for sessions, throttling and audit logs.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientInfo {
+    /// The client's IP address, if known (see `Config::trusted_proxy_header`).
+    pub ip: Option<std::net::IpAddr>,
+    /// The `User-Agent` header, truncated to 256 characters.
+    pub user_agent: Option<String>,
+}
+
+/// The longest `User-Agent` kept, in characters.
+const USER_AGENT_MAX_CHARS: usize = 256;
+
+impl ClientInfo {
+    /// The client as a request shows it: `peer` is the socket's address;
+    /// `forwarded` the value of the trusted proxy's header (`None` when no
+    /// proxy is trusted), whose last entry is the address that proxy saw,
+    /// the only one a client cannot forge. A malformed header falls back to
+    /// the peer.
+    pub fn from_request(
+        peer: Option<std::net::IpAddr>,
+        forwarded: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> Self {
+        let forwarded_ip = forwarded
+            .and_then(|value| value.rsplit(',').next())
+            .and_then(|last| parse_ip(last.trim()));
+        ClientInfo {
+            ip: forwarded_ip.or(peer),
+            user_agent: user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect()),
+        }
+    }
+}
+
+/// `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:443`.
+fn parse_ip(text: &str) -> Option<std::net::IpAddr> {
+    text.parse()
+        .ok()
+        .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -259,6 +356,28 @@ mod tests {
         assert!(Password::new_checked("1234567", 8, 128).is_err());
         assert!(Password::new_checked("x".repeat(128), 8, 128).is_ok());
         assert!(Password::new_checked("x".repeat(129), 8, 128).is_err());
+    }
+
+    #[test]
+    fn client_ip_comes_from_the_peer_unless_a_trusted_proxy_header_is_given() {
+        let peer = Some("10.0.0.1".parse().unwrap());
+        assert_eq!(ClientInfo::from_request(peer, None, None).ip, peer);
+        let via_proxy = ClientInfo::from_request(peer, Some("6.6.6.6, 203.0.113.5"), None);
+        assert_eq!(
+            via_proxy.ip,
+            Some("203.0.113.5".parse().unwrap()),
+            "the proxy's own entry"
+        );
+        let v6 = ClientInfo::from_request(peer, Some("[2001:db8::7]:443"), None);
+        assert_eq!(v6.ip, Some("2001:db8::7".parse().unwrap()));
+        assert_eq!(
+            ClientInfo::from_request(peer, Some("garbage"), None).ip,
+            peer
+        );
+        let ua = ClientInfo::from_request(None, None, Some(&"x".repeat(1000)))
+            .user_agent
+            .unwrap();
+        assert_eq!(ua.chars().count(), 256);
     }
 
     #[test]

@@ -1,9 +1,11 @@
 //! The one error type of Agora, with a kind per HTTP-relevant class of failure.
 //!
-//! Core never speaks HTTP: adapters map [`ErrorKind`] to a status code with an
-//! exhaustive `match`, so a new kind fails to compile until every adapter
-//! handles it. Messages from [`Error::detail`] are safe to show to clients;
-//! causes of 5xx errors stay in [`std::error::Error::source`] for logs only.
+//! Core depends on no web framework, but it owns the one mapping to HTTP that
+//! every adapter uses: [`ErrorKind::status_code`] (an exhaustive `match`, so a
+//! new kind fails to compile until it has a status), [`Error::body`] and
+//! [`Error::headers`]. Messages from [`Error::detail`] are safe to show to
+//! clients; causes of 5xx errors stay in [`std::error::Error::source`] for
+//! logs only ([`Error::log_if_server_error`]).
 
 use serde::Serialize;
 
@@ -71,7 +73,64 @@ pub enum ErrorKind {
     Internal,
 }
 
+impl ErrorKind {
+    /// The HTTP status code of this kind: the one status table every adapter
+    /// answers with. Exhaustive on purpose: a new kind does not compile until
+    /// it has a status here.
+    pub fn status_code(self) -> u16 {
+        match self {
+            ErrorKind::Validation => 422,
+            ErrorKind::Unauthorized => 401,
+            ErrorKind::Forbidden => 403,
+            ErrorKind::NotFound => 404,
+            ErrorKind::Conflict => 409,
+            ErrorKind::PayloadTooLarge => 413,
+            ErrorKind::RateLimited => 429,
+            ErrorKind::Unavailable => 503,
+            ErrorKind::Internal => 500,
+        }
+    }
+}
+
 impl Error {
+    /// The HTTP status code of this error ([`ErrorKind::status_code`]).
+    pub fn status_code(&self) -> u16 {
+        self.kind().status_code()
+    }
+
+    /// The JSON body every adapter sends: `{"detail": [field errors]}` for a
+    /// validation error, `{"detail": "<message>"}` for anything else (fixed
+    /// text for 5xx errors, see [`Error::detail`]).
+    pub fn body(&self) -> serde_json::Value {
+        match self {
+            Error::Validation(fields) => serde_json::json!({ "detail": fields }),
+            other => serde_json::json!({ "detail": other.detail() }),
+        }
+    }
+
+    /// The response headers the contract requires besides the body, as
+    /// lower-case `(name, value)` pairs: `www-authenticate: Bearer` on 401,
+    /// `retry-after: <seconds>` on 429.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Error::Unauthorized => vec![("www-authenticate", "Bearer".to_owned())],
+            Error::RateLimited { retry_after_secs } => {
+                vec![("retry-after", retry_after_secs.to_string())]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    /// Logs the cause of a 5xx error (clients only get the fixed text of
+    /// [`Error::detail`]); does nothing for other kinds. Adapters call it
+    /// once for every error they answer with.
+    pub fn log_if_server_error(&self) {
+        if self.status_code() >= 500 {
+            let cause = std::error::Error::source(self).map(|c| c.to_string());
+            tracing::error!(code = self.code(), cause = ?cause, "request failed");
+        }
+    }
+
     /// The kind that decides the HTTP status.
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -171,6 +230,54 @@ mod tests {
         assert_eq!(err.kind(), ErrorKind::Internal);
         let err = Error::Unavailable("connection refused 10.0.0.5:5432".into());
         assert!(!err.detail().contains("10.0.0.5"));
+    }
+
+    #[test]
+    fn status_codes_bodies_and_headers_follow_the_contract() {
+        let cases = [
+            (Error::invalid(&["body"], "m", "t"), 422),
+            (Error::Unauthorized, 401),
+            (Error::InvalidCredentials, 403),
+            (Error::Forbidden("f".into()), 403),
+            (Error::NotFound("n".into()), 404),
+            (Error::Conflict("c".into()), 409),
+            (Error::PayloadTooLarge, 413),
+            (
+                Error::RateLimited {
+                    retry_after_secs: 7,
+                },
+                429,
+            ),
+            (Error::Unavailable("db down".into()), 503),
+            (Error::internal("bug"), 500),
+        ];
+        for (err, status) in &cases {
+            assert_eq!(err.status_code(), *status, "{err:?}");
+        }
+        assert_eq!(
+            Error::invalid(&["body", "email"], "Field required", "missing").body(),
+            serde_json::json!({"detail": [{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}]})
+        );
+        assert_eq!(
+            Error::InvalidCredentials.body(),
+            serde_json::json!({"detail": "Invalid Credentials"})
+        );
+        assert_eq!(
+            Error::internal("SELECT failed").body(),
+            serde_json::json!({"detail": "Internal Server Error"})
+        );
+        assert_eq!(
+            Error::Unauthorized.headers(),
+            vec![("www-authenticate", "Bearer".to_owned())]
+        );
+        assert_eq!(
+            Error::RateLimited {
+                retry_after_secs: 7
+            }
+            .headers(),
+            vec![("retry-after", "7".to_owned())]
+        );
+        assert!(Error::NotFound("n".into()).headers().is_empty());
     }
 
     #[test]

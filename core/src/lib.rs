@@ -9,12 +9,15 @@
 //!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<dyn agora_core::storage::Store>) -> Result<(), agora_core::Error> {
-//! use agora_core::{Agora, Config, config::JwtSecret, schema::{UserCreate, LoginRequest}};
+//! use agora_core::{Agora, Config, config::JwtSecret, domain::ClientInfo};
+//! use agora_core::schema::{UserCreate, LoginRequest};
 //!
 //! let config = Config { jwt_secret: Some(JwtSecret::generate()), ..Config::default() };
 //! let agora = Agora::new(store, &config)?;
-//! let user = agora.register(UserCreate { email: "ada@example.com".into(), password: "correct horse battery".into() }).await?;
-//! let token = agora.login(LoginRequest { email: "ada@example.com".into(), password: "correct horse battery".into() }).await?;
+//! let client = ClientInfo::default(); // IP and User-Agent, when known
+//! let (email, password) = ("ada@example.com".to_owned(), "correct horse battery".to_owned());
+//! let user = agora.register(UserCreate { email: email.clone(), password: password.clone() }, &client).await?;
+//! let token = agora.login(LoginRequest { email, password }, &client).await?;
 //! assert_eq!(agora.authenticate(&token.access_token).await?.id, user.id);
 //! # Ok(()) }
 //! ```
@@ -26,6 +29,7 @@ pub mod error;
 pub mod schema;
 pub mod service;
 pub mod storage;
+pub mod throttle;
 
 pub use config::Config;
 pub use domain::{Email, Post, PostId, PostWithVotes, User, UserId};

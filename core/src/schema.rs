@@ -355,15 +355,63 @@ pub fn parse_login(content_type: Option<&str>, body: &[u8]) -> Result<LoginReque
     }
 }
 
-/// `POST /login` answer, as OAuth2 clients expect it.
-#[derive(Debug, Clone, Serialize)]
+/// `POST /login` and `POST /token/refresh` answer, as OAuth2 clients expect it.
+#[derive(Clone, Serialize)]
 pub struct Token {
     /// The signed JWT.
     pub access_token: String,
     /// Always `"bearer"`.
     pub token_type: String,
-    /// Seconds until the token expires.
+    /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Opaque token for `POST /token/refresh`; each one works once.
+    pub refresh_token: String,
+    /// Seconds until the refresh token expires if unused.
+    pub refresh_expires_in: u64,
+}
+
+impl std::fmt::Debug for Token {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Token")
+            .field("access_token", &"<redacted>")
+            .field("expires_in", &self.expires_in)
+            .field("refresh_token", &"<redacted>")
+            .field("refresh_expires_in", &self.refresh_expires_in)
+            .finish()
+    }
+}
+
+/// One entry of `GET /sessions`: a session, and whether it is the caller's.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    /// The session.
+    #[serde(flatten)]
+    pub session: crate::domain::Session,
+    /// Whether the request came with this session's access token.
+    pub current: bool,
+}
+
+/// `POST /token/refresh` body.
+#[derive(Clone, Deserialize)]
+pub struct RefreshRequest {
+    /// The refresh token from the last login or refresh.
+    pub refresh_token: String,
+}
+
+/// `PUT /users/me/password` body.
+#[derive(Clone, Deserialize)]
+pub struct PasswordChange {
+    /// The password in use, to prove it is the user.
+    pub current_password: String,
+    /// The new password (same rules as at registration).
+    pub new_password: String,
+}
+
+/// `DELETE /users/me` body.
+#[derive(Clone, Deserialize)]
+pub struct AccountDeletion {
+    /// The user's password, to prove it is them.
+    pub password: String,
 }
 
 /// A `{"message": ...}` answer.

@@ -5,13 +5,15 @@
 //! per user and post) is decided by database constraints, never by a
 //! check-then-insert, so concurrent callers get exactly one success and
 //! [`StorageError::Conflict`] for the rest. Deleting a user deletes their
-//! posts and votes; deleting a post deletes its votes.
+//! posts, votes and sessions; deleting a post deletes its votes; deleting a
+//! session deletes its refresh tokens.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserCredentials, UserId,
+    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, RefreshClaim, RefreshTokenRecord,
+    Session, User, UserCredentials, UserId,
 };
 use crate::error::{Cause, Error};
 
@@ -108,9 +110,58 @@ pub trait VoteStore: Send + Sync {
     async fn remove_vote(&self, user: UserId, post: PostId) -> StorageResult<bool>;
 }
 
+/// Login sessions and their refresh tokens (stored as hashes only).
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Inserts a session and its first refresh token, atomically.
+    async fn create_session(
+        &self,
+        session: &Session,
+        refresh: &RefreshTokenRecord,
+    ) -> StorageResult<()>;
+    /// The user and the session named by an access token's `sub` and `sid`,
+    /// if both exist and belong together (one query: this runs on every
+    /// authenticated request).
+    async fn session_user(
+        &self,
+        user: UserId,
+        session_id: &str,
+    ) -> StorageResult<Option<(User, Session)>>;
+    /// Finds the refresh token with this hash and its session, and marks the
+    /// token as exchanged at `now` unless it already was. Atomic: of several
+    /// concurrent claims of one token, exactly one sees
+    /// `previously_rotated_at == None`.
+    async fn claim_refresh_token(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<RefreshClaim>>;
+    /// Adds a refresh token to a session and records the session as used at
+    /// `refresh.created_at`.
+    async fn add_refresh_token(&self, refresh: &RefreshTokenRecord) -> StorageResult<()>;
+    /// The user's sessions that are neither revoked nor expired at `now`,
+    /// newest first.
+    async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StorageResult<Vec<Session>>;
+    /// Ends one of the user's sessions; `false` when it does not exist, is
+    /// someone else's, or had already ended.
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session_id: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<bool>;
+    /// Ends every active session of the user except `keep`; returns how many.
+    async fn revoke_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StorageResult<u64>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: UserStore + PostStore + VoteStore {
+pub trait Store: UserStore + PostStore + VoteStore + SessionStore {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StorageResult<()>;
     /// The backend's name, for logs (`sqlite`, `postgres`, `mysql`).

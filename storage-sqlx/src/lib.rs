@@ -34,11 +34,20 @@ macro_rules! select_posts {
     };
 }
 
+/// The session columns of `sessions s`, in `rows::SessionRow`'s names.
+macro_rules! session_columns {
+    () => {
+        "s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip"
+    };
+}
+
 mod error;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 #[cfg(feature = "postgres")]
 pub mod postgres;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod rows;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -48,8 +57,8 @@ pub mod testing;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agora_core::Config;
 use agora_core::storage::Store;
+use agora_core::{Agora, Config};
 
 /// Why [`connect`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +78,17 @@ pub enum ConnectError {
     /// Migrations failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The configuration is unusable.
+    #[error("invalid configuration: {0}")]
+    Config(#[from] agora_core::config::ConfigError),
+    /// Redis (`AGORA_REDIS_URL`) could not be reached.
+    #[error("cannot reach Redis at {url}: {source}")]
+    Redis {
+        /// The URL, password redacted.
+        url: String,
+        /// What failed.
+        source: agora_core::storage::StorageError,
+    },
 }
 
 /// Connection pool settings.
@@ -139,6 +159,35 @@ pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
 /// [`connect`] to `config.database_url` with the pool settings of `config`.
 pub async fn connect_config(config: &Config) -> Result<Arc<dyn Store>, ConnectError> {
     connect_with(&config.database_url, &PoolConfig::from(config)).await
+}
+
+/// Everything a server needs from `config`: the database (connected and
+/// migrated), throttling counters in Redis when `config.redis_url` is set
+/// (else in process), and the [`Agora`] services over them.
+pub async fn open(config: &Config) -> Result<Agora, ConnectError> {
+    let store = connect_config(config).await?;
+    let Some(url) = &config.redis_url else {
+        return Ok(Agora::new(store, config)?);
+    };
+    #[cfg(feature = "redis")]
+    {
+        let counters = redis::RedisThrottleStore::connect(url, "agora:throttle:")
+            .await
+            .map_err(|source| ConnectError::Redis {
+                url: redact_password(url),
+                source,
+            })?;
+        Ok(Agora::with_throttle_store(
+            store,
+            Arc::new(counters),
+            config,
+        )?)
+    }
+    #[cfg(not(feature = "redis"))]
+    {
+        let _ = url;
+        Err(ConnectError::BackendDisabled("redis"))
+    }
 }
 
 /// [`connect`] with explicit pool settings.

@@ -1,7 +1,9 @@
 //! Row types and conversions shared by every backend (`FromRow` is generic
 //! over the database).
 
-use agora_core::domain::{Email, Post, PostId, PostWithVotes, User, UserCredentials, UserId};
+use agora_core::domain::{
+    Email, Post, PostId, PostWithVotes, RefreshClaim, Session, User, UserCredentials, UserId,
+};
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
@@ -68,6 +70,73 @@ impl From<PostRow> for PostWithVotes {
                 },
             },
             votes: r.votes,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct SessionRow {
+    id: String,
+    user_id: i64,
+    created_at: DateTime<Utc>,
+    last_used_at: DateTime<Utc>,
+    expires_at: DateTime<Utc>,
+    revoked_at: Option<DateTime<Utc>>,
+    user_agent: Option<String>,
+    ip: Option<String>,
+}
+
+impl From<SessionRow> for Session {
+    fn from(r: SessionRow) -> Self {
+        Session {
+            id: r.id,
+            user_id: UserId(r.user_id),
+            created_at: r.created_at,
+            last_used_at: r.last_used_at,
+            expires_at: r.expires_at,
+            revoked_at: r.revoked_at,
+            user_agent: r.user_agent,
+            ip: r.ip,
+        }
+    }
+}
+
+/// A session with its user's columns (`user_email`, `user_created_at`).
+#[derive(FromRow)]
+pub(crate) struct SessionUserRow {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    user_email: String,
+    user_created_at: DateTime<Utc>,
+}
+
+impl From<SessionUserRow> for (User, Session) {
+    fn from(r: SessionUserRow) -> Self {
+        let user = User {
+            id: UserId(r.session.user_id),
+            email: Email::from_trusted(r.user_email),
+            created_at: r.user_created_at,
+        };
+        (user, r.session.into())
+    }
+}
+
+/// A refresh token's expiry and rotation time with its session's columns.
+#[derive(FromRow)]
+pub(crate) struct RefreshRow {
+    #[sqlx(flatten)]
+    session: SessionRow,
+    token_expires_at: DateTime<Utc>,
+    rotated_at: Option<DateTime<Utc>>,
+}
+
+impl RefreshRow {
+    /// The claim, given whether this caller was the one that marked the token.
+    pub(crate) fn into_claim(self, first: bool) -> RefreshClaim {
+        RefreshClaim {
+            session: self.session.into(),
+            expires_at: self.token_expires_at,
+            previously_rotated_at: if first { None } else { self.rotated_at },
         }
     }
 }

@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use agora_core::domain::{Email, PostDraft, PostFilter, PostId, User, UserId, now};
+use agora_core::domain::{
+    Email, PostDraft, PostFilter, PostId, RefreshTokenRecord, Session, User, UserId, now,
+};
 use agora_core::storage::{StorageError, Store};
 use agora_sqlx::Backend;
 use agora_sqlx::testing::TestDatabase;
@@ -345,6 +347,190 @@ async fn deleting_a_post_cascades_to_its_votes(store: Arc<dyn Store>) {
     assert!(!store.remove_vote(a.id, p.id).await.unwrap());
 }
 
+fn session_for(user: &User, id: &str, expires_in_days: i64) -> Session {
+    let now = now();
+    Session {
+        id: id.to_owned(),
+        user_id: user.id,
+        created_at: now,
+        last_used_at: now,
+        expires_at: now + chrono::Duration::days(expires_in_days),
+        revoked_at: None,
+        user_agent: Some("curl/8.0".to_owned()),
+        ip: Some("203.0.113.7".to_owned()),
+    }
+}
+
+fn refresh_for(session: &Session, hash: &str) -> RefreshTokenRecord {
+    RefreshTokenRecord {
+        token_hash: hash.to_owned(),
+        session_id: session.id.clone(),
+        created_at: session.created_at,
+        expires_at: session.expires_at,
+    }
+}
+
+async fn sessions_round_trip_and_join_their_user(store: Arc<dyn Store>) {
+    let u = user(&*store, "sess").await;
+    let other = user(&*store, "sess-other").await;
+    let s = session_for(&u, "s10123456789abcdef0123456789abcd", 30);
+    store
+        .create_session(&s, &refresh_for(&s, &"a".repeat(64)))
+        .await
+        .unwrap();
+    let (found_user, found) = store
+        .session_user(u.id, &s.id)
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(found_user, u);
+    assert_eq!(found, s);
+    assert!(
+        store.session_user(other.id, &s.id).await.unwrap().is_none(),
+        "not another user's"
+    );
+    assert!(store.session_user(u.id, "nope").await.unwrap().is_none());
+    assert_eq!(
+        store.list_sessions(u.id, now()).await.unwrap(),
+        vec![s.clone()]
+    );
+}
+
+async fn a_refresh_token_is_claimed_first_exactly_once(store: Arc<dyn Store>) {
+    let u = user(&*store, "claim").await;
+    let s = session_for(&u, "s20123456789abcdef0123456789abcd", 30);
+    let hash = "b".repeat(64);
+    store
+        .create_session(&s, &refresh_for(&s, &hash))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..10)
+        .map(|_| {
+            let store = Arc::clone(&store);
+            let hash = hash.clone();
+            tokio::spawn(async move { store.claim_refresh_token(&hash, now()).await })
+        })
+        .collect();
+    let mut first = 0;
+    for task in tasks {
+        let claim = task.await.expect("task ran").unwrap().expect("token found");
+        assert_eq!(claim.session.id, s.id);
+        if claim.previously_rotated_at.is_none() {
+            first += 1;
+        }
+    }
+    assert_eq!(first, 1, "exactly one claim is the first");
+    assert!(
+        store
+            .claim_refresh_token(&"c".repeat(64), now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn adding_a_refresh_token_marks_the_session_used(store: Arc<dyn Store>) {
+    let u = user(&*store, "add").await;
+    let s = session_for(&u, "s30123456789abcdef0123456789abcd", 30);
+    store
+        .create_session(&s, &refresh_for(&s, &"d".repeat(64)))
+        .await
+        .unwrap();
+    let later = s.created_at + chrono::Duration::minutes(5);
+    let next = RefreshTokenRecord {
+        created_at: later,
+        ..refresh_for(&s, &"e".repeat(64))
+    };
+    store.add_refresh_token(&next).await.unwrap();
+    let claim = store
+        .claim_refresh_token(&next.token_hash, now())
+        .await
+        .unwrap()
+        .expect("found");
+    assert_eq!(claim.session.last_used_at, later);
+    assert_eq!(claim.expires_at, next.expires_at);
+}
+
+async fn revoking_sessions_ends_them_for_their_owner_only(store: Arc<dyn Store>) {
+    let u = user(&*store, "rev").await;
+    let other = user(&*store, "rev-other").await;
+    let ids = [
+        "r10123456789abcdef0123456789abcd",
+        "r20123456789abcdef0123456789abcd",
+        "r30123456789abcdef0123456789abcd",
+    ];
+    for (i, id) in ids.iter().enumerate() {
+        let s = session_for(&u, id, 30);
+        store
+            .create_session(&s, &refresh_for(&s, &format!("{i}").repeat(64)))
+            .await
+            .unwrap();
+    }
+    assert!(
+        !store.revoke_session(other.id, ids[0], now()).await.unwrap(),
+        "not someone else's"
+    );
+    assert!(store.revoke_session(u.id, ids[0], now()).await.unwrap());
+    assert!(
+        !store.revoke_session(u.id, ids[0], now()).await.unwrap(),
+        "already ended"
+    );
+    let (_, ended) = store
+        .session_user(u.id, ids[0])
+        .await
+        .unwrap()
+        .expect("still stored");
+    assert!(ended.revoked_at.is_some() && !ended.is_active(now()));
+    assert_eq!(
+        store
+            .revoke_sessions(u.id, Some(ids[1]), now())
+            .await
+            .unwrap(),
+        1
+    );
+    let left: Vec<String> = store
+        .list_sessions(u.id, now())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(left, vec![ids[1].to_owned()]);
+    assert_eq!(store.revoke_sessions(u.id, None, now()).await.unwrap(), 1);
+    assert!(store.list_sessions(u.id, now()).await.unwrap().is_empty());
+}
+
+async fn expired_sessions_are_not_listed(store: Arc<dyn Store>) {
+    let u = user(&*store, "exp").await;
+    let mut s = session_for(&u, "x10123456789abcdef0123456789abcd", 30);
+    s.created_at -= chrono::Duration::days(60);
+    s.last_used_at = s.created_at;
+    s.expires_at = now() - chrono::Duration::days(1);
+    store
+        .create_session(&s, &refresh_for(&s, &"f".repeat(64)))
+        .await
+        .unwrap();
+    assert!(store.list_sessions(u.id, now()).await.unwrap().is_empty());
+}
+
+async fn deleting_a_user_deletes_their_sessions(store: Arc<dyn Store>) {
+    let u = user(&*store, "del-sess").await;
+    let s = session_for(&u, "d10123456789abcdef0123456789abcd", 30);
+    store
+        .create_session(&s, &refresh_for(&s, &"9".repeat(64)))
+        .await
+        .unwrap();
+    assert!(store.delete_user(u.id).await.unwrap());
+    assert!(store.session_user(u.id, &s.id).await.unwrap().is_none());
+    assert!(
+        store
+            .claim_refresh_token(&"9".repeat(64), now())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
 async fn ping_answers(store: Arc<dyn Store>) {
     store.ping().await.unwrap();
 }
@@ -384,6 +570,12 @@ macro_rules! all_cases {
                 concurrent_identical_votes_insert_exactly_once,
                 deleting_a_user_cascades_to_posts_and_votes,
                 deleting_a_post_cascades_to_its_votes,
+                sessions_round_trip_and_join_their_user,
+                a_refresh_token_is_claimed_first_exactly_once,
+                adding_a_refresh_token_marks_the_session_used,
+                revoking_sessions_ends_them_for_their_owner_only,
+                expired_sessions_are_not_listed,
+                deleting_a_user_deletes_their_sessions,
                 ping_answers,
             ]
         );

@@ -29,6 +29,9 @@ pub struct Claims {
     pub exp: i64,
     /// Unique token id.
     pub jti: String,
+    /// The session the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// A freshly issued access token.
@@ -75,17 +78,22 @@ impl TokenKeys {
         }
     }
 
+    /// The public keys as a JWK Set: none for HS256 (a shared secret).
+    pub fn jwks(&self) -> Option<serde_json::Value> {
+        None
+    }
+
     /// Access token lifetime.
     pub fn ttl(&self) -> Duration {
         self.ttl
     }
 
     /// Issues a token for `user`, valid from now for the configured lifetime.
-    pub fn issue(&self, user: UserId) -> Result<IssuedToken> {
-        self.issue_at(user, chrono::Utc::now().timestamp())
+    pub fn issue(&self, user: UserId, sid: Option<&str>) -> Result<IssuedToken> {
+        self.issue_at(user, sid, chrono::Utc::now().timestamp())
     }
 
-    fn issue_at(&self, user: UserId, now: i64) -> Result<IssuedToken> {
+    fn issue_at(&self, user: UserId, sid: Option<&str>, now: i64) -> Result<IssuedToken> {
         let ttl = i64::try_from(self.ttl.as_secs()).map_err(Error::internal)?;
         let claims = Claims {
             sub: user.0.to_string(),
@@ -93,6 +101,7 @@ impl TokenKeys {
             iat: now,
             exp: now.saturating_add(ttl),
             jti: super::random_hex(16),
+            sid: sid.map(str::to_owned),
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(Error::internal)?;
@@ -146,7 +155,7 @@ mod tests {
     #[test]
     fn round_trip_carries_every_claim() {
         let k = keys();
-        let issued = k.issue(UserId(42)).unwrap();
+        let issued = k.issue(UserId(42), None).unwrap();
         assert_eq!(issued.expires_in, 1800);
         let c = k.verify(&issued.token).unwrap();
         assert_eq!((c.sub.as_str(), c.user_id), ("42", 42));
@@ -154,7 +163,9 @@ mod tests {
         assert_eq!(c.jti.len(), 32);
         assert_ne!(
             c.jti,
-            k.verify(&k.issue(UserId(42)).unwrap().token).unwrap().jti
+            k.verify(&k.issue(UserId(42), None).unwrap().token)
+                .unwrap()
+                .jti
         );
     }
 
@@ -162,7 +173,7 @@ mod tests {
     fn expired_token_is_rejected() {
         let k = keys();
         let issued = k
-            .issue_at(UserId(1), chrono::Utc::now().timestamp() - 1800 - 10)
+            .issue_at(UserId(1), None, chrono::Utc::now().timestamp() - 1800 - 10)
             .unwrap();
         assert!(matches!(k.verify(&issued.token), Err(Error::Unauthorized)));
     }
@@ -170,7 +181,7 @@ mod tests {
     #[test]
     fn tampered_payload_is_rejected() {
         let k = keys();
-        let p = parts(&k.issue(UserId(1)).unwrap().token);
+        let p = parts(&k.issue(UserId(1), None).unwrap().token);
         let forged_payload = b64(
             serde_json::json!({"sub": "2", "user_id": 2, "iat": 0, "exp": 4_000_000_000i64, "jti": "x"})
                 .to_string()
@@ -183,7 +194,7 @@ mod tests {
     #[test]
     fn tampered_signature_is_rejected() {
         let k = keys();
-        let token = k.issue(UserId(1)).unwrap().token;
+        let token = k.issue(UserId(1), None).unwrap().token;
         let mut sig: Vec<char> = parts(&token)[2].chars().collect();
         sig[0] = if sig[0] == 'A' { 'B' } else { 'A' };
         let p = parts(&token);
@@ -198,7 +209,7 @@ mod tests {
     #[test]
     fn alg_none_is_rejected_in_any_spelling() {
         let k = keys();
-        let p = parts(&k.issue(UserId(1)).unwrap().token);
+        let p = parts(&k.issue(UserId(1), None).unwrap().token);
         for alg in ["none", "None", "NONE", "nOnE"] {
             let header = b64(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
             assert!(k.verify(&format!("{header}.{}.", p[1])).is_err(), "{alg}");
@@ -214,7 +225,7 @@ mod tests {
         );
         assert!(
             keys()
-                .verify(&other.issue(UserId(1)).unwrap().token)
+                .verify(&other.issue(UserId(1), None).unwrap().token)
                 .is_err()
         );
     }
@@ -229,6 +240,7 @@ mod tests {
             iat: now,
             exp: now + 60,
             jti: "j".into(),
+            sid: None,
         };
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),
@@ -253,6 +265,7 @@ mod tests {
             iat: now,
             exp: now + 60,
             jti: "j".into(),
+            sid: None,
         };
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &mismatch, &key).unwrap();
         assert!(keys().verify(&token).is_err());

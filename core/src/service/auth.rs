@@ -1,20 +1,27 @@
 //! Login and token authentication.
 
 use super::Agora;
-use crate::domain::{Email, Password, User, UserId};
+use crate::domain::{ClientInfo, Email, Password, Session, User, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{LoginRequest, Token, bearer_token};
 
 impl Agora {
-    /// Checks an email and password and issues an access token.
+    /// Checks an email and password, starts a session and issues its access
+    /// and refresh tokens.
     ///
     /// Unknown email and wrong password give the same
     /// [`Error::InvalidCredentials`], and both cost one full hash (an unknown
     /// email is verified against a dummy hash), so neither the answer nor its
-    /// timing reveals which emails are registered. A hash made with weaker
-    /// parameters than the configured ones is replaced after success.
-    pub async fn login(&self, request: LoginRequest) -> Result<Token> {
+    /// timing reveals which emails are registered. Failures are throttled per
+    /// account and per client IP ([`Error::RateLimited`]). A hash made with
+    /// weaker parameters (or imported from bcrypt) is replaced after success.
+    pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<Token> {
         let password = Password::new(request.password);
+        let account_key = request.email.trim().to_lowercase();
+        self.inner
+            .throttle
+            .check_login(&account_key, client.ip)
+            .await?;
         // A malformed email cannot belong to anyone, but still costs a hash.
         let credentials = match Email::parse(&request.email) {
             Ok(email) => self.inner.store.find_credentials(&email).await?,
@@ -29,20 +36,22 @@ impl Agora {
             )
             .await?;
         let Some(credentials) = credentials.filter(|_| verification.valid) else {
-            tracing::info!(outcome = "failure", "login failed");
+            self.inner
+                .throttle
+                .login_failed(&account_key, client.ip)
+                .await?;
+            tracing::info!(target: "agora::audit", event = "login", outcome = "failure", ip = ?client.ip);
             return Err(Error::InvalidCredentials);
         };
-        let user_id = credentials.user.id;
+        self.inner.throttle.login_succeeded(&account_key).await?;
+        let user = credentials.user;
         if verification.needs_rehash {
-            self.upgrade_hash(user_id, &password).await;
+            self.upgrade_hash(user.id, &password).await;
         }
-        let issued = self.inner.tokens.issue(user_id)?;
-        tracing::info!(user_id = user_id.0, outcome = "success", "login succeeded");
-        Ok(Token {
-            access_token: issued.token,
-            token_type: "bearer".to_owned(),
-            expires_in: issued.expires_in,
-        })
+        let token = self.start_session(&user, client).await?;
+        tracing::info!(target: "agora::audit", event = "login", outcome = "success",
+            user_id = user.id.0, ip = ?client.ip);
+        Ok(token)
     }
 
     /// Best effort: a failed upgrade is logged and retried at the next login.
@@ -62,20 +71,32 @@ impl Agora {
         }
     }
 
-    /// The user an access token belongs to. Any invalid token, or the token
-    /// of a user that no longer exists, is [`Error::Unauthorized`].
+    /// The user an access token belongs to. Any invalid token, the token of
+    /// an ended session, or of a user that no longer exists, is
+    /// [`Error::Unauthorized`]. Costs one signature check and one indexed
+    /// query (user and session together).
     pub async fn authenticate(&self, access_token: &str) -> Result<User> {
-        let claims = self.inner.tokens.verify(access_token)?;
-        self.inner
-            .store
-            .get_user(UserId(claims.user_id))
-            .await?
-            .ok_or(Error::Unauthorized)
+        Ok(self.authenticate_session(access_token).await?.0)
     }
 
     /// [`Agora::authenticate`] from a raw `Authorization` header value
     /// (`Bearer <token>`), as adapters receive it.
     pub async fn authenticate_header(&self, authorization: Option<&str>) -> Result<User> {
         self.authenticate(bearer_token(authorization)?).await
+    }
+
+    /// The user and the active session an access token belongs to.
+    pub(super) async fn authenticate_session(&self, access_token: &str) -> Result<(User, Session)> {
+        let claims = self.inner.tokens.verify(access_token)?;
+        let session_id = claims.sid.as_deref().ok_or(Error::Unauthorized)?;
+        match self
+            .inner
+            .store
+            .session_user(UserId(claims.user_id), session_id)
+            .await?
+        {
+            Some((user, session)) if session.is_active(now()) => Ok((user, session)),
+            _ => Err(Error::Unauthorized),
+        }
     }
 }

@@ -5,6 +5,7 @@
 
 mod auth;
 mod posts;
+mod sessions;
 mod users;
 mod votes;
 
@@ -15,8 +16,10 @@ pub use votes::VoteOutcome;
 use crate::config::{Config, ConfigError};
 use crate::crypto::jwt::TokenKeys;
 use crate::crypto::password::PasswordHasher;
+use crate::domain::ClientInfo;
 use crate::error::Result;
 use crate::storage::Store;
+use crate::throttle::{MemoryThrottleStore, Throttle, ThrottleStore};
 
 /// The Agora application: storage, hashing, tokens and rules.
 #[derive(Clone)]
@@ -31,6 +34,11 @@ struct Inner {
     password_min_chars: usize,
     password_max_chars: usize,
     body_limit: usize,
+    throttle: Throttle,
+    trusted_proxy_header: Option<String>,
+    refresh_token_ttl: std::time::Duration,
+    session_lifetime: std::time::Duration,
+    refresh_reuse_grace: std::time::Duration,
 }
 
 impl std::fmt::Debug for Agora {
@@ -49,9 +57,19 @@ impl From<ConfigError> for crate::Error {
 }
 
 impl Agora {
-    /// Builds the services over `store`. Fails when the configuration is
-    /// invalid or has no JWT secret.
+    /// Builds the services over `store`, with throttling counters in this
+    /// process. Fails when the configuration is invalid or has no JWT secret.
     pub fn new(store: Arc<dyn Store>, config: &Config) -> Result<Self, ConfigError> {
+        Self::with_throttle_store(store, Arc::new(MemoryThrottleStore::default()), config)
+    }
+
+    /// [`Agora::new`] with throttling counters kept in `throttle_store`
+    /// (shared by several servers, e.g. Redis).
+    pub fn with_throttle_store(
+        store: Arc<dyn Store>,
+        throttle_store: Arc<dyn ThrottleStore>,
+        config: &Config,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
         let secret = config.jwt_secret.as_ref().ok_or(ConfigError::Invalid {
             name: "AGORA_JWT_SECRET",
@@ -73,6 +91,11 @@ impl Agora {
                 password_min_chars: config.password_min_chars,
                 password_max_chars: config.password_max_chars,
                 body_limit: config.body_limit,
+                throttle: Throttle::new(config.throttle.clone(), throttle_store),
+                trusted_proxy_header: config.trusted_proxy_header.clone(),
+                refresh_token_ttl: config.refresh_token_ttl,
+                session_lifetime: config.session_lifetime,
+                refresh_reuse_grace: config.refresh_reuse_grace,
             }),
         })
     }
@@ -90,6 +113,26 @@ impl Agora {
     /// The largest request body adapters accept, in bytes (larger: 413).
     pub fn body_limit(&self) -> usize {
         self.inner.body_limit
+    }
+
+    /// Who sent a request: `peer` is the socket's IP; `header` looks a
+    /// request header up by name. The client IP is taken from the configured
+    /// trusted proxy header when there is one (see
+    /// [`Config::trusted_proxy_header`]), else from the peer.
+    pub fn client_info<'h>(
+        &self,
+        peer: Option<std::net::IpAddr>,
+        header: impl Fn(&str) -> Option<&'h str>,
+    ) -> ClientInfo {
+        let forwarded = self.inner.trusted_proxy_header.as_deref().and_then(&header);
+        ClientInfo::from_request(peer, forwarded, header("user-agent"))
+    }
+
+    /// The public keys that verify access tokens, as a JWK Set
+    /// (`GET /.well-known/jwks.json`); `None` with a shared HMAC secret,
+    /// which must never be published.
+    pub fn jwks(&self) -> Option<serde_json::Value> {
+        self.inner.tokens.jwks()
     }
 
     /// The storage backend's name.

@@ -1,22 +1,19 @@
-//! Registration and user look-up.
+//! Registration, look-up, password change and account deletion.
 
 use super::Agora;
-use crate::domain::{Email, Password, User, UserId, now};
+use crate::domain::{ClientInfo, Email, Password, User, UserId, now};
 use crate::error::{Error, Result};
-use crate::schema::UserCreate;
+use crate::schema::{AccountDeletion, PasswordChange, UserCreate};
 use crate::storage::StorageError;
 
 impl Agora {
-    /// Registers a user: validates the email (lower-cased) and the password
-    /// length, hashes the password, and inserts. A taken email is
-    /// [`Error::Conflict`], decided by the database's unique constraint.
-    pub async fn register(&self, request: UserCreate) -> Result<User> {
+    /// Registers a user: validates the email (lower-cased) and the password,
+    /// hashes the password, and inserts. A taken email is [`Error::Conflict`],
+    /// decided by the database's unique constraint. Registrations are
+    /// throttled per client IP.
+    pub async fn register(&self, request: UserCreate, client: &ClientInfo) -> Result<User> {
         let email = Email::parse(&request.email);
-        let password = Password::new_checked(
-            request.password,
-            self.inner.password_min_chars,
-            self.inner.password_max_chars,
-        );
+        let password = self.new_password(request.password, "password");
         let (email, password) = match (email, password) {
             (Ok(e), Ok(p)) => (e, p),
             (e, p) => {
@@ -28,10 +25,11 @@ impl Agora {
                 return Err(Error::Validation(errors));
             }
         };
+        self.inner.throttle.check_registration(client.ip).await?;
         let hash = self.inner.hasher.hash(&password).await?;
         match self.inner.store.create_user(&email, &hash, now()).await {
             Ok(user) => {
-                tracing::info!(user_id = user.id.0, "user registered");
+                tracing::info!(target: "agora::audit", event = "register", user_id = user.id.0, ip = ?client.ip);
                 Ok(user)
             }
             Err(StorageError::Conflict { .. }) => Err(Error::Conflict(format!(
@@ -41,6 +39,17 @@ impl Agora {
         }
     }
 
+    /// A password chosen by the user, checked against the password rules;
+    /// errors point at `field`.
+    fn new_password(&self, raw: String, field: &str) -> Result<Password> {
+        Password::new_checked(
+            raw,
+            self.inner.password_min_chars,
+            self.inner.password_max_chars,
+        )
+        .map_err(|e| relocate(e, field))
+    }
+
     /// A user by id, or [`Error::NotFound`].
     pub async fn get_user(&self, id: i64) -> Result<User> {
         self.inner
@@ -48,5 +57,83 @@ impl Agora {
             .get_user(UserId(id))
             .await?
             .ok_or_else(|| Error::NotFound(format!("User with id: {id} does not exist")))
+    }
+
+    /// Checks that `password` is the user's current one; a wrong password is
+    /// [`Error::InvalidCredentials`] (403).
+    async fn confirm_password(&self, user: &User, password: &str) -> Result<()> {
+        let credentials = self.inner.store.find_credentials(&user.email).await?;
+        let verification = self
+            .inner
+            .hasher
+            .verify(
+                &Password::new(password),
+                credentials.as_ref().map(|c| c.password_hash.as_str()),
+            )
+            .await?;
+        if verification.valid {
+            Ok(())
+        } else {
+            Err(Error::InvalidCredentials)
+        }
+    }
+
+    /// Changes the password of the user of `access_token`, after checking the
+    /// current one ([`Error::InvalidCredentials`] when wrong). Every other
+    /// session of the user ends; the current one goes on.
+    pub async fn change_password(&self, access_token: &str, request: PasswordChange) -> Result<()> {
+        let (user, session) = self.authenticate_session(access_token).await?;
+        let new_password = self.new_password(request.new_password, "new_password")?;
+        if let Err(e) = self
+            .confirm_password(&user, &request.current_password)
+            .await
+        {
+            tracing::info!(target: "agora::audit", event = "password_change", outcome = "wrong_password",
+                user_id = user.id.0, session_id = %session.id);
+            return Err(e);
+        }
+        let hash = self.inner.hasher.hash(&new_password).await?;
+        self.inner.store.set_password_hash(user.id, &hash).await?;
+        let ended = self
+            .inner
+            .store
+            .revoke_sessions(user.id, Some(&session.id), now())
+            .await?;
+        tracing::info!(target: "agora::audit", event = "password_change", outcome = "success",
+            user_id = user.id.0, session_id = %session.id, sessions_ended = ended);
+        Ok(())
+    }
+
+    /// Deletes the account of `access_token`'s user after checking their
+    /// password, with their posts, votes and sessions: every token of the
+    /// user is refused afterwards.
+    pub async fn delete_account(&self, access_token: &str, request: AccountDeletion) -> Result<()> {
+        let (user, session) = self.authenticate_session(access_token).await?;
+        if let Err(e) = self.confirm_password(&user, &request.password).await {
+            tracing::info!(target: "agora::audit", event = "account_deletion", outcome = "wrong_password",
+                user_id = user.id.0, session_id = %session.id);
+            return Err(e);
+        }
+        self.inner.store.delete_user(user.id).await?;
+        tracing::info!(target: "agora::audit", event = "account_deletion", outcome = "success",
+            user_id = user.id.0, session_id = %session.id);
+        Ok(())
+    }
+}
+
+/// Moves a validation error on `["body", "password"]` to `["body", field]`.
+fn relocate(err: Error, field: &str) -> Error {
+    match err {
+        Error::Validation(mut errors) => {
+            for e in &mut errors {
+                if e.loc.last().is_some_and(|l| l == "password") {
+                    if let Some(last) = e.loc.last_mut() {
+                        *last = field.to_owned();
+                    }
+                }
+            }
+            Error::Validation(errors)
+        }
+        other => other,
     }
 }

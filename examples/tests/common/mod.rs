@@ -6,8 +6,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use agora_core::Config;
 use agora_core::config::JwtSecret;
-use agora_core::{Agora, Config};
 use agora_sqlx::testing::TestDatabase;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
@@ -16,10 +16,7 @@ use tokio::task::JoinSet;
 /// over `config.database_url`; returns its base URL.
 pub async fn spawn_axum(mut config: Config) -> String {
     config.ensure_jwt_secret().expect("secret");
-    let store = agora_sqlx::connect_config(&config)
-        .await
-        .expect("database opens");
-    let agora = Agora::new(store, &config).expect("valid config");
+    let agora = agora_sqlx::open(&config).await.expect("database opens");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let base = format!("http://{}", listener.local_addr().expect("addr"));
     tokio::spawn(async move {
@@ -30,13 +27,17 @@ pub async fn spawn_axum(mut config: Config) -> String {
     base
 }
 
-/// A config over a test database, with a fresh secret (no secret file).
+/// A config over a test database, with a fresh secret (no secret file) and
+/// throttling off: the contract suite registers hundreds of users from one
+/// IP. `tests/security.rs` tests throttling with it on.
 pub fn config_for(db: &TestDatabase) -> Config {
-    Config {
+    let mut config = Config {
         database_url: db.url().to_owned(),
         jwt_secret: Some(JwtSecret::generate()),
         ..Config::default()
-    }
+    };
+    config.throttle.enabled = false;
+    config
 }
 
 /// A TCP proxy in front of a database server that can be stopped (refusing

@@ -1,0 +1,112 @@
+//! # agora-rocket
+//!
+//! Agora's HTTP API for [Rocket](https://rocket.rs) 0.5: the same routes,
+//! status codes and JSON bodies as `agora-axum`, checked by the same HTTP
+//! contract suite.
+//!
+//! The idiom: manage an [`agora_core::Agora`], mount [`routes()`] at any base
+//! path and register [`catchers()`] at that base, so that every error,
+//! including rocket's own (unknown route, wrong method, a failed guard), is a
+//! JSON body and never an HTML page. [`mount`] does the three in one call.
+//!
+//! ```no_run
+//! # async fn demo(agora: agora_core::Agora) -> Result<(), rocket::Error> {
+//! use agora_rocket::AuthUser;
+//! use rocket::get;
+//!
+//! #[get("/whoami")]
+//! fn whoami(user: AuthUser) -> String {
+//!     format!("hello {}", user.0.email)
+//! }
+//!
+//! let rocket = rocket::build()
+//!     .mount("/", rocket::routes![whoami])          // your routes, guarded by AuthUser
+//!     .register("/", agora_rocket::catchers())      // JSON errors for them too
+//!     .manage(agora)
+//!     .mount("/api", agora_rocket::routes())        // Agora's API under /api
+//!     .register("/api", agora_rocket::catchers());
+//! // or: agora_rocket::mount(rocket::build(), "/api", agora)
+//! rocket.launch().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Handlers only parse (with `agora-core`'s parsers), call
+//! [`agora_core::Agora`] and map the answer; the status table, the error
+//! bodies and headers come from `agora-core` too, so all adapters agree.
+//! Request bodies are read with [`rocket::Data::open`] capped at
+//! [`agora_core::Agora::body_limit`] (413 beyond), so rocket's own
+//! [`rocket::data::Limits`] never apply to Agora's routes.
+
+mod catchers;
+mod cors;
+mod error;
+mod guards;
+mod routes;
+
+use agora_core::{Agora, Config};
+use rocket::data::{Limits, ToByteUnit};
+use rocket::{Build, Rocket};
+
+pub use catchers::catchers;
+pub use cors::Cors;
+pub use error::ApiError;
+pub use guards::{AuthUser, BearerToken, Client, JsonBody};
+pub use routes::routes;
+
+/// Manages `agora`, mounts [`routes()`] at `base` and registers [`catchers()`]
+/// at `base`: Agora's whole API under `base` (e.g. `"/"` or `"/api"`).
+///
+/// Call it once per rocket (rocket refuses to manage two `Agora`s). To get
+/// JSON errors on your own routes that use [`AuthUser`] outside `base`,
+/// register [`catchers()`] at their base as well.
+pub fn mount(rocket: Rocket<Build>, base: &str, agora: Agora) -> Rocket<Build> {
+    rocket
+        .manage(agora)
+        .mount(base, routes())
+        .register(base, catchers())
+}
+
+/// The rocket configuration a standalone server uses: listens on
+/// `config.bind`, rocket's data limits set to `config.body_limit` (for any
+/// app routes using rocket's own data guards), no `Server` header (as axum),
+/// the client IP from the connection only (no `X-Real-IP`), rocket's own
+/// logger off and no colours (Agora logs through `tracing`). SIGINT and SIGTERM shut down
+/// gracefully (rocket's defaults: 2 s grace, then 3 s to close connections).
+pub fn server_config(config: &Config) -> rocket::Config {
+    let limit = config.body_limit.bytes();
+    let limits = [
+        "form",
+        "data-form",
+        "file",
+        "string",
+        "bytes",
+        "json",
+        "msgpack",
+    ]
+    .into_iter()
+    .fold(Limits::default(), |limits, name| limits.limit(name, limit));
+    rocket::Config {
+        address: config.bind.ip(),
+        port: config.bind.port(),
+        limits,
+        ident: rocket::config::Ident::none(),
+        // The peer address is the client, as with axum: do not trust an
+        // `X-Real-IP` header sent by anyone (rocket's default).
+        ip_header: None,
+        log_level: rocket::config::LogLevel::Off,
+        cli_colors: false,
+        ..rocket::Config::default()
+    }
+}
+
+/// A complete server, as the example runs it: [`server_config`], Agora's API
+/// mounted at `/` with its catchers, and [`Cors`] for `config.cors_origins`
+/// (none by default). Launch it with [`Rocket::launch`].
+pub fn app(agora: Agora, config: &Config) -> Rocket<Build> {
+    let rocket = mount(rocket::custom(server_config(config)), "/", agora);
+    if config.cors_origins.is_empty() {
+        rocket
+    } else {
+        rocket.attach(Cors::new(config.cors_origins.iter().cloned()))
+    }
+}

@@ -1,0 +1,190 @@
+//! Sessions: refresh-token rotation with reuse detection, logout, and the
+//! user's list of sessions.
+
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use super::Agora;
+use crate::crypto::random_hex;
+use crate::domain::{ClientInfo, RefreshTokenRecord, Session, User, UserId, now};
+use crate::error::{Error, Result};
+use crate::schema::{RefreshRequest, SessionInfo, Token};
+
+/// Refresh tokens longer than this are not looked up.
+const MAX_REFRESH_TOKEN_LEN: usize = 256;
+
+/// The stored form of a refresh token. The token carries 256 random bits, so
+/// a fast hash is enough: nothing can be guessed from it.
+fn refresh_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+fn duration(std: std::time::Duration) -> chrono::Duration {
+    chrono::Duration::from_std(std).unwrap_or(chrono::Duration::MAX)
+}
+
+impl Agora {
+    /// Starts a session for `user` and returns its first token pair.
+    pub(super) async fn start_session(&self, user: &User, client: &ClientInfo) -> Result<Token> {
+        let now = now();
+        let session = Session {
+            id: random_hex(16),
+            user_id: user.id,
+            created_at: now,
+            last_used_at: now,
+            expires_at: now + duration(self.inner.session_lifetime),
+            revoked_at: None,
+            user_agent: client.user_agent.clone(),
+            ip: client.ip.map(|ip| ip.to_string()),
+        };
+        let (refresh_token, record) = self.new_refresh_token(&session, now);
+        self.inner.store.create_session(&session, &record).await?;
+        self.token_pair(user.id, &session.id, refresh_token, record.expires_at, now)
+    }
+
+    fn new_refresh_token(
+        &self,
+        session: &Session,
+        now: DateTime<Utc>,
+    ) -> (String, RefreshTokenRecord) {
+        let token = random_hex(32);
+        let expires_at = (now + duration(self.inner.refresh_token_ttl)).min(session.expires_at);
+        let record = RefreshTokenRecord {
+            token_hash: refresh_hash(&token),
+            session_id: session.id.clone(),
+            created_at: now,
+            expires_at,
+        };
+        (token, record)
+    }
+
+    fn token_pair(
+        &self,
+        user: UserId,
+        session_id: &str,
+        refresh_token: String,
+        refresh_expires_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<Token> {
+        let access = self.inner.tokens.issue(user, Some(session_id))?;
+        Ok(Token {
+            access_token: access.token,
+            token_type: "bearer".to_owned(),
+            expires_in: access.expires_in,
+            refresh_token,
+            refresh_expires_in: u64::try_from((refresh_expires_at - now).num_seconds())
+                .unwrap_or(0),
+        })
+    }
+
+    /// Exchanges a refresh token for a new access token and a new refresh
+    /// token (rotation). Each refresh token works once: presenting one that
+    /// was already exchanged ends the whole session (a stolen token was
+    /// probably used), unless it comes within the reuse grace window, which
+    /// lets a client that retried concurrently go on. An unknown, expired or
+    /// ended token, or an access token, is [`Error::Unauthorized`].
+    pub async fn refresh(&self, request: RefreshRequest, client: &ClientInfo) -> Result<Token> {
+        let token = request.refresh_token;
+        if token.is_empty() || token.len() > MAX_REFRESH_TOKEN_LEN {
+            return Err(Error::Unauthorized);
+        }
+        let now = now();
+        let Some(claim) = self
+            .inner
+            .store
+            .claim_refresh_token(&refresh_hash(&token), now)
+            .await?
+        else {
+            tracing::info!(target: "agora::audit", event = "refresh", outcome = "unknown_token", ip = ?client.ip);
+            return Err(Error::Unauthorized);
+        };
+        let session = claim.session;
+        let audit_fail = |reason: &str| {
+            tracing::info!(target: "agora::audit", event = "refresh", outcome = reason,
+                user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
+        };
+        if !session.is_active(now) || now >= claim.expires_at {
+            audit_fail("expired_or_ended");
+            return Err(Error::Unauthorized);
+        }
+        if let Some(rotated_at) = claim.previously_rotated_at {
+            if now - rotated_at > duration(self.inner.refresh_reuse_grace) {
+                self.inner
+                    .store
+                    .revoke_session(session.user_id, &session.id, now)
+                    .await?;
+                tracing::warn!(target: "agora::audit", event = "refresh", outcome = "reuse_detected_session_revoked",
+                    user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
+                return Err(Error::Unauthorized);
+            }
+        }
+        let (refresh_token, record) = self.new_refresh_token(&session, now);
+        self.inner.store.add_refresh_token(&record).await?;
+        tracing::info!(target: "agora::audit", event = "refresh", outcome = "success",
+            user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
+        self.token_pair(
+            session.user_id,
+            &session.id,
+            refresh_token,
+            record.expires_at,
+            now,
+        )
+    }
+
+    /// Ends the session of `access_token`: its refresh token and every access
+    /// token of the session stop working at once.
+    pub async fn logout(&self, access_token: &str) -> Result<()> {
+        let (user, session) = self.authenticate_session(access_token).await?;
+        self.inner
+            .store
+            .revoke_session(user.id, &session.id, now())
+            .await?;
+        tracing::info!(target: "agora::audit", event = "logout", user_id = user.id.0, session_id = %session.id);
+        Ok(())
+    }
+
+    /// Ends every session of the user of `access_token`, this one included.
+    pub async fn logout_all(&self, access_token: &str) -> Result<u64> {
+        let (user, session) = self.authenticate_session(access_token).await?;
+        let ended = self
+            .inner
+            .store
+            .revoke_sessions(user.id, None, now())
+            .await?;
+        tracing::info!(target: "agora::audit", event = "logout_all", user_id = user.id.0,
+            session_id = %session.id, sessions_ended = ended);
+        Ok(ended)
+    }
+
+    /// The active sessions of the user of `access_token`, newest first,
+    /// marking the current one.
+    pub async fn sessions(&self, access_token: &str) -> Result<Vec<SessionInfo>> {
+        let (user, current) = self.authenticate_session(access_token).await?;
+        let sessions = self.inner.store.list_sessions(user.id, now()).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|session| SessionInfo {
+                current: session.id == current.id,
+                session,
+            })
+            .collect())
+    }
+
+    /// Ends one of the caller's sessions ([`Error::NotFound`] if it is not
+    /// an active session of theirs).
+    pub async fn end_session(&self, access_token: &str, session_id: &str) -> Result<()> {
+        let (user, current) = self.authenticate_session(access_token).await?;
+        if session_id.len() > 64
+            || !self
+                .inner
+                .store
+                .revoke_session(user.id, session_id, now())
+                .await?
+        {
+            return Err(Error::NotFound("Session not found".to_owned()));
+        }
+        tracing::info!(target: "agora::audit", event = "session_ended", user_id = user.id.0,
+            session_id = %session_id, by_session = %current.id);
+        Ok(())
+    }
+}
