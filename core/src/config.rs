@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::crypto::keys::{JwtAlgorithm, PemKey};
 use crate::crypto::password::HashParams;
 
 /// The shortest JWT signing secret accepted, in bytes (RFC 8725 §3.5, HS256 key size).
@@ -123,8 +124,35 @@ pub struct Config {
     pub jwt_secret: Option<JwtSecret>,
     /// `AGORA_ACCESS_TOKEN_TTL`: access token lifetime (`1800`, `30m`, `1h`); 30 minutes by default.
     pub access_token_ttl: Duration,
-    /// Clock skew tolerated when checking `exp`/`nbf`: 10 s by default, at most 60 s.
+    /// `AGORA_JWT_LEEWAY`: clock skew tolerated when checking `exp`/`nbf`
+    /// (`10`, `10s`, `0`): 10 s by default, at most 60 s.
     pub token_leeway: Duration,
+    /// `AGORA_JWT_ALGORITHM`: how access tokens are signed: `HS256` (the
+    /// default, with [`Config::jwt_secret`]), `EdDSA` (Ed25519) or `ES256`
+    /// (P-256), with [`Config::jwt_private_key`]; the public keys of the
+    /// latter two are published as a JWK Set ([`crate::Agora::jwks`]).
+    pub jwt_algorithm: JwtAlgorithm,
+    /// `AGORA_JWT_PRIVATE_KEY_FILE`: the PKCS#8 PEM private key that signs
+    /// access tokens with EdDSA or ES256 (`openssl genpkey -algorithm ed25519`,
+    /// or `-algorithm EC -pkeyopt ec_paramgen_curve:P-256`). Required for
+    /// those algorithms, refused with HS256.
+    pub jwt_private_key: Option<PemKey>,
+    /// `AGORA_JWT_VERIFY_KEY_FILES`: comma-separated PEM files of previous
+    /// EdDSA/ES256 keys (private or public) that still verify the tokens they
+    /// signed but sign none, so the signing key rotates without logging
+    /// anyone out; drop one once the access token TTL has passed since it
+    /// stopped signing. Refused with HS256.
+    pub jwt_verify_keys: Vec<PemKey>,
+    /// `AGORA_JWT_PREVIOUS_SECRETS`: comma-separated previous HS256 secrets
+    /// (each at least 32 bytes), verify-only, for rotating
+    /// [`Config::jwt_secret`] the same way. Refused with EdDSA/ES256.
+    pub jwt_previous_secrets: Vec<JwtSecret>,
+    /// `AGORA_JWT_ISSUER`: the `iss` of access tokens, required to match
+    /// when verifying (`agora`).
+    pub jwt_issuer: String,
+    /// `AGORA_JWT_AUDIENCE`: the `aud` of access tokens, required to match
+    /// when verifying (`agora`).
+    pub jwt_audience: String,
     /// `AGORA_REFRESH_TOKEN_TTL`: how long an unused refresh token stays valid (30 days).
     pub refresh_token_ttl: Duration,
     /// `AGORA_SESSION_LIFETIME`: a session's absolute lifetime, however often
@@ -157,10 +185,15 @@ pub struct Config {
     /// `AGORA_DB_ACQUIRE_TIMEOUT`: how long a request waits for a database
     /// connection before failing with 503 (`3s`; accepts `500ms`).
     pub db_acquire_timeout: Duration,
-    /// Shortest accepted password, in characters (8).
+    /// `AGORA_PASSWORD_MIN_CHARS`: shortest accepted password, in characters
+    /// (Unicode code points after NFKC normalisation) (8).
     pub password_min_chars: usize,
-    /// Longest accepted password, in characters (128).
+    /// `AGORA_PASSWORD_MAX_CHARS`: longest accepted password, in characters (128).
     pub password_max_chars: usize,
+    /// `AGORA_PASSWORD_BLOCKLIST`: reject common passwords at registration and
+    /// password change (on by default; `false` or `off` disables it). See
+    /// [`crate::domain::PasswordPolicy`].
+    pub password_blocklist: bool,
 }
 
 impl Default for Config {
@@ -171,6 +204,12 @@ impl Default for Config {
             jwt_secret: None,
             access_token_ttl: Duration::from_secs(30 * 60),
             token_leeway: Duration::from_secs(10),
+            jwt_algorithm: JwtAlgorithm::HS256,
+            jwt_private_key: None,
+            jwt_verify_keys: Vec::new(),
+            jwt_previous_secrets: Vec::new(),
+            jwt_issuer: crate::crypto::jwt::DEFAULT_ISSUER.to_owned(),
+            jwt_audience: crate::crypto::jwt::DEFAULT_ISSUER.to_owned(),
             refresh_token_ttl: Duration::from_secs(30 * 86_400),
             session_lifetime: Duration::from_secs(90 * 86_400),
             refresh_reuse_grace: Duration::from_secs(10),
@@ -185,6 +224,7 @@ impl Default for Config {
             db_acquire_timeout: Duration::from_secs(3),
             password_min_chars: 8,
             password_max_chars: 128,
+            password_blocklist: true,
         }
     }
 }
@@ -214,6 +254,47 @@ impl Config {
         }
         if let Some(secret) = get("AGORA_JWT_SECRET") {
             config.jwt_secret = Some(JwtSecret::new(secret.into_bytes())?);
+        }
+        if let Some(algorithm) = get("AGORA_JWT_ALGORITHM") {
+            config.jwt_algorithm = algorithm.parse()?;
+        }
+        if let Some(path) = get("AGORA_JWT_PRIVATE_KEY_FILE") {
+            config.jwt_private_key = Some(PemKey::from_file(
+                Path::new(&path),
+                "AGORA_JWT_PRIVATE_KEY_FILE",
+            )?);
+        }
+        if let Some(paths) = get("AGORA_JWT_VERIFY_KEY_FILES") {
+            config.jwt_verify_keys = comma_list(&paths)
+                .map(|path| PemKey::from_file(Path::new(path), "AGORA_JWT_VERIFY_KEY_FILES"))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(secrets) = get("AGORA_JWT_PREVIOUS_SECRETS") {
+            config.jwt_previous_secrets = comma_list(&secrets)
+                .map(|s| {
+                    JwtSecret::new(s.as_bytes()).map_err(|_| ConfigError::Invalid {
+                        name: "AGORA_JWT_PREVIOUS_SECRETS",
+                        reason: format!(
+                            "each previous secret must be at least {MIN_SECRET_BYTES} bytes"
+                        ),
+                    })
+                })
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(issuer) = get("AGORA_JWT_ISSUER") {
+            config.jwt_issuer = issuer;
+        }
+        if let Some(audience) = get("AGORA_JWT_AUDIENCE") {
+            config.jwt_audience = audience;
+        }
+        if let Some(leeway) = get("AGORA_JWT_LEEWAY") {
+            config.token_leeway = match leeway.as_str() {
+                "0" | "0s" => Duration::ZERO,
+                _ => parse_duration(&leeway).ok_or_else(|| ConfigError::Invalid {
+                    name: "AGORA_JWT_LEEWAY",
+                    reason: format!("{leeway:?} is not a number of seconds from 0 to 60"),
+                })?,
+            };
         }
         if let Some(ttl) = get("AGORA_ACCESS_TOKEN_TTL") {
             config.access_token_ttl = parse_duration(&ttl).ok_or_else(|| ConfigError::Invalid {
@@ -291,6 +372,33 @@ impl Config {
                         reason: format!("{n:?} is not a positive integer"),
                     })?;
         }
+        for (name, field) in [
+            ("AGORA_PASSWORD_MIN_CHARS", &mut config.password_min_chars),
+            ("AGORA_PASSWORD_MAX_CHARS", &mut config.password_max_chars),
+        ] {
+            if let Some(n) = get(name) {
+                *field = n
+                    .parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name,
+                        reason: format!("{n:?} is not a positive number of characters"),
+                    })?;
+            }
+        }
+        if let Some(blocklist) = get("AGORA_PASSWORD_BLOCKLIST") {
+            config.password_blocklist = match blocklist.to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "AGORA_PASSWORD_BLOCKLIST",
+                        reason: format!("{blocklist:?} is not on or off"),
+                    });
+                }
+            };
+        }
         config.validate()?;
         Ok(config)
     }
@@ -303,12 +411,13 @@ impl Config {
                 reason: "list explicit origins; `*` is not allowed".to_owned(),
             });
         }
-        if self.token_leeway > Duration::from_secs(60) {
+        if self.token_leeway > crate::crypto::jwt::MAX_LEEWAY {
             return Err(ConfigError::Invalid {
-                name: "token_leeway",
+                name: "AGORA_JWT_LEEWAY",
                 reason: "at most 60 seconds".to_owned(),
             });
         }
+        self.validate_jwt_keys()?;
         if self.access_token_ttl.is_zero() {
             return Err(ConfigError::Invalid {
                 name: "AGORA_ACCESS_TOKEN_TTL",
@@ -317,18 +426,81 @@ impl Config {
         }
         if self.password_min_chars == 0 || self.password_min_chars > self.password_max_chars {
             return Err(ConfigError::Invalid {
-                name: "password_min_chars",
-                reason: "must be between 1 and password_max_chars".to_owned(),
+                name: "AGORA_PASSWORD_MIN_CHARS",
+                reason: format!(
+                    "must be between 1 and AGORA_PASSWORD_MAX_CHARS ({})",
+                    self.password_max_chars
+                ),
             });
         }
         Ok(())
     }
 
-    /// Makes sure a JWT secret is set: keeps a configured one, else loads or
-    /// creates the secret file from [`Config::secret_file`], else (in-memory
-    /// database) generates one for this process only.
+    /// Which keys may go together: HMAC secrets and signature keys are never
+    /// mixed (RFC 8725 §3.1, OWASP JWT cheat sheet), so a configuration that
+    /// asks for both is refused rather than half-applied.
+    fn validate_jwt_keys(&self) -> Result<(), ConfigError> {
+        let mixed = |name, reason: String| Err(ConfigError::Invalid { name, reason });
+        let algorithm = self.jwt_algorithm;
+        if algorithm.is_asymmetric() {
+            if self.jwt_secret.is_some() {
+                return mixed(
+                    "AGORA_JWT_SECRET",
+                    format!(
+                        "AGORA_JWT_ALGORITHM is {algorithm}, which signs with a private key;                          HMAC secrets and signature keys are not mixed: unset AGORA_JWT_SECRET"
+                    ),
+                );
+            }
+            if !self.jwt_previous_secrets.is_empty() {
+                return mixed(
+                    "AGORA_JWT_PREVIOUS_SECRETS",
+                    format!(
+                        "AGORA_JWT_ALGORITHM is {algorithm}; HS256 secrets and signature keys                          are not mixed in one key set: unset AGORA_JWT_PREVIOUS_SECRETS                          (moving from HS256 ends access tokens early: clients refresh)"
+                    ),
+                );
+            }
+            if self.jwt_private_key.is_none() {
+                return mixed(
+                    "AGORA_JWT_PRIVATE_KEY_FILE",
+                    format!(
+                        "{algorithm} needs a private key: set AGORA_JWT_PRIVATE_KEY_FILE to a                          PKCS#8 PEM file"
+                    ),
+                );
+            }
+        } else {
+            if self.jwt_private_key.is_some() {
+                return mixed(
+                    "AGORA_JWT_PRIVATE_KEY_FILE",
+                    "a private key signs with EdDSA or ES256: set AGORA_JWT_ALGORITHM,                      or unset AGORA_JWT_PRIVATE_KEY_FILE for HS256"
+                        .to_owned(),
+                );
+            }
+            if !self.jwt_verify_keys.is_empty() {
+                return mixed(
+                    "AGORA_JWT_VERIFY_KEY_FILES",
+                    "AGORA_JWT_ALGORITHM is HS256; HS256 secrets and signature keys are not                      mixed in one key set: use AGORA_JWT_PREVIOUS_SECRETS for old secrets"
+                        .to_owned(),
+                );
+            }
+        }
+        for (name, value) in [
+            ("AGORA_JWT_ISSUER", &self.jwt_issuer),
+            ("AGORA_JWT_AUDIENCE", &self.jwt_audience),
+        ] {
+            if value.trim().is_empty() {
+                return mixed(name, "must not be empty".to_owned());
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes sure a JWT secret is set when tokens are signed with HS256:
+    /// keeps a configured one, else loads or creates the secret file from
+    /// [`Config::secret_file`], else (in-memory database) generates one for
+    /// this process only. Does nothing with EdDSA or ES256, whose key is
+    /// [`Config::jwt_private_key`].
     pub fn ensure_jwt_secret(&mut self) -> Result<(), ConfigError> {
-        if self.jwt_secret.is_none() {
+        if self.jwt_secret.is_none() && !self.jwt_algorithm.is_asymmetric() {
             self.jwt_secret = Some(match self.secret_file() {
                 Some(path) => JwtSecret::load_or_create(&path)?,
                 None => JwtSecret::generate(),
@@ -356,6 +528,13 @@ impl Config {
         file.push(".jwt-secret");
         Some(PathBuf::from(file))
     }
+}
+
+/// The non-empty, trimmed items of a comma-separated list.
+fn comma_list(text: &str) -> impl Iterator<Item = &str> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
 }
 
 /// `1800` (seconds), `500ms`, `90s`, `30m`, `2h` or `1d`.
@@ -427,6 +606,29 @@ mod tests {
     }
 
     #[test]
+    fn password_rules_are_configurable() {
+        let c = from(&[]).unwrap();
+        assert_eq!((c.password_min_chars, c.password_max_chars), (8, 128));
+        assert!(c.password_blocklist, "the blocklist is on by default");
+        let c = from(&[
+            ("AGORA_PASSWORD_MIN_CHARS", "15"),
+            ("AGORA_PASSWORD_MAX_CHARS", "256"),
+            ("AGORA_PASSWORD_BLOCKLIST", "false"),
+        ])
+        .unwrap();
+        assert_eq!((c.password_min_chars, c.password_max_chars), (15, 256));
+        assert!(!c.password_blocklist);
+        assert!(from(&[("AGORA_PASSWORD_BLOCKLIST", "OFF")]).is_ok());
+        assert!(from(&[("AGORA_PASSWORD_BLOCKLIST", "maybe")]).is_err());
+        assert!(from(&[("AGORA_PASSWORD_MIN_CHARS", "0")]).is_err());
+        assert!(from(&[("AGORA_PASSWORD_MAX_CHARS", "many")]).is_err());
+        let err = from(&[("AGORA_PASSWORD_MIN_CHARS", "200")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AGORA_PASSWORD_MAX_CHARS (128)"), "{err}");
+    }
+
+    #[test]
     fn wildcard_cors_origin_is_refused() {
         assert!(from(&[("AGORA_CORS_ORIGINS", "*")]).is_err());
         let c = from(&[("AGORA_CORS_ORIGINS", "https://a.example, https://b.example")]).unwrap();
@@ -477,5 +679,207 @@ mod tests {
     fn secret_debug_is_redacted() {
         let s = JwtSecret::new(b"super-secret-value-that-is-32-bytes!".to_vec()).unwrap();
         assert!(!format!("{s:?}").contains("super"));
+    }
+
+    /// Writes fresh test keys (generated at test time) to PEM files.
+    fn key_files(dir: &Path) -> [(String, String); 2] {
+        use crate::crypto::keys::test_keys::{ed25519, p256};
+        let write = |name: &str, pem: &[u8]| {
+            let path = dir.join(name);
+            std::fs::write(&path, pem).unwrap();
+            path.display().to_string()
+        };
+        let (ed, ec) = (ed25519(), p256());
+        [
+            (
+                write("ed.pem", ed.private.pem_bytes()),
+                write("ed.pub.pem", ed.public.pem_bytes()),
+            ),
+            (
+                write("ec.pem", ec.private.pem_bytes()),
+                write("ec.pub.pem", ec.public.pem_bytes()),
+            ),
+        ]
+    }
+
+    #[test]
+    fn jwt_defaults_are_hs256_named_agora_with_ten_seconds_of_leeway() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.jwt_algorithm, JwtAlgorithm::HS256);
+        assert_eq!(
+            (c.jwt_issuer.as_str(), c.jwt_audience.as_str()),
+            ("agora", "agora")
+        );
+        assert_eq!(c.token_leeway, Duration::from_secs(10));
+        assert!(c.jwt_private_key.is_none() && c.jwt_verify_keys.is_empty());
+        assert!(c.jwt_previous_secrets.is_empty());
+    }
+
+    #[test]
+    fn eddsa_keys_are_read_from_the_files_named_in_the_environment() {
+        use crate::crypto::keys::KeySet;
+        let dir = tempfile::tempdir().unwrap();
+        let [(ed, _), (ec, ec_pub)] = key_files(dir.path());
+        let c = from(&[
+            ("AGORA_JWT_ALGORITHM", "EdDSA"),
+            ("AGORA_JWT_PRIVATE_KEY_FILE", &ed),
+            ("AGORA_JWT_VERIFY_KEY_FILES", &format!("{ec}, {ec_pub},")),
+            ("AGORA_JWT_ISSUER", "https://auth.example"),
+            ("AGORA_JWT_AUDIENCE", "https://api.example"),
+        ])
+        .unwrap();
+        assert_eq!(c.jwt_algorithm, JwtAlgorithm::EdDSA);
+        assert_eq!(c.jwt_private_key.as_ref().unwrap().origin(), ed);
+        assert_eq!(c.jwt_verify_keys.len(), 2);
+        assert_eq!(c.jwt_issuer, "https://auth.example");
+        assert_eq!(c.jwt_audience, "https://api.example");
+        let keys = KeySet::from_config(&c).unwrap();
+        assert_eq!(keys.algorithm(), JwtAlgorithm::EdDSA);
+        // The P-256 private and public files are the same key: published once.
+        assert_eq!(keys.jwks().unwrap()["keys"].as_array().unwrap().len(), 2);
+        let es = from(&[
+            ("AGORA_JWT_ALGORITHM", "es256"),
+            ("AGORA_JWT_PRIVATE_KEY_FILE", &ec),
+        ])
+        .unwrap();
+        assert_eq!(
+            KeySet::from_config(&es).unwrap().algorithm(),
+            JwtAlgorithm::ES256
+        );
+    }
+
+    #[test]
+    fn unknown_jwt_algorithm_is_refused() {
+        for alg in ["none", "RS256", "HS512"] {
+            let err = from(&[("AGORA_JWT_ALGORITHM", alg)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("HS256, EdDSA, ES256"), "{err}");
+        }
+    }
+
+    #[test]
+    fn missing_key_file_is_refused_with_its_path() {
+        let err = from(&[
+            ("AGORA_JWT_ALGORITHM", "EdDSA"),
+            ("AGORA_JWT_PRIVATE_KEY_FILE", "/nonexistent/agora-key.pem"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("AGORA_JWT_PRIVATE_KEY_FILE"), "{err}");
+        assert!(err.contains("/nonexistent/agora-key.pem"), "{err}");
+        let err = from(&[("AGORA_JWT_VERIFY_KEY_FILES", "/nonexistent/old.pem")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("AGORA_JWT_VERIFY_KEY_FILES"), "{err}");
+    }
+
+    #[test]
+    fn asymmetric_algorithm_without_a_private_key_is_refused() {
+        for alg in ["EdDSA", "ES256"] {
+            let err = from(&[("AGORA_JWT_ALGORITHM", alg)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("AGORA_JWT_PRIVATE_KEY_FILE"), "{err}");
+        }
+    }
+
+    #[test]
+    fn mixing_hmac_secrets_and_signature_keys_is_refused() {
+        use crate::crypto::keys::KeySet;
+        let dir = tempfile::tempdir().unwrap();
+        let [(ed, ed_pub), _] = key_files(dir.path());
+        let secret = "k".repeat(32);
+        let cases: [&[(&str, &str)]; 4] = [
+            &[
+                ("AGORA_JWT_ALGORITHM", "EdDSA"),
+                ("AGORA_JWT_PRIVATE_KEY_FILE", &ed),
+                ("AGORA_JWT_SECRET", &secret),
+            ],
+            &[
+                ("AGORA_JWT_ALGORITHM", "EdDSA"),
+                ("AGORA_JWT_PRIVATE_KEY_FILE", &ed),
+                ("AGORA_JWT_PREVIOUS_SECRETS", &secret),
+            ],
+            &[
+                ("AGORA_JWT_SECRET", &secret),
+                ("AGORA_JWT_VERIFY_KEY_FILES", &ed_pub),
+            ],
+            &[
+                ("AGORA_JWT_SECRET", &secret),
+                ("AGORA_JWT_PRIVATE_KEY_FILE", &ed),
+            ],
+        ];
+        for vars in cases {
+            let err = from(vars).unwrap_err().to_string();
+            assert!(err.contains("AGORA_JWT_"), "{err}");
+        }
+        // The same rule holds for configurations built in code.
+        let mixed = Config {
+            jwt_secret: Some(JwtSecret::new(secret.clone()).unwrap()),
+            jwt_verify_keys: vec![PemKey::from_file(Path::new(&ed_pub), "test").unwrap()],
+            ..Config::default()
+        };
+        assert!(KeySet::from_config(&mixed).is_err());
+        assert!(crate::crypto::jwt::TokenKeys::from_config(&mixed).is_err());
+    }
+
+    #[test]
+    fn hs256_previous_secrets_must_each_be_long_enough() {
+        let ok = from(&[(
+            "AGORA_JWT_PREVIOUS_SECRETS",
+            &format!("{}, {}", "a".repeat(32), "b".repeat(40)),
+        )])
+        .unwrap();
+        assert_eq!(ok.jwt_previous_secrets.len(), 2);
+        let err = from(&[(
+            "AGORA_JWT_PREVIOUS_SECRETS",
+            &format!("{},short", "a".repeat(32)),
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("AGORA_JWT_PREVIOUS_SECRETS") && err.contains("32 bytes"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn jwt_leeway_is_configurable_up_to_sixty_seconds() {
+        let leeway = |v| from(&[("AGORA_JWT_LEEWAY", v)]).map(|c| c.token_leeway.as_secs());
+        assert_eq!(leeway("0").unwrap(), 0);
+        assert_eq!(leeway("30").unwrap(), 30);
+        assert_eq!(leeway("60s").unwrap(), 60);
+        assert!(leeway("61").is_err() && leeway("2m").is_err() && leeway("soon").is_err());
+    }
+
+    #[test]
+    fn empty_issuer_or_audience_is_refused() {
+        for field in ["issuer", "audience"] {
+            let mut c = Config::default();
+            if field == "issuer" {
+                c.jwt_issuer = " ".to_owned();
+            } else {
+                c.jwt_audience = String::new();
+            }
+            assert!(c.validate().is_err(), "{field}");
+        }
+    }
+
+    #[test]
+    fn no_secret_file_is_made_for_signature_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let [(ed, _), _] = key_files(dir.path());
+        let db = dir.path().join("agora.db");
+        let mut c = from(&[
+            ("AGORA_DATABASE_URL", &format!("sqlite://{}", db.display())),
+            ("AGORA_JWT_ALGORITHM", "EdDSA"),
+            ("AGORA_JWT_PRIVATE_KEY_FILE", &ed),
+        ])
+        .unwrap();
+        c.ensure_jwt_secret().unwrap();
+        assert!(c.jwt_secret.is_none());
+        assert!(!c.secret_file().unwrap().exists());
+        c.validate().unwrap();
     }
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
+use unicode_normalization::UnicodeNormalization;
 use validator::ValidateEmail;
 
 use crate::error::{Error, Result};
@@ -76,22 +77,58 @@ impl fmt::Display for Email {
     }
 }
 
-/// A plaintext password. `Debug` never shows it, and it is not `Serialize`.
+/// A plaintext password, NFKC-normalised. `Debug` never shows it, and it is
+/// not `Serialize`.
+///
+/// Every way of making one normalises (Unicode NFKC, NIST SP 800-63B), so a
+/// password typed in another Unicode form (`"ﬁ"` or `"fi"`, composed `"é"` or
+/// `"e"` + U+0301, a no-break space or a space) hashes and verifies the same
+/// way at registration, login and password change. Nothing is ever
+/// truncated, and case is kept.
 #[derive(Clone)]
-pub struct Password(String);
+pub struct Password {
+    /// The NFKC form: what is hashed and verified.
+    normalized: String,
+    /// The string as received, kept only when normalisation changed it: a
+    /// hash made before passwords were normalised (imported from the
+    /// original app) is of this form; see [`Password::as_received`].
+    as_received: Option<String>,
+}
 
 impl Password {
-    /// Accepts any string: the length rule for new passwords is checked by
-    /// [`Password::new_checked`]; a login compares whatever was sent.
+    /// Normalises any string (NFKC). The rules for new passwords are checked
+    /// by [`PasswordPolicy`] (or, length only, [`Password::new_checked`]); a
+    /// login compares whatever was sent.
     pub fn new(raw: impl Into<String>) -> Self {
-        Password(raw.into())
+        let raw = raw.into();
+        if unicode_normalization::is_nfkc_quick(raw.chars())
+            == unicode_normalization::IsNormalized::Yes
+        {
+            return Password {
+                normalized: raw,
+                as_received: None,
+            };
+        }
+        let normalized: String = raw.nfkc().collect();
+        let as_received = (normalized != raw).then_some(raw);
+        Password {
+            normalized,
+            as_received,
+        }
     }
 
-    /// A password chosen at registration: `min..=max` characters (Unicode
-    /// scalar values), any composition, never truncated.
+    /// A new password that is `min..=max` characters long (Unicode code
+    /// points, counted after normalisation), of any composition, never
+    /// truncated. Does not consult the blocklist: use [`PasswordPolicy`].
     pub fn new_checked(raw: impl Into<String>, min: usize, max: usize) -> Result<Self> {
-        let raw = raw.into();
-        let chars = raw.chars().count();
+        let password = Password::new(raw);
+        password.check_length(min, max)?;
+        Ok(password)
+    }
+
+    /// Checks that the normalised password is `min..=max` characters long.
+    fn check_length(&self, min: usize, max: usize) -> Result<()> {
+        let chars = self.normalized.chars().count();
         if chars < min {
             return Err(Error::invalid(
                 &["body", "password"],
@@ -106,18 +143,108 @@ impl Password {
                 "string_too_long",
             ));
         }
-        Ok(Password(raw))
+        Ok(())
     }
 
-    /// The secret itself, for hashing only.
+    /// Whether the password is on the blocklist of common passwords (see
+    /// [`PasswordPolicy::blocklist`]).
+    pub fn is_common(&self) -> bool {
+        let password = self.normalized.as_str();
+        if passwords::analyzer::is_common_password(password) {
+            return true;
+        }
+        let lower = password.to_lowercase();
+        lower != password && passwords::analyzer::is_common_password(&lower)
+    }
+
+    /// The secret itself (NFKC), for hashing and verifying only.
     pub fn expose(&self) -> &str {
-        &self.0
+        &self.normalized
+    }
+
+    /// The password exactly as received, when NFKC normalisation changed it
+    /// (`None` otherwise). Only for verifying hashes made before passwords
+    /// were normalised; such a hash is then replaced on the next login.
+    pub(crate) fn as_received(&self) -> Option<&str> {
+        self.as_received.as_deref()
     }
 }
 
 impl fmt::Debug for Password {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Password(<redacted>)")
+    }
+}
+
+/// The rules a new password (registration, password change) must pass:
+/// its length in characters after NFKC normalisation, and, unless disabled,
+/// the blocklist of common passwords. No composition rules (NIST SP 800-63B,
+/// ASVS 6.2.5). Built from [`Config`](crate::Config) with
+/// `PasswordPolicy::from(&config)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PasswordPolicy {
+    /// Shortest accepted password, in characters (8).
+    pub min_chars: usize,
+    /// Longest accepted password, in characters (128).
+    pub max_chars: usize,
+    /// Reject common passwords (on by default). The list is the one the
+    /// `passwords` crate ships (its `common-password` feature: about 100,000
+    /// passwords from breach corpora). A password is common when its NFKC
+    /// form, or that form in lower case, is on the list exactly; every entry
+    /// but a few with capitals is lower case, so in effect the match ignores
+    /// case ("Password1" is as common as "password1"). Matching is exact: a
+    /// common password inside a longer passphrase is fine.
+    pub blocklist: bool,
+}
+
+impl Default for PasswordPolicy {
+    fn default() -> Self {
+        PasswordPolicy {
+            min_chars: 8,
+            max_chars: 128,
+            blocklist: true,
+        }
+    }
+}
+
+impl From<&crate::config::Config> for PasswordPolicy {
+    fn from(config: &crate::config::Config) -> Self {
+        PasswordPolicy {
+            min_chars: config.password_min_chars,
+            max_chars: config.password_max_chars,
+            blocklist: config.password_blocklist,
+        }
+    }
+}
+
+impl PasswordPolicy {
+    /// Normalises `raw` and checks it against the rules: a 422
+    /// [`Error::Validation`] at `["body", "password"]` (`string_too_short`,
+    /// `string_too_long` or `password_too_common`) when it fails them.
+    ///
+    /// ```
+    /// use agora_core::domain::PasswordPolicy;
+    /// let policy = PasswordPolicy::default();
+    /// assert!(policy.check("correct horse battery").is_ok());
+    /// assert!(policy.check("Password123").is_err());
+    /// ```
+    pub fn check(&self, raw: impl Into<String>) -> Result<Password> {
+        let password = Password::new(raw);
+        self.check_new_password(&password)?;
+        Ok(password)
+    }
+
+    /// [`PasswordPolicy::check`] for a password already made.
+    pub fn check_new_password(&self, password: &Password) -> Result<()> {
+        password.check_length(self.min_chars, self.max_chars)?;
+        if self.blocklist && password.is_common() {
+            return Err(Error::invalid(
+                &["body", "password"],
+                "This password is too common; choose another",
+                "password_too_common",
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -356,6 +483,159 @@ mod tests {
         assert!(Password::new_checked("1234567", 8, 128).is_err());
         assert!(Password::new_checked("x".repeat(128), 8, 128).is_ok());
         assert!(Password::new_checked("x".repeat(129), 8, 128).is_err());
+    }
+
+    #[test]
+    fn password_is_nfkc_normalised_so_every_unicode_form_is_the_same_password() {
+        let nfkc = |s: &str| Password::new(s).expose().to_owned();
+        assert_eq!(nfkc("ﬁle cabinet"), "file cabinet", "ligature");
+        assert_eq!(nfkc("caf\u{e9} au lait"), nfkc("cafe\u{301} au lait"), "é");
+        assert_eq!(nfkc("no\u{a0}break"), "no break", "no-break space");
+        assert_eq!(nfkc("ＦＵＬＬ"), "FULL", "full-width");
+        // Already normalised: unchanged, and case is kept.
+        assert_eq!(nfkc("Ünïcödé 🔐 PW"), "Ünïcödé 🔐 PW");
+        assert_eq!(Password::new("plain ascii").as_received(), None);
+        assert_eq!(
+            Password::new("ﬁle").as_received(),
+            Some("ﬁle"),
+            "the string as received is kept for legacy hashes"
+        );
+    }
+
+    #[test]
+    fn password_length_is_counted_in_code_points_after_normalisation() {
+        // 4 ligatures are 8 characters once normalised ("fi" x 4).
+        assert!(Password::new_checked("ﬁ".repeat(4), 8, 128).is_ok());
+        // 8 decomposed é (16 code points as sent) are 8 composed ones.
+        assert!(Password::new_checked("e\u{301}".repeat(8), 1, 8).is_ok());
+        assert!(Password::new_checked("e\u{301}".repeat(9), 1, 8).is_err());
+        // Emoji and CJK count one per code point.
+        assert!(Password::new_checked("🔐日本語🦀🔐日本", 8, 8).is_ok());
+    }
+
+    #[test]
+    fn password_is_never_truncated() {
+        let long = "x".repeat(200);
+        assert_eq!(Password::new(long.clone()).expose(), long);
+        assert_eq!(
+            Password::new_checked("y".repeat(128), 8, 128)
+                .unwrap()
+                .expose()
+                .len(),
+            128
+        );
+    }
+
+    #[test]
+    fn common_password_rejected() {
+        let policy = PasswordPolicy::default();
+        for common in [
+            "password",
+            "12345678",
+            "password123",
+            "qwertyuiop",
+            "iloveyou",
+            "Password123",            // case is ignored
+            "PASSWORD1",              // case is ignored
+            "ｐａｓｓｗｏｒｄ１２３", // full-width: NFKC first
+        ] {
+            let err = policy.check(common).unwrap_err();
+            let errors = err.field_errors();
+            assert_eq!(errors.len(), 1, "{common}");
+            assert_eq!(errors[0].loc, ["body", "password"], "{common}");
+            assert_eq!(errors[0].kind, "password_too_common", "{common}");
+            assert_eq!(
+                errors[0].msg, "This password is too common; choose another",
+                "{common}"
+            );
+            assert_eq!(err.kind(), crate::ErrorKind::Validation);
+        }
+        // Length is checked first; the blocklist can be turned off.
+        let short = policy.check("123456").unwrap_err();
+        assert_eq!(short.field_errors()[0].kind, "string_too_short");
+        let off = PasswordPolicy {
+            blocklist: false,
+            ..policy
+        };
+        assert!(off.check("password123").is_ok());
+        let via_password = policy.check_new_password(&Password::new("qwertyuiop"));
+        assert!(via_password.is_err(), "same rule for a password change");
+    }
+
+    #[test]
+    fn uncommon_passwords_and_passphrases_pass_the_blocklist() {
+        let policy = PasswordPolicy::default();
+        for fine in [
+            "correct horse battery",
+            "correct horse battery staple",
+            "a long enough password",
+            "another long password",
+            "another password",
+            "password123 is my passphrase", // exact match only
+            "pässwörd with spaces 🔐🦀 日本語",
+            &"a".repeat(128),
+            &"é".repeat(128),
+        ] {
+            assert!(policy.check(fine).is_ok(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn password_policy_comes_from_the_config() {
+        let config = crate::Config {
+            password_min_chars: 12,
+            password_max_chars: 64,
+            password_blocklist: false,
+            ..crate::Config::default()
+        };
+        assert_eq!(
+            PasswordPolicy::from(&config),
+            PasswordPolicy {
+                min_chars: 12,
+                max_chars: 64,
+                blocklist: false
+            }
+        );
+        assert_eq!(
+            PasswordPolicy::from(&crate::Config::default()),
+            PasswordPolicy::default()
+        );
+    }
+
+    /// The `passwords` crate exposes a look-up, not its list, so this reads
+    /// the list it ships (`data/common-passwords.json` in its package, found
+    /// with `cargo metadata`) to check its size and that the look-up uses it.
+    #[test]
+    fn blocklist_has_at_least_10_000_common_passwords() {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        let output = std::process::Command::new(cargo)
+            .args(["metadata", "--format-version", "1", "--offline"])
+            .arg("--manifest-path")
+            .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/Cargo.toml"))
+            .output()
+            .expect("run cargo metadata");
+        assert!(
+            output.status.success(),
+            "cargo metadata: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let metadata: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let package = metadata["packages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == "passwords")
+            .expect("the passwords crate is a dependency");
+        let manifest = std::path::Path::new(package["manifest_path"].as_str().unwrap());
+        let file = manifest
+            .with_file_name("data")
+            .join("common-passwords.json");
+        let list: Vec<String> =
+            serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+        assert!(list.len() >= 10_000, "{} passwords in {file:?}", list.len());
+        for entry in list.iter().step_by(997) {
+            assert!(passwords::analyzer::is_common_password(entry), "{entry}");
+        }
     }
 
     #[test]

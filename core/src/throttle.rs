@@ -239,19 +239,18 @@ impl Throttle {
         if !self.config.enabled {
             return Ok(());
         }
-        if let Some(ip) = ip {
-            if let Some(count) = self.store.peek(&format!("login:ip:{}", ip_key(ip))).await? {
-                if count.count >= self.config.login_ip.max {
-                    tracing::warn!(target: "agora::audit", event = "login", outcome = "throttled_ip", ip = %ip);
-                    return Err(limited(count.resets_in));
-                }
-            }
+        if let Some(ip) = ip
+            && let Some(count) = self.store.peek(&format!("login:ip:{}", ip_key(ip))).await?
+            && count.count >= self.config.login_ip.max
+        {
+            tracing::warn!(target: "agora::audit", event = "login", outcome = "throttled_ip", ip = %ip);
+            return Err(limited(count.resets_in));
         }
-        if let Some(count) = self.store.peek(&format!("login:account:{account}")).await? {
-            if let Some(wait) = self.account_wait(count) {
-                tracing::warn!(target: "agora::audit", event = "login", outcome = "throttled_account", ip = ?ip);
-                return Err(limited(wait));
-            }
+        if let Some(count) = self.store.peek(&format!("login:account:{account}")).await?
+            && let Some(wait) = self.account_wait(count)
+        {
+            tracing::warn!(target: "agora::audit", event = "login", outcome = "throttled_account", ip = ?ip);
+            return Err(limited(wait));
         }
         Ok(())
     }

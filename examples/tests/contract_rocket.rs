@@ -9,33 +9,6 @@ mod common;
 use agora_core::Config;
 use agora_sqlx::Backend;
 use agora_sqlx::testing::TestDatabase;
-use rocket::fairing::AdHoc;
-
-/// Starts the rocket app exactly as the example server does, on
-/// 127.0.0.1:0 over `config.database_url`; returns its base URL once it
-/// listens.
-async fn spawn_rocket(mut config: Config) -> String {
-    config.ensure_jwt_secret().expect("secret");
-    config.bind = "127.0.0.1:0".parse().expect("address");
-    let agora = agora_sqlx::open(&config).await.expect("database opens");
-    let (port_tx, port_rx) = tokio::sync::oneshot::channel();
-    // Rocket binds port 0 at launch and writes the real port into its config.
-    let rocket = agora_rocket::app(agora, &config).attach(AdHoc::on_liftoff(
-        "report the port",
-        move |rocket| {
-            Box::pin(async move {
-                let _ = port_tx.send(rocket.config().port);
-            })
-        },
-    ));
-    tokio::spawn(async move {
-        if let Err(e) = rocket.launch().await {
-            panic!("rocket failed: {e}");
-        }
-    });
-    let port = port_rx.await.expect("rocket lifts off");
-    format!("http://127.0.0.1:{port}")
-}
 
 /// The suite against rocket over a fresh database of `backend`; skipped
 /// (as in `contract.rs`) when that backend's test URL is not set.
@@ -43,7 +16,7 @@ async fn contract_on(backend: Backend) {
     let Some(db) = TestDatabase::create(backend).await else {
         return;
     };
-    let base = spawn_rocket(common::config_for(&db)).await;
+    let base = common::spawn_rocket(common::config_for(&db)).await;
     agora_contract::run_contract(&base).await;
 }
 
@@ -352,7 +325,7 @@ async fn rocket_and_axum_answer_every_probe_identically() {
     };
     let body_limit = config_for(&axum_db).body_limit;
     let axum = common::spawn_axum(config_for(&axum_db)).await;
-    let rocket = spawn_rocket(config_for(&rocket_db)).await;
+    let rocket = common::spawn_rocket(config_for(&rocket_db)).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .no_proxy()

@@ -1,7 +1,9 @@
 //! Cryptography, all of it from vetted crates: argon2id password hashing
-//! ([`password`]) and JWT access tokens ([`jwt`]).
+//! ([`password`]), JWT access tokens ([`jwt`]) and the keys that sign and
+//! verify them ([`keys`]).
 
 pub mod jwt;
+pub mod keys;
 pub mod password;
 
 /// `n` bytes from the operating system's CSPRNG, hex-encoded.

@@ -7,6 +7,21 @@
 //! The pool's threads run at a lower CPU priority (nice 10 on Unix), so while
 //! hashing saturates the cores, cheap requests still get the CPU first; when
 //! nothing else wants it, hashing gets all of it.
+//!
+//! Passwords arrive NFKC-normalised ([`Password`]) and are never truncated:
+//! argon2id hashes every byte.
+//!
+//! Legacy hashes verify and are flagged for a rehash, so the next successful
+//! login replaces them with argon2id at the configured parameters:
+//! - argon2 hashes with weaker parameters (or argon2i/argon2d);
+//! - bcrypt hashes (`$2a$`, `$2b$`, `$2y$`) imported from the original
+//!   FastAPI app (passlib). bcrypt only ever hashed the first 72 bytes of a
+//!   password, so until that first login such a hash accepts any password
+//!   that shares those 72 bytes, exactly as the original app did; argon2id
+//!   has no such limit;
+//! - hashes of a password as typed, made before passwords were normalised
+//!   (the original app did not normalise): when the NFKC form fails, the
+//!   form as received is tried too (see [`Password`]).
 
 use std::sync::Arc;
 
@@ -53,8 +68,9 @@ impl Default for HashParams {
 pub struct Verification {
     /// The password matches.
     pub valid: bool,
-    /// The stored hash uses weaker parameters (or another algorithm) than the
-    /// configured ones and should be replaced after a successful login.
+    /// The stored hash uses weaker parameters or another algorithm (bcrypt)
+    /// than the configured ones, or hashes the password as typed rather than
+    /// normalised, and should be replaced after a successful login.
     pub needs_rehash: bool,
 }
 
@@ -120,15 +136,16 @@ impl PasswordHasher {
             .await
     }
 
-    /// Verifies `password` against `stored`. With `stored == None` (unknown
-    /// user) it verifies against a dummy hash of the same cost and reports
-    /// `valid: false`, so the answer takes as long as for a real user.
+    /// Verifies `password` against `stored`: an argon2 PHC string or a bcrypt
+    /// hash (anything else is a failed verification). With `stored == None`
+    /// (unknown user) it verifies against a dummy hash of the same cost and
+    /// reports `valid: false`, so the answer takes as long as for a real user.
     pub async fn verify(&self, password: &Password, stored: Option<&str>) -> Result<Verification> {
         let password = password.clone();
         match stored {
             Some(stored) => {
                 let stored = stored.to_owned();
-                self.run(move |inner| Ok(inner.verify_sync(password.expose(), &stored)))
+                self.run(move |inner| Ok(inner.verify_sync(&password, &stored)))
                     .await
             }
             None => {
@@ -141,7 +158,7 @@ impl PasswordHasher {
                     })
                     .await?
                     .clone();
-                self.run(move |inner| Ok(inner.verify_sync(password.expose(), &dummy)))
+                self.run(move |inner| Ok(inner.verify_sync(&password, &dummy)))
                     .await?;
                 Ok(Verification {
                     valid: false,
@@ -151,7 +168,8 @@ impl PasswordHasher {
         }
     }
 
-    /// Whether a stored hash is weaker than the configured parameters.
+    /// Whether a stored hash is weaker than the configured parameters (a
+    /// bcrypt hash always is).
     pub fn needs_rehash(&self, stored: &str) -> bool {
         self.inner.needs_rehash(stored)
     }
@@ -183,25 +201,49 @@ impl Inner {
             .map_err(|e| Error::internal(e.to_string()))
     }
 
-    fn verify_sync(&self, password: &str, stored: &str) -> Verification {
-        let Ok(parsed) = PasswordHash::new(stored) else {
-            tracing::error!("stored password hash is not a valid PHC string");
+    /// Checks the normalised password, then, only if that fails and
+    /// normalisation changed it, the password as received (a hash made before
+    /// normalisation). Unknown users take the same path against the dummy
+    /// hash, so timing does not tell them apart.
+    fn verify_sync(&self, password: &Password, stored: &str) -> Verification {
+        if self.matches(password.expose(), stored) {
             return Verification {
-                valid: false,
-                needs_rehash: false,
+                valid: true,
+                needs_rehash: self.needs_rehash(stored),
             };
-        };
-        let valid = self
-            .argon2
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok();
+        }
+        let legacy = password
+            .as_received()
+            .is_some_and(|as_received| self.matches(as_received, stored));
         Verification {
-            valid,
-            needs_rehash: valid && self.needs_rehash(stored),
+            valid: legacy,
+            needs_rehash: legacy,
         }
     }
 
+    /// Whether `password` matches `stored`, a bcrypt hash or an argon2 PHC
+    /// string; anything else never matches.
+    fn matches(&self, password: &str, stored: &str) -> bool {
+        if is_bcrypt(stored) {
+            // Truncates to 72 bytes, as the hash was made (passlib's bcrypt).
+            return bcrypt::verify(password, stored).unwrap_or_else(|e| {
+                tracing::error!(error = %e, "stored bcrypt password hash is malformed");
+                false
+            });
+        }
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            tracing::error!("stored password hash is neither a PHC string nor a bcrypt hash");
+            return false;
+        };
+        self.argon2
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    }
+
     fn needs_rehash(&self, stored: &str) -> bool {
+        if is_bcrypt(stored) {
+            return true;
+        }
         let Ok(parsed) = PasswordHash::new(stored) else {
             return true;
         };
@@ -217,6 +259,14 @@ impl Inner {
             Err(_) => true,
         }
     }
+}
+
+/// A bcrypt hash in the modular crypt format: `$2a$`, `$2b$` or `$2y$`
+/// (`$2x$` marks hashes from a buggy implementation and is refused).
+fn is_bcrypt(stored: &str) -> bool {
+    ["$2a$", "$2b$", "$2y$"]
+        .iter()
+        .any(|prefix| stored.starts_with(prefix))
 }
 
 #[cfg(test)]
@@ -338,10 +388,202 @@ mod tests {
 
     #[tokio::test]
     async fn garbage_stored_hash_is_a_failed_verification_not_a_panic() {
-        let v = hasher()
-            .verify(&Password::new("x"), Some("not a phc string"))
+        let h = hasher();
+        let bcrypt_2x = bcrypt::hash_with_result("x", 4)
+            .unwrap()
+            .format_for_version(bcrypt::Version::TwoX);
+        for garbage in [
+            "not a phc string",
+            "",
+            "$",
+            "$2b$",
+            "$2b$12$tooshort",
+            "$2b$99$aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+            "$2b$12$€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€€",
+            "$argon2id$v=19$m=19456,t=2,p=1$",
+            &bcrypt_2x,
+        ] {
+            let v = h.verify(&Password::new("x"), Some(garbage)).await.unwrap();
+            assert!(!v.valid, "{garbage:?}");
+        }
+    }
+
+    fn owasp_argon2id(stored: &str) -> bool {
+        stored.starts_with("$argon2id$v=19$m=19456,t=2,p=1$")
+    }
+
+    #[tokio::test]
+    async fn bcrypt_hash_from_the_original_app_verifies_and_is_upgraded_on_login() {
+        let h = hasher();
+        // As passlib made them in the FastAPI app ($2b$, cost 12; 4 here for speed).
+        let imported = bcrypt::hash("the old fastapi password", 4).unwrap();
+        assert!(imported.starts_with("$2b$04$"), "{imported}");
+        assert!(h.needs_rehash(&imported));
+        let login = Password::new("the old fastapi password");
+        let v = h.verify(&login, Some(&imported)).await.unwrap();
+        assert_eq!(
+            v,
+            Verification {
+                valid: true,
+                needs_rehash: true
+            }
+        );
+        let wrong = h
+            .verify(&Password::new("the old fastapi passworD"), Some(&imported))
             .await
             .unwrap();
-        assert!(!v.valid);
+        assert_eq!(
+            wrong,
+            Verification {
+                valid: false,
+                needs_rehash: false
+            }
+        );
+        // What login then does: rehash with argon2id, which needs no more rehashing.
+        let upgraded = h.hash(&login).await.unwrap();
+        assert!(owasp_argon2id(&upgraded), "{upgraded}");
+        assert!(!h.needs_rehash(&upgraded));
+        let again = h.verify(&login, Some(&upgraded)).await.unwrap();
+        assert_eq!(
+            again,
+            Verification {
+                valid: true,
+                needs_rehash: false
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn bcrypt_2a_and_2y_hashes_verify_too() {
+        let h = hasher();
+        let parts = bcrypt::hash_with_result("from php or an older passlib", 4).unwrap();
+        for version in [bcrypt::Version::TwoA, bcrypt::Version::TwoY] {
+            let stored = parts.format_for_version(version);
+            let v = h
+                .verify(
+                    &Password::new("from php or an older passlib"),
+                    Some(&stored),
+                )
+                .await
+                .unwrap();
+            assert!(v.valid && v.needs_rehash, "{stored}");
+        }
+    }
+
+    #[tokio::test]
+    async fn bcrypt_compares_72_bytes_only_until_the_rehash_to_argon2id() {
+        let h = hasher();
+        let original = format!("{}{}", "p".repeat(72), "original tail....");
+        let same_prefix = format!("{}{}", "p".repeat(72), "another tail");
+        let imported = bcrypt::hash(&original, 4).unwrap();
+        // The legacy hash only ever saw 72 bytes, as in the original app.
+        let v = h
+            .verify(&Password::new(same_prefix.as_str()), Some(&imported))
+            .await
+            .unwrap();
+        assert!(v.valid, "bcrypt truncates at 72 bytes");
+        // Once rehashed, every byte counts.
+        let upgraded = h.hash(&Password::new(original.as_str())).await.unwrap();
+        let v = h
+            .verify(&Password::new(same_prefix), Some(&upgraded))
+            .await
+            .unwrap();
+        assert!(!v.valid, "argon2id does not truncate");
+    }
+
+    #[tokio::test]
+    async fn argon2id_never_truncates_the_password() {
+        let h = hasher();
+        // 128 characters that differ in the last one only.
+        let a = format!("{}a", "x".repeat(127));
+        let b = format!("{}b", "x".repeat(127));
+        let stored = h.hash(&Password::new(a.as_str())).await.unwrap();
+        assert!(
+            h.verify(&Password::new(a), Some(&stored))
+                .await
+                .unwrap()
+                .valid
+        );
+        assert!(
+            !h.verify(&Password::new(b), Some(&stored))
+                .await
+                .unwrap()
+                .valid
+        );
+        // 100 bytes that differ after byte 72 (where bcrypt would stop).
+        let a = format!("{}{}", "y".repeat(80), "z".repeat(20));
+        let b = format!("{}{}", "y".repeat(80), "Z".repeat(20));
+        assert_eq!(a.len(), 100);
+        let stored = h.hash(&Password::new(a)).await.unwrap();
+        assert!(
+            !h.verify(&Password::new(b), Some(&stored))
+                .await
+                .unwrap()
+                .valid
+        );
+    }
+
+    #[tokio::test]
+    async fn a_password_typed_in_another_unicode_form_verifies() {
+        let h = hasher();
+        for (registered, typed) in [
+            ("\u{fb01}le cabinet key", "file cabinet key"), // ligature "ﬁ"
+            ("caf\u{e9} au lait!", "cafe\u{301} au lait!"), // composed / decomposed é
+            ("no\u{a0}break space", "no break space"),      // no-break space
+        ] {
+            let stored = h.hash(&Password::new(registered)).await.unwrap();
+            let v = h
+                .verify(&Password::new(typed), Some(&stored))
+                .await
+                .unwrap();
+            assert_eq!(
+                v,
+                Verification {
+                    valid: true,
+                    needs_rehash: false
+                },
+                "{typed:?}"
+            );
+            let stored = h.hash(&Password::new(typed)).await.unwrap();
+            let v = h
+                .verify(&Password::new(registered), Some(&stored))
+                .await
+                .unwrap();
+            assert!(v.valid && !v.needs_rehash, "{registered:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn hash_of_the_password_as_typed_before_normalisation_verifies_and_needs_a_rehash() {
+        let h = hasher();
+        let typed = "\u{fb01}ve cafe\u{301}s\u{a0}ago"; // not NFKC
+        // The original app hashed the bytes as typed.
+        let imported = bcrypt::hash(typed, 4).unwrap();
+        let v = h
+            .verify(&Password::new(typed), Some(&imported))
+            .await
+            .unwrap();
+        assert!(v.valid && v.needs_rehash);
+        let old_argon2 = h.inner.hash_sync(typed).unwrap();
+        let v = h
+            .verify(&Password::new(typed), Some(&old_argon2))
+            .await
+            .unwrap();
+        assert_eq!(
+            v,
+            Verification {
+                valid: true,
+                needs_rehash: true
+            },
+            "rehashed in the normalised form"
+        );
+        let wrong = h
+            .verify(
+                &Password::new("\u{fb01}ve cafe\u{301}s ago!"),
+                Some(&old_argon2),
+            )
+            .await
+            .unwrap();
+        assert!(!wrong.valid);
     }
 }

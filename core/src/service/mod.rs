@@ -31,8 +31,7 @@ struct Inner {
     store: Arc<dyn Store>,
     hasher: PasswordHasher,
     tokens: TokenKeys,
-    password_min_chars: usize,
-    password_max_chars: usize,
+    password_policy: crate::domain::PasswordPolicy,
     body_limit: usize,
     throttle: Throttle,
     trusted_proxy_header: Option<String>,
@@ -58,7 +57,8 @@ impl From<ConfigError> for crate::Error {
 
 impl Agora {
     /// Builds the services over `store`, with throttling counters in this
-    /// process. Fails when the configuration is invalid or has no JWT secret.
+    /// process. Fails when the configuration is invalid or its token keys
+    /// (the JWT secret, or the EdDSA/ES256 key files) are missing or unusable.
     pub fn new(store: Arc<dyn Store>, config: &Config) -> Result<Self, ConfigError> {
         Self::with_throttle_store(store, Arc::new(MemoryThrottleStore::default()), config)
     }
@@ -71,11 +71,8 @@ impl Agora {
         config: &Config,
     ) -> Result<Self, ConfigError> {
         config.validate()?;
-        let secret = config.jwt_secret.as_ref().ok_or(ConfigError::Invalid {
-            name: "AGORA_JWT_SECRET",
-            reason: "no JWT secret configured; set AGORA_JWT_SECRET to at least 32 random bytes"
-                .to_owned(),
-        })?;
+        // HS256 secret or EdDSA/ES256 keys; a clear error when missing or unusable.
+        let tokens = TokenKeys::from_config(config)?;
         let hasher =
             PasswordHasher::new(config.hash_params, config.hash_concurrency).map_err(|e| {
                 ConfigError::Invalid {
@@ -87,9 +84,8 @@ impl Agora {
             inner: Arc::new(Inner {
                 store,
                 hasher,
-                tokens: TokenKeys::new(secret, config.access_token_ttl, config.token_leeway),
-                password_min_chars: config.password_min_chars,
-                password_max_chars: config.password_max_chars,
+                tokens,
+                password_policy: crate::domain::PasswordPolicy::from(config),
                 body_limit: config.body_limit,
                 throttle: Throttle::new(config.throttle.clone(), throttle_store),
                 trusted_proxy_header: config.trusted_proxy_header.clone(),

@@ -107,16 +107,17 @@ impl Agora {
             audit_fail("expired_or_ended");
             return Err(Error::Unauthorized);
         }
-        if let Some(rotated_at) = claim.previously_rotated_at {
-            if now - rotated_at > duration(self.inner.refresh_reuse_grace) {
-                self.inner
-                    .store
-                    .revoke_session(session.user_id, &session.id, now)
-                    .await?;
-                tracing::warn!(target: "agora::audit", event = "refresh", outcome = "reuse_detected_session_revoked",
-                    user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
-                return Err(Error::Unauthorized);
-            }
+        let grace = duration(self.inner.refresh_reuse_grace);
+        if let Some(rotated_at) = claim.previously_rotated_at
+            && now - rotated_at > grace
+        {
+            self.inner
+                .store
+                .revoke_session(session.user_id, &session.id, now)
+                .await?;
+            tracing::warn!(target: "agora::audit", event = "refresh", outcome = "reuse_detected_session_revoked",
+                user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
+            return Err(Error::Unauthorized);
         }
         let (refresh_token, record) = self.new_refresh_token(&session, now);
         self.inner.store.add_refresh_token(&record).await?;

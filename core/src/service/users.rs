@@ -42,12 +42,10 @@ impl Agora {
     /// A password chosen by the user, checked against the password rules;
     /// errors point at `field`.
     fn new_password(&self, raw: String, field: &str) -> Result<Password> {
-        Password::new_checked(
-            raw,
-            self.inner.password_min_chars,
-            self.inner.password_max_chars,
-        )
-        .map_err(|e| relocate(e, field))
+        self.inner
+            .password_policy
+            .check(raw)
+            .map_err(|e| relocate(e, field))
     }
 
     /// A user by id, or [`Error::NotFound`].
@@ -126,10 +124,10 @@ fn relocate(err: Error, field: &str) -> Error {
     match err {
         Error::Validation(mut errors) => {
             for e in &mut errors {
-                if e.loc.last().is_some_and(|l| l == "password") {
-                    if let Some(last) = e.loc.last_mut() {
-                        *last = field.to_owned();
-                    }
+                if let Some(last) = e.loc.last_mut()
+                    && last == "password"
+                {
+                    *last = field.to_owned();
                 }
             }
             Error::Validation(errors)

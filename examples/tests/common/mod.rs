@@ -27,6 +27,32 @@ pub async fn spawn_axum(mut config: Config) -> String {
     base
 }
 
+/// Starts the rocket app exactly as the example server does, on
+/// 127.0.0.1:0 over `config.database_url`; returns its base URL once it
+/// listens.
+pub async fn spawn_rocket(mut config: Config) -> String {
+    config.ensure_jwt_secret().expect("secret");
+    config.bind = "127.0.0.1:0".parse().expect("address");
+    let agora = agora_sqlx::open(&config).await.expect("database opens");
+    let (port_tx, port_rx) = tokio::sync::oneshot::channel();
+    // Rocket binds port 0 at launch and writes the real port into its config.
+    let rocket = agora_rocket::app(agora, &config).attach(rocket::fairing::AdHoc::on_liftoff(
+        "report the port",
+        move |rocket| {
+            Box::pin(async move {
+                let _ = port_tx.send(rocket.config().port);
+            })
+        },
+    ));
+    tokio::spawn(async move {
+        if let Err(e) = rocket.launch().await {
+            panic!("rocket failed: {e}");
+        }
+    });
+    let port = port_rx.await.expect("rocket lifts off");
+    format!("http://127.0.0.1:{port}")
+}
+
 /// A config over a test database, with a fresh secret (no secret file) and
 /// throttling off: the contract suite registers hundreds of users from one
 /// IP. `tests/security.rs` tests throttling with it on.

@@ -1,0 +1,81 @@
+"""Agora: users, JWT login, posts and votes, from Python.
+
+A typed binding to Agora's Rust core (the "social media API" of the popular
+FastAPI course, rebuilt as a library). Every rule, every hash and every SQL
+query runs in Rust; this package gives them a Pythonic face::
+
+    import agora
+
+    app = agora.Agora("sqlite:///agora.db")
+    user = app.register("ada@example.com", "correct horse battery")
+    token = app.login("ada@example.com", "correct horse battery")
+    me = app.authenticate(token.access_token)
+    post = app.create_post(me, "Hello", "First post")
+    app.vote(me, post.id, 1)
+    [page] = app.list_posts(me, search="hello")
+    page.to_dict()   # {"Post": {...}, "votes": 1}, the HTTP API's JSON
+
+* :class:`Agora` blocks (releasing the GIL) and is safe to share across
+  threads; :class:`AsyncAgora` has the same methods as coroutines.
+* Errors derive from :class:`AgoraError` and carry ``status_code``.
+* :func:`hash_password`, :func:`verify_password` and :func:`needs_rehash`
+  are the argon2id primitives alone.
+* :func:`serve` runs the Rust HTTP server in the background.
+"""
+
+from ._agora import (
+    Agora,
+    Post,
+    PostWithVotes,
+    Server,
+    Token,
+    User,
+    VoteResult,
+    __version__,
+    hash_password,
+    needs_rehash,
+    serve,
+    verify_password,
+)
+from ._async import Actor, AsyncAgora
+from ._errors import (
+    AgoraError,
+    Conflict,
+    FieldError,
+    Forbidden,
+    InvalidCredentials,
+    NotFound,
+    PayloadTooLarge,
+    RateLimited,
+    Unauthorized,
+    Unavailable,
+    ValidationError,
+)
+
+__all__ = [
+    "Actor",
+    "Agora",
+    "AgoraError",
+    "AsyncAgora",
+    "Conflict",
+    "FieldError",
+    "Forbidden",
+    "InvalidCredentials",
+    "NotFound",
+    "PayloadTooLarge",
+    "Post",
+    "PostWithVotes",
+    "RateLimited",
+    "Server",
+    "Token",
+    "Unauthorized",
+    "Unavailable",
+    "User",
+    "ValidationError",
+    "VoteResult",
+    "__version__",
+    "hash_password",
+    "needs_rehash",
+    "serve",
+    "verify_password",
+]

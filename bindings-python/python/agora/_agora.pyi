@@ -1,0 +1,331 @@
+"""Type stubs for the native module ``agora._agora`` (re-exported by ``agora``)."""
+
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any, Awaitable, Dict, List, Optional, Type, Union, final
+
+__version__: str
+
+_Actor = Union[User, Token, str]
+
+@final
+class User:
+    """A registered user: ``id``, ``email`` (lower-cased), ``created_at``
+    (aware UTC datetime). Never carries a password."""
+
+    @property
+    def id(self) -> int:
+        """The user's id."""
+    @property
+    def email(self) -> str:
+        """The user's email address, lower-cased."""
+    @property
+    def created_at(self) -> datetime:
+        """When the user registered (timezone-aware, UTC)."""
+    def to_dict(self) -> Dict[str, Any]:
+        """``{"id", "email", "created_at"}`` as the HTTP API answers, with
+        ``created_at`` as its ISO 8601 string."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Post:
+    """A post: ``id``, ``title``, ``content``, ``published``, ``created_at``,
+    ``owner_id`` and ``owner`` (a :class:`User`)."""
+
+    @property
+    def id(self) -> int:
+        """The post's id."""
+    @property
+    def title(self) -> str:
+        """The title."""
+    @property
+    def content(self) -> str:
+        """The body text."""
+    @property
+    def published(self) -> bool:
+        """Whether other users can see it."""
+    @property
+    def created_at(self) -> datetime:
+        """When the post was created (timezone-aware, UTC)."""
+    @property
+    def owner_id(self) -> int:
+        """The owner's id."""
+    @property
+    def owner(self) -> User:
+        """The owner."""
+    def to_dict(self) -> Dict[str, Any]:
+        """The HTTP API's post object: ``{"id", "title", "content",
+        "published", "created_at", "owner_id", "owner": {...}}``."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class PostWithVotes:
+    """A post with its vote count, as ``GET /posts`` lists it."""
+
+    @property
+    def post(self) -> Post:
+        """The post."""
+    @property
+    def votes(self) -> int:
+        """How many users voted for it."""
+    def to_dict(self) -> Dict[str, Any]:
+        """``{"Post": {...}, "votes": n}``, the HTTP API's shape."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Token:
+    """The tokens of a new session, as ``POST /login`` answers them. Its
+    ``repr`` hides both tokens."""
+
+    @property
+    def access_token(self) -> str:
+        """The signed JWT, for an ``Authorization: Bearer <token>`` header."""
+    @property
+    def token_type(self) -> str:
+        """Always ``"bearer"``."""
+    @property
+    def expires_in(self) -> int:
+        """Seconds until the access token expires."""
+    @property
+    def refresh_token(self) -> str:
+        """The opaque refresh token of this session (each one works once)."""
+    @property
+    def refresh_expires_in(self) -> int:
+        """Seconds until the refresh token expires if unused."""
+    def to_dict(self) -> Dict[str, Any]:
+        """``{"access_token", "token_type", "expires_in", "refresh_token",
+        "refresh_expires_in"}``, as ``POST /login`` answers."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class VoteResult:
+    """What a vote did: ``added`` (``True`` for ``dir=1``, ``False`` for
+    ``dir=0``), ``post_id``, and the HTTP API's ``message``."""
+
+    @property
+    def post_id(self) -> int:
+        """The post voted on."""
+    @property
+    def added(self) -> bool:
+        """``True`` when a vote was added, ``False`` when one was removed."""
+    @property
+    def message(self) -> str:
+        """``"successfully added vote"`` or ``"successfully deleted vote"``."""
+    def to_dict(self) -> Dict[str, Any]:
+        """``{"message": ...}``, the HTTP API's answer."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
+class Agora:
+    """Agora's services for synchronous Python code: users, login, tokens,
+    posts and votes over a SQLite database.
+
+    ``database_url`` defaults to ``sqlite:///agora.db`` (``agora.db`` in the
+    working directory, created and migrated on first use). SQLite URLs follow
+    SQLAlchemy: ``sqlite:///relative.db``, ``sqlite:////absolute.db``,
+    ``sqlite://`` for in-memory; sqlx's ``sqlite://relative.db`` works too.
+
+    ``jwt_secret`` (``str`` or ``bytes``, at least 32 bytes) signs access
+    tokens; with ``None`` a secret is generated once and kept in
+    ``<database>.jwt-secret`` (mode 0600) so tokens survive restarts.
+    ``access_token_ttl`` is the token lifetime in seconds or a ``timedelta``;
+    30 minutes by default. ``throttle=False`` turns off login and
+    registration throttling (for test suites that sign up many users).
+
+    One instance is safe to share across threads. Every method releases the
+    GIL while it hashes or waits for the database. Methods that the HTTP API
+    protects take the acting ``user`` first: an :class:`User` from this
+    library, or an access token (``str`` or :class:`Token`).
+    """
+
+    def __new__(
+        cls,
+        database_url: str = "sqlite:///agora.db",
+        *,
+        jwt_secret: Union[str, bytes, None] = None,
+        access_token_ttl: Union[int, timedelta, None] = None,
+        throttle: bool = True,
+    ) -> Agora: ...
+    @property
+    def database_url(self) -> str:
+        """The database URL in use (as sqlx reads it, password redacted)."""
+    @property
+    def access_token_ttl(self) -> timedelta:
+        """The access token lifetime."""
+    def register(
+        self,
+        email: str,
+        password: str,
+        *,
+        client_ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
+    ) -> User:
+        """Registers a user. Raises ``ValidationError`` for a bad email or a
+        password outside 8..=128 characters, ``Conflict`` for a taken email,
+        ``RateLimited`` when ``client_ip`` registers too often."""
+    def login(
+        self,
+        email: str,
+        password: str,
+        *,
+        client_ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
+    ) -> Token:
+        """Starts a session and issues its tokens. Raises
+        ``InvalidCredentials`` for an unknown email or a wrong password alike,
+        ``RateLimited`` after repeated failures for the account or
+        ``client_ip`` (pass the caller's IP from a web app)."""
+    def authenticate(self, access_token: str) -> User:
+        """The user an access token belongs to. Raises ``Unauthorized``."""
+    def verify_token(self, access_token: str) -> int:
+        """A valid token's user id, without a database look-up (does not
+        notice a deleted user). Raises ``Unauthorized``."""
+    def get_user(self, id: int) -> User:
+        """A user by id. Raises ``NotFound``."""
+    def health(self) -> None:
+        """Returns when the database answers; raises ``Unavailable`` otherwise."""
+    def create_post(
+        self, user: _Actor, title: str, content: str, published: bool = True
+    ) -> Post:
+        """Creates a post owned by ``user``. Raises ``ValidationError``."""
+    def get_post(self, user: _Actor, id: int) -> PostWithVotes:
+        """One post with its votes. Raises ``NotFound`` (also for someone
+        else's unpublished post)."""
+    def list_posts(
+        self,
+        user: _Actor,
+        limit: int = 10,
+        skip: int = 0,
+        search: str = "",
+        *,
+        after: Optional[int] = None,
+    ) -> List[PostWithVotes]:
+        """Posts visible to ``user``, newest first; ``limit`` 1..=100,
+        ``skip`` >= 0, ``search`` a case-insensitive title substring;
+        ``after=<id>`` keeps only posts with a smaller id (keyset paging)."""
+    def update_post(
+        self, user: _Actor, id: int, title: str, content: str, published: bool = True
+    ) -> Post:
+        """Replaces a post's fields. Raises ``NotFound``, ``Forbidden`` or
+        ``ValidationError``."""
+    def delete_post(self, user: _Actor, id: int) -> None:
+        """Deletes a post and its votes. Raises ``NotFound`` or ``Forbidden``."""
+    def vote(self, user: _Actor, post_id: int, dir: int) -> VoteResult:
+        """``dir=1`` adds the vote (``Conflict`` if there), ``dir=0`` removes
+        it (``NotFound`` if none). Raises ``NotFound`` for an unknown or
+        invisible post, ``ValidationError`` for another ``dir``."""
+
+@final
+class AsyncAgora:
+    """The asyncio flavour of :class:`Agora` (private: ``agora.AsyncAgora``
+    wraps it in coroutines)."""
+
+    def __new__(
+        cls,
+        database_url: str = "sqlite:///agora.db",
+        *,
+        jwt_secret: Union[str, bytes, None] = None,
+        access_token_ttl: Union[int, timedelta, None] = None,
+        throttle: bool = True,
+    ) -> AsyncAgora: ...
+    @property
+    def database_url(self) -> str: ...
+    @property
+    def access_token_ttl(self) -> timedelta: ...
+    def register(
+        self,
+        email: str,
+        password: str,
+        *,
+        client_ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
+    ) -> Awaitable[User]: ...
+    def login(
+        self,
+        email: str,
+        password: str,
+        *,
+        client_ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
+    ) -> Awaitable[Token]: ...
+    def authenticate(self, access_token: str) -> Awaitable[User]: ...
+    def verify_token(self, access_token: str) -> int: ...
+    def get_user(self, id: int) -> Awaitable[User]: ...
+    def health(self) -> Awaitable[None]: ...
+    def create_post(
+        self, user: _Actor, title: str, content: str, published: bool = True
+    ) -> Awaitable[Post]: ...
+    def get_post(self, user: _Actor, id: int) -> Awaitable[PostWithVotes]: ...
+    def list_posts(
+        self,
+        user: _Actor,
+        limit: int = 10,
+        skip: int = 0,
+        search: str = "",
+        *,
+        after: Optional[int] = None,
+    ) -> Awaitable[List[PostWithVotes]]: ...
+    def update_post(
+        self, user: _Actor, id: int, title: str, content: str, published: bool = True
+    ) -> Awaitable[Post]: ...
+    def delete_post(self, user: _Actor, id: int) -> Awaitable[None]: ...
+    def vote(self, user: _Actor, post_id: int, dir: int) -> Awaitable[VoteResult]: ...
+
+@final
+class Server:
+    """A running Agora HTTP server started by :func:`serve`; a context
+    manager that stops it at the end of the block."""
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. ``http://127.0.0.1:8000``, with the real port."""
+    @property
+    def host(self) -> str:
+        """The address the server listens on."""
+    @property
+    def port(self) -> int:
+        """The port the server listens on (the real one with ``port=0``)."""
+    @property
+    def running(self) -> bool:
+        """Whether the server is still serving."""
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stops accepting connections, lets requests in flight finish for up
+        to ``timeout`` seconds, and waits for the server to end."""
+    def wait(self) -> None:
+        """Blocks until the server stops; Ctrl-C raises ``KeyboardInterrupt``."""
+    def __enter__(self) -> Server: ...
+    def __exit__(
+        self,
+        exc_type: Optional[Type[BaseException]],
+        exc: Optional[BaseException],
+        tb: Optional[TracebackType],
+    ) -> bool: ...
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    database_url: str = "sqlite:///agora.db",
+    *,
+    jwt_secret: Union[str, bytes, None] = None,
+    access_token_ttl: Union[int, timedelta, None] = None,
+    throttle: bool = True,
+) -> Server:
+    """Starts Agora's HTTP API (the Rust axum server) in the background and
+    returns at once; ``port=0`` picks a free port (see ``Server.url``)."""
+
+def hash_password(password: str) -> str:
+    """Hashes ``password`` with argon2id (m=19456 KiB, t=2, p=1) and a fresh
+    salt; returns the PHC string. Releases the GIL while it hashes."""
+
+def verify_password(password: str, hash: str) -> bool:
+    """Whether ``password`` matches the PHC string ``hash`` (``False`` for a
+    malformed hash). Releases the GIL while it hashes."""
+
+def needs_rehash(hash: str) -> bool:
+    """Whether ``hash`` is weaker than the current parameters (or another
+    algorithm, or malformed) and should be replaced after the next login."""

@@ -1,0 +1,15 @@
+"""Type-checked (never run) misuse: mypy must report every marked line."""
+
+from __future__ import annotations
+
+import agora
+
+
+def misuse(app: agora.Agora) -> None:
+    user = app.register("ada@example.com", "pw")
+    user.id + "1"  # E: int + str
+    app.create_post(user.id, "t", "c")  # E: an int is not an actor
+    app.list_posts(user, limit="10")  # E: limit is an int
+    token: int = app.login("a", "b")  # E: a Token, not an int
+    agora.Agora(jwt_secret=32)  # E: the secret is str or bytes
+    del token

@@ -1,0 +1,1157 @@
+//! `agora-bench`: Agora's benchmark harness.
+//!
+//! ```text
+//! cargo run --release -p agora-bench -- --out BENCHMARKS-run.md
+//! ```
+//!
+//! For SQLite, and PostgreSQL when one answers (`--postgres URL`,
+//! `AGORA_BENCH_POSTGRES_URL`, or `postgres://postgres@127.0.0.1:5432/test`
+//! tried by default; the bench creates and drops its own database there), it:
+//! builds and starts the example server (release) as a child process; seeds
+//! in bulk SQL 1,000 users and 10k posts / 100k votes, then 100k posts / 1M
+//! votes, then (unless `--quick` or `--no-large`) 1M posts / 10M votes; drives
+//! each route with a closed-loop keep-alive hyper client; measures the same
+//! reads on `agora-ceiling` (bare axum + the same SQL); and prints a Markdown
+//! table per backend with the issue's target checklist. See BENCHMARKS.md.
+
+mod load;
+mod procs;
+mod report;
+mod seed;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::{Duration, Instant};
+
+use agora_core::crypto::password::{HashParams, PasswordHasher};
+use agora_core::domain::Password;
+use bytes::Bytes;
+use clap::Parser;
+use hyper::Method;
+use hyper::header::HeaderValue;
+
+use crate::load::{Group, GroupResult, Kind};
+use crate::procs::Server;
+use crate::report::{BackendReport, Row, Target, mb, ms, rps, thousands};
+use crate::seed::Db;
+
+/// Errors of the driver.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// An error from a message.
+pub fn err(message: impl Into<String>) -> BoxError {
+    message.into().into()
+}
+
+/// Every seeded user's password.
+pub const PASSWORD: &str = "correct horse battery staple";
+
+const SMALL: i64 = 10_000;
+const REQUIRED: i64 = 100_000;
+const LARGE: i64 = 1_000_000;
+const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// Benchmarks Agora's example server (axum, release build) on SQLite and
+/// PostgreSQL against a bare axum + sqlx ceiling, and prints Markdown.
+#[derive(Parser, Debug)]
+#[command(name = "agora-bench")]
+struct Args {
+    /// Seconds measured per scenario [default: 10, or 3 with --quick].
+    #[arg(long)]
+    duration: Option<f64>,
+    /// Seconds of unmeasured warm-up before each scenario [default: 2, or 1 with --quick].
+    #[arg(long)]
+    warmup: Option<f64>,
+    /// Concurrent keep-alive connections per scenario.
+    #[arg(long, default_value_t = 32)]
+    connections: usize,
+    /// Connections logging in continuously during the mixed scenario.
+    #[arg(long, default_value_t = 8)]
+    login_connections: usize,
+    /// Client threads (each a single-threaded runtime); the client shares the machine with the server.
+    #[arg(long, default_value_t = 1)]
+    client_threads: usize,
+    /// Short scenarios and no 1M-post scale: a smoke run of a few minutes.
+    #[arg(long)]
+    quick: bool,
+    /// Also grow to 1M posts / 10M votes with --quick (on by default otherwise).
+    #[arg(long)]
+    large: bool,
+    /// Skip the 1M posts / 10M votes scale.
+    #[arg(long, conflicts_with = "large")]
+    no_large: bool,
+    /// PostgreSQL admin URL (a user that may create databases); also AGORA_BENCH_POSTGRES_URL.
+    /// Without either, postgres://postgres@127.0.0.1:5432/test is tried and skipped if down.
+    #[arg(long)]
+    postgres: Option<String>,
+    /// Skip PostgreSQL.
+    #[arg(long)]
+    no_postgres: bool,
+    /// Skip SQLite.
+    #[arg(long)]
+    no_sqlite: bool,
+    /// Also write the Markdown report to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Do not run `cargo build` for the server and the ceiling (they must exist).
+    #[arg(long)]
+    no_build: bool,
+    /// Where the SQLite databases and server logs go [default: a temporary directory].
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+    /// Record a CPU profile of the server (`perf record`) during `GET /posts/{id}`
+    /// at 100k posts, and write `perf report` output into this directory.
+    #[arg(long)]
+    profile: Option<PathBuf>,
+}
+
+/// Settings and facts shared by every backend.
+struct Ctx {
+    duration: Duration,
+    warmup: Duration,
+    connections: usize,
+    login_connections: usize,
+    client_threads: usize,
+    large: bool,
+    server_bin: PathBuf,
+    ceiling_bin: PathBuf,
+    clock_ticks: f64,
+    phc: String,
+    hash_secs: f64,
+    hash_median: f64,
+    cores: usize,
+    work: PathBuf,
+    profile: Option<PathBuf>,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn progress(line: impl AsRef<str>) {
+    eprintln!("[agora-bench] {}", line.as_ref());
+}
+
+async fn run(args: Args) -> Result<(), BoxError> {
+    seed::check_words()?;
+    let (server_bin, ceiling_bin) = binaries(!args.no_build)?;
+    let temp;
+    let work = match &args.work_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)?;
+            dir.canonicalize()?
+        }
+        None => {
+            temp = tempfile::Builder::new().prefix("agora-bench-").tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    if let Some(dir) = &args.profile {
+        std::fs::create_dir_all(dir)?;
+    }
+
+    progress("timing argon2id in-process (agora-core's hasher, OWASP parameters)");
+    let hasher = PasswordHasher::new(HashParams::OWASP, 1)?;
+    let password = Password::new(PASSWORD);
+    let phc = hasher.hash(&password).await?;
+    let samples = if args.quick { 7 } else { 15 };
+    let mut times = Vec::new();
+    for i in 0..samples + 2 {
+        let started = Instant::now();
+        let verified = hasher.verify(&password, Some(&phc)).await?;
+        if i >= 2 {
+            // The first two warm the allocator and the hashing pool.
+            times.push(started.elapsed().as_secs_f64());
+        }
+        if !verified.valid {
+            return Err(err("the seeded password does not verify"));
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    // The uncontended cost of one hash: the fastest run (the median is
+    // printed too; on a busy machine it is much noisier).
+    let hash_secs = times[0];
+    let hash_median = times[times.len() / 2];
+    progress(format!(
+        "argon2id verify: median {}, min {}, max {} over {} runs",
+        ms((hash_median * 1e6) as u64),
+        ms((hash_secs * 1e6) as u64),
+        ms((times[times.len() - 1] * 1e6) as u64),
+        times.len()
+    ));
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+
+    let ctx = Ctx {
+        duration: Duration::from_secs_f64(args.duration.unwrap_or(if args.quick {
+            3.0
+        } else {
+            10.0
+        })),
+        warmup: Duration::from_secs_f64(args.warmup.unwrap_or(if args.quick { 1.0 } else { 2.0 })),
+        connections: args.connections.max(1),
+        login_connections: args.login_connections.max(1),
+        client_threads: args.client_threads.max(1),
+        large: args.large || (!args.quick && !args.no_large),
+        server_bin,
+        ceiling_bin,
+        clock_ticks: procs::clock_ticks(),
+        phc,
+        hash_secs,
+        hash_median,
+        cores,
+        work,
+        profile: args.profile.clone(),
+    };
+
+    let mut sections = Vec::new();
+    let mut skipped = Vec::new();
+    if !args.no_sqlite {
+        let dir = ctx.work.join("sqlite");
+        std::fs::create_dir_all(&dir)?;
+        let url = format!("sqlite://{}", dir.join("agora.db").display());
+        let result = tokio::select! {
+            r = run_backend(&ctx, "SQLite".to_owned(), url) => r,
+            _ = tokio::signal::ctrl_c() => Err(err("interrupted")),
+        };
+        sections.push(result?);
+    }
+    if !args.no_postgres {
+        let explicit = args
+            .postgres
+            .clone()
+            .or_else(|| std::env::var("AGORA_BENCH_POSTGRES_URL").ok());
+        let admin = explicit
+            .clone()
+            .unwrap_or_else(|| DEFAULT_POSTGRES.to_owned());
+        match seed::pg_create(&admin).await {
+            Ok((name, url)) => {
+                progress(format!("PostgreSQL: database {name}"));
+                let version = pg_version(&url).await.unwrap_or_default();
+                let result = tokio::select! {
+                    r = run_backend(&ctx, format!("PostgreSQL {version}"), url) => r,
+                    _ = tokio::signal::ctrl_c() => Err(err("interrupted")),
+                };
+                if let Err(e) = seed::pg_drop(&admin, &name).await {
+                    progress(format!("could not drop database {name}: {e}"));
+                }
+                sections.push(result?);
+            }
+            Err(e) if explicit.is_none() => {
+                progress(format!("PostgreSQL skipped: {DEFAULT_POSTGRES}: {e}"));
+                skipped.push(format!(
+                    "PostgreSQL skipped: nothing answered at {DEFAULT_POSTGRES} ({e}); \
+                     pass --postgres URL or set AGORA_BENCH_POSTGRES_URL."
+                ));
+            }
+            Err(e) => return Err(err(format!("PostgreSQL at {admin}: {e}"))),
+        }
+    }
+
+    let markdown = render(&ctx, &sections, &skipped);
+    println!("{markdown}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &markdown)?;
+        progress(format!("report written to {}", out.display()));
+    }
+    Ok(())
+}
+
+/// The server and ceiling binaries, built first unless `build` is false.
+fn binaries(build: bool) -> Result<(PathBuf, PathBuf), BoxError> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()?;
+    let target = match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => std::env::current_dir()?.join(dir),
+        None => root.join("target"),
+    };
+    let server = target.join("release/examples/server");
+    let ceiling = target.join("release/agora-ceiling");
+    if build {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+        for what in [
+            ["-p", "agora-examples", "--example", "server"],
+            ["-p", "agora-bench", "--bin", "agora-ceiling"],
+        ] {
+            progress(format!("cargo build --release {}", what.join(" ")));
+            let status = Command::new(&cargo)
+                .arg("build")
+                .arg("--release")
+                .args(what)
+                .env("CARGO_TARGET_DIR", &target)
+                .current_dir(&root)
+                .stdin(Stdio::null())
+                .status()?;
+            if !status.success() {
+                return Err(err(format!("cargo build failed ({status})")));
+            }
+        }
+    }
+    for bin in [&server, &ceiling] {
+        if !bin.exists() {
+            return Err(err(format!(
+                "{} is missing: run `cargo build --release -p agora-examples --example server` \
+                 and `cargo build --release -p agora-bench --bin agora-ceiling`, or drop --no-build",
+                bin.display()
+            )));
+        }
+    }
+    Ok((server, ceiling))
+}
+
+async fn pg_version(url: &str) -> Result<String, BoxError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::PgConnection::connect(url).await?;
+    let (version,): (String,) = sqlx::query_as("SHOW server_version")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await?;
+    Ok(version
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned())
+}
+
+fn scale_label(posts: i64) -> String {
+    match posts {
+        p if p >= 1_000_000 && p % 1_000_000 == 0 => format!("{}M", p / 1_000_000),
+        p if p >= 1_000 && p % 1_000 == 0 => format!("{}k", p / 1_000),
+        p => thousands(p),
+    }
+}
+
+/// One measured group, with the numbers the targets need.
+#[derive(Clone, Copy)]
+struct Measured {
+    rps: f64,
+    p99: u64,
+}
+
+/// A backend's run: its servers, tokens and report.
+struct BackendRun<'a> {
+    ctx: &'a Ctx,
+    slug: String,
+    url: String,
+    pg: bool,
+    secret: String,
+    report: BackendReport,
+    tokens: Arc<Vec<HeaderValue>>,
+    voters: Arc<Vec<HeaderValue>>,
+    login_bodies: Arc<Vec<Bytes>>,
+    vote_counter: Arc<AtomicU64>,
+    idle_rss: Vec<(String, u64)>,
+    peak_hwm: u64,
+    other_cores: Vec<f64>,
+    client_cores: Vec<f64>,
+}
+
+impl<'a> BackendRun<'a> {
+    async fn start_agora(&mut self, tag: &str) -> Result<Server, BoxError> {
+        let env = [
+            ("AGORA_DATABASE_URL", self.url.clone()),
+            ("AGORA_JWT_SECRET", self.secret.clone()),
+            ("AGORA_ACCESS_TOKEN_TTL", "1d".to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ];
+        let log = self.ctx.work.join(format!("agora-{}-{tag}.log", self.slug));
+        let server =
+            Server::start("agora", &self.ctx.server_bin, &env, &self.ctx.work, log).await?;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let rss = server.rss_kb();
+        progress(format!(
+            "{}: Agora server up ({tag}), idle RSS {}",
+            self.slug,
+            mb(rss)
+        ));
+        self.idle_rss.push((tag.to_owned(), rss));
+        Ok(server)
+    }
+
+    async fn start_ceiling(&mut self) -> Result<Server, BoxError> {
+        let env = [
+            ("AGORA_DATABASE_URL", self.url.clone()),
+            ("RUST_LOG", "warn".to_owned()),
+        ];
+        let log = self.ctx.work.join(format!("ceiling-{}.log", self.slug));
+        Server::start("ceiling", &self.ctx.ceiling_bin, &env, &self.ctx.work, log).await
+    }
+
+    /// Logs in users 1..=6 and the voters through `POST /login`.
+    async fn login_all(&mut self, server: &Server) -> Result<(), BoxError> {
+        let mut tokens = Vec::new();
+        let mut voters = Vec::new();
+        for n in (1..=6).chain(seed::VOTERS) {
+            let token = login(server, n).await?;
+            if seed::VOTERS.contains(&n) {
+                voters.push(token.clone());
+            }
+            tokens.push(token);
+        }
+        self.tokens = Arc::new(tokens);
+        self.voters = Arc::new(voters);
+        self.login_bodies = Arc::new((1..=100).map(login_body).collect());
+        Ok(())
+    }
+
+    fn group(&self, label: &str, kind: Kind, connections: usize) -> Group {
+        Group {
+            label: label.to_owned(),
+            kind,
+            tokens: Arc::clone(&self.tokens),
+            connections,
+        }
+    }
+
+    /// Runs one scenario on `server` and adds its rows (one per group).
+    async fn measure(
+        &mut self,
+        server: &Server,
+        posts: i64,
+        groups: Vec<Group>,
+        profile: Option<&str>,
+    ) -> Result<Vec<Measured>, BoxError> {
+        let ctx = self.ctx;
+        let labels: Vec<String> = groups.iter().map(|g| g.label.clone()).collect();
+        let groups = Arc::new(groups);
+        let start = Instant::now() + ctx.warmup;
+        let end = start + ctx.duration;
+        let (addr, threads) = (server.addr, ctx.client_threads);
+        let load =
+            tokio::task::spawn_blocking(move || load::run(addr, groups, threads, start, end));
+        tokio::time::sleep_until(start.into()).await;
+        let cpu0 = server.cpu_ticks();
+        let pg0 = if self.pg { procs::postgres_ticks() } else { 0 };
+        let (busy0, self0) = (procs::machine_busy_ticks(), procs::self_ticks());
+        let perf = match (profile, &ctx.profile) {
+            (Some(name), Some(dir)) => Some(start_perf(server.pid(), dir, name, ctx.duration)?),
+            _ => None,
+        };
+        tokio::time::sleep_until(end.into()).await;
+        let cpu1 = server.cpu_ticks();
+        let pg1 = if self.pg { procs::postgres_ticks() } else { 0 };
+        let (busy1, self1) = (procs::machine_busy_ticks(), procs::self_ticks());
+        // Cores kept busy by anything but the server, PostgreSQL and the client.
+        let ours =
+            cpu1.saturating_sub(cpu0) + pg1.saturating_sub(pg0) + self1.saturating_sub(self0);
+        let others = busy1.saturating_sub(busy0).saturating_sub(ours) as f64
+            / ctx.clock_ticks
+            / ctx.duration.as_secs_f64();
+        let client =
+            self1.saturating_sub(self0) as f64 / ctx.clock_ticks / ctx.duration.as_secs_f64();
+        self.other_cores.push(others);
+        self.client_cores.push(client);
+        let (rss, hwm) = (server.rss_kb(), server.hwm_kb());
+        let results: Vec<GroupResult> = load.await?;
+        if let Some(perf) = perf {
+            finish_perf(perf)?;
+        }
+        if server.name == "agora" {
+            self.peak_hwm = self.peak_hwm.max(hwm);
+        }
+        let recorded = profile.is_none();
+        let secs = ctx.duration.as_secs_f64();
+        let total: u64 = results.iter().map(|r| r.requests).sum::<u64>().max(1);
+        let per_1k = |ticks: u64| ticks as f64 / ctx.clock_ticks / total as f64 * 1000.0;
+        let mut measured = Vec::new();
+        for (label, result) in labels.into_iter().zip(results) {
+            let h = &result.histogram;
+            let row = Row {
+                scale: scale_label(posts),
+                route: label.clone(),
+                rps: result.requests as f64 / secs,
+                p50: h.value_at_quantile(0.50),
+                p99: h.value_at_quantile(0.99),
+                p999: h.value_at_quantile(0.999),
+                requests: result.requests,
+                errors: result.errors,
+                cpu_per_1k: per_1k(cpu1.saturating_sub(cpu0)),
+                db_cpu_per_1k: self.pg.then(|| per_1k(pg1.saturating_sub(pg0))),
+                rss_kb: rss,
+                hwm_kb: hwm,
+                ceiling_rps: None,
+            };
+            progress(format!(
+                "{}{} {} {}: {} req/s, p50 {}, p99 {}, p99.9 {}, {} errors, RSS {}",
+                if recorded {
+                    ""
+                } else {
+                    "(profiled, not in the table) "
+                },
+                self.slug,
+                row.scale,
+                label,
+                rps(row.rps),
+                ms(row.p50),
+                ms(row.p99),
+                ms(row.p999),
+                row.errors,
+                mb(rss)
+            ));
+            if !recorded {
+                continue;
+            }
+            if let Some(e) = &result.first_error {
+                self.report.notes.push(format!(
+                    "Errors in `{label}` at {} posts: {} of {}, for example: `{}`",
+                    row.scale,
+                    result.errors,
+                    result.requests,
+                    e.replace('`', "'")
+                ));
+            }
+            measured.push(Measured {
+                rps: row.rps,
+                p99: row.p99,
+            });
+            self.report.rows.push(row);
+        }
+        Ok(measured)
+    }
+
+    /// Sets the ceiling column of the last Agora row labelled `route` at `posts`.
+    fn set_ceiling(&mut self, posts: i64, route: &str, ceiling: Measured) {
+        let scale = scale_label(posts);
+        if let Some(row) = self
+            .report
+            .rows
+            .iter_mut()
+            .rev()
+            .find(|r| r.scale == scale && r.route == route)
+        {
+            row.ceiling_rps = Some(ceiling.rps);
+        }
+    }
+}
+
+async fn login(server: &Server, user: i64) -> Result<HeaderValue, BoxError> {
+    let req = load::request(
+        Method::POST,
+        "/login",
+        None,
+        Some(("application/x-www-form-urlencoded", login_body(user))),
+    );
+    let (status, body) = load::one_request(server.addr, req).await?;
+    if !status.is_success() {
+        return Err(err(format!(
+            "login of {} failed: {status} {}",
+            seed::email(user),
+            String::from_utf8_lossy(&body)
+        )));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&body)?;
+    let token = json["access_token"]
+        .as_str()
+        .ok_or_else(|| err("no access_token in the login answer"))?;
+    Ok(HeaderValue::from_str(&format!("Bearer {token}"))?)
+}
+
+fn login_body(user: i64) -> Bytes {
+    Bytes::from(format!(
+        "username=user{user}%40bench.example&password={}",
+        PASSWORD.replace(' ', "+")
+    ))
+}
+
+struct Perf {
+    child: std::process::Child,
+    data: PathBuf,
+    text: PathBuf,
+}
+
+fn start_perf(pid: u32, dir: &Path, name: &str, duration: Duration) -> Result<Perf, BoxError> {
+    let data = dir.join(format!("{name}.data"));
+    let text = dir.join(format!("{name}.txt"));
+    let secs = duration.as_secs_f64().min(5.0);
+    let child = Command::new("perf")
+        .args(["record", "-e", "cpu-clock", "-F", "999", "-g", "-p"])
+        .arg(pid.to_string())
+        .arg("-o")
+        .arg(&data)
+        .args(["--", "sleep"])
+        .arg(format!("{secs:.1}"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| err(format!("perf record: {e} (is perf installed?)")))?;
+    Ok(Perf { child, data, text })
+}
+
+fn finish_perf(mut perf: Perf) -> Result<(), BoxError> {
+    perf.child.wait()?;
+    let output = Command::new("perf")
+        .args([
+            "report",
+            "--stdio",
+            "--no-children",
+            "-g",
+            "none",
+            "--percent-limit",
+            "0.5",
+            "-i",
+        ])
+        .arg(&perf.data)
+        .stderr(Stdio::null())
+        .output()?;
+    let by_dso = Command::new("perf")
+        .args([
+            "report",
+            "--stdio",
+            "--no-children",
+            "-g",
+            "none",
+            "--sort",
+            "dso",
+            "-i",
+        ])
+        .arg(&perf.data)
+        .stderr(Stdio::null())
+        .output()?;
+    let mut text = by_dso.stdout;
+    text.extend_from_slice(b"\n\n");
+    text.extend_from_slice(&output.stdout);
+    std::fs::write(&perf.text, text)?;
+    progress(format!("perf profile written to {}", perf.text.display()));
+    Ok(())
+}
+
+async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendReport, BoxError> {
+    let pg = !url.starts_with("sqlite:");
+    let slug = if pg { "postgres" } else { "sqlite" }.to_owned();
+    let mut run = BackendRun {
+        ctx,
+        slug: slug.clone(),
+        url: url.clone(),
+        pg,
+        secret: agora_core::crypto::random_hex(32),
+        report: BackendReport {
+            name,
+            ..BackendReport::default()
+        },
+        tokens: Arc::new(Vec::new()),
+        voters: Arc::new(Vec::new()),
+        login_bodies: Arc::new(Vec::new()),
+        vote_counter: Arc::new(AtomicU64::new(0)),
+        idle_rss: Vec::new(),
+        peak_hwm: 0,
+        other_cores: Vec::new(),
+        client_cores: Vec::new(),
+    };
+    let c = ctx.connections;
+
+    // The server's start-up runs the migrations.
+    drop(run.start_agora("empty database").await?);
+    let db = Db::connect(&url).await?;
+    let unknown = db.unknown_post_columns().await?;
+    if !unknown.is_empty() {
+        run.report.notes.push(format!(
+            "`posts` has columns this seeder does not fill: {unknown:?}; seeded rows keep their defaults."
+        ));
+    }
+    db.seed_users(&ctx.phc).await?;
+    let mut seeding = Vec::new();
+    let mut voted_up_to = 0;
+
+    // 10k posts: the list's baseline for the growth target.
+    let took = db.grow_to(SMALL, &mut voted_up_to).await?;
+    let counts = db.counts().await?;
+    progress(format!(
+        "{slug}: seeded {counts} in {:.1} s",
+        took.as_secs_f64()
+    ));
+    seeding.push(format!("{counts} in {:.1} s", took.as_secs_f64()));
+    let server = run.start_agora("10k posts").await?;
+    run.login_all(&server).await?;
+    let list_path = "/posts?limit=10".to_owned();
+    let list_label = "GET /posts?limit=10";
+    let small_list = run
+        .measure(
+            &server,
+            SMALL,
+            vec![run.group(list_label, Kind::GetPath(list_path.clone()), c)],
+            None,
+        )
+        .await?[0];
+    drop(server);
+
+    // 100k posts, 1M votes: every route, the ceiling, the mixed scenario.
+    let took = db.grow_to(REQUIRED, &mut voted_up_to).await?;
+    let counts = db.counts().await?;
+    progress(format!(
+        "{slug}: seeded {counts} in {:.1} s",
+        took.as_secs_f64()
+    ));
+    seeding.push(format!("{counts} in {:.1} s more", took.as_secs_f64()));
+    let ids = Arc::new(db.published_ids().await?);
+    let server = run.start_agora("100k posts").await?;
+    let get_label = "GET /posts/{id}";
+    let search_path = format!("/posts?limit=10&search={}", seed::SEARCH_WORD);
+    let search_label = format!("GET /posts?limit=10&search={}", seed::SEARCH_WORD);
+    let profile_name = format!("perf-{slug}-get-post");
+    // The ceiling runs on the same database beside the idle Agora server;
+    // each read is measured on Agora, then at once on the ceiling, so both
+    // see the same machine state.
+    let ceiling = run.start_ceiling().await?;
+    let ceiling_auth = ceiling
+        .log_tail()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("authentication look-up: ")
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let get_kind = || Kind::GetPost(Arc::clone(&ids));
+    let get = run
+        .measure(
+            &server,
+            REQUIRED,
+            vec![run.group(get_label, get_kind(), c)],
+            None,
+        )
+        .await?[0];
+    let ceiling_get = run
+        .measure(
+            &ceiling,
+            REQUIRED,
+            vec![run.group("ceiling: GET /posts/{id}", get_kind(), c)],
+            None,
+        )
+        .await?[0];
+    run.measure(
+        &server,
+        REQUIRED,
+        vec![run.group(list_label, Kind::GetPath(list_path.clone()), c)],
+        None,
+    )
+    .await?;
+    let ceiling_list = run
+        .measure(
+            &ceiling,
+            REQUIRED,
+            vec![run.group(
+                "ceiling: GET /posts?limit=10",
+                Kind::GetPath(list_path.clone()),
+                c,
+            )],
+            None,
+        )
+        .await?[0];
+    let counters0 = db.pg_scan_counters().await?;
+    run.measure(
+        &server,
+        REQUIRED,
+        vec![run.group(&search_label, Kind::GetPath(search_path.clone()), c)],
+        None,
+    )
+    .await?;
+    let counters_required = diff(db.pg_scan_counters().await?, counters0);
+    let ceiling_search = run
+        .measure(
+            &ceiling,
+            REQUIRED,
+            vec![run.group(
+                &format!("ceiling: {search_label}"),
+                Kind::GetPath(search_path.clone()),
+                c,
+            )],
+            None,
+        )
+        .await?[0];
+    drop(ceiling);
+    run.set_ceiling(REQUIRED, get_label, ceiling_get);
+    run.set_ceiling(REQUIRED, list_label, ceiling_list);
+    run.set_ceiling(REQUIRED, &search_label, ceiling_search);
+    if ctx.profile.is_some() {
+        // A separate run: perf's sampling slows the server, so this one is not in the table.
+        run.measure(
+            &server,
+            REQUIRED,
+            vec![run.group(get_label, get_kind(), c)],
+            Some(&profile_name),
+        )
+        .await?;
+    }
+    deep_pages(&mut run, &server, REQUIRED, &ids).await?;
+    let mixed_label = format!(
+        "GET /posts/{{id}} while {} connections log in",
+        ctx.login_connections
+    );
+    let mixed = run
+        .measure(
+            &server,
+            REQUIRED,
+            vec![
+                run.group(&mixed_label, get_kind(), c),
+                run.group(
+                    "POST /login (beside the GETs above)",
+                    Kind::Login(Arc::clone(&run.login_bodies)),
+                    ctx.login_connections,
+                ),
+            ],
+            None,
+        )
+        .await?;
+    let logins = run
+        .measure(
+            &server,
+            REQUIRED,
+            vec![run.group("POST /login", Kind::Login(Arc::clone(&run.login_bodies)), c)],
+            None,
+        )
+        .await?[0];
+
+    // Writes last: they add posts and votes.
+    run.measure(
+        &server,
+        REQUIRED,
+        vec![run.group("POST /posts", Kind::CreatePost, c)],
+        None,
+    )
+    .await?;
+    let vote_kind = Kind::Vote {
+        ids: Arc::clone(&ids),
+        voters: Arc::clone(&run.voters),
+        counter: Arc::clone(&run.vote_counter),
+    };
+    run.measure(
+        &server,
+        REQUIRED,
+        vec![run.group("POST /vote", vote_kind, c)],
+        None,
+    )
+    .await?;
+    drop(server);
+    drop(ids);
+
+    // 1M posts, 10M votes: the list's growth, deep pages, search.
+    let mut large_list = None;
+    let mut search_scale = REQUIRED;
+    let mut counters = counters_required;
+    if ctx.large {
+        let took = db.grow_to(LARGE, &mut voted_up_to).await?;
+        let counts = db.counts().await?;
+        progress(format!(
+            "{slug}: seeded {counts} in {:.1} s",
+            took.as_secs_f64()
+        ));
+        seeding.push(format!("{counts} in {:.1} s more", took.as_secs_f64()));
+        let ids = db.published_ids().await?;
+        let server = run.start_agora("1M posts").await?;
+        large_list = Some(
+            run.measure(
+                &server,
+                LARGE,
+                vec![run.group(list_label, Kind::GetPath(list_path.clone()), c)],
+                None,
+            )
+            .await?[0],
+        );
+        deep_pages(&mut run, &server, LARGE, &ids).await?;
+        let counters0 = db.pg_scan_counters().await?;
+        run.measure(
+            &server,
+            LARGE,
+            vec![run.group(&search_label, Kind::GetPath(search_path.clone()), c)],
+            None,
+        )
+        .await?;
+        counters = diff(db.pg_scan_counters().await?, counters0);
+        search_scale = LARGE;
+        drop(server);
+    }
+
+    // Facts above the table.
+    let facts = &mut run.report.facts;
+    facts.push(format!("Seeding (bulk SQL): {}.", seeding.join("; then ")));
+    facts.push(format!(
+        "Server idle RSS (1 s after start): {}.",
+        run.idle_rss
+            .iter()
+            .map(|(tag, kb)| format!("{} on {tag}", mb(*kb)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let max = |v: &[f64]| v.iter().copied().fold(0.0, f64::max);
+    facts.push(format!(
+        "CPU during the scenarios: the load generator used {:.2} cores on average (at most {:.2}); \
+         other processes on the machine used {:.2} cores on average (at most {:.2}){}.",
+        mean(&run.client_cores),
+        max(&run.client_cores),
+        mean(&run.other_cores),
+        max(&run.other_cores),
+        if max(&run.other_cores) > 0.2 {
+            ": the machine was not quiet, so numbers are noisier than they should be"
+        } else {
+            ""
+        }
+    ));
+    facts.push(format!(
+        "The ceiling's authentication look-up: {ceiling_auth} (the statement Agora's token check runs)."
+    ));
+    facts.push(format!(
+        "Search term `{}` is in 1% of titles; `GET /posts/{{id}}` picks random published posts; \
+         `POST /vote` gives every request a new (user, post) pair.",
+        seed::SEARCH_WORD
+    ));
+
+    // Targets.
+    let targets = &mut run.report.targets;
+    let ratio = get.rps / ceiling_get.rps.max(f64::MIN_POSITIVE);
+    targets.push(Target {
+        goal: "authenticated `GET /posts/{id}` >= 85% of its ceiling's req/s".to_owned(),
+        measured: format!(
+            "{:.0}% ({} vs {} req/s)",
+            100.0 * ratio,
+            rps(get.rps),
+            rps(ceiling_get.rps)
+        ),
+        pass: Some(ratio >= 0.85),
+    });
+    match large_list {
+        Some(large) => {
+            let growth = large.p99 as f64 / small_list.p99.max(1) as f64;
+            targets.push(Target {
+                goal: "`GET /posts?limit=10` p99 grows < 2x from 10k posts / 100k votes to 1M posts / 10M votes"
+                    .to_owned(),
+                measured: format!("{growth:.2}x ({} -> {})", ms(small_list.p99), ms(large.p99)),
+                pass: Some(growth < 2.0),
+            });
+        }
+        None => targets.push(Target {
+            goal: "`GET /posts?limit=10` p99 grows < 2x from 10k to 1M posts".to_owned(),
+            measured: "1M scale skipped (--quick or --no-large)".to_owned(),
+            pass: None,
+        }),
+    }
+    if pg {
+        let viewer = 1;
+        let common = db.pg_search_plan(seed::SEARCH_WORD, viewer).await?;
+        let rare = db.pg_search_plan(seed::RARE_WORD, viewer).await?;
+        let seq = |plan: &str| plan.contains("Seq Scan on posts");
+        let trgm = |plan: &str| plan.contains("posts_title_trgm_idx");
+        let nodes = |plan: &str| {
+            let mut found = Vec::new();
+            for (needle, label) in [
+                ("posts_title_trgm_idx", "trigram index"),
+                ("posts_pkey", "posts_pkey"),
+                ("Seq Scan on posts", "Seq Scan on posts"),
+            ] {
+                if plan.contains(needle) {
+                    found.push(label);
+                }
+            }
+            found.join(" + ")
+        };
+        let pass = !seq(&common) && !seq(&rare) && trgm(&rare);
+        targets.push(Target {
+            goal: format!(
+                "PostgreSQL search uses an index (trigram), no sequential scan, at {} posts",
+                scale_label(search_scale)
+            ),
+            measured: format!(
+                "plan for `{}` (1%): {}; for `{}` (0.01%): {}; during the search scenario: \
+                 {} trigram index scans, {} sequential scans of posts",
+                seed::SEARCH_WORD,
+                nodes(&common),
+                seed::RARE_WORD,
+                nodes(&rare),
+                counters.0,
+                counters.1
+            ) + if search_scale == LARGE {
+                ""
+            } else {
+                " (1M scale skipped: measured at 100k)"
+            },
+            pass: (search_scale == LARGE).then_some(pass),
+        });
+        run.report.notes.push(format!(
+            "PostgreSQL plan of the search statement (prepared, 6th execution) for `{}` at {} posts:\n\n```text\n{common}\n```\n\nand for `{}`:\n\n```text\n{rare}\n```",
+            seed::SEARCH_WORD,
+            scale_label(search_scale),
+            seed::RARE_WORD,
+        ));
+    }
+    let expected = ctx.cores as f64 / ctx.hash_secs;
+    let share = logins.rps / expected;
+    targets.push(Target {
+        goal: "logins >= 90% of cores / time of one argon2 hash".to_owned(),
+        measured: format!(
+            "{:.0}% ({} logins/s vs {} cores / {} = {:.1}/s)",
+            100.0 * share,
+            rps(logins.rps),
+            ctx.cores,
+            ms((ctx.hash_secs * 1e6) as u64),
+            expected
+        ),
+        pass: Some(share >= 0.9),
+    });
+    let rise = mixed[0].p99 as f64 / get.p99.max(1) as f64;
+    targets.push(Target {
+        goal: "p99 of `GET /posts/{id}` rises < 2x while logins saturate the hashing pool"
+            .to_owned(),
+        measured: format!(
+            "{rise:.2}x ({} alone -> {} beside {} login connections doing {} logins/s)",
+            ms(get.p99),
+            ms(mixed[0].p99),
+            ctx.login_connections,
+            rps(mixed[1].rps)
+        ),
+        pass: Some(rise < 2.0),
+    });
+    let idle = run.idle_rss.iter().map(|(_, kb)| *kb).max().unwrap_or(0);
+    targets.push(Target {
+        goal: "server RSS < 30 MB idle".to_owned(),
+        measured: format!("{} (largest idle RSS of the starts above)", mb(idle)),
+        pass: Some(idle < 30 * 1024),
+    });
+    targets.push(Target {
+        goal: "server RSS < 100 MB under load".to_owned(),
+        measured: format!("{} (largest VmHWM)", mb(run.peak_hwm)),
+        pass: Some(run.peak_hwm < 100 * 1024),
+    });
+    db.close().await;
+    Ok(run.report)
+}
+
+fn diff(a: (i64, i64), b: (i64, i64)) -> (i64, i64) {
+    (a.0 - b.0, a.1 - b.1)
+}
+
+/// A deep page two ways: `skip` (OFFSET) and the keyset cursor `after`.
+async fn deep_pages(
+    run: &mut BackendRun<'_>,
+    server: &Server,
+    posts: i64,
+    ids: &[i64],
+) -> Result<(), BoxError> {
+    let skip = (posts / 10) as usize;
+    // Posts with id < after, newest first, start at the skip-th visible post.
+    let after = ids[ids.len().saturating_sub(skip).max(1).min(ids.len() - 1)];
+    let c = run.ctx.connections;
+    let skip_path = format!("/posts?limit=10&skip={skip}");
+    let after_path = format!("/posts?limit=10&after={after}");
+    run.measure(
+        server,
+        posts,
+        vec![run.group(
+            &format!("GET {skip_path}"),
+            Kind::GetPath(skip_path.clone()),
+            c,
+        )],
+        None,
+    )
+    .await?;
+    run.measure(
+        server,
+        posts,
+        vec![run.group(
+            &format!("GET {after_path} (same page)"),
+            Kind::GetPath(after_path.clone()),
+            c,
+        )],
+        None,
+    )
+    .await?;
+    Ok(())
+}
+
+fn machine() -> Vec<String> {
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    let cpuinfo = read("/proc/cpuinfo");
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")?
+                .split_once(':')
+                .map(|(_, m)| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let meminfo = read("/proc/meminfo");
+    let mem_kb: u64 = meminfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("MemTotal:")?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    let kernel = read("/proc/sys/kernel/osrelease").trim().to_owned();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    vec![
+        format!("CPU: {model}, {cores} cores (nproc)"),
+        format!("memory: {:.1} GiB", mem_kb as f64 / 1024.0 / 1024.0),
+        format!("kernel: Linux {kernel}"),
+    ]
+}
+
+fn render(ctx: &Ctx, sections: &[BackendReport], skipped: &[String]) -> String {
+    let mut out = String::new();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    out.push_str("# Agora benchmark run\n\n");
+    out.push_str(&format!(
+        "- date: {}\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M UTC")
+    ));
+    out.push_str(&format!(
+        "- command: `cargo run --release -p agora-bench --{}`\n",
+        args.iter().map(|a| format!(" {a}")).collect::<String>()
+    ));
+    for line in machine() {
+        out.push_str(&format!("- {line}\n"));
+    }
+    out.push_str(&format!(
+        "- load: {} keep-alive connections per scenario, closed loop (hyper 1 client, {} thread(s), on the same machine), \
+         {} s measured after {} s of warm-up; latency from sending a request to the end of its body\n",
+        ctx.connections,
+        ctx.client_threads,
+        ctx.duration.as_secs_f64(),
+        ctx.warmup.as_secs_f64()
+    ));
+    out.push_str(&format!(
+        "- argon2id verification (m = 19456 KiB, t = 2, p = 1) in-process through agora-core's hasher: {} (fastest of the runs; median {}), so {} cores allow {:.1} logins/s\n",
+        ms((ctx.hash_secs * 1e6) as u64),
+        ms((ctx.hash_median * 1e6) as u64),
+        ctx.cores,
+        ctx.cores as f64 / ctx.hash_secs
+    ));
+    out.push_str(
+        "- server: `target/release/examples/server`, default settings (pool of 10, hashing pool = cores), `RUST_LOG=warn`; \
+         ceiling: `agora-ceiling` (bare axum + sqlx, same SQL: user look-up + the route's statement, hand-written JSON)\n",
+    );
+    out.push_str(
+        "- CPU s / 1k req: the server process's user + system time over the window (all scenario requests); \
+         RSS end: VmRSS after the scenario; peak RSS: VmHWM since that server started\n",
+    );
+    for line in skipped {
+        out.push_str(&format!("- {line}\n"));
+    }
+    out.push('\n');
+    for section in sections {
+        out.push_str(&section.markdown());
+        out.push('\n');
+    }
+    out
+}

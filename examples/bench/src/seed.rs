@@ -1,0 +1,563 @@
+//! Bulk seeding in SQL, straight through sqlx (not the API), and the
+//! database-side checks (counts, cursors, PostgreSQL plans and index use).
+//!
+//! The data, deterministic from the row number `i` (1-based, in insertion
+//! order):
+//! - users `user<i>@bench.example`, all with the same argon2id PHC string
+//!   (one real hash of [`crate::PASSWORD`], made by agora-core's hasher: a
+//!   documented shortcut, 1,000 hashes would take a minute);
+//! - posts titled `<adjective> <noun> k<i % 9973> no. <i>`: each of the 100
+//!   nouns is in 1% of titles, each `k<n>` tag in about 0.01%; post `i` is
+//!   unpublished when `i % 10 == 3` (10%), owned by user `(i * 7919) % 1000 + 1`;
+//! - exactly [`VOTES_PER_POST`] votes per post (posts written through the API
+//!   between two scales get theirs with the next scale), by users 1..=990 only:
+//!   users 991..=1000 ([`VOTERS`]) have no seeded votes, so the `POST /vote`
+//!   scenario can give each request a fresh (user, post) pair.
+
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Connection, PgPool, SqlitePool};
+
+use crate::{BoxError, err};
+
+/// Seeded users.
+pub const USERS: i64 = 1_000;
+/// Users 991..=1000 cast no seeded vote (the `POST /vote` scenario's voters).
+pub const VOTERS: std::ops::RangeInclusive<i64> = 991..=1_000;
+/// Votes seeded per post (so votes = 10 x posts at every scale).
+pub const VOTES_PER_POST: i64 = 10;
+/// The search term: one of the nouns, in 1% of titles.
+pub const SEARCH_WORD: &str = "lighthouse";
+/// A tag in about 0.01% of titles (the rare-term search plan).
+pub const RARE_WORD: &str = "k4321";
+/// The email of seeded user `n`.
+pub fn email(n: i64) -> String {
+    format!("user{n}@bench.example")
+}
+
+const ADJECTIVES: [&str; 50] = [
+    "amber", "brisk", "calm", "dusty", "eager", "fuzzy", "gentle", "hollow", "icy", "jolly",
+    "keen", "lucky", "mellow", "noble", "odd", "pale", "quick", "rapid", "silent", "tidy", "upper",
+    "vivid", "wild", "young", "zesty", "bold", "crisp", "deep", "early", "fancy", "grand", "hazy",
+    "inner", "juicy", "kind", "lame", "mild", "neat", "open", "proud", "quiet", "rough", "sharp",
+    "tall", "usual", "vast", "warm", "yellow", "zonal", "azure",
+];
+
+const NOUNS: [&str; 100] = [
+    "apple",
+    "bridge",
+    "candle",
+    "desert",
+    "engine",
+    "forest",
+    "garden",
+    "harbor",
+    "island",
+    "jacket",
+    "kettle",
+    "ladder",
+    "meadow",
+    "needle",
+    "orchard",
+    "pencil",
+    "quarry",
+    "river",
+    "saddle",
+    "tunnel",
+    "umbrella",
+    "valley",
+    "window",
+    "yacht",
+    "zipper",
+    "anchor",
+    "basket",
+    "castle",
+    "dragon",
+    "feather",
+    "glacier",
+    "hammer",
+    "igloo",
+    "jungle",
+    "kitten",
+    "lantern",
+    "mirror",
+    "nugget",
+    "oyster",
+    "parrot",
+    "quilt",
+    "rocket",
+    "sparrow",
+    "teapot",
+    "unicorn",
+    "violin",
+    "walrus",
+    "yogurt",
+    "zebra",
+    "acorn",
+    "blanket",
+    "compass",
+    "dolphin",
+    "emerald",
+    "falcon",
+    "goblet",
+    "helmet",
+    "iceberg",
+    "jigsaw",
+    "koala",
+    "lighthouse",
+    "magnet",
+    "nectar",
+    "octopus",
+    "penguin",
+    "quiver",
+    "raccoon",
+    "scarf",
+    "trumpet",
+    "urchin",
+    "volcano",
+    "wagon",
+    "xylophone",
+    "yarn",
+    "zucchini",
+    "almond",
+    "beetle",
+    "cactus",
+    "daisy",
+    "eclipse",
+    "fossil",
+    "gravel",
+    "hedgehog",
+    "inkwell",
+    "jasmine",
+    "kayak",
+    "lobster",
+    "marble",
+    "nutmeg",
+    "otter",
+    "pyramid",
+    "quartz",
+    "rhubarb",
+    "satchel",
+    "thimble",
+    "utensil",
+    "vortex",
+    "waffle",
+    "yeti",
+    "zeppelin",
+];
+
+const CONTENT: &str = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do \
+    eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, \
+    quis nostrud exercitation. Post number ";
+
+/// Checks that [`SEARCH_WORD`] matches exactly its own noun's titles.
+pub fn check_words() -> Result<(), BoxError> {
+    let holders: Vec<&&str> = ADJECTIVES
+        .iter()
+        .chain(NOUNS.iter())
+        .filter(|w| w.contains(SEARCH_WORD))
+        .collect();
+    if holders != [&SEARCH_WORD] {
+        return Err(err(format!(
+            "search word {SEARCH_WORD:?} is in several words: {holders:?}"
+        )));
+    }
+    Ok(())
+}
+
+/// Row counts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Counts {
+    /// Users.
+    pub users: i64,
+    /// Posts.
+    pub posts: i64,
+    /// Votes.
+    pub votes: i64,
+}
+
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} users, {} posts, {} votes",
+            crate::report::thousands(self.users),
+            crate::report::thousands(self.posts),
+            crate::report::thousands(self.votes)
+        )
+    }
+}
+
+/// A bench database connection for seeding and inspection.
+pub enum Db {
+    /// SQLite.
+    Sqlite(SqlitePool),
+    /// PostgreSQL.
+    Pg(PgPool),
+}
+
+impl Db {
+    /// Connects to an already migrated database (the Agora server migrated it).
+    pub async fn connect(url: &str) -> Result<Db, BoxError> {
+        if url.starts_with("sqlite:") {
+            // One connection, no foreign key checks (rows are consistent by
+            // construction), a large page cache, no fsync while seeding.
+            let options = SqliteConnectOptions::from_str(url)?
+                .foreign_keys(false)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Off)
+                .busy_timeout(Duration::from_secs(30))
+                .pragma("cache_size", "-262144")
+                .pragma("temp_store", "memory");
+            let pool = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_with(options)
+                .await?;
+            Ok(Db::Sqlite(pool))
+        } else {
+            let options = PgConnectOptions::from_str(url)?.application_name("agora-bench");
+            let pool = PgPoolOptions::new()
+                .max_connections(2)
+                .connect_with(options)
+                .await?;
+            Ok(Db::Pg(pool))
+        }
+    }
+
+    /// Row counts.
+    pub async fn counts(&self) -> Result<Counts, BoxError> {
+        const SQL: &str = "SELECT (SELECT COUNT(*) FROM users), (SELECT COUNT(*) FROM posts), \
+                           (SELECT COUNT(*) FROM votes)";
+        let (users, posts, votes): (i64, i64, i64) = match self {
+            Db::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+            Db::Pg(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+        };
+        Ok(Counts {
+            users,
+            posts,
+            votes,
+        })
+    }
+
+    /// Seeds [`USERS`] users with the same password hash, unless there are users.
+    pub async fn seed_users(&self, phc: &str) -> Result<(), BoxError> {
+        if self.counts().await?.users > 0 {
+            return Ok(());
+        }
+        match self {
+            Db::Sqlite(pool) => {
+                sqlx::query(
+                    "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1) \
+                     INSERT INTO users (email, password_hash, created_at) \
+                     SELECT 'user' || i || '@bench.example', ?2, \
+                            strftime('%Y-%m-%dT%H:%M:%S+00:00', 1700000000 + i * 60, 'unixepoch') \
+                     FROM s",
+                )
+                .bind(USERS)
+                .bind(phc)
+                .execute(pool)
+                .await?;
+            }
+            Db::Pg(pool) => {
+                sqlx::query(
+                    "INSERT INTO users (email, password_hash, created_at) \
+                     SELECT 'user' || i || '@bench.example', $2, \
+                            timestamptz '2023-11-14 22:13:20+00' + i * interval '1 minute' \
+                     FROM generate_series(1, $1::bigint) AS s(i)",
+                )
+                .bind(USERS)
+                .bind(phc)
+                .execute(pool)
+                .await?;
+            }
+        }
+        let (min, max): (i64, i64) = match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_as("SELECT MIN(id), MAX(id) FROM users")
+                    .fetch_one(pool)
+                    .await?
+            }
+            Db::Pg(pool) => {
+                sqlx::query_as("SELECT MIN(id), MAX(id) FROM users")
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        if (min, max) != (1, USERS) {
+            return Err(err(format!(
+                "seeded user ids are {min}..={max}, expected 1..={USERS} (not a fresh database?)"
+            )));
+        }
+        Ok(())
+    }
+
+    /// Adds posts until there are `target`, gives [`VOTES_PER_POST`] votes
+    /// to every post with an id above `voted_up_to` (the new ones, and those
+    /// written through the API since the last call) and moves it to the
+    /// largest id, then refreshes planner statistics. Returns the time taken.
+    pub async fn grow_to(&self, target: i64, voted_up_to: &mut i64) -> Result<Duration, BoxError> {
+        let started = Instant::now();
+        let counts = self.counts().await?;
+        if counts.posts >= target {
+            return Ok(started.elapsed());
+        }
+        // Row numbers continue from the count of posts.
+        let (first, last) = (counts.posts + 1, target);
+        let adjectives: Vec<String> = ADJECTIVES.iter().map(|s| (*s).to_owned()).collect();
+        let nouns: Vec<String> = NOUNS.iter().map(|s| (*s).to_owned()).collect();
+        match self {
+            Db::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                let adjectives = serde_json::to_string(&adjectives)?;
+                let nouns = serde_json::to_string(&nouns)?;
+                let mut tx = conn.begin().await?;
+                sqlx::query(
+                    "WITH RECURSIVE s(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM s WHERE i < ?2) \
+                     INSERT INTO posts (title, content, published, created_at, owner_id) \
+                     SELECT json_extract(?3, '$[' || ((i / 100) % 50) || ']') || ' ' || \
+                            json_extract(?4, '$[' || (i % 100) || ']') || ' k' || (i % 9973) || \
+                            ' no. ' || i, \
+                            ?5 || i, (i % 10) <> 3, \
+                            strftime('%Y-%m-%dT%H:%M:%S+00:00', 1735689600 + i, 'unixepoch'), \
+                            (i * 7919) % 1000 + 1 \
+                     FROM s",
+                )
+                .bind(first)
+                .bind(last)
+                .bind(adjectives)
+                .bind(nouns)
+                .bind(CONTENT)
+                .execute(&mut *tx)
+                .await?;
+                sqlx::query(
+                    "WITH RECURSIVE k(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM k WHERE k < ?2 - 1) \
+                     INSERT OR IGNORE INTO votes (post_id, user_id) \
+                     SELECT p.id, ((p.id * 7 + k.k * 97) % 990) + 1 \
+                     FROM posts p CROSS JOIN k WHERE p.id > ?1 ORDER BY p.id",
+                )
+                .bind(*voted_up_to)
+                .bind(VOTES_PER_POST)
+                .execute(&mut *tx)
+                .await?;
+                let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM posts")
+                    .fetch_one(&mut *tx)
+                    .await?;
+                *voted_up_to = max_id;
+                tx.commit().await?;
+                sqlx::query("ANALYZE").execute(&mut *conn).await?;
+                sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+            Db::Pg(pool) => {
+                let mut conn = pool.acquire().await?;
+                // Skips the foreign key triggers when allowed (superuser);
+                // the rows are consistent by construction.
+                let _ = sqlx::query("SET session_replication_role = replica")
+                    .execute(&mut *conn)
+                    .await;
+                sqlx::query("SET synchronous_commit = off")
+                    .execute(&mut *conn)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO posts (title, content, published, created_at, owner_id) \
+                     SELECT ($3::text[])[1 + (i / 100) % 50] || ' ' || ($4::text[])[1 + i % 100] || \
+                            ' k' || (i % 9973) || ' no. ' || i, \
+                            $5 || i, (i % 10) <> 3, \
+                            timestamptz '2025-01-01 00:00:00+00' + i * interval '1 second', \
+                            (i * 7919) % 1000 + 1 \
+                     FROM generate_series($1::bigint, $2::bigint) AS s(i)",
+                )
+                .bind(first)
+                .bind(last)
+                .bind(&adjectives)
+                .bind(&nouns)
+                .bind(CONTENT)
+                .execute(&mut *conn)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO votes (post_id, user_id) \
+                     SELECT p.id, ((p.id * 7 + k * 97) % 990) + 1 \
+                     FROM posts p CROSS JOIN generate_series(0, $2::bigint - 1) AS k \
+                     WHERE p.id > $1 ORDER BY p.id ON CONFLICT DO NOTHING",
+                )
+                .bind(*voted_up_to)
+                .bind(VOTES_PER_POST)
+                .execute(&mut *conn)
+                .await?;
+                let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM posts")
+                    .fetch_one(&mut *conn)
+                    .await?;
+                *voted_up_to = max_id;
+                let _ = sqlx::query("RESET session_replication_role")
+                    .execute(&mut *conn)
+                    .await;
+                // VACUUM sets the visibility map, so vote counts are
+                // index-only scans as they would be under autovacuum.
+                sqlx::raw_sql("VACUUM ANALYZE users, posts, votes")
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
+        Ok(started.elapsed())
+    }
+
+    /// Columns of `posts` that this seeder does not know (a schema change
+    /// it leaves at their defaults, e.g. a denormalised vote count).
+    pub async fn unknown_post_columns(&self) -> Result<Vec<String>, BoxError> {
+        let columns: Vec<(String,)> = match self {
+            Db::Sqlite(pool) => {
+                sqlx::query_as("SELECT name FROM pragma_table_info('posts')")
+                    .fetch_all(pool)
+                    .await?
+            }
+            Db::Pg(pool) => {
+                sqlx::query_as(
+                    "SELECT column_name::text FROM information_schema.columns \
+                     WHERE table_schema = current_schema() AND table_name = 'posts'",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+        };
+        let known = [
+            "id",
+            "title",
+            "content",
+            "published",
+            "created_at",
+            "owner_id",
+        ];
+        Ok(columns
+            .into_iter()
+            .map(|(c,)| c)
+            .filter(|c| !known.contains(&c.as_str()))
+            .collect())
+    }
+
+    /// Ids of the published posts, ascending.
+    pub async fn published_ids(&self) -> Result<Vec<i64>, BoxError> {
+        const SQL: &str = "SELECT id FROM posts WHERE published ORDER BY id";
+        Ok(match self {
+            Db::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
+            Db::Pg(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
+        })
+    }
+
+    /// PostgreSQL: the plan of Agora's search statement for `term`, as the
+    /// server's cached statement would run it (the 6th execution of a
+    /// prepared statement, when PostgreSQL may switch to a generic plan).
+    pub async fn pg_search_plan(&self, term: &str, viewer: i64) -> Result<String, BoxError> {
+        let Db::Pg(pool) = self else {
+            return Err(err("search plans are checked on PostgreSQL only"));
+        };
+        let mut conn = pool.acquire().await?;
+        // The statement of storage-sqlx/src/postgres.rs `list_posts` with a term
+        // (no `after`: the id bound is i64::MAX).
+        sqlx::raw_sql(
+            "PREPARE bench_search(bigint, bigint, text, bigint, bigint) AS \
+             SELECT p.id, p.title, p.content, p.published, p.created_at, p.owner_id, \
+             u.email AS owner_email, u.created_at AS owner_created_at, \
+             (SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes \
+             FROM posts p JOIN users u ON u.id = p.owner_id \
+             WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
+             AND p.title ILIKE $3 ORDER BY p.id DESC LIMIT $4 OFFSET $5",
+        )
+        .execute(&mut *conn)
+        .await?;
+        let explain = format!(
+            "EXPLAIN EXECUTE bench_search({viewer}, {}, '%{}%', 10, 0)",
+            i64::MAX,
+            term.replace('\'', "''")
+        );
+        let mut plan = String::new();
+        for _ in 0..6 {
+            let rows: Vec<(String,)> = sqlx::query_as(AssertSqlSafe(explain.clone()))
+                .fetch_all(&mut *conn)
+                .await?;
+            plan = rows
+                .into_iter()
+                .map(|(l,)| l)
+                .collect::<Vec<_>>()
+                .join("\n");
+        }
+        sqlx::raw_sql("DEALLOCATE bench_search")
+            .execute(&mut *conn)
+            .await?;
+        Ok(plan)
+    }
+
+    /// PostgreSQL: (index scans of `posts_title_trgm_idx`, sequential scans
+    /// of `posts`) so far, from the statistics views.
+    pub async fn pg_scan_counters(&self) -> Result<(i64, i64), BoxError> {
+        let Db::Pg(pool) = self else {
+            return Ok((0, 0));
+        };
+        let row: (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT idx_scan FROM pg_stat_user_indexes \
+                     WHERE indexrelname = 'posts_title_trgm_idx'), \
+                    (SELECT seq_scan FROM pg_stat_user_tables WHERE relname = 'posts')",
+        )
+        .fetch_one(pool)
+        .await?;
+        Ok((row.0.unwrap_or(0), row.1.unwrap_or(0)))
+    }
+
+    /// Closes the pool.
+    pub async fn close(self) {
+        match self {
+            Db::Sqlite(pool) => pool.close().await,
+            Db::Pg(pool) => pool.close().await,
+        }
+    }
+}
+
+/// Creates a fresh PostgreSQL database through `admin_url` and returns its
+/// name and URL.
+pub async fn pg_create(admin_url: &str) -> Result<(String, String), BoxError> {
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    let name = format!("agora_bench_{}", agora_core::crypto::random_hex(6));
+    // `name` is made here from hex digits.
+    sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok((name.clone(), pg_url_with_db(admin_url, &name)))
+}
+
+/// Drops a database made by [`pg_create`], closing its sessions.
+pub async fn pg_drop(admin_url: &str, name: &str) -> Result<(), BoxError> {
+    if !name.starts_with("agora_bench_")
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(err(format!("refusing to drop {name:?}")));
+    }
+    let mut admin = sqlx::PgConnection::connect(admin_url).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+    )))
+    .execute(&mut admin)
+    .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+/// `admin_url` with its database name replaced by `name` (query kept).
+pub fn pg_url_with_db(admin_url: &str, name: &str) -> String {
+    let (base, query) = match admin_url.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (admin_url, None),
+    };
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let host_part = match base[scheme_end..].find('/') {
+        Some(i) => &base[..scheme_end + i],
+        None => base,
+    };
+    match query {
+        Some(q) => format!("{host_part}/{name}?{q}"),
+        None => format!("{host_part}/{name}"),
+    }
+}

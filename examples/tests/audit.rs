@@ -1,0 +1,156 @@
+//! Every login success and failure, refresh, logout, password change and
+//! account deletion is an `agora::audit` tracing event with the user, the
+//! session and the client IP, and no log line ever contains a password or a
+//! token. One test in its own binary: it owns the global subscriber.
+
+mod common;
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use agora_sqlx::Backend;
+use agora_sqlx::testing::TestDatabase;
+use serde_json::{Value, json};
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("lock").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_events_are_audited_without_secrets() {
+    let captured = Captured::default();
+    let writer = captured.clone();
+    tracing_subscriber::fmt()
+        .with_env_filter("info")
+        .with_ansi(false)
+        .with_writer(move || writer.clone())
+        .init();
+
+    let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
+    let base = common::spawn_axum(common::config_for(&db)).await;
+    let http = reqwest::Client::new();
+    let password = "audit me please 123";
+    let new_password = "a brand new password 456";
+    let creds = json!({"email": "audit@example.com", "password": password});
+    http.post(format!("{base}/users"))
+        .json(&creds)
+        .send()
+        .await
+        .expect("register");
+    let failed = json!({"email": "audit@example.com", "password": "wrong-password-789"});
+    http.post(format!("{base}/login"))
+        .json(&failed)
+        .send()
+        .await
+        .expect("login");
+    let login: Value = http
+        .post(format!("{base}/login"))
+        .json(&creds)
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let refresh = login["refresh_token"].as_str().expect("refresh");
+    let tokens: Value = http
+        .post(format!("{base}/token/refresh"))
+        .json(&json!({"refresh_token": refresh}))
+        .send()
+        .await
+        .expect("refresh")
+        .json()
+        .await
+        .expect("json");
+    let access = tokens["access_token"].as_str().expect("access");
+    http.put(format!("{base}/users/me/password"))
+        .bearer_auth(access)
+        .json(&json!({"current_password": password, "new_password": new_password}))
+        .send()
+        .await
+        .expect("change");
+    let second: Value = http
+        .post(format!("{base}/login"))
+        .json(&json!({"email": "audit@example.com", "password": new_password}))
+        .send()
+        .await
+        .expect("login")
+        .json()
+        .await
+        .expect("json");
+    let second_access = second["access_token"].as_str().expect("access");
+    http.post(format!("{base}/logout"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .expect("logout");
+    http.delete(format!("{base}/users/me"))
+        .bearer_auth(second_access)
+        .json(&json!({"password": new_password}))
+        .send()
+        .await
+        .expect("delete");
+
+    let log = captured.text();
+    let audit: Vec<&str> = log.lines().filter(|l| l.contains("agora::audit")).collect();
+    let has = |event: &str, outcome: Option<&str>| {
+        audit.iter().any(|l| {
+            l.contains(&format!("event=\"{event}\""))
+                && outcome.is_none_or(|o| l.contains(&format!("outcome=\"{o}\"")))
+        })
+    };
+    for (event, outcome) in [
+        ("register", None),
+        ("login", Some("failure")),
+        ("login", Some("success")),
+        ("refresh", Some("success")),
+        ("password_change", Some("success")),
+        ("logout", None),
+        ("account_deletion", Some("success")),
+    ] {
+        assert!(
+            has(event, outcome),
+            "no {event} {outcome:?} event in:\n{}",
+            audit.join("\n")
+        );
+    }
+    let success = audit
+        .iter()
+        .find(|l| l.contains("event=\"login\"") && l.contains("outcome=\"success\""))
+        .expect("login success");
+    assert!(
+        success.contains("user_id=") && success.contains("ip=Some(127.0.0.1)"),
+        "{success}"
+    );
+    let refreshed = audit
+        .iter()
+        .find(|l| l.contains("event=\"refresh\""))
+        .expect("refresh");
+    assert!(refreshed.contains("session_id="), "{refreshed}");
+
+    for secret in [
+        password,
+        new_password,
+        "wrong-password-789",
+        refresh,
+        access,
+        second_access,
+    ] {
+        assert!(!log.contains(secret), "a secret reached the log");
+    }
+}
