@@ -4,9 +4,10 @@
 //! with [pyo3](https://pyo3.rs) and [maturin](https://www.maturin.rs).
 //!
 //! It is a thin translation layer: Python arguments become `agora-core`
-//! schema types (`UserCreate`, `LoginRequest`, `PostCreate`, `VoteRequest`,
-//! `ListQuery`), the calls go to [`agora_core::Agora`], and results become
-//! frozen Python objects. Every rule stays in `agora-core`; every
+//! schema types (`UserCreate`, `LoginRequest`, `RefreshRequest`,
+//! `PostCreate`, `VoteRequest`, `ListQuery`, `PasswordChange`,
+//! `AccountDeletion`), the calls go to [`agora_core::Agora`], and results
+//! become frozen Python objects. Every rule stays in `agora-core`; every
 //! [`agora_core::Error`] becomes a Python exception in [`errors::to_py_err`].
 //!
 //! All async work runs on one shared multi-thread tokio runtime (the one
@@ -70,6 +71,7 @@ fn _agora(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::PostWithVotes>()?;
     m.add_class::<types::Token>()?;
     m.add_class::<types::VoteResult>()?;
+    m.add_class::<types::Session>()?;
     m.add_class::<service::Agora>()?;
     m.add_class::<service::AsyncAgora>()?;
     m.add_class::<server::Server>()?;

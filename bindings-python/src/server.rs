@@ -35,6 +35,7 @@ pub fn serve(
         database_url,
         settings::secret_arg(jwt_secret)?,
         settings::ttl_arg(access_token_ttl)?,
+        None,
         throttle,
     )?;
     let agora = settings::open(py, &config)?;

@@ -1,5 +1,6 @@
-//! Constructor arguments (`database_url`, `jwt_secret`, `access_token_ttl`)
-//! to an [`agora_core::Config`] and an open [`agora_core::Agora`].
+//! Constructor arguments (`database_url`, `jwt_secret`, `access_token_ttl`,
+//! `refresh_reuse_grace`, `throttle`) to an [`agora_core::Config`] and an
+//! open [`agora_core::Agora`].
 
 use std::time::Duration;
 
@@ -78,39 +79,54 @@ pub(crate) fn secret_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Ve
 /// `access_token_ttl`: whole seconds as an `int`, or a `datetime.timedelta`;
 /// at least one second.
 pub(crate) fn ttl_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
+    let ttl = duration_arg("access_token_ttl", value)?;
+    if ttl.is_some_and(|ttl| ttl.as_secs() == 0) {
+        return Err(PyValueError::new_err(
+            "access_token_ttl must be at least one second",
+        ));
+    }
+    Ok(ttl)
+}
+
+/// `refresh_reuse_grace`: whole seconds as an `int`, or a
+/// `datetime.timedelta` (sub-second precision kept); zero or more.
+pub(crate) fn grace_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
+    duration_arg("refresh_reuse_grace", value)
+}
+
+/// A duration argument named `name`: an `int` of seconds or a
+/// `datetime.timedelta`, not negative; `None` means "the default".
+fn duration_arg(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
-    let too_short = || PyValueError::new_err("access_token_ttl must be at least one second");
+    let negative = || PyValueError::new_err(format!("{name} must not be negative"));
     if value.cast::<PyDelta>().is_ok() {
-        let ttl: Duration = value.extract().map_err(|_| too_short())?;
-        return if ttl.as_secs() == 0 {
-            Err(too_short())
-        } else {
-            Ok(Some(ttl))
-        };
+        let duration: Duration = value.extract().map_err(|_| negative())?;
+        return Ok(Some(duration));
     }
     if value.cast::<PyBool>().is_err()
         && let Ok(secs) = value.extract::<i64>()
     {
-        return match u64::try_from(secs) {
-            Ok(secs) if secs > 0 => Ok(Some(Duration::from_secs(secs))),
-            _ => Err(too_short()),
-        };
+        return u64::try_from(secs)
+            .map(|secs| Some(Duration::from_secs(secs)))
+            .map_err(|_| negative());
     }
-    Err(PyTypeError::new_err(
-        "access_token_ttl must be an int (seconds) or a datetime.timedelta",
-    ))
+    Err(PyTypeError::new_err(format!(
+        "{name} must be an int (seconds) or a datetime.timedelta"
+    )))
 }
 
 /// The configuration for these arguments, with a JWT secret: the given one,
 /// or the one kept beside the SQLite file (created on first use), or a fresh
 /// one for an in-memory database. `throttle: false` turns off login and
-/// registration throttling (for test suites that sign up many users).
+/// registration throttling (for test suites that sign up many users);
+/// `refresh_reuse_grace` replaces [`Config::refresh_reuse_grace`].
 pub(crate) fn config(
     database_url: &str,
     jwt_secret: Option<Vec<u8>>,
     access_token_ttl: Option<Duration>,
+    refresh_reuse_grace: Option<Duration>,
     throttle: bool,
 ) -> PyResult<Config> {
     let mut config = Config {
@@ -123,6 +139,9 @@ pub(crate) fn config(
     }
     if let Some(ttl) = access_token_ttl {
         config.access_token_ttl = ttl;
+    }
+    if let Some(grace) = refresh_reuse_grace {
+        config.refresh_reuse_grace = grace;
     }
     config.validate().map_err(config_err)?;
     config.ensure_jwt_secret().map_err(config_err)?;

@@ -203,8 +203,8 @@ impl PostWithVotes {
     }
 }
 
-/// The tokens of a new session, as `POST /login` answers them. Its `repr`
-/// hides both tokens.
+/// The tokens of a session, as `POST /login` and `POST /token/refresh`
+/// answer them. Its `repr` hides both tokens.
 #[pyclass(frozen, eq, module = "agora", name = "Token")]
 #[derive(Clone)]
 pub struct Token {
@@ -237,7 +237,8 @@ impl Token {
         self.inner.expires_in
     }
 
-    /// The opaque refresh token of this session (each one works once).
+    /// The opaque refresh token of this session, for `refresh` (each one
+    /// works once).
     #[getter]
     fn refresh_token(&self) -> &str {
         &self.inner.refresh_token
@@ -250,7 +251,8 @@ impl Token {
     }
 
     /// `{"access_token", "token_type", "expires_in", "refresh_token",
-    /// "refresh_expires_in"}`, as `POST /login` answers.
+    /// "refresh_expires_in"}`, as `POST /login` and `POST /token/refresh`
+    /// answer.
     fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         to_python(py, &self.inner)
     }
@@ -265,6 +267,87 @@ impl Token {
 
     fn __hash__(&self) -> u64 {
         hash_of(&self.inner.access_token)
+    }
+}
+
+/// One of the user's active sessions, as `GET /sessions` lists it: `id`,
+/// `created_at`, `last_used_at`, `expires_at` (aware UTC datetimes),
+/// `user_agent` and `ip` (as given at login, or `None`), and `current`
+/// (whether it is the session of the token that asked).
+#[pyclass(frozen, eq, module = "agora", name = "Session")]
+#[derive(Clone)]
+pub struct Session {
+    pub(crate) inner: agora_core::schema::SessionInfo,
+}
+
+impl PartialEq for Session {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.session == other.inner.session && self.inner.current == other.inner.current
+    }
+}
+
+#[pymethods]
+impl Session {
+    /// The session's id (hex), for `end_session`.
+    #[getter]
+    fn id(&self) -> &str {
+        &self.inner.session.id
+    }
+
+    /// When the session began: the login (timezone-aware, UTC).
+    #[getter]
+    fn created_at(&self) -> DateTime<Utc> {
+        self.inner.session.created_at
+    }
+
+    /// When it was last refreshed, or created (timezone-aware, UTC).
+    #[getter]
+    fn last_used_at(&self) -> DateTime<Utc> {
+        self.inner.session.last_used_at
+    }
+
+    /// Its absolute end, however often it is refreshed (timezone-aware, UTC).
+    #[getter]
+    fn expires_at(&self) -> DateTime<Utc> {
+        self.inner.session.expires_at
+    }
+
+    /// The client's `User-Agent` at login, if known.
+    #[getter]
+    fn user_agent(&self) -> Option<&str> {
+        self.inner.session.user_agent.as_deref()
+    }
+
+    /// The client's IP address at login, if known.
+    #[getter]
+    fn ip(&self) -> Option<&str> {
+        self.inner.session.ip.as_deref()
+    }
+
+    /// Whether this is the session of the access token that listed it.
+    #[getter]
+    fn current(&self) -> bool {
+        self.inner.current
+    }
+
+    /// `{"id", "created_at", "last_used_at", "expires_at", "user_agent",
+    /// "ip", "current"}`, one entry of `GET /sessions`, with the times as
+    /// ISO 8601 strings.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        to_python(py, &self.inner)
+    }
+
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        Ok(format!(
+            "Session(id={}, created_at={}, current={})",
+            repr_str(py, &self.inner.session.id)?,
+            repr_str(py, &self.inner.session.created_at.to_rfc3339())?,
+            if self.inner.current { "True" } else { "False" },
+        ))
+    }
+
+    fn __hash__(&self) -> u64 {
+        hash_of(&(&self.inner.session.id, self.inner.current))
     }
 }
 

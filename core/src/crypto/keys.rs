@@ -392,9 +392,9 @@ fn parse_pem(key: &PemKey) -> Result<ParsedKey, String> {
         if let Ok(encoding) = EncodingKey::from_ed_pem(&key.pem) {
             let jwk = Jwk::from_encoding_key(&encoding, Algorithm::EdDSA).map_err(|e| {
                 format!(
-                    "{origin}: not a usable Ed25519 private key ({e}); it must be PKCS#8 v1, \
-                     as `openssl genpkey -algorithm ed25519` writes (`openssl pkey -in key.pem` \
-                     converts other forms)"
+                    "{origin}: not a usable Ed25519 private key ({e}); it must be PKCS#8 v1 \
+                     without the public key (48 bytes of DER), as \
+                     `openssl genpkey -algorithm ed25519` writes"
                 )
             })?;
             (Algorithm::EdDSA, Some(encoding), jwk)
@@ -677,12 +677,12 @@ mod tests {
     }
 
     #[test]
-    fn ed25519_pkcs8_v2_key_is_refused_with_a_conversion_hint() {
+    fn ed25519_pkcs8_v2_key_is_refused_with_a_hint_to_make_a_v1_key() {
         let err = KeySet::asymmetric(JwtAlgorithm::EdDSA, &ed25519_pkcs8_v2(), &[])
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("PKCS#8 v1") && err.contains("openssl pkey"),
+            err.contains("PKCS#8 v1") && err.contains("openssl genpkey"),
             "{err}"
         );
     }
