@@ -447,7 +447,8 @@ impl Config {
                 return mixed(
                     "AGORA_JWT_SECRET",
                     format!(
-                        "AGORA_JWT_ALGORITHM is {algorithm}, which signs with a private key;                          HMAC secrets and signature keys are not mixed: unset AGORA_JWT_SECRET"
+                        "AGORA_JWT_ALGORITHM is {algorithm}, which signs with a private key; \
+                         HMAC secrets and signature keys are not mixed: unset AGORA_JWT_SECRET"
                     ),
                 );
             }
@@ -455,7 +456,9 @@ impl Config {
                 return mixed(
                     "AGORA_JWT_PREVIOUS_SECRETS",
                     format!(
-                        "AGORA_JWT_ALGORITHM is {algorithm}; HS256 secrets and signature keys                          are not mixed in one key set: unset AGORA_JWT_PREVIOUS_SECRETS                          (moving from HS256 ends access tokens early: clients refresh)"
+                        "AGORA_JWT_ALGORITHM is {algorithm}; HS256 secrets and signature keys \
+                         are not mixed in one key set: unset AGORA_JWT_PREVIOUS_SECRETS \
+                         (moving from HS256 ends access tokens early: clients refresh)"
                     ),
                 );
             }
@@ -463,7 +466,8 @@ impl Config {
                 return mixed(
                     "AGORA_JWT_PRIVATE_KEY_FILE",
                     format!(
-                        "{algorithm} needs a private key: set AGORA_JWT_PRIVATE_KEY_FILE to a                          PKCS#8 PEM file"
+                        "{algorithm} needs a private key: set AGORA_JWT_PRIVATE_KEY_FILE to a \
+                         PKCS#8 PEM file"
                     ),
                 );
             }
@@ -471,14 +475,16 @@ impl Config {
             if self.jwt_private_key.is_some() {
                 return mixed(
                     "AGORA_JWT_PRIVATE_KEY_FILE",
-                    "a private key signs with EdDSA or ES256: set AGORA_JWT_ALGORITHM,                      or unset AGORA_JWT_PRIVATE_KEY_FILE for HS256"
+                    "a private key signs with EdDSA or ES256: set AGORA_JWT_ALGORITHM, \
+                     or unset AGORA_JWT_PRIVATE_KEY_FILE for HS256"
                         .to_owned(),
                 );
             }
             if !self.jwt_verify_keys.is_empty() {
                 return mixed(
                     "AGORA_JWT_VERIFY_KEY_FILES",
-                    "AGORA_JWT_ALGORITHM is HS256; HS256 secrets and signature keys are not                      mixed in one key set: use AGORA_JWT_PREVIOUS_SECRETS for old secrets"
+                    "AGORA_JWT_ALGORITHM is HS256; HS256 secrets and signature keys are not \
+                     mixed in one key set: use AGORA_JWT_PREVIOUS_SECRETS for old secrets"
                         .to_owned(),
                 );
             }

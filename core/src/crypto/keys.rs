@@ -223,7 +223,7 @@ impl KeySet {
             return Err(invalid(
                 ACTIVE,
                 format!(
-                    "{} is a {} key, but AGORA_JWT_ALGORITHM is {algorithm}",
+                    "{} holds a key of type {}, but AGORA_JWT_ALGORITHM is {algorithm}",
                     active.origin(),
                     key_type_name(active_key.algorithm)
                 ),
