@@ -590,6 +590,54 @@ async fn jwks_is_not_published_for_a_shared_secret(a: Adapter) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
+async fn jwks_publishes_the_eddsa_public_key_and_tokens_use_it(a: Adapter) {
+    use agora_core::crypto::keys::{JwtAlgorithm, PemKey};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = dir.path().join("ed25519.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key)
+        .status()
+        .expect("openssl genpkey runs (the openssl command line tool is needed)");
+    assert!(made.success());
+    let pem = PemKey::from_file(&key, "AGORA_JWT_PRIVATE_KEY_FILE").expect("key");
+    let s = server(a, |c| {
+        c.jwt_secret = None;
+        c.jwt_algorithm = JwtAlgorithm::EdDSA;
+        c.jwt_private_key = Some(pem);
+    })
+    .await;
+    let jwks: Value = s
+        .http
+        .get(format!("{}/.well-known/jwks.json", s.base))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    let keys = jwks["keys"].as_array().expect("keys");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(
+        (keys[0]["kty"].as_str(), keys[0]["crv"].as_str()),
+        (Some("OKP"), Some("Ed25519"))
+    );
+    assert!(keys[0].get("d").is_none(), "no private material");
+    s.register("ed@example.com").await;
+    let t = s.login("ed@example.com").await;
+    use base64::Engine as _;
+    let header = t.access.split('.').next().expect("header");
+    let header: Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(header)
+            .expect("base64"),
+    )
+    .expect("json");
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["kid"], keys[0]["kid"]);
+    assert_eq!(s.me_status(&t.access).await, StatusCode::OK);
+}
+
 macro_rules! for_both_adapters {
     ($($case:ident),* $(,)?) => {
         mod axum {
@@ -631,4 +679,5 @@ for_both_adapters!(
     bcrypt_hash_from_the_original_app_is_upgraded_on_login,
     common_password_is_rejected_at_registration,
     jwks_is_not_published_for_a_shared_secret,
+    jwks_publishes_the_eddsa_public_key_and_tokens_use_it,
 );
