@@ -54,7 +54,24 @@ impl Actor {
     }
 }
 
-/// Who is calling `register` or `login`, for Agora's throttling (per client
+/// The access token of the session a session-management call acts on
+/// (`logout`, `sessions`, `change_password`, ...): a `str` or an
+/// `agora.Token`. A `User` is refused: these calls need the session, which
+/// only the token names.
+fn access_token_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    if let Ok(token) = value.cast::<Token>() {
+        return Ok(token.get().inner.access_token.clone());
+    }
+    if let Ok(token) = value.cast::<PyString>() {
+        return Ok(token.to_cow()?.into_owned());
+    }
+    Err(PyTypeError::new_err(
+        "token must be an agora.Token or an access token (str); \
+         session calls need the session's token, not an agora.User",
+    ))
+}
+
+/// Who is calling `register`, `login` or `refresh`, for Agora's throttling (per client
 /// IP and per account) and audit log: `client_ip` as the web framework saw
 /// it (e.g. FastAPI's `request.client.host`), `user_agent` its header.
 fn client_info(client_ip: Option<&str>, user_agent: Option<&str>) -> PyResult<ClientInfo> {
@@ -81,11 +98,14 @@ pub(crate) struct Page {
 mod ops {
     use agora_core::domain::ClientInfo;
     use agora_core::error::Result;
-    use agora_core::schema::{ListQuery, LoginRequest, PostCreate, UserCreate, VoteRequest};
+    use agora_core::schema::{
+        AccountDeletion, ListQuery, LoginRequest, PasswordChange, PostCreate, RefreshRequest,
+        UserCreate, VoteRequest,
+    };
     use agora_core::{Agora, Error};
 
     use super::{Actor, Page};
-    use crate::types::{Post, PostWithVotes, Token, User, VoteResult};
+    use crate::types::{Post, PostWithVotes, Session, Token, User, VoteResult};
 
     pub async fn register(
         agora: Agora,
@@ -109,6 +129,56 @@ mod ops {
             .login(LoginRequest { email, password }, &client)
             .await?;
         Ok(Token { inner })
+    }
+
+    pub async fn refresh(agora: Agora, refresh_token: String, client: ClientInfo) -> Result<Token> {
+        let inner = agora
+            .refresh(RefreshRequest { refresh_token }, &client)
+            .await?;
+        Ok(Token { inner })
+    }
+
+    pub async fn logout(agora: Agora, access_token: String) -> Result<()> {
+        agora.logout(&access_token).await
+    }
+
+    pub async fn logout_all(agora: Agora, access_token: String) -> Result<u64> {
+        agora.logout_all(&access_token).await
+    }
+
+    pub async fn sessions(agora: Agora, access_token: String) -> Result<Vec<Session>> {
+        let sessions = agora.sessions(&access_token).await?;
+        Ok(sessions
+            .into_iter()
+            .map(|inner| Session { inner })
+            .collect())
+    }
+
+    pub async fn end_session(agora: Agora, access_token: String, session_id: String) -> Result<()> {
+        agora.end_session(&access_token, &session_id).await
+    }
+
+    pub async fn change_password(
+        agora: Agora,
+        access_token: String,
+        current_password: String,
+        new_password: String,
+    ) -> Result<()> {
+        let change = PasswordChange {
+            current_password,
+            new_password,
+        };
+        agora.change_password(&access_token, change).await
+    }
+
+    pub async fn delete_account(
+        agora: Agora,
+        access_token: String,
+        password: String,
+    ) -> Result<()> {
+        agora
+            .delete_account(&access_token, AccountDeletion { password })
+            .await
     }
 
     pub async fn authenticate(agora: Agora, access_token: String) -> Result<User> {
@@ -196,23 +266,22 @@ impl Shared {
         database_url: &str,
         jwt_secret: Option<&Bound<'_, PyAny>>,
         access_token_ttl: Option<&Bound<'_, PyAny>>,
+        refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
         throttle: bool,
     ) -> PyResult<Self> {
         let config = settings::config(
             database_url,
             settings::secret_arg(jwt_secret)?,
             settings::ttl_arg(access_token_ttl)?,
+            settings::grace_arg(refresh_reuse_grace)?,
             throttle,
         )?;
         let agora = settings::open(py, &config)?;
-        let Some(secret) = config.jwt_secret.as_ref() else {
-            return Err(pyo3::exceptions::PyRuntimeError::new_err(
-                "no JWT secret after configuration",
-            ));
-        };
+        // The same keys, issuer and audience as the service verifies with.
+        let tokens = TokenKeys::from_config(&config).map_err(crate::errors::config_err)?;
         Ok(Shared {
             agora,
-            tokens: TokenKeys::new(secret, config.access_token_ttl, config.token_leeway),
+            tokens,
             database_url: agora_sqlx::redact_password(&config.database_url),
         })
     }
@@ -249,6 +318,9 @@ fn post_create(title: String, content: String, published: bool) -> agora_core::s
 /// with `None` a secret is generated once and kept in `<database>.jwt-secret`
 /// (mode 0600) so tokens survive restarts. `access_token_ttl` is the token
 /// lifetime in seconds (`int`) or a `datetime.timedelta`; 30 minutes by default.
+/// `refresh_reuse_grace` (seconds or a `timedelta`, 10 seconds by default)
+/// is how long after a refresh token was exchanged a client retrying
+/// concurrently may exchange it again; a replay after that ends the session.
 /// `throttle=False` turns off login and registration throttling (for test
 /// suites that sign up many users from one address).
 ///
@@ -256,6 +328,9 @@ fn post_create(title: String, content: String, published: bool) -> agora_core::s
 /// GIL while it hashes or waits for the database, so threads run in parallel.
 /// Methods that the HTTP API protects take the acting `user` first: an
 /// `agora.User` from this library, or an access token (`str` or `agora.Token`).
+/// Session calls (`logout`, `logout_all`, `sessions`, `end_session`,
+/// `change_password`, `delete_account`) take the access `token` itself, since
+/// they act on its session.
 #[pyclass(frozen, module = "agora", name = "Agora")]
 pub struct Agora {
     shared: Shared,
@@ -264,17 +339,25 @@ pub struct Agora {
 #[pymethods]
 impl Agora {
     #[new]
-    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, throttle = true),
-           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, throttle=True)")]
+    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true),
+           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True)")]
     fn new(
         py: Python<'_>,
         database_url: &str,
         jwt_secret: Option<&Bound<'_, PyAny>>,
         access_token_ttl: Option<&Bound<'_, PyAny>>,
+        refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
         throttle: bool,
     ) -> PyResult<Self> {
         Ok(Agora {
-            shared: Shared::open(py, database_url, jwt_secret, access_token_ttl, throttle)?,
+            shared: Shared::open(
+                py,
+                database_url,
+                jwt_secret,
+                access_token_ttl,
+                refresh_reuse_grace,
+                throttle,
+            )?,
         })
     }
 
@@ -327,6 +410,107 @@ impl Agora {
         block_on(
             py,
             ops::login(self.shared.agora.clone(), email, password, client),
+        )
+    }
+
+    /// Exchanges a refresh token for a new `Token` (new access and refresh
+    /// tokens: rotation). Each refresh token works once: replaying one that
+    /// was already exchanged, after the `refresh_reuse_grace` window, ends
+    /// the whole session. Raises `Unauthorized` for an unknown, expired,
+    /// replayed or ended refresh token, and for an access token.
+    #[pyo3(signature = (refresh_token, *, client_ip = None, user_agent = None))]
+    fn refresh(
+        &self,
+        py: Python<'_>,
+        refresh_token: String,
+        client_ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> PyResult<Token> {
+        let client = client_info(client_ip, user_agent)?;
+        block_on(
+            py,
+            ops::refresh(self.shared.agora.clone(), refresh_token, client),
+        )
+    }
+
+    /// Ends the session of `token` (an access token, `str` or `agora.Token`):
+    /// its refresh token and every access token of the session stop working.
+    /// Raises `Unauthorized`.
+    fn logout(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<()> {
+        let token = access_token_arg(token)?;
+        block_on(py, ops::logout(self.shared.agora.clone(), token))
+    }
+
+    /// Ends every session of `token`'s user, this one included, and returns
+    /// how many were ended. Raises `Unauthorized`.
+    fn logout_all(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let token = access_token_arg(token)?;
+        block_on(py, ops::logout_all(self.shared.agora.clone(), token))
+    }
+
+    /// The active sessions of `token`'s user, newest first; `current` marks
+    /// the session of `token`. Raises `Unauthorized`.
+    fn sessions(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<crate::types::Session>> {
+        let token = access_token_arg(token)?;
+        block_on(py, ops::sessions(self.shared.agora.clone(), token))
+    }
+
+    /// Ends one of `token`'s user's sessions by id (see `sessions`). Raises
+    /// `NotFound` when it is not an active session of theirs, `Unauthorized`.
+    fn end_session(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        session_id: String,
+    ) -> PyResult<()> {
+        let token = access_token_arg(token)?;
+        block_on(
+            py,
+            ops::end_session(self.shared.agora.clone(), token, session_id),
+        )
+    }
+
+    /// Changes the password of `token`'s user after checking the current one;
+    /// every other session of the user ends, this one goes on. Raises
+    /// `InvalidCredentials` for a wrong `current_password`, `ValidationError`
+    /// for a `new_password` the rules refuse (length, common passwords),
+    /// `Unauthorized`.
+    fn change_password(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        current_password: String,
+        new_password: String,
+    ) -> PyResult<()> {
+        let token = access_token_arg(token)?;
+        block_on(
+            py,
+            ops::change_password(
+                self.shared.agora.clone(),
+                token,
+                current_password,
+                new_password,
+            ),
+        )
+    }
+
+    /// Deletes `token`'s user after checking their `password`, with their
+    /// posts, votes and sessions: every token of theirs is refused afterwards.
+    /// Raises `InvalidCredentials` for a wrong password, `Unauthorized`.
+    fn delete_account(
+        &self,
+        py: Python<'_>,
+        token: &Bound<'_, PyAny>,
+        password: String,
+    ) -> PyResult<()> {
+        let token = access_token_arg(token)?;
+        block_on(
+            py,
+            ops::delete_account(self.shared.agora.clone(), token, password),
         )
     }
 
@@ -476,17 +660,25 @@ pub struct AsyncAgora {
 #[pymethods]
 impl AsyncAgora {
     #[new]
-    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, throttle = true),
-           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, throttle=True)")]
+    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true),
+           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True)")]
     fn new(
         py: Python<'_>,
         database_url: &str,
         jwt_secret: Option<&Bound<'_, PyAny>>,
         access_token_ttl: Option<&Bound<'_, PyAny>>,
+        refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
         throttle: bool,
     ) -> PyResult<Self> {
         Ok(AsyncAgora {
-            shared: Shared::open(py, database_url, jwt_secret, access_token_ttl, throttle)?,
+            shared: Shared::open(
+                py,
+                database_url,
+                jwt_secret,
+                access_token_ttl,
+                refresh_reuse_grace,
+                throttle,
+            )?,
         })
     }
 
@@ -533,6 +725,100 @@ impl AsyncAgora {
         into_awaitable(
             py,
             ops::login(self.shared.agora.clone(), email, password, client),
+        )
+    }
+
+    /// Awaitable `Agora.refresh`.
+    #[pyo3(signature = (refresh_token, *, client_ip = None, user_agent = None))]
+    fn refresh<'py>(
+        &self,
+        py: Python<'py>,
+        refresh_token: String,
+        client_ip: Option<&str>,
+        user_agent: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let client = client_info(client_ip, user_agent)?;
+        into_awaitable(
+            py,
+            ops::refresh(self.shared.agora.clone(), refresh_token, client),
+        )
+    }
+
+    /// Awaitable `Agora.logout`.
+    fn logout<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let token = access_token_arg(token)?;
+        into_awaitable(py, ops::logout(self.shared.agora.clone(), token))
+    }
+
+    /// Awaitable `Agora.logout_all`.
+    fn logout_all<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let token = access_token_arg(token)?;
+        into_awaitable(py, ops::logout_all(self.shared.agora.clone(), token))
+    }
+
+    /// Awaitable `Agora.sessions`.
+    fn sessions<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let token = access_token_arg(token)?;
+        into_awaitable(py, ops::sessions(self.shared.agora.clone(), token))
+    }
+
+    /// Awaitable `Agora.end_session`.
+    fn end_session<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+        session_id: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let token = access_token_arg(token)?;
+        into_awaitable(
+            py,
+            ops::end_session(self.shared.agora.clone(), token, session_id),
+        )
+    }
+
+    /// Awaitable `Agora.change_password`.
+    fn change_password<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+        current_password: String,
+        new_password: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let token = access_token_arg(token)?;
+        into_awaitable(
+            py,
+            ops::change_password(
+                self.shared.agora.clone(),
+                token,
+                current_password,
+                new_password,
+            ),
+        )
+    }
+
+    /// Awaitable `Agora.delete_account`.
+    fn delete_account<'py>(
+        &self,
+        py: Python<'py>,
+        token: &Bound<'py, PyAny>,
+        password: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let token = access_token_arg(token)?;
+        into_awaitable(
+            py,
+            ops::delete_account(self.shared.agora.clone(), token, password),
         )
     }
 

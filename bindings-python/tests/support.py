@@ -35,9 +35,17 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
+def hmac_kid(secret: str) -> str:
+    """The ``kid`` Agora gives an HS256 secret: its RFC 7638 JWK thumbprint."""
+    jwk = json.dumps({"k": _b64(secret.encode()), "kty": "oct"}, separators=(",", ":"))
+    return _b64(hashlib.sha256(jwk.encode()).digest())
+
+
 def make_jwt(claims: Dict[str, Any], secret: str = SECRET, alg: str = "HS256") -> str:
-    """A compact JWT signed with HMAC-SHA256 (or unsigned for ``alg="none"``)."""
-    header = _b64(json.dumps({"alg": alg, "typ": "JWT"}).encode())
+    """A compact JWT with Agora's access-token header (``typ: at+jwt`` and
+    the secret's ``kid``), signed with HMAC-SHA256 (or unsigned for
+    ``alg="none"``)."""
+    header = _b64(json.dumps({"alg": alg, "typ": "at+jwt", "kid": hmac_kid(secret)}).encode())
     payload = _b64(json.dumps(claims).encode())
     signing_input = f"{header}.{payload}".encode()
     if alg == "none":
@@ -47,12 +55,16 @@ def make_jwt(claims: Dict[str, Any], secret: str = SECRET, alg: str = "HS256") -
 
 
 def claims_for(user_id: int, *, exp_offset: int = 600) -> Dict[str, Any]:
-    """Claims shaped like Agora's own tokens."""
+    """Claims shaped like Agora's own tokens (issuer and audience ``agora``,
+    the defaults), without a session (``sid``)."""
     now = int(time.time())
     return {
+        "iss": "agora",
+        "aud": "agora",
         "sub": str(user_id),
         "user_id": user_id,
         "iat": now,
+        "nbf": now,
         "exp": now + exp_offset,
         "jti": "0123456789abcdef",
     }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import List
 
@@ -51,6 +52,51 @@ def test_the_whole_flow_works_with_await(aapp: agora.AsyncAgora) -> None:
         assert (updated.title, updated.published) == ("Edited", False)
         assert (await aapp.vote(user, post.id, 0)).added is False
         assert await aapp.delete_post(user, post.id) is None
+
+    asyncio.run(flow())
+
+
+def test_the_session_calls_work_with_await(db_path: Path) -> None:
+    aapp = agora.AsyncAgora(
+        sqlite_url(db_path), jwt_secret=SECRET, refresh_reuse_grace=timedelta(milliseconds=50)
+    )
+
+    async def flow() -> None:
+        email = unique_email()
+        user = await aapp.register(email, PASSWORD)
+        first = await aapp.login(email, PASSWORD, client_ip="192.0.2.9", user_agent="asyncio")
+        token = await aapp.refresh(first.refresh_token, client_ip="192.0.2.9")
+        assert await aapp.authenticate(token.access_token) == user
+        await asyncio.sleep(0.3)
+        with pytest.raises(agora.Unauthorized):
+            await aapp.refresh(first.refresh_token)  # reuse after the grace: session ended
+        token = await aapp.login(email, PASSWORD)
+        other = await aapp.login(email, PASSWORD)
+        sessions = await aapp.sessions(token)
+        assert sorted(s.current for s in sessions) == [False, True]
+        [other_id] = [s.id for s in sessions if not s.current]
+        assert await aapp.end_session(token.access_token, other_id) is None
+        with pytest.raises(agora.NotFound):
+            await aapp.end_session(token, other_id)
+        with pytest.raises(agora.Unauthorized):
+            await aapp.authenticate(other.access_token)
+        with pytest.raises(agora.InvalidCredentials):
+            await aapp.change_password(token, "wrong password", "a brand new passphrase")
+        with pytest.raises(agora.ValidationError):
+            await aapp.change_password(token, PASSWORD, "password123")
+        assert await aapp.change_password(token, PASSWORD, "a brand new passphrase") is None
+        assert await aapp.logout(token) is None
+        with pytest.raises(agora.Unauthorized):
+            await aapp.sessions(token)
+        again = await aapp.login(email, "a brand new passphrase")
+        await aapp.login(email, "a brand new passphrase")
+        assert await aapp.logout_all(again) == 2
+        last = await aapp.login(email, "a brand new passphrase")
+        assert await aapp.delete_account(last, "a brand new passphrase") is None
+        with pytest.raises(agora.Unauthorized):
+            await aapp.authenticate(last.access_token)
+        with pytest.raises(TypeError):
+            await aapp.logout(user)  # type: ignore[arg-type]
 
     asyncio.run(flow())
 

@@ -9,10 +9,10 @@ Settings come from the environment: AGORA_DATABASE_URL (default
 ``sqlite:///agora.db``), AGORA_JWT_SECRET (default: generated and kept beside
 the database), AGORA_ACCESS_TOKEN_TTL (seconds, default 1800).
 
-Every rule (validation, hashing, tokens, ownership, visibility, conflicts)
-lives in Agora's Rust core; this file only declares routes, a
-``current_user`` dependency over ``authenticate``, and maps Agora's error
-hierarchy to ``HTTPException``.
+Every rule (validation, hashing, tokens, sessions, ownership, visibility,
+conflicts) lives in Agora's Rust core; this file only declares routes, a
+``current_user`` dependency over ``authenticate`` (session routes take the
+bearer token itself), and maps Agora's error hierarchy to ``HTTPException``.
 """
 
 import ipaddress
@@ -48,6 +48,25 @@ class Vote(BaseModel):
 
     post_id: int
     dir: int
+
+
+class Refresh(BaseModel):
+    """``POST /token/refresh`` body: the refresh token of the last login or refresh."""
+
+    refresh_token: str
+
+
+class PasswordChange(BaseModel):
+    """``PUT /users/me/password`` body; Agora checks both passwords."""
+
+    current_password: str
+    new_password: str
+
+
+class AccountDeletion(BaseModel):
+    """``DELETE /users/me`` body: the password, to prove it is the user."""
+
+    password: str
 
 
 def client_of(request: Request) -> Dict[str, Optional[str]]:
@@ -97,6 +116,8 @@ def create_app(
         return await service.authenticate(token)
 
     CurrentUser = Annotated[agora.User, Depends(current_user)]
+    # The raw bearer token (401 when missing), for the routes that act on its session.
+    BearerToken = Annotated[str, Depends(oauth2_scheme)]
 
     @app.exception_handler(agora.AgoraError)
     async def agora_error(request: Request, exc: agora.AgoraError) -> Response:
@@ -120,6 +141,20 @@ def create_app(
         """The caller."""
         return user.to_dict()
 
+    @app.put("/users/me/password", status_code=status.HTTP_204_NO_CONTENT)
+    async def change_password(body: PasswordChange, token: BearerToken, service: Service) -> Response:
+        """Changes the caller's password and ends their other sessions: 204,
+        403 for a wrong current password, 422 for a refused new one."""
+        await service.change_password(token, body.current_password, body.new_password)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @app.delete("/users/me", status_code=status.HTTP_204_NO_CONTENT)
+    async def delete_account(body: AccountDeletion, token: BearerToken, service: Service) -> Response:
+        """Deletes the caller with their posts, votes and sessions: 204, 403
+        for a wrong password."""
+        await service.delete_account(token, body.password)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
     @app.get("/users/{id}")
     async def get_user(id: int, service: Service) -> Dict[str, Any]:
         """A user by id, or 404."""
@@ -133,6 +168,36 @@ def create_app(
         credentials, 429 after repeated failures."""
         token = await service.login(form.username, form.password, **client_of(request))
         return token.to_dict()
+
+    @app.post("/token/refresh")
+    async def refresh(body: Refresh, request: Request, service: Service) -> Dict[str, Any]:
+        """A new token pair for a refresh token (each works once): 200, 401
+        for an unknown, expired or replayed one."""
+        token = await service.refresh(body.refresh_token, **client_of(request))
+        return token.to_dict()
+
+    @app.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
+    async def logout(token: BearerToken, service: Service) -> Response:
+        """Ends the caller's session (access and refresh tokens): 204."""
+        await service.logout(token)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @app.post("/logout/all", status_code=status.HTTP_204_NO_CONTENT)
+    async def logout_all(token: BearerToken, service: Service) -> Response:
+        """Ends every session of the caller, this one included: 204."""
+        await service.logout_all(token)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+    @app.get("/sessions")
+    async def list_sessions(token: BearerToken, service: Service) -> List[Dict[str, Any]]:
+        """The caller's active sessions, newest first, ``current`` marking this one."""
+        return [session.to_dict() for session in await service.sessions(token)]
+
+    @app.delete("/sessions/{id}", status_code=status.HTTP_204_NO_CONTENT)
+    async def end_session(id: str, token: BearerToken, service: Service) -> Response:
+        """Ends one of the caller's sessions: 204, 404 if it is not theirs."""
+        await service.end_session(token, id)
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
 
     @app.get("/posts")
     async def list_posts(

@@ -14,6 +14,9 @@ query runs in Rust; this package gives them a Pythonic face::
     app.vote(me, post.id, 1)
     [page] = app.list_posts(me, search="hello")
     page.to_dict()   # {"Post": {...}, "votes": 1}, the HTTP API's JSON
+    token = app.refresh(token.refresh_token)   # rotation: a new token pair
+    app.sessions(token)                        # [agora.Session(current=True)]
+    app.logout(token)
 
 * :class:`Agora` blocks (releasing the GIL) and is safe to share across
   threads; :class:`AsyncAgora` has the same methods as coroutines.
@@ -28,6 +31,7 @@ from ._agora import (
     Post,
     PostWithVotes,
     Server,
+    Session,
     Token,
     User,
     VoteResult,
@@ -67,6 +71,7 @@ __all__ = [
     "PostWithVotes",
     "RateLimited",
     "Server",
+    "Session",
     "Token",
     "Unauthorized",
     "Unavailable",

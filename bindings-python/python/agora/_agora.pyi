@@ -7,6 +7,7 @@ from typing import Any, Awaitable, Dict, List, Optional, Type, Union, final
 __version__: str
 
 _Actor = Union[User, Token, str]
+_AccessToken = Union[Token, str]
 
 @final
 class User:
@@ -77,8 +78,8 @@ class PostWithVotes:
 
 @final
 class Token:
-    """The tokens of a new session, as ``POST /login`` answers them. Its
-    ``repr`` hides both tokens."""
+    """The tokens of a session, as ``POST /login`` and ``POST /token/refresh``
+    answer them. Its ``repr`` hides both tokens."""
 
     @property
     def access_token(self) -> str:
@@ -91,13 +92,15 @@ class Token:
         """Seconds until the access token expires."""
     @property
     def refresh_token(self) -> str:
-        """The opaque refresh token of this session (each one works once)."""
+        """The opaque refresh token of this session, for ``refresh`` (each one
+        works once)."""
     @property
     def refresh_expires_in(self) -> int:
         """Seconds until the refresh token expires if unused."""
     def to_dict(self) -> Dict[str, Any]:
         """``{"access_token", "token_type", "expires_in", "refresh_token",
-        "refresh_expires_in"}``, as ``POST /login`` answers."""
+        "refresh_expires_in"}``, as ``POST /login`` and ``POST /token/refresh``
+        answer."""
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
@@ -121,6 +124,41 @@ class VoteResult:
     def __hash__(self) -> int: ...
 
 @final
+class Session:
+    """One of the user's active sessions, as ``GET /sessions`` lists it:
+    ``id``, ``created_at``, ``last_used_at``, ``expires_at`` (aware UTC
+    datetimes), ``user_agent`` and ``ip`` (as given at login, or ``None``),
+    and ``current`` (whether it is the session of the token that asked)."""
+
+    @property
+    def id(self) -> str:
+        """The session's id (hex), for ``end_session``."""
+    @property
+    def created_at(self) -> datetime:
+        """When the session began: the login (timezone-aware, UTC)."""
+    @property
+    def last_used_at(self) -> datetime:
+        """When it was last refreshed, or created (timezone-aware, UTC)."""
+    @property
+    def expires_at(self) -> datetime:
+        """Its absolute end, however often it is refreshed (timezone-aware, UTC)."""
+    @property
+    def user_agent(self) -> Optional[str]:
+        """The client's ``User-Agent`` at login, if known."""
+    @property
+    def ip(self) -> Optional[str]:
+        """The client's IP address at login, if known."""
+    @property
+    def current(self) -> bool:
+        """Whether this is the session of the access token that listed it."""
+    def to_dict(self) -> Dict[str, Any]:
+        """``{"id", "created_at", "last_used_at", "expires_at", "user_agent",
+        "ip", "current"}``, one entry of ``GET /sessions``, with the times as
+        ISO 8601 strings."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+@final
 class Agora:
     """Agora's services for synchronous Python code: users, login, tokens,
     posts and votes over a SQLite database.
@@ -134,13 +172,19 @@ class Agora:
     tokens; with ``None`` a secret is generated once and kept in
     ``<database>.jwt-secret`` (mode 0600) so tokens survive restarts.
     ``access_token_ttl`` is the token lifetime in seconds or a ``timedelta``;
-    30 minutes by default. ``throttle=False`` turns off login and
-    registration throttling (for test suites that sign up many users).
+    30 minutes by default. ``refresh_reuse_grace`` (seconds or a
+    ``timedelta``, 10 seconds by default) is how long after a refresh token
+    was exchanged a client retrying concurrently may exchange it again; a
+    replay after that ends the session. ``throttle=False`` turns off login
+    and registration throttling (for test suites that sign up many users).
 
     One instance is safe to share across threads. Every method releases the
     GIL while it hashes or waits for the database. Methods that the HTTP API
     protects take the acting ``user`` first: an :class:`User` from this
-    library, or an access token (``str`` or :class:`Token`).
+    library, or an access token (``str`` or :class:`Token`). Session calls
+    (``logout``, ``logout_all``, ``sessions``, ``end_session``,
+    ``change_password``, ``delete_account``) take the access ``token``
+    itself, since they act on its session.
     """
 
     def __new__(
@@ -149,6 +193,7 @@ class Agora:
         *,
         jwt_secret: Union[str, bytes, None] = None,
         access_token_ttl: Union[int, timedelta, None] = None,
+        refresh_reuse_grace: Union[int, timedelta, None] = None,
         throttle: bool = True,
     ) -> Agora: ...
     @property
@@ -180,6 +225,38 @@ class Agora:
         ``InvalidCredentials`` for an unknown email or a wrong password alike,
         ``RateLimited`` after repeated failures for the account or
         ``client_ip`` (pass the caller's IP from a web app)."""
+    def refresh(
+        self,
+        refresh_token: str,
+        *,
+        client_ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
+    ) -> Token:
+        """Exchanges a refresh token for a new :class:`Token` (rotation).
+        Replaying an exchanged refresh token after ``refresh_reuse_grace``
+        ends the session. Raises ``Unauthorized`` for an unknown, expired,
+        replayed or ended refresh token, and for an access token."""
+    def logout(self, token: _AccessToken) -> None:
+        """Ends the session of ``token``: its refresh token and every access
+        token of the session stop working. Raises ``Unauthorized``."""
+    def logout_all(self, token: _AccessToken) -> int:
+        """Ends every session of ``token``'s user, this one included; returns
+        how many. Raises ``Unauthorized``."""
+    def sessions(self, token: _AccessToken) -> List[Session]:
+        """The active sessions of ``token``'s user, newest first, ``current``
+        marking ``token``'s. Raises ``Unauthorized``."""
+    def end_session(self, token: _AccessToken, session_id: str) -> None:
+        """Ends one of ``token``'s user's sessions. Raises ``NotFound`` when
+        it is not an active session of theirs, ``Unauthorized``."""
+    def change_password(
+        self, token: _AccessToken, current_password: str, new_password: str
+    ) -> None:
+        """Changes the password after checking the current one; the user's
+        other sessions end. Raises ``InvalidCredentials`` (wrong current
+        password), ``ValidationError`` (refused new password), ``Unauthorized``."""
+    def delete_account(self, token: _AccessToken, password: str) -> None:
+        """Deletes ``token``'s user with their posts, votes and sessions after
+        checking ``password``. Raises ``InvalidCredentials``, ``Unauthorized``."""
     def authenticate(self, access_token: str) -> User:
         """The user an access token belongs to. Raises ``Unauthorized``."""
     def verify_token(self, access_token: str) -> int:
@@ -231,6 +308,7 @@ class AsyncAgora:
         *,
         jwt_secret: Union[str, bytes, None] = None,
         access_token_ttl: Union[int, timedelta, None] = None,
+        refresh_reuse_grace: Union[int, timedelta, None] = None,
         throttle: bool = True,
     ) -> AsyncAgora: ...
     @property
@@ -253,6 +331,21 @@ class AsyncAgora:
         client_ip: Optional[str] = None,
         user_agent: Optional[str] = None,
     ) -> Awaitable[Token]: ...
+    def refresh(
+        self,
+        refresh_token: str,
+        *,
+        client_ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
+    ) -> Awaitable[Token]: ...
+    def logout(self, token: _AccessToken) -> Awaitable[None]: ...
+    def logout_all(self, token: _AccessToken) -> Awaitable[int]: ...
+    def sessions(self, token: _AccessToken) -> Awaitable[List[Session]]: ...
+    def end_session(self, token: _AccessToken, session_id: str) -> Awaitable[None]: ...
+    def change_password(
+        self, token: _AccessToken, current_password: str, new_password: str
+    ) -> Awaitable[None]: ...
+    def delete_account(self, token: _AccessToken, password: str) -> Awaitable[None]: ...
     def authenticate(self, access_token: str) -> Awaitable[User]: ...
     def verify_token(self, access_token: str) -> int: ...
     def get_user(self, id: int) -> Awaitable[User]: ...

@@ -6,13 +6,16 @@ from datetime import timedelta
 from typing import List, Optional, Union
 
 from . import _agora
-from ._agora import Post, PostWithVotes, Token, User, VoteResult
+from ._agora import Post, PostWithVotes, Session, Token, User, VoteResult
 
 __all__ = ["AsyncAgora"]
 
 #: Who performs a protected operation: a user from this library, or an
 #: access token (``str`` or :class:`Token`) that is authenticated first.
 Actor = Union[User, Token, str]
+
+#: The access token a session call acts on (``str`` or :class:`Token`).
+AccessToken = Union[Token, str]
 
 
 class AsyncAgora:
@@ -36,6 +39,7 @@ class AsyncAgora:
         *,
         jwt_secret: Union[str, bytes, None] = None,
         access_token_ttl: Union[int, timedelta, None] = None,
+        refresh_reuse_grace: Union[int, timedelta, None] = None,
         throttle: bool = True,
     ) -> None:
         """Opens the database; see :class:`agora.Agora` for the arguments."""
@@ -43,6 +47,7 @@ class AsyncAgora:
             database_url,
             jwt_secret=jwt_secret,
             access_token_ttl=access_token_ttl,
+            refresh_reuse_grace=refresh_reuse_grace,
             throttle=throttle,
         )
 
@@ -84,6 +89,54 @@ class AsyncAgora:
         return await self._native.login(
             email, password, client_ip=client_ip, user_agent=user_agent
         )
+
+    async def refresh(
+        self,
+        refresh_token: str,
+        *,
+        client_ip: Optional[str] = None,
+        user_agent: Optional[str] = None,
+    ) -> Token:
+        """Exchanges a refresh token for a new :class:`Token` (rotation);
+        replaying an exchanged one after ``refresh_reuse_grace`` ends the
+        session. Raises ``Unauthorized`` for an unknown, expired, replayed or
+        ended refresh token, and for an access token."""
+        return await self._native.refresh(
+            refresh_token, client_ip=client_ip, user_agent=user_agent
+        )
+
+    async def logout(self, token: AccessToken) -> None:
+        """Ends the session of ``token`` (its refresh token and every access
+        token of the session); raises ``Unauthorized``."""
+        await self._native.logout(token)
+
+    async def logout_all(self, token: AccessToken) -> int:
+        """Ends every session of ``token``'s user, this one included, and
+        returns how many; raises ``Unauthorized``."""
+        return await self._native.logout_all(token)
+
+    async def sessions(self, token: AccessToken) -> List[Session]:
+        """The active sessions of ``token``'s user, newest first, ``current``
+        marking ``token``'s; raises ``Unauthorized``."""
+        return await self._native.sessions(token)
+
+    async def end_session(self, token: AccessToken, session_id: str) -> None:
+        """Ends one of ``token``'s user's sessions; raises ``NotFound`` when
+        it is not an active session of theirs, ``Unauthorized``."""
+        await self._native.end_session(token, session_id)
+
+    async def change_password(
+        self, token: AccessToken, current_password: str, new_password: str
+    ) -> None:
+        """Changes the password after checking the current one, ending the
+        user's other sessions; raises ``InvalidCredentials`` (wrong current
+        password), ``ValidationError`` (refused new password), ``Unauthorized``."""
+        await self._native.change_password(token, current_password, new_password)
+
+    async def delete_account(self, token: AccessToken, password: str) -> None:
+        """Deletes ``token``'s user with their posts, votes and sessions after
+        checking ``password``; raises ``InvalidCredentials``, ``Unauthorized``."""
+        await self._native.delete_account(token, password)
 
     async def authenticate(self, access_token: str) -> User:
         """The user an access token belongs to; raises ``Unauthorized``."""

@@ -12,4 +12,8 @@ def misuse(app: agora.Agora) -> None:
     app.list_posts(user, limit="10")  # E: limit is an int
     token: int = app.login("a", "b")  # E: a Token, not an int
     agora.Agora(jwt_secret=32)  # E: the secret is str or bytes
-    del token
+    app.logout(user)  # E: session calls take a token, not a User
+    app.refresh(app.login("a", "b"))  # E: refresh takes the refresh token string
+    count: str = app.logout_all("t")  # E: an int, not a str
+    agora.Agora(refresh_reuse_grace="10s")  # E: seconds or a timedelta
+    del token, count

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 import agora
 
@@ -26,6 +26,35 @@ def sync_flow(app: agora.Agora) -> List[Dict[str, Any]]:
     ttl: timedelta = app.access_token_ttl
     del created, owner_email, votes, added, user_id, ttl
     return [p.to_dict() for p in app.list_posts(me, limit=10, skip=0, search="", after=None)]
+
+
+def session_flow(app: agora.Agora) -> Dict[str, Any]:
+    token = app.login("ada@example.com", "correct horse battery", client_ip="192.0.2.1")
+    token = app.refresh(token.refresh_token, client_ip=None, user_agent="mypy")
+    sessions: List[agora.Session] = app.sessions(token)
+    current: agora.Session = sessions[0]
+    started: datetime = current.created_at
+    ip: Optional[str] = current.ip
+    for other in sessions:
+        if not other.current:
+            app.end_session(token.access_token, other.id)
+    app.change_password(token, "correct horse battery", "a brand new passphrase")
+    ended: int = app.logout_all(token.access_token)
+    app.logout(token)
+    app.delete_account(token, "a brand new passphrase")
+    agora.Agora("sqlite://", refresh_reuse_grace=timedelta(milliseconds=50))
+    del started, ip, ended
+    return current.to_dict()
+
+
+async def async_session_flow(app: agora.AsyncAgora) -> int:
+    token = await app.refresh("refresh-token")
+    sessions: List[agora.Session] = await app.sessions(token)
+    await app.end_session(token, sessions[0].id)
+    await app.change_password(token.access_token, "old password", "new password")
+    await app.logout(token)
+    await app.delete_account(token, "new password")
+    return await app.logout_all(token)
 
 
 async def async_flow(app: agora.AsyncAgora) -> agora.User:

@@ -31,7 +31,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 @pytest.fixture
 def signup(client: TestClient) -> Callable[[], Dict[str, Any]]:
     """Registers a fresh user and logs in; returns its ``email``, ``id``,
-    ``token`` and the ``headers`` that authenticate it."""
+    ``token``, ``refresh_token`` and the ``headers`` that authenticate it."""
 
     def make() -> Dict[str, Any]:
         email = f"fastapi{next(_counter)}@example.com"
@@ -42,6 +42,7 @@ def signup(client: TestClient) -> Callable[[], Dict[str, Any]]:
             "email": email,
             "id": created.json()["id"],
             "token": token["access_token"],
+            "refresh_token": token["refresh_token"],
             "headers": {"Authorization": f"Bearer {token['access_token']}"},
         }
 
