@@ -8,7 +8,7 @@
 //! use agora_axum::AuthUser;
 //!
 //! async fn whoami(AuthUser(user): AuthUser) -> String {
-//!     format!("hello {}", user.email)
+//!     format!("hello user {}", user.id)
 //! }
 //!
 //! let app: Router = Router::new()
@@ -22,6 +22,7 @@
 //! Handlers only parse, call [`agora_core::Agora`] and map the answer; every
 //! rule and every parser lives in `agora-core`, so all adapters agree.
 
+mod docs;
 mod error;
 mod extract;
 mod routes;
@@ -35,7 +36,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use error::ApiError;
 pub use extract::{AuthUser, BearerToken, Client, JsonBody};
-pub use routes::router;
+pub use routes::{api_paths, router};
 
 /// The router plus what a standalone server adds: CORS for
 /// `config.cors_origins` (none by default).

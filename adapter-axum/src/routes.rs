@@ -23,7 +23,30 @@ type ApiResult<T> = Result<T, ApiError>;
 /// over [`Agora::body_limit`] a 413.
 pub fn router(agora: Agora) -> Router {
     let body_limit = agora.body_limit();
-    let routes = [
+    api_routes()
+        .into_iter()
+        .fold(Router::new(), |router, (path, route)| {
+            with_trailing_slash(router, path, route)
+        })
+        .merge(crate::docs::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(TraceLayer::new_for_http())
+        .with_state(agora)
+}
+
+/// The paths of the API routes [`router`] serves (each also with a trailing
+/// slash), besides `/openapi.json` and `/docs`: what the OpenAPI document must
+/// describe. For tests.
+#[doc(hidden)]
+pub fn api_paths() -> Vec<&'static str> {
+    api_routes().into_iter().map(|(path, _)| path).collect()
+}
+
+fn api_routes() -> Vec<(&'static str, MethodRouter<Agora>)> {
+    vec![
+        ("/", get(root)),
         ("/health", get(health)),
         ("/users", post(create_user)),
         ("/users/me", get(me).delete(delete_account)),
@@ -42,18 +65,7 @@ pub fn router(agora: Agora) -> Router {
             get(get_post).put(update_post).delete(delete_post),
         ),
         ("/vote", post(vote)),
-    ];
-    routes
-        .into_iter()
-        .fold(
-            Router::new().route("/", get(root)),
-            |router, (path, route)| with_trailing_slash(router, path, route),
-        )
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(body_limit))
-        .layer(TraceLayer::new_for_http())
-        .with_state(agora)
+    ]
 }
 
 fn with_trailing_slash(
@@ -61,6 +73,9 @@ fn with_trailing_slash(
     path: &str,
     route: MethodRouter<Agora>,
 ) -> Router<Agora> {
+    if path == "/" {
+        return router.route(path, route);
+    }
     router
         .route(path, route.clone())
         .route(&format!("{path}/"), route)

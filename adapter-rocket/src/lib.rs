@@ -16,7 +16,7 @@
 //!
 //! #[get("/whoami")]
 //! fn whoami(user: AuthUser) -> String {
-//!     format!("hello {}", user.0.email)
+//!     format!("hello user {}", user.0.id)
 //! }
 //!
 //! let rocket = rocket::build()
@@ -39,6 +39,7 @@
 
 mod catchers;
 mod cors;
+mod docs;
 mod error;
 mod guards;
 mod routes;
@@ -51,7 +52,7 @@ pub use catchers::catchers;
 pub use cors::Cors;
 pub use error::ApiError;
 pub use guards::{AuthUser, BearerToken, Client, JsonBody};
-pub use routes::routes;
+pub use routes::{api_routes, routes};
 
 /// Manages `agora`, mounts [`routes()`] at `base` and registers [`catchers()`]
 /// at `base`: Agora's whole API under `base` (e.g. `"/"` or `"/api"`).

@@ -31,8 +31,18 @@ type Caller = Result<Client, ApiError>;
 /// Agora's routes, to mount at any base path; register [`crate::catchers()`]
 /// at the same base and manage an [`Agora`] (or call [`crate::mount`]).
 /// Every route also answers with a trailing slash; bodies over
-/// [`Agora::body_limit`] get a 413.
+/// [`Agora::body_limit`] get a 413. Includes `GET /openapi.json` and the
+/// Swagger UI at `GET /docs`.
 pub fn routes() -> Vec<Route> {
+    let mut routes = api_routes();
+    routes.extend(crate::docs::routes());
+    routes
+}
+
+/// The API routes of [`routes()`], without the documentation routes: what
+/// the OpenAPI document must describe. For tests.
+#[doc(hidden)]
+pub fn api_routes() -> Vec<Route> {
     rocket::routes![
         root,
         health,

@@ -37,6 +37,7 @@ pub fn serve(
         settings::ttl_arg(access_token_ttl)?,
         None,
         throttle,
+        false,
     )?;
     let agora = settings::open(py, &config)?;
     let listener = py

@@ -268,6 +268,7 @@ impl Shared {
         access_token_ttl: Option<&Bound<'_, PyAny>>,
         refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
         throttle: bool,
+        hide_emails: bool,
     ) -> PyResult<Self> {
         let config = settings::config(
             database_url,
@@ -275,6 +276,7 @@ impl Shared {
             settings::ttl_arg(access_token_ttl)?,
             settings::grace_arg(refresh_reuse_grace)?,
             throttle,
+            hide_emails,
         )?;
         let agora = settings::open(py, &config)?;
         // The same keys, issuer and audience as the service verifies with.
@@ -339,8 +341,8 @@ pub struct Agora {
 #[pymethods]
 impl Agora {
     #[new]
-    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true),
-           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True)")]
+    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false),
+           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False)")]
     fn new(
         py: Python<'_>,
         database_url: &str,
@@ -348,6 +350,7 @@ impl Agora {
         access_token_ttl: Option<&Bound<'_, PyAny>>,
         refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
         throttle: bool,
+        hide_emails: bool,
     ) -> PyResult<Self> {
         Ok(Agora {
             shared: Shared::open(
@@ -357,6 +360,7 @@ impl Agora {
                 access_token_ttl,
                 refresh_reuse_grace,
                 throttle,
+                hide_emails,
             )?,
         })
     }
@@ -660,8 +664,8 @@ pub struct AsyncAgora {
 #[pymethods]
 impl AsyncAgora {
     #[new]
-    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true),
-           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True)")]
+    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false),
+           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False)")]
     fn new(
         py: Python<'_>,
         database_url: &str,
@@ -669,6 +673,7 @@ impl AsyncAgora {
         access_token_ttl: Option<&Bound<'_, PyAny>>,
         refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
         throttle: bool,
+        hide_emails: bool,
     ) -> PyResult<Self> {
         Ok(AsyncAgora {
             shared: Shared::open(
@@ -678,6 +683,7 @@ impl AsyncAgora {
                 access_token_ttl,
                 refresh_reuse_grace,
                 throttle,
+                hide_emails,
             )?,
         })
     }

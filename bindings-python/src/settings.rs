@@ -128,12 +128,14 @@ pub(crate) fn config(
     access_token_ttl: Option<Duration>,
     refresh_reuse_grace: Option<Duration>,
     throttle: bool,
+    hide_emails: bool,
 ) -> PyResult<Config> {
     let mut config = Config {
         database_url: sqlx_database_url(database_url),
         ..Config::default()
     };
     config.throttle.enabled = throttle;
+    config.hide_emails = hide_emails;
     if let Some(secret) = jwt_secret {
         config.jwt_secret = Some(JwtSecret::new(secret).map_err(config_err)?);
     }

@@ -45,10 +45,11 @@ impl User {
         self.inner.id.0
     }
 
-    /// The user's email address, lower-cased.
+    /// The user's email address, lower-cased; `None` for another user's
+    /// address when the privacy switch (`hide_emails=True`) hides it.
     #[getter]
-    fn email(&self) -> &str {
-        self.inner.email.as_str()
+    fn email(&self) -> Option<&str> {
+        self.inner.email.as_ref().map(|e| e.as_str())
     }
 
     /// When the user registered (timezone-aware, UTC).
@@ -67,7 +68,10 @@ impl User {
         Ok(format!(
             "User(id={}, email={}, created_at={})",
             self.inner.id,
-            repr_str(py, self.inner.email.as_str())?,
+            match &self.inner.email {
+                Some(email) => repr_str(py, email.as_str())?,
+                None => "None".to_owned(),
+            },
             repr_str(py, &self.inner.created_at.to_rfc3339())?,
         ))
     }

@@ -274,3 +274,19 @@ def test_session_calls_take_an_access_token_not_a_user_and_refuse_bad_tokens(
         with pytest.raises(agora.Unauthorized) as caught:
             SESSION_CALLS[call](app, bad)
         assert caught.value.headers == {"WWW-Authenticate": "Bearer"}
+
+
+def test_hide_emails_hides_other_users_addresses_but_not_ones_own(tmp_path: Path) -> None:
+    app = agora.Agora(f"sqlite:///{tmp_path / 'private.db'}", throttle=False, hide_emails=True)
+    alice = app.register("alice@example.com", "correct horse battery")
+    app.register("bob@example.com", "correct horse battery")
+    alice_token = app.login("alice@example.com", "correct horse battery")
+    bob_token = app.login("bob@example.com", "correct horse battery")
+    post = app.create_post(alice_token, "Hello", "From Alice")
+    assert post.owner.email == "alice@example.com"
+    assert app.get_post(alice_token, post.id).post.owner.email == "alice@example.com"
+    seen_by_bob = app.get_post(bob_token, post.id).post.owner
+    assert seen_by_bob.email is None and seen_by_bob.id == alice.id
+    assert seen_by_bob.to_dict()["email"] is None
+    assert app.get_user(alice.id).email is None
+    assert app.authenticate(bob_token.access_token).email == "bob@example.com"

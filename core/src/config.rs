@@ -172,6 +172,10 @@ pub struct Config {
     /// `AGORA_REDIS_URL`: keep throttling counters in Redis, shared by every
     /// server (read by servers built with `agora-sqlx`'s `redis` feature).
     pub redis_url: Option<String>,
+    /// `AGORA_HIDE_EMAILS`: hide other users' email addresses (`null`) in
+    /// `GET /users/{id}` and post owners; users still see their own. Off by
+    /// default, as the original API showed them to everyone.
+    pub hide_emails: bool,
     /// `AGORA_CORS_ORIGINS`: comma-separated allowed origins; empty (the default) disables CORS.
     pub cors_origins: Vec<String>,
     /// `AGORA_BODY_LIMIT`: the largest request body in bytes, 64 KiB by default.
@@ -216,6 +220,7 @@ impl Default for Config {
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxy_header: None,
             redis_url: None,
+            hide_emails: false,
             cors_origins: Vec::new(),
             body_limit: 64 * 1024,
             hash_params: HashParams::OWASP,
@@ -322,6 +327,18 @@ impl Config {
                     return Err(ConfigError::Invalid {
                         name: "AGORA_THROTTLE",
                         reason: format!("{throttle:?} is not on or off"),
+                    });
+                }
+            };
+        }
+        if let Some(hide) = get("AGORA_HIDE_EMAILS") {
+            config.hide_emails = match hide.to_ascii_lowercase().as_str() {
+                "on" | "true" | "1" => true,
+                "off" | "false" | "0" => false,
+                _ => {
+                    return Err(ConfigError::Invalid {
+                        name: "AGORA_HIDE_EMAILS",
+                        reason: format!("{hide:?} is not on or off"),
                     });
                 }
             };

@@ -11,13 +11,15 @@ use validator::ValidateEmail;
 use crate::error::{Error, Result};
 
 /// The id of a user.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(example = 1)]
 pub struct UserId(pub i64);
 
 /// The id of a post.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(example = 1)]
 pub struct PostId(pub i64);
 
 impl fmt::Display for UserId {
@@ -37,8 +39,9 @@ pub const EMAIL_MAX_LEN: usize = 254;
 
 /// A syntactically valid email address, normalised to lower case so that
 /// uniqueness and login are case-insensitive.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
+#[schema(value_type = String, format = Email, example = "ada@example.com")]
 pub struct Email(String);
 
 impl Email {
@@ -254,14 +257,26 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// A user as clients see it: `{id, email, created_at}`. Never carries a password.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z"}))]
 pub struct User {
     /// The user's id.
     pub id: UserId,
-    /// The user's normalised email.
-    pub email: Email,
+    /// The user's normalised email; `None` where the privacy switch
+    /// (`Config::hide_emails`) hides another user's address from the viewer.
+    pub email: Option<Email>,
     /// When the user registered.
     pub created_at: DateTime<Utc>,
+}
+
+impl User {
+    /// The same user without the email address (shown as `null`).
+    pub fn without_email(self) -> User {
+        User {
+            email: None,
+            ..self
+        }
+    }
 }
 
 /// A user together with their stored password hash (never serialised).
@@ -283,7 +298,8 @@ impl fmt::Debug for UserCredentials {
 }
 
 /// A post as clients see it (the `Post` schema of the original API).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": 7, "title": "Hello", "content": "First post", "published": true, "created_at": "2026-01-01T12:05:00Z", "owner_id": 1, "owner": {"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z"}}))]
 pub struct Post {
     /// The post's id.
     pub id: PostId,
@@ -322,7 +338,8 @@ impl Post {
 }
 
 /// A post with its vote count: serialises as `{"Post": {...}, "votes": n}`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"Post": {"id": 7, "title": "Hello", "content": "First post", "published": true, "created_at": "2026-01-01T12:05:00Z", "owner_id": 1, "owner": {"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z"}}, "votes": 3}))]
 pub struct PostWithVotes {
     /// The post.
     #[serde(rename = "Post")]
@@ -366,7 +383,8 @@ pub struct PostFilter {
 /// A login session: created at login, extended by refreshing, ended by
 /// logout, by a password change (the others), or by its absolute lifetime.
 /// Its id appears in access tokens (`sid`) and in `GET /sessions`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"id": "3f2a9c0e5b7d41e8a6c4b2d0e9f87a61", "created_at": "2026-01-01T12:00:00Z", "last_used_at": "2026-01-01T12:30:00Z", "expires_at": "2026-01-31T12:00:00Z", "user_agent": "curl/8.5.0", "ip": "203.0.113.7"}))]
 pub struct Session {
     /// Random 128-bit id (hex).
     pub id: String,

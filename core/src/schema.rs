@@ -12,17 +12,22 @@ use crate::domain::{CONTENT_MAX_CHARS, PostDraft, TITLE_MAX_CHARS};
 use crate::error::{Error, FieldError, Result};
 
 /// `POST /users` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
 pub struct UserCreate {
     /// Email address; validated and lower-cased by the service.
+    #[schema(format = Email, max_length = 254)]
     pub email: String,
-    /// Plaintext password; length-checked and hashed by the service.
+    /// Plaintext password; length-checked and hashed by the service (8 to
+    /// 128 characters by default, not a common password).
+    #[schema(min_length = 8, max_length = 128)]
     pub password: String,
 }
 
 /// `POST /login` body: JSON `{email, password}` or the OAuth2 password form
 /// (`username`, `password`).
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"email": "ada@example.com", "password": "correct horse battery"}))]
 pub struct LoginRequest {
     /// The account's email (`username` in the OAuth2 form).
     #[serde(alias = "username")]
@@ -41,14 +46,18 @@ impl std::fmt::Debug for LoginRequest {
 }
 
 /// `POST /posts` and `PUT /posts/{id}` body.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"title": "Hello", "content": "First post", "published": true}))]
 pub struct PostCreate {
     /// Title, 1 to 300 characters, not blank.
+    #[schema(min_length = 1, max_length = 300)]
     pub title: String,
     /// Content, 1 to 10,000 characters, not blank.
+    #[schema(min_length = 1, max_length = 10000)]
     pub content: String,
     /// Defaults to `true`.
     #[serde(default = "published_default")]
+    #[schema(default = true)]
     pub published: bool,
 }
 
@@ -93,11 +102,13 @@ fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize
 }
 
 /// `POST /vote` body: `dir` 1 adds the caller's vote, 0 removes it.
-#[derive(Debug, Clone, Copy, Deserialize)]
+#[derive(Debug, Clone, Copy, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"post_id": 1, "dir": 1}))]
 pub struct VoteRequest {
     /// The post voted on.
     pub post_id: i64,
     /// 1 to vote, 0 to take the vote back.
+    #[schema(minimum = 0, maximum = 1)]
     pub dir: i64,
 }
 
@@ -356,11 +367,13 @@ pub fn parse_login(content_type: Option<&str>, body: &[u8]) -> Result<LoginReque
 }
 
 /// `POST /login` and `POST /token/refresh` answer, as OAuth2 clients expect it.
-#[derive(Clone, Serialize)]
+#[derive(Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({"access_token": "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl", "token_type": "bearer", "expires_in": 900, "refresh_token": "9b1c2d3e4f5a6b7c8d9e0f1a2b3c4d5e", "refresh_expires_in": 1209600}))]
 pub struct Token {
     /// The signed JWT.
     pub access_token: String,
     /// Always `"bearer"`.
+    #[schema(example = "bearer")]
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: u64,
@@ -382,7 +395,7 @@ impl std::fmt::Debug for Token {
 }
 
 /// One entry of `GET /sessions`: a session, and whether it is the caller's.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct SessionInfo {
     /// The session.
     #[serde(flatten)]
@@ -392,32 +405,34 @@ pub struct SessionInfo {
 }
 
 /// `POST /token/refresh` body.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 pub struct RefreshRequest {
     /// The refresh token from the last login or refresh.
     pub refresh_token: String,
 }
 
 /// `PUT /users/me/password` body.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     /// The password in use, to prove it is the user.
     pub current_password: String,
     /// The new password (same rules as at registration).
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
 /// `DELETE /users/me` body.
-#[derive(Clone, Deserialize)]
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
 pub struct AccountDeletion {
     /// The user's password, to prove it is them.
     pub password: String,
 }
 
 /// A `{"message": ...}` answer.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Message {
     /// Human-readable text.
+    #[schema(example = "Hello World")]
     pub message: String,
 }
 

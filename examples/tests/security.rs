@@ -638,6 +638,68 @@ async fn jwks_publishes_the_eddsa_public_key_and_tokens_use_it(a: Adapter) {
     assert_eq!(s.me_status(&t.access).await, StatusCode::OK);
 }
 
+async fn hide_emails_hides_other_users_addresses_but_not_ones_own(a: Adapter) {
+    let s = server(a, |c| c.hide_emails = true).await;
+    s.register("alice@example.com").await;
+    s.register("bob@example.com").await;
+    let alice = s.login("alice@example.com").await;
+    let bob = s.login("bob@example.com").await;
+    let post: Value = s
+        .post(
+            "/posts",
+            json!({"title": "hi", "content": "from alice"}),
+            Some(&alice.access),
+        )
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        post["owner"]["email"], "alice@example.com",
+        "own address in own post"
+    );
+    let path = format!("/posts/{}", post["id"]);
+    let seen: Value = s.get(&path, &bob.access).await.json().await.expect("json");
+    assert_eq!(seen["Post"]["owner"]["email"], Value::Null);
+    let listed: Value = s
+        .get("/posts", &bob.access)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        listed
+            .as_array()
+            .expect("list")
+            .iter()
+            .all(|p| p["Post"]["owner"]["email"].is_null())
+    );
+    let user: Value = s
+        .http
+        .get(format!("{}/users/{}", s.base, post["owner_id"]))
+        .send()
+        .await
+        .expect("send")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(user["email"], Value::Null);
+    let me: Value = s
+        .get("/users/me", &bob.access)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(me["email"], "bob@example.com");
+    let own: Value = s
+        .get(&path, &alice.access)
+        .await
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(own["Post"]["owner"]["email"], "alice@example.com");
+}
+
 macro_rules! for_both_adapters {
     ($($case:ident),* $(,)?) => {
         mod axum {
@@ -680,4 +742,5 @@ for_both_adapters!(
     common_password_is_rejected_at_registration,
     jwks_is_not_published_for_a_shared_secret,
     jwks_publishes_the_eddsa_public_key_and_tokens_use_it,
+    hide_emails_hides_other_users_addresses_but_not_ones_own,
 );

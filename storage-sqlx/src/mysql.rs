@@ -69,7 +69,7 @@ impl UserStore for MySqlStore {
                 .map_err(map)?;
         Ok(User {
             id: UserId(inserted_id(&done)?),
-            email: email.clone(),
+            email: Some(email.clone()),
             created_at,
         })
     }

@@ -18,7 +18,7 @@ impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
         User {
             id: UserId(r.id),
-            email: Email::from_trusted(r.email),
+            email: Some(Email::from_trusted(r.email)),
             created_at: r.created_at,
         }
     }
@@ -65,7 +65,7 @@ impl From<PostRow> for PostWithVotes {
                 owner_id: UserId(r.owner_id),
                 owner: User {
                     id: UserId(r.owner_id),
-                    email: Email::from_trusted(r.owner_email),
+                    email: Some(Email::from_trusted(r.owner_email)),
                     created_at: r.owner_created_at,
                 },
             },
@@ -114,7 +114,7 @@ impl From<SessionUserRow> for (User, Session) {
     fn from(r: SessionUserRow) -> Self {
         let user = User {
             id: UserId(r.session.user_id),
-            email: Email::from_trusted(r.user_email),
+            email: Some(Email::from_trusted(r.user_email)),
             created_at: r.user_created_at,
         };
         (user, r.session.into())

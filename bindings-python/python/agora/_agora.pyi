@@ -18,8 +18,9 @@ class User:
     def id(self) -> int:
         """The user's id."""
     @property
-    def email(self) -> str:
-        """The user's email address, lower-cased."""
+    def email(self) -> Optional[str]:
+        """The user's email address, lower-cased; ``None`` for another user's
+        address when ``hide_emails=True`` hides it."""
     @property
     def created_at(self) -> datetime:
         """When the user registered (timezone-aware, UTC)."""
@@ -177,6 +178,8 @@ class Agora:
     was exchanged a client retrying concurrently may exchange it again; a
     replay after that ends the session. ``throttle=False`` turns off login
     and registration throttling (for test suites that sign up many users).
+    ``hide_emails=True`` hides other users' email addresses (``None``) in
+    ``get_user`` and post owners; users still see their own.
 
     One instance is safe to share across threads. Every method releases the
     GIL while it hashes or waits for the database. Methods that the HTTP API
@@ -195,6 +198,7 @@ class Agora:
         access_token_ttl: Union[int, timedelta, None] = None,
         refresh_reuse_grace: Union[int, timedelta, None] = None,
         throttle: bool = True,
+        hide_emails: bool = False,
     ) -> Agora: ...
     @property
     def database_url(self) -> str:
@@ -310,6 +314,7 @@ class AsyncAgora:
         access_token_ttl: Union[int, timedelta, None] = None,
         refresh_reuse_grace: Union[int, timedelta, None] = None,
         throttle: bool = True,
+        hide_emails: bool = False,
     ) -> AsyncAgora: ...
     @property
     def database_url(self) -> str: ...

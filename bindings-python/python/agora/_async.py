@@ -41,6 +41,7 @@ class AsyncAgora:
         access_token_ttl: Union[int, timedelta, None] = None,
         refresh_reuse_grace: Union[int, timedelta, None] = None,
         throttle: bool = True,
+        hide_emails: bool = False,
     ) -> None:
         """Opens the database; see :class:`agora.Agora` for the arguments."""
         self._native = _agora.AsyncAgora(
@@ -49,6 +50,7 @@ class AsyncAgora:
             access_token_ttl=access_token_ttl,
             refresh_reuse_grace=refresh_reuse_grace,
             throttle=throttle,
+            hide_emails=hide_emails,
         )
 
     @property

@@ -11,11 +11,11 @@ import agora
 
 def sync_flow(app: agora.Agora) -> List[Dict[str, Any]]:
     user: agora.User = app.register("ada@example.com", "correct horse battery")
-    token: agora.Token = app.login(user.email, "correct horse battery")
+    token: agora.Token = app.login("ada@example.com", "correct horse battery")
     me: agora.User = app.authenticate(token.access_token)
     created: datetime = me.created_at
     post: agora.Post = app.create_post(me, "Hello", "First", published=False)
-    owner_email: str = post.owner.email
+    owner_email: Optional[str] = post.owner.email
     found: agora.PostWithVotes = app.get_post(token, post.id)
     votes: int = found.votes
     result: agora.VoteResult = app.vote(token.access_token, post.id, 1)

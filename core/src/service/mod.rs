@@ -16,7 +16,7 @@ pub use votes::VoteOutcome;
 use crate::config::{Config, ConfigError};
 use crate::crypto::jwt::TokenKeys;
 use crate::crypto::password::PasswordHasher;
-use crate::domain::ClientInfo;
+use crate::domain::{ClientInfo, Post, User, UserId};
 use crate::error::Result;
 use crate::storage::Store;
 use crate::throttle::{MemoryThrottleStore, Throttle, ThrottleStore};
@@ -33,6 +33,7 @@ struct Inner {
     tokens: TokenKeys,
     password_policy: crate::domain::PasswordPolicy,
     body_limit: usize,
+    hide_emails: bool,
     throttle: Throttle,
     trusted_proxy_header: Option<String>,
     refresh_token_ttl: std::time::Duration,
@@ -87,6 +88,7 @@ impl Agora {
                 tokens,
                 password_policy: crate::domain::PasswordPolicy::from(config),
                 body_limit: config.body_limit,
+                hide_emails: config.hide_emails,
                 throttle: Throttle::new(config.throttle.clone(), throttle_store),
                 trusted_proxy_header: config.trusted_proxy_header.clone(),
                 refresh_token_ttl: config.refresh_token_ttl,
@@ -129,6 +131,22 @@ impl Agora {
     /// which must never be published.
     pub fn jwks(&self) -> Option<serde_json::Value> {
         self.inner.tokens.jwks()
+    }
+
+    /// `user` as `viewer` may see them: with `Config::hide_emails`, other
+    /// users' email addresses are hidden.
+    fn shown_to(&self, user: User, viewer: Option<UserId>) -> User {
+        if self.inner.hide_emails && viewer != Some(user.id) {
+            user.without_email()
+        } else {
+            user
+        }
+    }
+
+    /// A post as `viewer` may see it (its owner's email, see [`Agora::shown_to`]).
+    fn post_shown_to(&self, mut post: Post, viewer: UserId) -> Post {
+        post.owner = self.shown_to(post.owner, Some(viewer));
+        post
     }
 
     /// The storage backend's name.

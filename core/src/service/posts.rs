@@ -36,7 +36,14 @@ impl Agora {
             before: query.after.unwrap_or(i64::MAX),
             search: Some(query.search).filter(|s| !s.is_empty()),
         };
-        Ok(self.inner.store.list_posts(&filter).await?)
+        let posts = self.inner.store.list_posts(&filter).await?;
+        Ok(posts
+            .into_iter()
+            .map(|p| PostWithVotes {
+                post: self.post_shown_to(p.post, viewer.id),
+                ..p
+            })
+            .collect())
     }
 
     /// One post with its votes. Someone else's unpublished post is
@@ -44,7 +51,10 @@ impl Agora {
     pub async fn get_post(&self, viewer: &User, id: i64) -> Result<PostWithVotes> {
         let id = PostId(id);
         match self.inner.store.get_post(id).await? {
-            Some(found) if found.post.is_visible_to(viewer.id) => Ok(found),
+            Some(found) if found.post.is_visible_to(viewer.id) => Ok(PostWithVotes {
+                post: self.post_shown_to(found.post, viewer.id),
+                ..found
+            }),
             _ => Err(not_found(id)),
         }
     }

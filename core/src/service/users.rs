@@ -48,19 +48,27 @@ impl Agora {
             .map_err(|e| relocate(e, field))
     }
 
-    /// A user by id, or [`Error::NotFound`].
+    /// A user by id, or [`Error::NotFound`]; with the privacy switch on
+    /// (`Config::hide_emails`), without the email address.
     pub async fn get_user(&self, id: i64) -> Result<User> {
-        self.inner
+        let user = self
+            .inner
             .store
             .get_user(UserId(id))
             .await?
-            .ok_or_else(|| Error::NotFound(format!("User with id: {id} does not exist")))
+            .ok_or_else(|| Error::NotFound(format!("User with id: {id} does not exist")))?;
+        Ok(self.shown_to(user, None))
     }
 
     /// Checks that `password` is the user's current one; a wrong password is
     /// [`Error::InvalidCredentials`] (403).
     async fn confirm_password(&self, user: &User, password: &str) -> Result<()> {
-        let credentials = self.inner.store.find_credentials(&user.email).await?;
+        // An authenticated user is read with their address; never hidden here.
+        let email = user
+            .email
+            .as_ref()
+            .ok_or_else(|| Error::internal("user read without email"))?;
+        let credentials = self.inner.store.find_credentials(email).await?;
         let verification = self
             .inner
             .hasher

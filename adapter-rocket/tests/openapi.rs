@@ -1,0 +1,113 @@
+//! The served OpenAPI document describes exactly the routes mounted, and the
+//! docs page is served from the vendored Swagger UI.
+
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use agora_core::config::JwtSecret;
+use agora_core::{Agora, Config};
+use agora_sqlx::sqlite::SqliteStore;
+use rocket::http::{ContentType, Status};
+use rocket::local::asynchronous::Client;
+use serde_json::Value;
+
+async fn client() -> (Client, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("agora.db").display());
+    let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
+        .await
+        .unwrap();
+    let config = Config {
+        database_url: url,
+        jwt_secret: Some(JwtSecret::generate()),
+        ..Config::default()
+    };
+    let agora = Agora::new(Arc::new(store), &config).unwrap();
+    let client = Client::untracked(agora_rocket::app(agora, &config))
+        .await
+        .unwrap();
+    (client, dir)
+}
+
+/// `/users/<id>` to `/users/{id}`.
+fn openapi_path(rocket_path: &str) -> String {
+    rocket_path.replace('<', "{").replace('>', "}")
+}
+
+#[test]
+fn document_lists_every_route_and_only_those() {
+    let routed: BTreeSet<(String, String)> = agora_rocket::api_routes()
+        .iter()
+        .map(|route| {
+            (
+                route.method.to_string().to_uppercase(),
+                openapi_path(route.uri.path()),
+            )
+        })
+        .collect();
+    let documented = agora_core::openapi::operations();
+    assert_eq!(
+        routed.difference(&documented).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "routed but not documented"
+    );
+    assert_eq!(
+        documented.difference(&routed).collect::<Vec<_>>(),
+        Vec::<&(String, String)>::new(),
+        "documented but not routed"
+    );
+    // Everything else `routes()` mounts is the documentation itself.
+    let extra: BTreeSet<String> = agora_rocket::routes()
+        .iter()
+        .map(|route| openapi_path(route.uri.path()))
+        .filter(|path| !documented.iter().any(|(_, p)| p == path))
+        .collect();
+    assert_eq!(
+        extra,
+        BTreeSet::from(["/openapi.json".to_owned(), "/docs/{file..}".to_owned()])
+    );
+}
+
+#[rocket::async_test]
+async fn served_document_is_openapi_3_1_and_matches_core() {
+    let (client, _dir) = client().await;
+    let response = client.get("/openapi.json").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.content_type(), Some(ContentType::JSON));
+    let doc: Value = serde_json::from_str(&response.into_string().await.unwrap()).unwrap();
+    assert_eq!(doc["openapi"], "3.1.0");
+    assert_eq!(
+        doc,
+        serde_json::to_value(agora_core::openapi::document()).unwrap()
+    );
+}
+
+#[rocket::async_test]
+async fn docs_page_is_served_offline() {
+    let (client, _dir) = client().await;
+    let response = client.get("/docs").dispatch().await;
+    assert_eq!(response.status(), Status::SeeOther);
+    assert_eq!(response.headers().get_one("location"), Some("docs/"));
+    let response = client.get("/docs/").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    assert_eq!(response.content_type(), Some(ContentType::HTML));
+    assert!(response.into_string().await.unwrap().contains("swagger"));
+    let response = client.get("/docs/swagger-initializer.js").dispatch().await;
+    assert_eq!(response.status(), Status::Ok);
+    assert!(
+        response
+            .into_string()
+            .await
+            .unwrap()
+            .contains("../openapi.json")
+    );
+    for file in ["swagger-ui.css", "swagger-ui-bundle.js"] {
+        let response = client.get(format!("/docs/{file}")).dispatch().await;
+        assert_eq!(response.status(), Status::Ok, "{file}");
+        assert!(response.into_bytes().await.unwrap().len() > 1000, "{file}");
+    }
+    let response = client.get("/docs/missing.js").dispatch().await;
+    assert_eq!(response.status(), Status::NotFound);
+}
