@@ -49,6 +49,7 @@ pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod rows;
+mod sessions;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
 #[cfg(feature = "testing")]

@@ -3,19 +3,16 @@
 use std::str::FromStr;
 
 use agora_core::domain::{
-    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, RefreshClaim, RefreshTokenRecord,
-    Session, User, UserCredentials, UserId,
+    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserCredentials, UserId,
 };
-use agora_core::storage::{PostStore, SessionStore, StorageResult, Store, UserStore, VoteStore};
+use agora_core::storage::{PostStore, StorageResult, Store, UserStore, VoteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::map;
-use crate::rows::{
-    CredentialsRow, PostRow, RefreshRow, SessionRow, SessionUserRow, UserRow, like_pattern,
-};
+use crate::rows::{CredentialsRow, PostRow, UserRow, like_pattern};
 use crate::{ConnectError, PoolConfig};
 
 /// Agora's storage on PostgreSQL.
@@ -221,164 +218,7 @@ impl VoteStore for PgStore {
     }
 }
 
-#[async_trait]
-impl SessionStore for PgStore {
-    async fn create_session(
-        &self,
-        session: &Session,
-        refresh: &RefreshTokenRecord,
-    ) -> StorageResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map)?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&session.id)
-        .bind(session.user_id.0)
-        .bind(session.created_at)
-        .bind(session.last_used_at)
-        .bind(session.expires_at)
-        .bind(session.user_agent.as_deref())
-        .bind(session.ip.as_deref())
-        .execute(&mut *tx)
-        .await
-        .map_err(map)?;
-        insert_refresh(&mut tx, refresh).await?;
-        tx.commit().await.map_err(map)
-    }
-
-    async fn session_user(
-        &self,
-        user: UserId,
-        session_id: &str,
-    ) -> StorageResult<Option<(User, Session)>> {
-        let row: Option<SessionUserRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            session_columns!(),
-            ", u.email AS user_email, u.created_at AS user_created_at \
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2"
-        ))
-        .bind(session_id)
-        .bind(user.0)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map)?;
-        Ok(row.map(Into::into))
-    }
-
-    async fn claim_refresh_token(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> StorageResult<Option<RefreshClaim>> {
-        // The conditional UPDATE is the atomic step: only one claimer changes the row.
-        let marked = sqlx::query(
-            "UPDATE refresh_tokens SET rotated_at = $1 WHERE token_hash = $2 AND rotated_at IS NULL",
-        )
-        .bind(now)
-        .bind(token_hash)
-        .execute(&self.pool)
-        .await
-        .map_err(map)?;
-        let row: Option<RefreshRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            session_columns!(),
-            ", t.expires_at AS token_expires_at, t.rotated_at \
-             FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id WHERE t.token_hash = $1"
-        ))
-        .bind(token_hash)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map)?;
-        Ok(row.map(|r| r.into_claim(marked.rows_affected() == 1)))
-    }
-
-    async fn add_refresh_token(&self, refresh: &RefreshTokenRecord) -> StorageResult<()> {
-        let mut tx = self.pool.begin().await.map_err(map)?;
-        insert_refresh(&mut tx, refresh).await?;
-        sqlx::query("UPDATE sessions SET last_used_at = $1 WHERE id = $2")
-            .bind(refresh.created_at)
-            .bind(&refresh.session_id)
-            .execute(&mut *tx)
-            .await
-            .map_err(map)?;
-        tx.commit().await.map_err(map)
-    }
-
-    async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StorageResult<Vec<Session>> {
-        let rows: Vec<SessionRow> = sqlx::query_as(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions s WHERE s.user_id = $1 AND s.revoked_at IS NULL AND s.expires_at > $2 \
-             ORDER BY s.created_at DESC, s.id"
-        ))
-        .bind(user.0)
-        .bind(now)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map)?;
-        Ok(rows.into_iter().map(Session::from).collect())
-    }
-
-    async fn revoke_session(
-        &self,
-        user: UserId,
-        session_id: &str,
-        now: DateTime<Utc>,
-    ) -> StorageResult<bool> {
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 \
-             WHERE id = $2 AND user_id = $3 AND revoked_at IS NULL AND expires_at > $4",
-        )
-        .bind(now)
-        .bind(session_id)
-        .bind(user.0)
-        .bind(now)
-        .execute(&self.pool)
-        .await
-        .map_err(map)?;
-        Ok(done.rows_affected() > 0)
-    }
-
-    async fn revoke_sessions(
-        &self,
-        user: UserId,
-        keep: Option<&str>,
-        now: DateTime<Utc>,
-    ) -> StorageResult<u64> {
-        // Session ids are never empty, so "" keeps nothing.
-        let done = sqlx::query(
-            "UPDATE sessions SET revoked_at = $1 \
-             WHERE user_id = $2 AND revoked_at IS NULL AND expires_at > $3 AND id <> $4",
-        )
-        .bind(now)
-        .bind(user.0)
-        .bind(now)
-        .bind(keep.unwrap_or(""))
-        .execute(&self.pool)
-        .await
-        .map_err(map)?;
-        Ok(done.rows_affected())
-    }
-}
-
-async fn insert_refresh(
-    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
-    refresh: &RefreshTokenRecord,
-) -> StorageResult<()> {
-    sqlx::query(
-        "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4)",
-    )
-    .bind(&refresh.token_hash)
-    .bind(&refresh.session_id)
-    .bind(refresh.created_at)
-    .bind(refresh.expires_at)
-    .execute(&mut **tx)
-    .await
-    .map_err(map)?;
-    Ok(())
-}
+crate::sessions::impl_session_store!(PgStore, sqlx::Postgres, crate::sessions::NUMBERED);
 
 #[async_trait]
 impl Store for PgStore {
