@@ -4,11 +4,15 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use agora_core::Config;
 use agora_core::config::JwtSecret;
 use agora_sqlx::testing::TestDatabase;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
@@ -66,12 +70,15 @@ pub fn config_for(db: &TestDatabase) -> Config {
     config
 }
 
-/// A TCP proxy in front of a database server that can be stopped (refusing
-/// and cutting every connection, as a crashed database would) and started
-/// again on the same port.
+/// A TCP proxy in front of a database (or Redis) server that can be stopped
+/// (refusing and cutting every connection, as a crashed database would) and
+/// started again on the same port, or made silent: connections stay open but
+/// every byte in either direction is dropped, as when a host or link dies
+/// without a FIN or RST.
 pub struct Proxy {
     pub addr: SocketAddr,
     target: String,
+    silent: Arc<AtomicBool>,
     tasks: Option<JoinSet<()>>,
 }
 
@@ -83,6 +90,7 @@ impl Proxy {
         let mut proxy = Proxy {
             addr,
             target: target.to_owned(),
+            silent: Arc::new(AtomicBool::new(false)),
             tasks: None,
         };
         proxy.serve(listener);
@@ -91,14 +99,21 @@ impl Proxy {
 
     fn serve(&mut self, listener: TcpListener) {
         let target = self.target.clone();
+        let silent = self.silent.clone();
         let mut tasks = JoinSet::new();
         tasks.spawn(async move {
             let mut connections = JoinSet::new();
-            while let Ok((mut client, _)) = listener.accept().await {
+            while let Ok((client, _)) = listener.accept().await {
                 let target = target.clone();
+                let silent = silent.clone();
                 connections.spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(&target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    if let Ok(server) = TcpStream::connect(&target).await {
+                        let (client_read, client_write) = client.into_split();
+                        let (server_read, server_write) = server.into_split();
+                        tokio::join!(
+                            pump(client_read, server_write, silent.clone()),
+                            pump(server_read, client_write, silent),
+                        );
                     }
                 });
             }
@@ -118,6 +133,36 @@ impl Proxy {
         let listener = TcpListener::bind(self.addr).await.expect("proxy rebind");
         self.serve(listener);
     }
+
+    /// From now on, drops every byte in both directions on every connection,
+    /// old and new, while keeping the sockets open (no FIN, no RST).
+    pub fn go_silent(&self) {
+        self.silent.store(true, Ordering::SeqCst);
+    }
+
+    /// Forwards bytes again. Connections that lost bytes while silent are
+    /// left as they are: their protocol state is broken, as after a real
+    /// network fault, and the client must notice and drop them.
+    pub fn speak_again(&self) {
+        self.silent.store(false, Ordering::SeqCst);
+    }
+}
+
+/// Copies `from` to `to` until either side closes, dropping what it reads
+/// while `silent` is set.
+async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, silent: Arc<AtomicBool>) {
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        match from.read(&mut buffer).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                if !silent.load(Ordering::SeqCst) && to.write_all(&buffer[..n]).await.is_err() {
+                    break;
+                }
+            }
+        }
+    }
+    let _ = to.shutdown().await;
 }
 
 /// `scheme://user@host:port/db` with host:port replaced by `addr`, and the
