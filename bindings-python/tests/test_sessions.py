@@ -53,6 +53,7 @@ def test_replaying_a_refresh_token_within_the_grace_window_is_a_retry_not_reuse(
     first = app.login(user.email, PASSWORD)
     second = app.refresh(first.refresh_token)
     retried = app.refresh(first.refresh_token)  # default grace: 10 seconds
+    assert retried.refresh_token == second.refresh_token  # one chain of tokens per session
     assert app.authenticate(retried.access_token) == user
     assert app.authenticate(second.access_token) == user
 

@@ -286,6 +286,10 @@ pub struct UserCredentials {
     pub user: User,
     /// The PHC string of the password hash.
     pub password_hash: String,
+    /// Goes up whenever the user's credentials change or every session is
+    /// ended (password change, logout everywhere): a session started from
+    /// credentials read before that is refused.
+    pub credential_generation: i64,
 }
 
 impl fmt::Debug for UserCredentials {
@@ -293,6 +297,7 @@ impl fmt::Debug for UserCredentials {
         f.debug_struct("UserCredentials")
             .field("user", &self.user)
             .field("password_hash", &"<redacted>")
+            .field("credential_generation", &self.credential_generation)
             .finish()
     }
 }
@@ -426,16 +431,34 @@ pub struct RefreshTokenRecord {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A refresh token being exchanged, as storage found it.
-#[derive(Debug, Clone)]
+/// A refresh token being exchanged, as storage found it. Times come from
+/// the database's clock, so every server judges the reuse grace window alike.
+#[derive(Clone)]
 pub struct RefreshClaim {
     /// The session, with its owner id.
     pub session: Session,
+    /// The session's secret key from which each refresh token's one
+    /// successor is derived (empty for sessions older than the key).
+    pub refresh_key: String,
     /// When the presented token stops working.
     pub expires_at: DateTime<Utc>,
     /// When the token had already been exchanged before this claim (`None`:
     /// this claim is the first, and the token is now marked as used).
     pub previously_rotated_at: Option<DateTime<Utc>>,
+    /// The database's time when the claim was made.
+    pub checked_at: DateTime<Utc>,
+}
+
+impl fmt::Debug for RefreshClaim {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RefreshClaim")
+            .field("session", &self.session)
+            .field("refresh_key", &"<redacted>")
+            .field("expires_at", &self.expires_at)
+            .field("previously_rotated_at", &self.previously_rotated_at)
+            .field("checked_at", &self.checked_at)
+            .finish()
+    }
 }
 
 /// Where a request comes from, for sessions, throttling and audit logs.

@@ -35,8 +35,8 @@ pub enum StorageError {
     /// The database cannot be reached (down, pool exhausted, timed out).
     #[error("database unavailable")]
     Unavailable(#[source] Cause),
-    /// Anything else.
-    #[error("storage failure")]
+    /// Anything else (the message carries the database's own, with its error code).
+    #[error("storage failure: {0}")]
     Other(#[source] Cause),
 }
 
@@ -65,10 +65,6 @@ pub trait UserStore: Send + Sync {
     ) -> StorageResult<User>;
     /// The user with this id, if any.
     async fn get_user(&self, id: UserId) -> StorageResult<Option<User>>;
-    /// The user with this email, with their password hash, if any.
-    async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>>;
-    /// Replaces a user's password hash (rehash on login). A missing user is a no-op.
-    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StorageResult<()>;
     /// Deletes a user with their posts and votes (by `ON DELETE CASCADE`);
     /// `false` when there was no such user.
     async fn delete_user(&self, id: UserId) -> StorageResult<bool>;
@@ -110,34 +106,59 @@ pub trait VoteStore: Send + Sync {
     async fn remove_vote(&self, user: UserId, post: PostId) -> StorageResult<bool>;
 }
 
-/// Login sessions and their refresh tokens (stored as hashes only).
+/// Credentials, login sessions and their refresh tokens (stored as hashes
+/// only).
+///
+/// Each user has a credential generation that goes up when their password
+/// changes or all their sessions end; each session records the generation it
+/// was started under and works only while that is still the user's. A login
+/// that read the credentials before such a change therefore cannot leave a
+/// working session behind, whatever the interleaving.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    /// Inserts a session and its first refresh token, atomically.
+    /// The user with this email, with their password hash and credential
+    /// generation, if any.
+    async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>>;
+    /// Replaces the password hash `verified_hash` with `new_hash` (a rehash
+    /// after login) only if it is still the stored one; `false` when the
+    /// password changed meanwhile (or the user is gone), so an upgrade can
+    /// never bring an old password back.
+    async fn upgrade_password_hash(
+        &self,
+        user: UserId,
+        verified_hash: &str,
+        new_hash: &str,
+    ) -> StorageResult<bool>;
+    /// Inserts a session and its first refresh token, atomically, if the
+    /// user still exists at `credential_generation`; `false` otherwise (the
+    /// credentials changed, every session was ended, or the account was
+    /// deleted since they were read). `refresh_key` is the session's secret
+    /// for deriving refresh tokens.
     async fn create_session(
         &self,
         session: &Session,
+        refresh_key: &str,
+        credential_generation: i64,
         refresh: &RefreshTokenRecord,
-    ) -> StorageResult<()>;
+    ) -> StorageResult<bool>;
     /// The user and the session named by an access token's `sub` and `sid`,
-    /// if both exist and belong together (one query: this runs on every
+    /// if both exist, belong together and the session is of the user's
+    /// current credential generation (one query: this runs on every
     /// authenticated request).
     async fn session_user(
         &self,
         user: UserId,
         session_id: &str,
     ) -> StorageResult<Option<(User, Session)>>;
-    /// Finds the refresh token with this hash and its session, and marks the
-    /// token as exchanged at `now` unless it already was. Atomic: of several
+    /// Finds the refresh token with this hash and its session (of the user's
+    /// current credential generation), and marks the token as exchanged
+    /// unless it already was, by the database's clock. Atomic: of several
     /// concurrent claims of one token, exactly one sees
     /// `previously_rotated_at == None`.
-    async fn claim_refresh_token(
-        &self,
-        token_hash: &str,
-        now: DateTime<Utc>,
-    ) -> StorageResult<Option<RefreshClaim>>;
-    /// Adds a refresh token to a session and records the session as used at
-    /// `refresh.created_at`.
+    async fn claim_refresh_token(&self, token_hash: &str) -> StorageResult<Option<RefreshClaim>>;
+    /// Adds a refresh token to a session, unless a token with its hash is
+    /// already there (concurrent retries add the same one), and records the
+    /// session as used at `refresh.created_at`.
     async fn add_refresh_token(&self, refresh: &RefreshTokenRecord) -> StorageResult<()>;
     /// The user's sessions that are neither revoked nor expired at `now`,
     /// newest first.
@@ -150,11 +171,16 @@ pub trait SessionStore: Send + Sync {
         session_id: &str,
         now: DateTime<Utc>,
     ) -> StorageResult<bool>;
-    /// Ends every active session of the user except `keep`; returns how many.
-    async fn revoke_sessions(
+    /// In one transaction: sets the password hash to `new_password_hash`
+    /// when given, starts a new credential generation (so no session started
+    /// from the old one, even concurrently, keeps working), carries the
+    /// session `keep` over to it, and ends every other session. Returns how
+    /// many active sessions were ended.
+    async fn end_sessions(
         &self,
         user: UserId,
         keep: Option<&str>,
+        new_password_hash: Option<&str>,
         now: DateTime<Utc>,
     ) -> StorageResult<u64>;
 }

@@ -11,7 +11,10 @@
 //! - Registrations per **client IP**: `register_ip.max` per window.
 //!
 //! Counters live in a [`ThrottleStore`]: in process by default, or shared by
-//! several servers (Redis, in `agora-sqlx`'s `redis` feature).
+//! several servers (Redis, in `agora-sqlx`'s `redis` feature). An attempt
+//! reserves its slot atomically *before* the password is checked (a success
+//! then clears the account and gives the IP its slot back), so the limits
+//! hold however many guesses arrive at once, on however many servers.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -19,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
 use crate::storage::StorageResult;
@@ -68,35 +72,78 @@ impl Default for ThrottleConfig {
     }
 }
 
-/// A counter's state after an event.
+/// How one counter decides: at most `max` attempts per `window`; past
+/// that, either wait for the window to end or, with `backoff_base`, wait
+/// `backoff_base` doubled per attempt beyond `max` (capped at `window`)
+/// counted from the latest attempt.
+///
+/// Counter stores apply this rule atomically in [`ThrottleStore::reserve`];
+/// [`Rule::wait`] is its one definition (the Redis store's Lua script follows it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Count {
-    /// Events in the current window.
-    pub count: u64,
-    /// Time since the latest event.
-    pub since_last: Duration,
-    /// Time until the window (and the count) ends.
-    pub resets_in: Duration,
+pub struct Rule {
+    /// Attempts allowed before waiting.
+    pub max: u64,
+    /// How long a counter lives: from its first attempt, or with `sliding`
+    /// from its latest.
+    pub window: Duration,
+    /// Each attempt restarts the window.
+    pub sliding: bool,
+    /// Exponential back-off instead of waiting for the window to end.
+    pub backoff_base: Option<Duration>,
 }
 
-/// Where counters live. Implementations must make `hit` atomic: concurrent
-/// hits on one key are all counted.
+impl Rule {
+    /// The wait before another attempt is allowed, for a counter at `count`
+    /// whose latest attempt was `since_last` ago and whose window ends in
+    /// `resets_in`; `None` when an attempt may go ahead now.
+    pub fn wait(&self, count: u64, since_last: Duration, resets_in: Duration) -> Option<Duration> {
+        if count < self.max {
+            return None;
+        }
+        let Some(base) = self.backoff_base else {
+            return Some(resets_in).filter(|w| !w.is_zero());
+        };
+        let doublings = u32::try_from(count - self.max).unwrap_or(u32::MAX).min(20);
+        let backoff = base.saturating_mul(1 << doublings).min(self.window);
+        backoff.checked_sub(since_last).filter(|w| !w.is_zero())
+    }
+}
+
+/// The answer of [`ThrottleStore::reserve`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reservation {
+    /// The attempt was counted and may go ahead.
+    Granted,
+    /// Nothing was counted; the caller must wait this long.
+    Refused {
+        /// How long until an attempt may be granted.
+        retry_after: Duration,
+    },
+}
+
+/// Where counters live.
+///
+/// Every method is atomic per key: however many callers reserve one key at
+/// once, from however many servers, at most [`Rule::max`] are granted
+/// within a window (the check and the count are one step, never a read
+/// followed by a write).
 #[async_trait]
 pub trait ThrottleStore: Send + Sync {
-    /// Counts one event on `key`. With `sliding`, each event restarts the
-    /// window (the count ends `window` after the latest event); otherwise the
-    /// window starts at the first event.
-    async fn hit(&self, key: &str, window: Duration, sliding: bool) -> StorageResult<Count>;
-    /// The counter's state, if it has one.
-    async fn peek(&self, key: &str) -> StorageResult<Option<Count>>;
+    /// Counts an attempt on `key` if `rule` allows one now, or refuses it
+    /// without counting.
+    async fn reserve(&self, key: &str, rule: &Rule) -> StorageResult<Reservation>;
+    /// Gives back one granted attempt (an attempt that turned out not to count).
+    async fn release(&self, key: &str) -> StorageResult<()>;
     /// Forgets the counter.
     async fn reset(&self, key: &str) -> StorageResult<()>;
 }
 
-/// Counters in this process's memory (one server).
-#[derive(Debug, Default)]
+/// Counters in this process's memory (one server), at most
+/// [`MemoryThrottleStore::capacity`] of them.
+#[derive(Debug)]
 pub struct MemoryThrottleStore {
     entries: Mutex<HashMap<String, Entry>>,
+    capacity: usize,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -106,20 +153,41 @@ struct Entry {
     ends: Instant,
 }
 
-impl Entry {
-    fn count(&self, now: Instant) -> Count {
-        Count {
-            count: self.count,
-            since_last: now.saturating_duration_since(self.last),
-            resets_in: self.ends.saturating_duration_since(now),
-        }
+/// The default most counters a [`MemoryThrottleStore`] keeps: about 10 MB.
+pub const DEFAULT_MEMORY_CAPACITY: usize = 100_000;
+
+impl Default for MemoryThrottleStore {
+    fn default() -> Self {
+        Self::with_capacity(DEFAULT_MEMORY_CAPACITY)
     }
 }
 
-/// Past this many counters, expired ones are swept on the next hit.
-const SWEEP_AT: usize = 10_000;
-
 impl MemoryThrottleStore {
+    /// A store keeping at most `capacity` counters. When it is full, expired
+    /// counters go first, then those whose windows end soonest (the least
+    /// recently active), so memory stays bounded whatever callers send.
+    pub fn with_capacity(capacity: usize) -> Self {
+        MemoryThrottleStore {
+            entries: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
+    /// The most counters kept.
+    pub fn capacity(&self) -> usize {
+        self.capacity
+    }
+
+    /// How many counters are kept now.
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// No counters are kept.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
         // A panic while holding the lock cannot leave a counter half-written.
         self.entries
@@ -128,45 +196,71 @@ impl MemoryThrottleStore {
     }
 }
 
+/// Makes room for one more counter: drops expired ones, then (still full)
+/// the tenth whose windows end soonest.
+fn make_room(entries: &mut HashMap<String, Entry>, capacity: usize, now: Instant) {
+    if entries.len() < capacity {
+        return;
+    }
+    entries.retain(|_, e| e.ends > now);
+    if entries.len() < capacity {
+        return;
+    }
+    let mut ends: Vec<Instant> = entries.values().map(|e| e.ends).collect();
+    let cut = (capacity / 10).max(1).min(ends.len() - 1);
+    let (_, threshold, _) = ends.select_nth_unstable(cut);
+    let threshold = *threshold;
+    entries.retain(|_, e| e.ends > threshold);
+}
+
 #[async_trait]
 impl ThrottleStore for MemoryThrottleStore {
-    async fn hit(&self, key: &str, window: Duration, sliding: bool) -> StorageResult<Count> {
+    async fn reserve(&self, key: &str, rule: &Rule) -> StorageResult<Reservation> {
         let now = Instant::now();
         let mut entries = self.lock();
-        if entries.len() >= SWEEP_AT {
-            entries.retain(|_, e| e.ends > now);
+        let current = entries.get(key).filter(|e| e.ends > now).copied();
+        if let Some(e) = current
+            && let Some(retry_after) = rule.wait(
+                e.count,
+                now.saturating_duration_since(e.last),
+                e.ends.saturating_duration_since(now),
+            )
+        {
+            return Ok(Reservation::Refused { retry_after });
         }
-        let entry = entries
-            .entry(key.to_owned())
-            .and_modify(|e| {
-                if e.ends <= now {
-                    *e = Entry {
-                        count: 0,
-                        last: now,
-                        ends: now + window,
-                    };
+        let entry = match current {
+            Some(mut e) => {
+                e.count += 1;
+                e.last = now;
+                if rule.sliding {
+                    e.ends = now + rule.window;
                 }
-            })
-            .or_insert(Entry {
-                count: 0,
-                last: now,
-                ends: now + window,
-            });
-        entry.count += 1;
-        entry.last = now;
-        if sliding {
-            entry.ends = now + window;
-        }
-        Ok(entry.count(now))
+                e
+            }
+            None => {
+                if !entries.contains_key(key) {
+                    make_room(&mut entries, self.capacity, now);
+                }
+                Entry {
+                    count: 1,
+                    last: now,
+                    ends: now + rule.window,
+                }
+            }
+        };
+        entries.insert(key.to_owned(), entry);
+        Ok(Reservation::Granted)
     }
 
-    async fn peek(&self, key: &str) -> StorageResult<Option<Count>> {
-        let now = Instant::now();
-        Ok(self
-            .lock()
-            .get(key)
-            .filter(|e| e.ends > now)
-            .map(|e| e.count(now)))
+    async fn release(&self, key: &str) -> StorageResult<()> {
+        let mut entries = self.lock();
+        if let Some(e) = entries.get_mut(key) {
+            e.count = e.count.saturating_sub(1);
+            if e.count == 0 {
+                entries.remove(key);
+            }
+        }
+        Ok(())
     }
 
     async fn reset(&self, key: &str) -> StorageResult<()> {
@@ -192,13 +286,20 @@ impl std::fmt::Debug for Throttle {
 
 /// IPv4 as is; IPv6 by its /64 network (one subscriber usually owns a /64).
 fn ip_key(ip: IpAddr) -> String {
-    match ip {
+    match ip.to_canonical() {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => {
             let s = v6.segments();
             format!("{:x}:{:x}:{:x}:{:x}::/64", s[0], s[1], s[2], s[3])
         }
     }
+}
+
+/// A fixed-size key for an account, whatever was typed as its email: 128
+/// bits of its SHA-256, so counters stay small and hold no addresses.
+fn account_key(account: &str) -> String {
+    let digest = Sha256::digest(account.as_bytes());
+    format!("login:account:{}", hex::encode(&digest[..16]))
 }
 
 fn limited(wait: Duration) -> Error {
@@ -209,79 +310,96 @@ fn limited(wait: Duration) -> Error {
     }
 }
 
+/// A login attempt whose slots are reserved: finish it with
+/// [`LoginAttempt::succeeded`]; dropping it leaves the attempt counted as a
+/// failure.
+#[must_use = "a successful login must call `succeeded` to clear its counters"]
+#[derive(Debug)]
+pub struct LoginAttempt {
+    throttle: Option<Throttle>,
+    account: String,
+    ip: Option<String>,
+}
+
+impl LoginAttempt {
+    /// The credentials were right: clears the account's failures and gives
+    /// the client IP its slot back.
+    pub async fn succeeded(self) -> Result<()> {
+        let Some(throttle) = self.throttle else {
+            return Ok(());
+        };
+        throttle.store.reset(&self.account).await?;
+        if let Some(ip) = &self.ip {
+            throttle.store.release(ip).await?;
+        }
+        Ok(())
+    }
+}
+
 impl Throttle {
     /// Throttling with these settings and counters.
     pub fn new(config: ThrottleConfig, store: Arc<dyn ThrottleStore>) -> Self {
         Throttle { store, config }
     }
 
-    /// The wait the account must observe after `count` failures, `since_last` ago.
-    fn account_wait(&self, count: Count) -> Option<Duration> {
-        let limit = self.config.login_account;
-        if count.count < limit.max {
-            return None;
+    fn account_rule(&self) -> Rule {
+        Rule {
+            max: self.config.login_account.max,
+            window: self.config.login_account.window,
+            sliding: true,
+            backoff_base: Some(self.config.backoff_base),
         }
-        let doublings = u32::try_from(count.count - limit.max)
-            .unwrap_or(u32::MAX)
-            .min(20);
-        let backoff = self
-            .config
-            .backoff_base
-            .saturating_mul(1 << doublings)
-            .min(limit.window);
-        backoff
-            .checked_sub(count.since_last)
-            .filter(|w| !w.is_zero())
     }
 
-    /// Refuses a login attempt while its account or IP is throttled.
-    pub async fn check_login(&self, account: &str, ip: Option<IpAddr>) -> Result<()> {
+    fn fixed(limit: Limit) -> Rule {
+        Rule {
+            max: limit.max,
+            window: limit.window,
+            sliding: false,
+            backoff_base: None,
+        }
+    }
+
+    /// Reserves a login attempt on `account` (the normalised email as typed)
+    /// from `ip` before the password is checked, or refuses it
+    /// ([`Error::RateLimited`]) while the IP or the account is throttled.
+    /// Every attempt counts as a failure until [`LoginAttempt::succeeded`],
+    /// so concurrent guesses cannot all pass a check made before any of them
+    /// is counted.
+    pub async fn begin_login(&self, account: &str, ip: Option<IpAddr>) -> Result<LoginAttempt> {
+        let account = account_key(account);
         if !self.config.enabled {
-            return Ok(());
+            return Ok(LoginAttempt {
+                throttle: None,
+                account,
+                ip: None,
+            });
         }
-        if let Some(ip) = ip
-            && let Some(count) = self.store.peek(&format!("login:ip:{}", ip_key(ip))).await?
-            && count.count >= self.config.login_ip.max
+        let ip_counter = ip.map(|ip| format!("login:ip:{}", ip_key(ip)));
+        if let Some(key) = &ip_counter
+            && let Reservation::Refused { retry_after } = self
+                .store
+                .reserve(key, &Self::fixed(self.config.login_ip))
+                .await?
         {
-            tracing::warn!(target: "agora::audit", event = "login", outcome = "throttled_ip", ip = %ip);
-            return Err(limited(count.resets_in));
+            tracing::warn!(target: "agora::audit", event = "login", outcome = "throttled_ip", ip = ?ip);
+            return Err(limited(retry_after));
         }
-        if let Some(count) = self.store.peek(&format!("login:account:{account}")).await?
-            && let Some(wait) = self.account_wait(count)
+        if let Reservation::Refused { retry_after } =
+            self.store.reserve(&account, &self.account_rule()).await?
         {
+            if let Some(key) = &ip_counter {
+                // Refused before any password was checked: the IP's slot is not used.
+                self.store.release(key).await?;
+            }
             tracing::warn!(target: "agora::audit", event = "login", outcome = "throttled_account", ip = ?ip);
-            return Err(limited(wait));
+            return Err(limited(retry_after));
         }
-        Ok(())
-    }
-
-    /// Counts a failed login against the account and the IP.
-    pub async fn login_failed(&self, account: &str, ip: Option<IpAddr>) -> Result<()> {
-        if !self.config.enabled {
-            return Ok(());
-        }
-        let limit = self.config.login_account;
-        self.store
-            .hit(&format!("login:account:{account}"), limit.window, true)
-            .await?;
-        if let Some(ip) = ip {
-            let limit = self.config.login_ip;
-            self.store
-                .hit(&format!("login:ip:{}", ip_key(ip)), limit.window, false)
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// A successful login clears the account's failures.
-    pub async fn login_succeeded(&self, account: &str) -> Result<()> {
-        if !self.config.enabled {
-            return Ok(());
-        }
-        Ok(self
-            .store
-            .reset(&format!("login:account:{account}"))
-            .await?)
+        Ok(LoginAttempt {
+            throttle: Some(self.clone()),
+            account,
+            ip: ip_counter,
+        })
     }
 
     /// Counts a registration attempt from `ip`; refuses it past the limit.
@@ -289,14 +407,14 @@ impl Throttle {
         let (true, Some(ip)) = (self.config.enabled, ip) else {
             return Ok(());
         };
-        let limit = self.config.register_ip;
-        let count = self
+        let key = format!("register:ip:{}", ip_key(ip));
+        if let Reservation::Refused { retry_after } = self
             .store
-            .hit(&format!("register:ip:{}", ip_key(ip)), limit.window, false)
-            .await?;
-        if count.count > limit.max {
+            .reserve(&key, &Self::fixed(self.config.register_ip))
+            .await?
+        {
             tracing::warn!(target: "agora::audit", event = "register", outcome = "throttled_ip", ip = %ip);
-            return Err(limited(count.resets_in));
+            return Err(limited(retry_after));
         }
         Ok(())
     }
@@ -310,11 +428,16 @@ mod tests {
         Throttle::new(config, Arc::new(MemoryThrottleStore::default()))
     }
 
-    fn retry_after(result: Result<()>) -> Option<u64> {
+    fn retry_after<T>(result: Result<T>) -> Option<u64> {
         match result {
             Err(Error::RateLimited { retry_after_secs }) => Some(retry_after_secs),
             _ => None,
         }
+    }
+
+    /// A login attempt that fails (its reservation stays counted).
+    async fn fail(t: &Throttle, account: &str, ip: Option<IpAddr>) {
+        drop(t.begin_login(account, ip).await.expect("allowed"));
     }
 
     const IP: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(203, 0, 113, 9)));
@@ -323,15 +446,32 @@ mod tests {
     async fn five_failures_on_an_account_then_429_with_retry_after() {
         let t = throttle(ThrottleConfig::default());
         for _ in 0..5 {
-            t.check_login("ada@example.com", IP).await.unwrap();
-            t.login_failed("ada@example.com", IP).await.unwrap();
+            fail(&t, "ada@example.com", IP).await;
         }
         assert_eq!(
-            retry_after(t.check_login("ada@example.com", IP).await),
+            retry_after(t.begin_login("ada@example.com", IP).await),
             Some(30)
         );
         // Another account from the same IP is not affected.
-        t.check_login("bob@example.com", IP).await.unwrap();
+        fail(&t, "bob@example.com", IP).await;
+    }
+
+    #[tokio::test]
+    async fn concurrent_attempts_cannot_pass_the_limit_together() {
+        let t = throttle(ThrottleConfig::default());
+        let attempts: Vec<_> = (0..100)
+            .map(|_| {
+                let t = t.clone();
+                tokio::spawn(async move { t.begin_login("ada@example.com", IP).await })
+            })
+            .collect();
+        let mut granted = 0;
+        for attempt in attempts {
+            if attempt.await.expect("task").is_ok() {
+                granted += 1;
+            }
+        }
+        assert_eq!(granted, 5, "exactly the account's limit is evaluated");
     }
 
     #[tokio::test]
@@ -339,11 +479,11 @@ mod tests {
         let t = throttle(ThrottleConfig::default());
         for i in 0..5u8 {
             let spoofed = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, i)));
-            t.login_failed("ada@example.com", spoofed).await.unwrap();
+            fail(&t, "ada@example.com", spoofed).await;
         }
         let fresh_ip = Some(IpAddr::V4(std::net::Ipv4Addr::new(10, 9, 9, 9)));
-        assert!(retry_after(t.check_login("ada@example.com", fresh_ip).await).is_some());
-        assert!(retry_after(t.check_login("ada@example.com", None).await).is_some());
+        assert!(retry_after(t.begin_login("ada@example.com", fresh_ip).await).is_some());
+        assert!(retry_after(t.begin_login("ada@example.com", None).await).is_some());
     }
 
     #[tokio::test]
@@ -354,45 +494,50 @@ mod tests {
         };
         let t = throttle(config);
         for _ in 0..5 {
-            t.login_failed("ada@example.com", None).await.unwrap();
+            fail(&t, "ada@example.com", None).await;
         }
-        assert!(retry_after(t.check_login("ada@example.com", None).await).is_some());
+        assert!(retry_after(t.begin_login("ada@example.com", None).await).is_some());
         tokio::time::sleep(Duration::from_millis(60)).await;
-        t.check_login("ada@example.com", None)
-            .await
-            .expect("allowed again after the back-off");
-        t.login_failed("ada@example.com", None).await.unwrap();
+        // Allowed again after the back-off; this attempt fails too.
+        fail(&t, "ada@example.com", None).await;
         tokio::time::sleep(Duration::from_millis(60)).await;
         assert!(
-            retry_after(t.check_login("ada@example.com", None).await).is_some(),
+            retry_after(t.begin_login("ada@example.com", None).await).is_some(),
             "80 ms now"
         );
         tokio::time::sleep(Duration::from_millis(40)).await;
-        t.check_login("ada@example.com", None)
-            .await
-            .expect("and allowed after it");
+        fail(&t, "ada@example.com", None).await; // allowed after it
     }
 
     #[tokio::test]
-    async fn success_resets_the_account() {
+    async fn success_resets_the_account_and_gives_the_ip_its_slot_back() {
         let t = throttle(ThrottleConfig::default());
         for _ in 0..4 {
-            t.login_failed("ada@example.com", None).await.unwrap();
+            fail(&t, "ada@example.com", IP).await;
         }
-        t.login_succeeded("ada@example.com").await.unwrap();
-        t.login_failed("ada@example.com", None).await.unwrap();
-        t.check_login("ada@example.com", None).await.unwrap();
+        let attempt = t.begin_login("ada@example.com", IP).await.unwrap();
+        attempt.succeeded().await.unwrap();
+        fail(&t, "ada@example.com", IP).await;
+        fail(&t, "ada@example.com", IP).await;
+        // 16 successes from one IP use none of its 20 failure slots.
+        let t = throttle(ThrottleConfig::default());
+        for i in 0..40 {
+            let attempt = t.begin_login(&format!("u{i}@example.com"), IP).await;
+            attempt
+                .expect("successes are not limited")
+                .succeeded()
+                .await
+                .unwrap();
+        }
     }
 
     #[tokio::test]
     async fn twenty_failures_from_one_ip_per_minute_then_429() {
         let t = throttle(ThrottleConfig::default());
         for i in 0..20 {
-            t.login_failed(&format!("user{i}@example.com"), IP)
-                .await
-                .unwrap();
+            fail(&t, &format!("user{i}@example.com"), IP).await;
         }
-        let wait = retry_after(t.check_login("someone-new@example.com", IP).await);
+        let wait = retry_after(t.begin_login("someone-new@example.com", IP).await);
         assert!(matches!(wait, Some(1..=60)), "{wait:?}");
     }
 
@@ -401,16 +546,28 @@ mod tests {
         let t = throttle(ThrottleConfig::default());
         for i in 0..20u16 {
             let ip = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, i, 0, 0, 1));
-            t.login_failed(&format!("user{i}@example.com"), Some(ip))
-                .await
-                .unwrap();
+            fail(&t, &format!("user{i}@example.com"), Some(ip)).await;
         }
         let neighbour = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 2, 99, 9, 9, 9));
-        assert!(retry_after(t.check_login("x@example.com", Some(neighbour)).await).is_some());
+        assert!(retry_after(t.begin_login("x@example.com", Some(neighbour)).await).is_some());
         let elsewhere = IpAddr::V6(std::net::Ipv6Addr::new(0x2001, 0xdb8, 1, 3, 0, 0, 0, 1));
-        t.check_login("x@example.com", Some(elsewhere))
-            .await
-            .unwrap();
+        fail(&t, "x@example.com", Some(elsewhere)).await;
+    }
+
+    #[tokio::test]
+    async fn ipv4_mapped_clients_are_counted_as_ipv4() {
+        let t = throttle(ThrottleConfig::default());
+        let mapped = |last: u8| {
+            Some(IpAddr::V6(
+                std::net::Ipv4Addr::new(192, 0, 2, last).to_ipv6_mapped(),
+            ))
+        };
+        for i in 0..20 {
+            fail(&t, &format!("user{i}@example.com"), mapped(1)).await;
+        }
+        assert!(retry_after(t.begin_login("x@example.com", mapped(1)).await).is_some());
+        // Another IPv4 client has its own counter.
+        fail(&t, "x@example.com", mapped(2)).await;
     }
 
     #[tokio::test]
@@ -439,9 +596,47 @@ mod tests {
             ..ThrottleConfig::default()
         });
         for _ in 0..50 {
-            t.login_failed("ada@example.com", IP).await.unwrap();
+            fail(&t, "ada@example.com", IP).await;
             t.check_registration(IP).await.unwrap();
         }
-        t.check_login("ada@example.com", IP).await.unwrap();
+        fail(&t, "ada@example.com", IP).await;
+    }
+
+    #[tokio::test]
+    async fn huge_accounts_and_many_counters_use_bounded_memory() {
+        let store = Arc::new(MemoryThrottleStore::with_capacity(100));
+        let t = Throttle::new(ThrottleConfig::default(), store.clone());
+        for i in 0..400 {
+            let huge = format!("{i}{}", "x".repeat(58_000));
+            fail(&t, &huge, None).await;
+        }
+        assert!(store.len() <= 100, "{} counters", store.len());
+        let longest = store.lock().keys().map(String::len).max().unwrap_or(0);
+        assert!(longest <= 64, "keys are fixed-size: {longest} bytes");
+    }
+
+    #[test]
+    fn the_rule_waits_for_the_window_or_backs_off() {
+        let fixed = Rule {
+            max: 2,
+            window: Duration::from_secs(60),
+            sliding: false,
+            backoff_base: None,
+        };
+        let s = Duration::from_secs;
+        assert_eq!(fixed.wait(1, s(0), s(50)), None);
+        assert_eq!(fixed.wait(2, s(0), s(50)), Some(s(50)));
+        let backoff = Rule {
+            backoff_base: Some(s(30)),
+            ..fixed
+        };
+        assert_eq!(backoff.wait(2, s(10), s(50)), Some(s(20)));
+        assert_eq!(backoff.wait(3, s(10), s(50)), Some(s(50)));
+        assert_eq!(
+            backoff.wait(9, s(10), s(50)),
+            Some(s(50)),
+            "capped at the window"
+        );
+        assert_eq!(backoff.wait(2, s(30), s(50)), None);
     }
 }

@@ -165,7 +165,8 @@ async fn reuse_inside_the_grace_window_is_a_concurrent_retry_not_theft(a: Adapte
     let first = s.login("grace@example.com").await;
     let second = tokens_of(s.refresh(&first.refresh).await).await;
     let retry = tokens_of(s.refresh(&first.refresh).await).await;
-    assert_ne!(retry.refresh, second.refresh);
+    // The retry continues the same chain (issue 11: one chain per session).
+    assert_eq!(retry.refresh, second.refresh);
     assert_eq!(
         s.me_status(&second.access).await,
         StatusCode::OK,
@@ -527,17 +528,18 @@ async fn bcrypt_hash_from_the_original_app_is_upgraded_on_login(a: Adapter) {
         .await
         .expect("same database");
     let email = agora_core::Email::parse("legacy@example.com").expect("email");
-    let user = store
+    let current = store
         .find_credentials(&email)
         .await
         .expect("query")
-        .expect("user")
-        .user;
+        .expect("user");
     let legacy = bcrypt::hash("the old fastapi password", 4).expect("bcrypt");
-    store
-        .set_password_hash(user.id, &legacy)
-        .await
-        .expect("plant legacy hash");
+    assert!(
+        store
+            .upgrade_password_hash(current.user.id, &current.password_hash, &legacy)
+            .await
+            .expect("plant legacy hash")
+    );
     let r = s
         .login_raw("legacy@example.com", "the old fastapi password", None)
         .await;

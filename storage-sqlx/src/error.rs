@@ -85,6 +85,19 @@ fn is_transient(code: Option<&str>) -> bool {
         )
 }
 
+/// A deadlock victim or serialization failure, which succeeds when run
+/// again: PostgreSQL 40001 and 40P01, MySQL/MariaDB 1213, and SQLite's
+/// stale WAL snapshot (517, which the busy timeout does not wait out).
+pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
+    let sqlx::Error::Database(db) = err else {
+        return false;
+    };
+    matches!(
+        db.code().as_deref(),
+        Some("40001" | "40P01" | "1213" | "517")
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::constraint_from_message;

@@ -3,9 +3,7 @@
 
 use std::str::FromStr;
 
-use agora_core::domain::{
-    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserCredentials, UserId,
-};
+use agora_core::domain::{Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserId};
 use agora_core::storage::{PostStore, StorageError, StorageResult, Store, UserStore, VoteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -13,7 +11,7 @@ use sqlx::MySqlPool;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 
 use crate::error::map;
-use crate::rows::{CredentialsRow, PostRow, UserRow, like_pattern};
+use crate::rows::{PostRow, UserRow, like_pattern};
 use crate::{ConnectError, PoolConfig};
 
 /// Agora's storage on MySQL or MariaDB.
@@ -77,27 +75,6 @@ impl UserStore for MySqlStore {
                 .await
                 .map_err(map)?;
         Ok(row.map(User::from))
-    }
-
-    async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>> {
-        let row: Option<CredentialsRow> = sqlx::query_as(
-            "SELECT id, email, created_at, password_hash FROM users WHERE email_lower = LOWER(?)",
-        )
-        .bind(email.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map)?;
-        Ok(row.map(UserCredentials::from))
-    }
-
-    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StorageResult<()> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-            .bind(password_hash)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(map)?;
-        Ok(())
     }
 
     async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
@@ -239,7 +216,7 @@ impl VoteStore for MySqlStore {
     }
 }
 
-crate::sessions::impl_session_store!(MySqlStore, sqlx::MySql, crate::sessions::POSITIONAL);
+crate::sessions::impl_session_store!(MySqlStore, sqlx::MySql, crate::sessions::MYSQL);
 
 #[async_trait]
 impl Store for MySqlStore {

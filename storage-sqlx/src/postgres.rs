@@ -2,9 +2,7 @@
 
 use std::str::FromStr;
 
-use agora_core::domain::{
-    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserCredentials, UserId,
-};
+use agora_core::domain::{Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserId};
 use agora_core::storage::{PostStore, StorageResult, Store, UserStore, VoteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +10,7 @@ use sqlx::PgPool;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 
 use crate::error::map;
-use crate::rows::{CredentialsRow, PostRow, UserRow, like_pattern};
+use crate::rows::{PostRow, UserRow, like_pattern};
 use crate::{ConnectError, PoolConfig};
 
 /// Agora's storage on PostgreSQL.
@@ -70,27 +68,6 @@ impl UserStore for PgStore {
                 .await
                 .map_err(map)?;
         Ok(row.map(User::from))
-    }
-
-    async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>> {
-        let row: Option<CredentialsRow> = sqlx::query_as(
-            "SELECT id, email, created_at, password_hash FROM users WHERE lower(email) = lower($1)",
-        )
-        .bind(email.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map)?;
-        Ok(row.map(UserCredentials::from))
-    }
-
-    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StorageResult<()> {
-        sqlx::query("UPDATE users SET password_hash = $1 WHERE id = $2")
-            .bind(password_hash)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(map)?;
-        Ok(())
     }
 
     async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
@@ -218,7 +195,7 @@ impl VoteStore for PgStore {
     }
 }
 
-crate::sessions::impl_session_store!(PgStore, sqlx::Postgres, crate::sessions::NUMBERED);
+crate::sessions::impl_session_store!(PgStore, sqlx::Postgres, crate::sessions::POSTGRES);
 
 #[async_trait]
 impl Store for PgStore {

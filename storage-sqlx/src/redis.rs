@@ -2,8 +2,9 @@
 //! servers share them: a client cannot spread its guesses over servers.
 //!
 //! Each counter is a hash (`count`, `last` in Redis server milliseconds) with
-//! a TTL equal to its window; updates are single Lua scripts, so concurrent
-//! hits from any server are all counted. Times come from the Redis server's
+//! a TTL equal to its window; a reservation (check and count) is one Lua
+//! script, so however many servers reserve at once, no more than the limit
+//! are granted. Times come from the Redis server's
 //! clock, so app servers' clocks do not matter. If Redis is unreachable,
 //! throttled operations (login, registration) fail with 503 rather than go
 //! unthrottled.
@@ -11,26 +12,40 @@
 use std::time::Duration;
 
 use agora_core::storage::{StorageError, StorageResult};
-use agora_core::throttle::{Count, ThrottleStore};
+use agora_core::throttle::{Reservation, Rule, ThrottleStore};
 use async_trait::async_trait;
 use redis::aio::ConnectionManager;
 
-const HIT: &str = r"
+/// [`Rule::wait`], then the count, in one step. `ARGV`: max, window (ms),
+/// sliding (`1`/`0`), back-off base (ms, `0` for none). Returns
+/// `{1, 0}` when granted, `{0, wait_ms}` when refused.
+const RESERVE: &str = r"
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local count = redis.call('HINCRBY', KEYS[1], 'count', 1)
+local max, window, base = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[4])
+local count = tonumber(redis.call('HGET', KEYS[1], 'count') or '0')
+if count >= max then
+  local wait
+  if base == 0 then
+    wait = redis.call('PTTL', KEYS[1])
+  else
+    local last = tonumber(redis.call('HGET', KEYS[1], 'last') or '0')
+    local backoff = math.min(base * 2 ^ math.min(count - max, 20), window)
+    wait = backoff - (now - last)
+  end
+  if wait > 0 then return {0, math.floor(wait)} end
+end
+count = redis.call('HINCRBY', KEYS[1], 'count', 1)
 redis.call('HSET', KEYS[1], 'last', now)
-if ARGV[2] == '1' or count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return {count, 0, redis.call('PTTL', KEYS[1])}
+if ARGV[3] == '1' or count == 1 then redis.call('PEXPIRE', KEYS[1], window) end
+return {1, 0}
 ";
 
-const PEEK: &str = r"
-local count = redis.call('HGET', KEYS[1], 'count')
-if not count then return false end
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local last = tonumber(redis.call('HGET', KEYS[1], 'last') or now)
-return {tonumber(count), now - last, redis.call('PTTL', KEYS[1])}
+/// Gives one attempt back; a counter at zero goes.
+const RELEASE: &str = r"
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[1], 'count', -1) <= 0 then redis.call('DEL', KEYS[1]) end
+return 1
 ";
 
 /// Throttling counters in Redis.
@@ -38,8 +53,8 @@ return {tonumber(count), now - last, redis.call('PTTL', KEYS[1])}
 pub struct RedisThrottleStore {
     connection: ConnectionManager,
     prefix: String,
-    hit: redis::Script,
-    peek: redis::Script,
+    reserve: redis::Script,
+    release: redis::Script,
 }
 
 impl std::fmt::Debug for RedisThrottleStore {
@@ -54,8 +69,8 @@ fn unavailable(e: redis::RedisError) -> StorageError {
     StorageError::Unavailable(Box::new(e))
 }
 
-fn millis(ms: i64) -> Duration {
-    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+fn millis_of(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl RedisThrottleStore {
@@ -67,43 +82,41 @@ impl RedisThrottleStore {
         Ok(RedisThrottleStore {
             connection,
             prefix: prefix.to_owned(),
-            hit: redis::Script::new(HIT),
-            peek: redis::Script::new(PEEK),
+            reserve: redis::Script::new(RESERVE),
+            release: redis::Script::new(RELEASE),
         })
     }
 }
 
 #[async_trait]
 impl ThrottleStore for RedisThrottleStore {
-    async fn hit(&self, key: &str, window: Duration, sliding: bool) -> StorageResult<Count> {
-        let window_ms = u64::try_from(window.as_millis()).unwrap_or(u64::MAX).max(1);
-        let (count, since_last, ttl): (u64, i64, i64) = self
-            .hit
+    async fn reserve(&self, key: &str, rule: &Rule) -> StorageResult<Reservation> {
+        let (granted, wait_ms): (i64, i64) = self
+            .reserve
             .key(format!("{}{key}", self.prefix))
-            .arg(window_ms)
-            .arg(if sliding { "1" } else { "0" })
+            .arg(rule.max)
+            .arg(millis_of(rule.window).max(1))
+            .arg(if rule.sliding { "1" } else { "0" })
+            .arg(rule.backoff_base.map_or(0, millis_of))
             .invoke_async(&mut self.connection.clone())
             .await
             .map_err(unavailable)?;
-        Ok(Count {
-            count,
-            since_last: millis(since_last),
-            resets_in: millis(ttl),
+        Ok(if granted == 1 {
+            Reservation::Granted
+        } else {
+            Reservation::Refused {
+                retry_after: Duration::from_millis(u64::try_from(wait_ms).unwrap_or(0)),
+            }
         })
     }
 
-    async fn peek(&self, key: &str) -> StorageResult<Option<Count>> {
-        let found: Option<(u64, i64, i64)> = self
-            .peek
+    async fn release(&self, key: &str) -> StorageResult<()> {
+        self.release
             .key(format!("{}{key}", self.prefix))
-            .invoke_async(&mut self.connection.clone())
+            .invoke_async::<i64>(&mut self.connection.clone())
             .await
-            .map_err(unavailable)?;
-        Ok(found.map(|(count, since_last, ttl)| Count {
-            count,
-            since_last: millis(since_last),
-            resets_in: millis(ttl),
-        }))
+            .map(drop)
+            .map_err(unavailable)
     }
 
     async fn reset(&self, key: &str) -> StorageResult<()> {

@@ -29,6 +29,7 @@ pub(crate) struct CredentialsRow {
     #[sqlx(flatten)]
     user: UserRow,
     password_hash: String,
+    credential_generation: i64,
 }
 
 impl From<CredentialsRow> for UserCredentials {
@@ -36,6 +37,7 @@ impl From<CredentialsRow> for UserCredentials {
         UserCredentials {
             user: r.user.into(),
             password_hash: r.password_hash,
+            credential_generation: r.credential_generation,
         }
     }
 }
@@ -121,13 +123,16 @@ impl From<SessionUserRow> for (User, Session) {
     }
 }
 
-/// A refresh token's expiry and rotation time with its session's columns.
+/// A refresh token's expiry and rotation time with its session's columns
+/// and key, and the database's time (`checked_at`).
 #[derive(FromRow)]
 pub(crate) struct RefreshRow {
     #[sqlx(flatten)]
     session: SessionRow,
+    refresh_key: String,
     token_expires_at: DateTime<Utc>,
     rotated_at: Option<DateTime<Utc>>,
+    checked_at: DateTime<Utc>,
 }
 
 impl RefreshRow {
@@ -135,8 +140,10 @@ impl RefreshRow {
     pub(crate) fn into_claim(self, first: bool) -> RefreshClaim {
         RefreshClaim {
             session: self.session.into(),
+            refresh_key: self.refresh_key,
             expires_at: self.token_expires_at,
             previously_rotated_at: if first { None } else { self.rotated_at },
+            checked_at: self.checked_at,
         }
     }
 }

@@ -2,9 +2,7 @@
 
 use std::str::FromStr;
 
-use agora_core::domain::{
-    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserCredentials, UserId,
-};
+use agora_core::domain::{Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserId};
 use agora_core::storage::{PostStore, StorageResult, Store, UserStore, VoteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -12,7 +10,7 @@ use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 
 use crate::error::map;
-use crate::rows::{CredentialsRow, PostRow, UserRow, like_pattern};
+use crate::rows::{PostRow, UserRow, like_pattern};
 use crate::{ConnectError, PoolConfig};
 
 /// Agora's storage on SQLite.
@@ -79,27 +77,6 @@ impl UserStore for SqliteStore {
                 .await
                 .map_err(map)?;
         Ok(row.map(User::from))
-    }
-
-    async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>> {
-        let row: Option<CredentialsRow> = sqlx::query_as(
-            "SELECT id, email, created_at, password_hash FROM users WHERE email = ?",
-        )
-        .bind(email.as_str())
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(map)?;
-        Ok(row.map(UserCredentials::from))
-    }
-
-    async fn set_password_hash(&self, id: UserId, password_hash: &str) -> StorageResult<()> {
-        sqlx::query("UPDATE users SET password_hash = ? WHERE id = ?")
-            .bind(password_hash)
-            .bind(id.0)
-            .execute(&self.pool)
-            .await
-            .map_err(map)?;
-        Ok(())
     }
 
     async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
@@ -227,7 +204,7 @@ impl VoteStore for SqliteStore {
     }
 }
 
-crate::sessions::impl_session_store!(SqliteStore, sqlx::Sqlite, crate::sessions::POSITIONAL);
+crate::sessions::impl_session_store!(SqliteStore, sqlx::Sqlite, crate::sessions::SQLITE);
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -99,10 +99,19 @@ async fn users_are_found_by_id_and_email_with_their_hash(store: Arc<dyn Store>) 
         (creds.user, creds.password_hash.as_str()),
         (u.clone(), "$argon2id$fake")
     );
-    store
-        .set_password_hash(u.id, "$argon2id$new")
-        .await
-        .unwrap();
+    assert!(
+        store
+            .upgrade_password_hash(u.id, "$argon2id$fake", "$argon2id$new")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .upgrade_password_hash(u.id, "$argon2id$fake", "$argon2id$stale")
+            .await
+            .unwrap(),
+        "only the hash that was verified is replaced"
+    );
     let creds = store
         .find_credentials(&email("find"))
         .await
@@ -364,6 +373,9 @@ fn session_for(user: &User, id: &str, expires_in_days: i64) -> Session {
     }
 }
 
+/// A session's refresh key (any non-empty text for storage).
+const KEY: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
 fn refresh_for(session: &Session, hash: &str) -> RefreshTokenRecord {
     RefreshTokenRecord {
         token_hash: hash.to_owned(),
@@ -378,7 +390,7 @@ async fn sessions_round_trip_and_join_their_user(store: Arc<dyn Store>) {
     let other = user(&*store, "sess-other").await;
     let s = session_for(&u, "s10123456789abcdef0123456789abcd", 30);
     store
-        .create_session(&s, &refresh_for(&s, &"a".repeat(64)))
+        .create_session(&s, KEY, 0, &refresh_for(&s, &"a".repeat(64)))
         .await
         .unwrap();
     let (found_user, found) = store
@@ -404,14 +416,14 @@ async fn a_refresh_token_is_claimed_first_exactly_once(store: Arc<dyn Store>) {
     let s = session_for(&u, "s20123456789abcdef0123456789abcd", 30);
     let hash = "b".repeat(64);
     store
-        .create_session(&s, &refresh_for(&s, &hash))
+        .create_session(&s, KEY, 0, &refresh_for(&s, &hash))
         .await
         .unwrap();
     let tasks: Vec<_> = (0..10)
         .map(|_| {
             let store = Arc::clone(&store);
             let hash = hash.clone();
-            tokio::spawn(async move { store.claim_refresh_token(&hash, now()).await })
+            tokio::spawn(async move { store.claim_refresh_token(&hash).await })
         })
         .collect();
     let mut first = 0;
@@ -425,7 +437,7 @@ async fn a_refresh_token_is_claimed_first_exactly_once(store: Arc<dyn Store>) {
     assert_eq!(first, 1, "exactly one claim is the first");
     assert!(
         store
-            .claim_refresh_token(&"c".repeat(64), now())
+            .claim_refresh_token(&"c".repeat(64))
             .await
             .unwrap()
             .is_none()
@@ -436,7 +448,7 @@ async fn adding_a_refresh_token_marks_the_session_used(store: Arc<dyn Store>) {
     let u = user(&*store, "add").await;
     let s = session_for(&u, "s30123456789abcdef0123456789abcd", 30);
     store
-        .create_session(&s, &refresh_for(&s, &"d".repeat(64)))
+        .create_session(&s, KEY, 0, &refresh_for(&s, &"d".repeat(64)))
         .await
         .unwrap();
     let later = s.created_at + chrono::Duration::minutes(5);
@@ -446,7 +458,7 @@ async fn adding_a_refresh_token_marks_the_session_used(store: Arc<dyn Store>) {
     };
     store.add_refresh_token(&next).await.unwrap();
     let claim = store
-        .claim_refresh_token(&next.token_hash, now())
+        .claim_refresh_token(&next.token_hash)
         .await
         .unwrap()
         .expect("found");
@@ -465,7 +477,7 @@ async fn revoking_sessions_ends_them_for_their_owner_only(store: Arc<dyn Store>)
     for (i, id) in ids.iter().enumerate() {
         let s = session_for(&u, id, 30);
         store
-            .create_session(&s, &refresh_for(&s, &format!("{i}").repeat(64)))
+            .create_session(&s, KEY, 0, &refresh_for(&s, &format!("{i}").repeat(64)))
             .await
             .unwrap();
     }
@@ -486,7 +498,7 @@ async fn revoking_sessions_ends_them_for_their_owner_only(store: Arc<dyn Store>)
     assert!(ended.revoked_at.is_some() && !ended.is_active(now()));
     assert_eq!(
         store
-            .revoke_sessions(u.id, Some(ids[1]), now())
+            .end_sessions(u.id, Some(ids[1]), None, now())
             .await
             .unwrap(),
         1
@@ -499,7 +511,10 @@ async fn revoking_sessions_ends_them_for_their_owner_only(store: Arc<dyn Store>)
         .map(|s| s.id)
         .collect();
     assert_eq!(left, vec![ids[1].to_owned()]);
-    assert_eq!(store.revoke_sessions(u.id, None, now()).await.unwrap(), 1);
+    assert_eq!(
+        store.end_sessions(u.id, None, None, now()).await.unwrap(),
+        1
+    );
     assert!(store.list_sessions(u.id, now()).await.unwrap().is_empty());
 }
 
@@ -510,7 +525,7 @@ async fn expired_sessions_are_not_listed(store: Arc<dyn Store>) {
     s.last_used_at = s.created_at;
     s.expires_at = now() - chrono::Duration::days(1);
     store
-        .create_session(&s, &refresh_for(&s, &"f".repeat(64)))
+        .create_session(&s, KEY, 0, &refresh_for(&s, &"f".repeat(64)))
         .await
         .unwrap();
     assert!(store.list_sessions(u.id, now()).await.unwrap().is_empty());
@@ -520,17 +535,155 @@ async fn deleting_a_user_deletes_their_sessions(store: Arc<dyn Store>) {
     let u = user(&*store, "del-sess").await;
     let s = session_for(&u, "d10123456789abcdef0123456789abcd", 30);
     store
-        .create_session(&s, &refresh_for(&s, &"9".repeat(64)))
+        .create_session(&s, KEY, 0, &refresh_for(&s, &"9".repeat(64)))
         .await
         .unwrap();
     assert!(store.delete_user(u.id).await.unwrap());
     assert!(store.session_user(u.id, &s.id).await.unwrap().is_none());
     assert!(
         store
-            .claim_refresh_token(&"9".repeat(64), now())
+            .claim_refresh_token(&"9".repeat(64))
             .await
             .unwrap()
             .is_none()
+    );
+}
+
+async fn a_password_change_ends_every_session_of_the_old_credentials(store: Arc<dyn Store>) {
+    let u = user(&*store, "gen").await;
+    let creds = store
+        .find_credentials(&email("gen"))
+        .await
+        .unwrap()
+        .unwrap();
+    let kept = session_for(&u, "g10123456789abcdef0123456789abcd", 30);
+    let other = session_for(&u, "g20123456789abcdef0123456789abcd", 30);
+    for (s, hash) in [(&kept, "1"), (&other, "2")] {
+        assert!(
+            store
+                .create_session(
+                    s,
+                    KEY,
+                    creds.credential_generation,
+                    &refresh_for(s, &hash.repeat(64))
+                )
+                .await
+                .unwrap()
+        );
+    }
+    let ended = store
+        .end_sessions(u.id, Some(&kept.id), Some("$argon2id$changed"), now())
+        .await
+        .unwrap();
+    assert_eq!(ended, 1);
+    assert!(
+        store.session_user(u.id, &kept.id).await.unwrap().is_some(),
+        "kept"
+    );
+    assert!(store.session_user(u.id, &other.id).await.unwrap().is_none());
+    assert!(
+        store
+            .claim_refresh_token(&"2".repeat(64))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // A login that read the credentials before the change cannot start a session.
+    let late = session_for(&u, "g30123456789abcdef0123456789abcd", 30);
+    assert!(
+        !store
+            .create_session(
+                &late,
+                KEY,
+                creds.credential_generation,
+                &refresh_for(&late, &"3".repeat(64))
+            )
+            .await
+            .unwrap()
+    );
+    assert!(store.session_user(u.id, &late.id).await.unwrap().is_none());
+    let fresh = store
+        .find_credentials(&email("gen"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fresh.password_hash, "$argon2id$changed");
+    assert!(fresh.credential_generation > creds.credential_generation);
+    assert!(
+        store
+            .create_session(
+                &late,
+                KEY,
+                fresh.credential_generation,
+                &refresh_for(&late, &"3".repeat(64))
+            )
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.list_sessions(u.id, now()).await.unwrap().len(), 2);
+    // Ending everything keeps nothing, and a dead session is never carried over.
+    store.end_sessions(u.id, None, None, now()).await.unwrap();
+    store
+        .end_sessions(u.id, Some(&kept.id), None, now())
+        .await
+        .unwrap();
+    assert!(store.session_user(u.id, &kept.id).await.unwrap().is_none());
+    assert!(store.list_sessions(u.id, now()).await.unwrap().is_empty());
+}
+
+async fn a_session_for_a_deleted_user_is_refused_not_an_error(store: Arc<dyn Store>) {
+    let u = user(&*store, "gone").await;
+    assert!(store.delete_user(u.id).await.unwrap());
+    let s = session_for(&u, "n10123456789abcdef0123456789abcd", 30);
+    assert!(
+        !store
+            .create_session(&s, KEY, 0, &refresh_for(&s, &"4".repeat(64)))
+            .await
+            .unwrap()
+    );
+}
+
+async fn claims_are_timed_by_the_database_and_successors_added_once(store: Arc<dyn Store>) {
+    let u = user(&*store, "clock").await;
+    let s = session_for(&u, "c10123456789abcdef0123456789abcd", 30);
+    assert!(
+        store
+            .create_session(&s, KEY, 0, &refresh_for(&s, &"5".repeat(64)))
+            .await
+            .unwrap()
+    );
+    let first = store
+        .claim_refresh_token(&"5".repeat(64))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(first.refresh_key, KEY);
+    assert!(first.previously_rotated_at.is_none());
+    let again = store
+        .claim_refresh_token(&"5".repeat(64))
+        .await
+        .unwrap()
+        .unwrap();
+    let rotated_at = again
+        .previously_rotated_at
+        .expect("marked by the first claim");
+    assert!(rotated_at <= again.checked_at && first.checked_at <= again.checked_at);
+    // The database is on this machine: its clock agrees with ours.
+    assert!(
+        (again.checked_at - now()).num_seconds().abs() < 5,
+        "{again:?}"
+    );
+    // Concurrent retries add the same successor: one row, no error.
+    let next = refresh_for(&s, &"6".repeat(64));
+    for _ in 0..2 {
+        store.add_refresh_token(&next).await.unwrap();
+    }
+    assert!(
+        store
+            .claim_refresh_token(&next.token_hash)
+            .await
+            .unwrap()
+            .is_some()
     );
 }
 
@@ -579,6 +732,9 @@ macro_rules! all_cases {
                 revoking_sessions_ends_them_for_their_owner_only,
                 expired_sessions_are_not_listed,
                 deleting_a_user_deletes_their_sessions,
+                a_password_change_ends_every_session_of_the_old_credentials,
+                a_session_for_a_deleted_user_is_refused_not_an_error,
+                claims_are_timed_by_the_database_and_successors_added_once,
                 ping_answers,
             ]
         );

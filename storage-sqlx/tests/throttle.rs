@@ -8,7 +8,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agora_core::throttle::{MemoryThrottleStore, ThrottleStore};
+use agora_core::throttle::{MemoryThrottleStore, Reservation, Rule, ThrottleStore};
 
 async fn memory() -> Option<Arc<dyn ThrottleStore>> {
     Some(Arc::new(MemoryThrottleStore::default()))
@@ -37,83 +37,98 @@ async fn redis() -> Option<Arc<dyn ThrottleStore>> {
     Some(Arc::new(store))
 }
 
-async fn hits_are_counted_and_reset(store: Arc<dyn ThrottleStore>) {
-    assert!(store.peek("k").await.unwrap().is_none());
-    for expected in 1..=3 {
-        let count = store
-            .hit("k", Duration::from_secs(60), false)
-            .await
-            .unwrap();
-        assert_eq!(count.count, expected);
+fn rule(max: u64, window_ms: u64, sliding: bool, backoff_ms: Option<u64>) -> Rule {
+    Rule {
+        max,
+        window: Duration::from_millis(window_ms),
+        sliding,
+        backoff_base: backoff_ms.map(Duration::from_millis),
+    }
+}
+
+fn refused(reservation: Reservation) -> Duration {
+    match reservation {
+        Reservation::Refused { retry_after } => retry_after,
+        Reservation::Granted => panic!("granted, expected a refusal"),
+    }
+}
+
+async fn reservations_are_granted_up_to_the_limit_then_refused_uncounted(
+    store: Arc<dyn ThrottleStore>,
+) {
+    let r = rule(3, 60_000, false, None);
+    for _ in 0..3 {
+        assert_eq!(store.reserve("k", &r).await.unwrap(), Reservation::Granted);
+    }
+    for _ in 0..3 {
+        let wait = refused(store.reserve("k", &r).await.unwrap());
         assert!(
-            count.resets_in <= Duration::from_secs(60) && count.resets_in > Duration::from_secs(50)
+            wait > Duration::from_secs(50) && wait <= Duration::from_secs(60),
+            "{wait:?}"
         );
     }
-    let peeked = store.peek("k").await.unwrap().expect("counted");
-    assert_eq!(peeked.count, 3);
-    assert!(peeked.since_last < Duration::from_secs(5));
+    // Refusals were not counted: one slot given back is one grant.
+    store.release("k").await.unwrap();
+    assert_eq!(store.reserve("k", &r).await.unwrap(), Reservation::Granted);
+    refused(store.reserve("k", &r).await.unwrap());
     store.reset("k").await.unwrap();
-    assert!(store.peek("k").await.unwrap().is_none());
+    assert_eq!(store.reserve("k", &r).await.unwrap(), Reservation::Granted);
+    // Releasing an unknown counter is harmless.
+    store.release("never-seen").await.unwrap();
 }
 
 async fn fixed_windows_end_and_start_again(store: Arc<dyn ThrottleStore>) {
-    store
-        .hit("f", Duration::from_millis(300), false)
-        .await
-        .unwrap();
+    let r = rule(1, 300, false, None);
+    assert_eq!(store.reserve("f", &r).await.unwrap(), Reservation::Granted);
     tokio::time::sleep(Duration::from_millis(150)).await;
-    store
-        .hit("f", Duration::from_millis(300), false)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    let wait = refused(store.reserve("f", &r).await.unwrap());
     assert!(
-        store.peek("f").await.unwrap().is_none(),
-        "the window began with the first hit"
+        wait <= Duration::from_millis(160),
+        "the window began with the first attempt: {wait:?}"
     );
-    assert_eq!(
-        store
-            .hit("f", Duration::from_millis(300), false)
-            .await
-            .unwrap()
-            .count,
-        1
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    assert_eq!(store.reserve("f", &r).await.unwrap(), Reservation::Granted);
+}
+
+async fn sliding_windows_restart_at_each_attempt(store: Arc<dyn ThrottleStore>) {
+    let r = rule(2, 300, true, None);
+    assert_eq!(store.reserve("s", &r).await.unwrap(), Reservation::Granted);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(store.reserve("s", &r).await.unwrap(), Reservation::Granted);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    // A fixed window would have ended 100 ms ago.
+    refused(store.reserve("s", &r).await.unwrap());
+}
+
+async fn back_off_doubles_from_the_latest_attempt(store: Arc<dyn ThrottleStore>) {
+    let r = rule(1, 10_000, true, Some(100));
+    assert_eq!(store.reserve("b", &r).await.unwrap(), Reservation::Granted);
+    let wait = refused(store.reserve("b", &r).await.unwrap());
+    assert!(wait <= Duration::from_millis(100), "{wait:?}");
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(store.reserve("b", &r).await.unwrap(), Reservation::Granted);
+    let wait = refused(store.reserve("b", &r).await.unwrap());
+    assert!(
+        wait > Duration::from_millis(150) && wait <= Duration::from_millis(200),
+        "{wait:?}"
     );
 }
 
-async fn sliding_windows_restart_at_each_hit(store: Arc<dyn ThrottleStore>) {
-    store
-        .hit("s", Duration::from_millis(300), true)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    store
-        .hit("s", Duration::from_millis(300), true)
-        .await
-        .unwrap();
-    tokio::time::sleep(Duration::from_millis(200)).await;
-    assert_eq!(
-        store
-            .peek("s")
-            .await
-            .unwrap()
-            .expect("still counting")
-            .count,
-        2
-    );
-}
-
-async fn concurrent_hits_are_all_counted(store: Arc<dyn ThrottleStore>) {
-    let tasks: Vec<_> = (0..50)
+async fn concurrent_reservations_grant_exactly_the_limit(store: Arc<dyn ThrottleStore>) {
+    let r = rule(5, 60_000, true, Some(30_000));
+    let tasks: Vec<_> = (0..100)
         .map(|_| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move { store.hit("c", Duration::from_secs(60), true).await })
+            tokio::spawn(async move { store.reserve("c", &r).await })
         })
         .collect();
+    let mut granted = 0;
     for task in tasks {
-        task.await.unwrap().unwrap();
+        if task.await.unwrap().unwrap() == Reservation::Granted {
+            granted += 1;
+        }
     }
-    assert_eq!(store.peek("c").await.unwrap().expect("counted").count, 50);
+    assert_eq!(granted, 5);
 }
 
 macro_rules! suite {
@@ -135,19 +150,21 @@ suite!(
     in_memory,
     memory(),
     [
-        hits_are_counted_and_reset,
+        reservations_are_granted_up_to_the_limit_then_refused_uncounted,
         fixed_windows_end_and_start_again,
-        sliding_windows_restart_at_each_hit,
-        concurrent_hits_are_all_counted
+        sliding_windows_restart_at_each_attempt,
+        back_off_doubles_from_the_latest_attempt,
+        concurrent_reservations_grant_exactly_the_limit
     ]
 );
 suite!(
     in_redis,
     redis(),
     [
-        hits_are_counted_and_reset,
+        reservations_are_granted_up_to_the_limit_then_refused_uncounted,
         fixed_windows_end_and_start_again,
-        sliding_windows_restart_at_each_hit,
-        concurrent_hits_are_all_counted
+        sliding_windows_restart_at_each_attempt,
+        back_off_doubles_from_the_latest_attempt,
+        concurrent_reservations_grant_exactly_the_limit
     ]
 );

@@ -17,13 +17,20 @@ impl Agora {
     /// weaker parameters (or imported from bcrypt) is replaced after success.
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<Token> {
         let password = Password::new(request.password);
-        let account_key = request.email.trim().to_lowercase();
-        self.inner
+        let email = Email::parse(&request.email);
+        // Throttled by the normalised address, the same key that finds the
+        // account; a malformed one (no account) by what was typed.
+        let account_key = match &email {
+            Ok(email) => email.as_str().to_owned(),
+            Err(_) => request.email.trim().to_lowercase(),
+        };
+        let attempt = self
+            .inner
             .throttle
-            .check_login(&account_key, client.ip)
+            .begin_login(&account_key, client.ip)
             .await?;
         // A malformed email cannot belong to anyone, but still costs a hash.
-        let credentials = match Email::parse(&request.email) {
+        let credentials = match email {
             Ok(email) => self.inner.store.find_credentials(&email).await?,
             Err(_) => None,
         };
@@ -35,38 +42,53 @@ impl Agora {
                 credentials.as_ref().map(|c| c.password_hash.as_str()),
             )
             .await?;
-        let Some(credentials) = credentials.filter(|_| verification.valid) else {
-            self.inner
-                .throttle
-                .login_failed(&account_key, client.ip)
-                .await?;
-            tracing::info!(target: "agora::audit", event = "login", outcome = "failure", ip = ?client.ip);
-            return Err(Error::InvalidCredentials);
+        let fail = |reason: &str| {
+            tracing::info!(target: "agora::audit", event = "login", outcome = reason, ip = ?client.ip);
+            Err(Error::InvalidCredentials)
         };
-        self.inner.throttle.login_succeeded(&account_key).await?;
-        let user = credentials.user;
+        let Some(credentials) = credentials.filter(|_| verification.valid) else {
+            return fail("failure");
+        };
+        let user = credentials.user.clone();
         if verification.needs_rehash {
-            self.upgrade_hash(user.id, &password).await;
+            self.upgrade_hash(user.id, &credentials.password_hash, &password)
+                .await;
         }
-        let token = self.start_session(&user, client).await?;
+        // Refused when the password changed, every session was ended or the
+        // account was deleted while this login was checking the old password.
+        let Some(token) = self
+            .start_session(&user, credentials.credential_generation, client)
+            .await?
+        else {
+            return fail("credentials_changed");
+        };
+        attempt.succeeded().await?;
         tracing::info!(target: "agora::audit", event = "login", outcome = "success",
             user_id = user.id.0, ip = ?client.ip);
         Ok(token)
     }
 
     /// Best effort: a failed upgrade is logged and retried at the next login.
-    async fn upgrade_hash(&self, user: UserId, password: &Password) {
+    /// Only replaces `verified_hash`, so it never undoes a password change
+    /// made while this login was verifying.
+    async fn upgrade_hash(&self, user: UserId, verified_hash: &str, password: &Password) {
         let result = match self.inner.hasher.hash(password).await {
             Ok(hash) => self
                 .inner
                 .store
-                .set_password_hash(user, &hash)
+                .upgrade_password_hash(user, verified_hash, &hash)
                 .await
                 .map_err(Error::from),
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => tracing::info!(user_id = user.0, "password hash upgraded"),
+            Ok(true) => tracing::info!(user_id = user.0, "password hash upgraded"),
+            Ok(false) => {
+                tracing::info!(
+                    user_id = user.0,
+                    "password hash upgrade skipped: the password changed"
+                )
+            }
             Err(e) => tracing::warn!(user_id = user.0, error = %e, "password hash upgrade failed"),
         }
     }

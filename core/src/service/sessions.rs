@@ -2,6 +2,7 @@
 //! user's list of sessions.
 
 use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use super::Agora;
@@ -23,9 +24,29 @@ fn duration(std: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(std).unwrap_or(chrono::Duration::MAX)
 }
 
+/// The one successor of a refresh token: HMAC-SHA256 under the session's
+/// secret key. Every exchange of a token, concurrent retries included, gets
+/// the same successor, so a session never has more than one chain of
+/// refresh tokens; without the key, a token says nothing about its successor.
+fn successor(refresh_key: &str, token: &str) -> Option<String> {
+    if refresh_key.is_empty() {
+        return None;
+    }
+    let mut mac = Hmac::<Sha256>::new_from_slice(refresh_key.as_bytes()).ok()?;
+    mac.update(token.as_bytes());
+    Some(hex::encode(mac.finalize().into_bytes()))
+}
+
 impl Agora {
-    /// Starts a session for `user` and returns its first token pair.
-    pub(super) async fn start_session(&self, user: &User, client: &ClientInfo) -> Result<Token> {
+    /// Starts a session for `user`, whose credentials were read at
+    /// `credential_generation`, and returns its first token pair; `None`
+    /// when the credentials changed (or the user went) since they were read.
+    pub(super) async fn start_session(
+        &self,
+        user: &User,
+        credential_generation: i64,
+        client: &ClientInfo,
+    ) -> Result<Option<Token>> {
         let now = now();
         let session = Session {
             id: random_hex(16),
@@ -37,25 +58,33 @@ impl Agora {
             user_agent: client.user_agent.clone(),
             ip: client.ip.map(|ip| ip.to_string()),
         };
-        let (refresh_token, record) = self.new_refresh_token(&session, now);
-        self.inner.store.create_session(&session, &record).await?;
+        let refresh_token = random_hex(32);
+        let record = self.refresh_record(&session, &refresh_token, now);
+        if !self
+            .inner
+            .store
+            .create_session(&session, &random_hex(32), credential_generation, &record)
+            .await?
+        {
+            return Ok(None);
+        }
         self.token_pair(user.id, &session.id, refresh_token, record.expires_at, now)
+            .map(Some)
     }
 
-    fn new_refresh_token(
+    fn refresh_record(
         &self,
         session: &Session,
+        token: &str,
         now: DateTime<Utc>,
-    ) -> (String, RefreshTokenRecord) {
-        let token = random_hex(32);
+    ) -> RefreshTokenRecord {
         let expires_at = (now + duration(self.inner.refresh_token_ttl)).min(session.expires_at);
-        let record = RefreshTokenRecord {
-            token_hash: refresh_hash(&token),
+        RefreshTokenRecord {
+            token_hash: refresh_hash(token),
             session_id: session.id.clone(),
             created_at: now,
             expires_at,
-        };
-        (token, record)
+        }
     }
 
     fn token_pair(
@@ -77,28 +106,30 @@ impl Agora {
         })
     }
 
-    /// Exchanges a refresh token for a new access token and a new refresh
-    /// token (rotation). Each refresh token works once: presenting one that
-    /// was already exchanged ends the whole session (a stolen token was
-    /// probably used), unless it comes within the reuse grace window, which
-    /// lets a client that retried concurrently go on. An unknown, expired or
-    /// ended token, or an access token, is [`Error::Unauthorized`].
+    /// Exchanges a refresh token for a new access token and the refresh
+    /// token's successor (rotation). Each refresh token works once:
+    /// presenting one that was already exchanged ends the whole session (a
+    /// stolen token was probably used), unless it comes within the reuse
+    /// grace window (by the database's clock), which lets a client that
+    /// retried concurrently go on: it gets the same successor, so one chain
+    /// of tokens stays alive, never several. An unknown, expired or ended
+    /// token, or an access token, is [`Error::Unauthorized`].
     pub async fn refresh(&self, request: RefreshRequest, client: &ClientInfo) -> Result<Token> {
         let token = request.refresh_token;
         if token.is_empty() || token.len() > MAX_REFRESH_TOKEN_LEN {
             return Err(Error::Unauthorized);
         }
-        let now = now();
         let Some(claim) = self
             .inner
             .store
-            .claim_refresh_token(&refresh_hash(&token), now)
+            .claim_refresh_token(&refresh_hash(&token))
             .await?
         else {
             tracing::info!(target: "agora::audit", event = "refresh", outcome = "unknown_token", ip = ?client.ip);
             return Err(Error::Unauthorized);
         };
         let session = claim.session;
+        let now = claim.checked_at;
         let audit_fail = |reason: &str| {
             tracing::info!(target: "agora::audit", event = "refresh", outcome = reason,
                 user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
@@ -119,7 +150,12 @@ impl Agora {
                 user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
             return Err(Error::Unauthorized);
         }
-        let (refresh_token, record) = self.new_refresh_token(&session, now);
+        let Some(refresh_token) = successor(&claim.refresh_key, &token) else {
+            // A session started before refresh keys existed: log in again.
+            audit_fail("session_without_refresh_key");
+            return Err(Error::Unauthorized);
+        };
+        let record = self.refresh_record(&session, &refresh_token, now);
         self.inner.store.add_refresh_token(&record).await?;
         tracing::info!(target: "agora::audit", event = "refresh", outcome = "success",
             user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
@@ -150,7 +186,7 @@ impl Agora {
         let ended = self
             .inner
             .store
-            .revoke_sessions(user.id, None, now())
+            .end_sessions(user.id, None, None, now())
             .await?;
         tracing::info!(target: "agora::audit", event = "logout_all", user_id = user.id.0,
             session_id = %session.id, sessions_ended = ended);

@@ -99,11 +99,10 @@ impl Agora {
             return Err(e);
         }
         let hash = self.inner.hasher.hash(&new_password).await?;
-        self.inner.store.set_password_hash(user.id, &hash).await?;
         let ended = self
             .inner
             .store
-            .revoke_sessions(user.id, Some(&session.id), now())
+            .end_sessions(user.id, Some(&session.id), Some(&hash), now())
             .await?;
         tracing::info!(target: "agora::audit", event = "password_change", outcome = "success",
             user_id = user.id.0, session_id = %session.id, sessions_ended = ended);

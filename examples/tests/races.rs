@@ -1,0 +1,431 @@
+//! Issue 11's races, fired concurrently over HTTP at the axum server on every
+//! configured backend (SQLite always; PostgreSQL and MariaDB when their
+//! `AGORA_TEST_*_URL` is set), and at several servers sharing Redis.
+//!
+//! Each test makes many requests arrive at once, then checks the invariant
+//! the race used to break.
+
+mod common;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use agora_core::Config;
+use agora_sqlx::Backend;
+use agora_sqlx::testing::TestDatabase;
+use reqwest::{Client, StatusCode};
+use serde_json::{Value, json};
+use tokio::task::JoinSet;
+
+const PASSWORD: &str = "a long enough password";
+
+/// A server over a fresh database of `backend`, a client, and the database.
+struct Server {
+    base: String,
+    http: Client,
+    db: TestDatabase,
+}
+
+fn client() -> Client {
+    Client::builder()
+        .timeout(Duration::from_secs(60))
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("client")
+}
+
+async fn server(backend: Backend, tune: impl FnOnce(&mut Config)) -> Option<Server> {
+    let db = TestDatabase::create(backend).await?;
+    let mut config = common::config_for(&db);
+    tune(&mut config);
+    let base = common::spawn_axum(config).await;
+    Some(Server {
+        base,
+        http: client(),
+        db,
+    })
+}
+
+/// What a login answered: its status and, on 200, the tokens.
+struct Login {
+    status: StatusCode,
+    access: String,
+    refresh: String,
+}
+
+async fn login(http: &Client, base: &str, email: &str, password: &str) -> Login {
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[("username", email), ("password", password)])
+        .send()
+        .await
+        .expect("login request");
+    let status = r.status();
+    let body: Value = r.json().await.expect("json");
+    let token = |name: &str| body[name].as_str().unwrap_or_default().to_owned();
+    Login {
+        status,
+        access: token("access_token"),
+        refresh: token("refresh_token"),
+    }
+}
+
+impl Server {
+    async fn register(&self, email: &str) {
+        let r = self
+            .http
+            .post(format!("{}/users", self.base))
+            .json(&json!({"email": email, "password": PASSWORD}))
+            .send()
+            .await
+            .expect("register");
+        assert_eq!(r.status(), StatusCode::CREATED, "register {email}");
+    }
+
+    async fn login(&self, email: &str, password: &str) -> Login {
+        login(&self.http, &self.base, email, password).await
+    }
+
+    /// `n` logins at once; their answers.
+    fn logins(&self, n: usize, email: &str, password: &str) -> JoinSet<Login> {
+        let mut set = JoinSet::new();
+        for _ in 0..n {
+            let (http, base) = (self.http.clone(), self.base.clone());
+            let (email, password) = (email.to_owned(), password.to_owned());
+            set.spawn(async move { login(&http, &base, &email, &password).await });
+        }
+        set
+    }
+
+    async fn me(&self, access: &str) -> StatusCode {
+        self.http
+            .get(format!("{}/users/me", self.base))
+            .bearer_auth(access)
+            .send()
+            .await
+            .expect("me")
+            .status()
+    }
+
+    async fn refresh(&self, refresh: &str) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(format!("{}/token/refresh", self.base))
+            .json(&json!({"refresh_token": refresh}))
+            .send()
+            .await
+            .expect("refresh");
+        (r.status(), r.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn change_password(&self, access: &str, current: &str, new: &str) -> StatusCode {
+        self.http
+            .put(format!("{}/users/me/password", self.base))
+            .bearer_auth(access)
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+            .await
+            .expect("password change")
+            .status()
+    }
+}
+
+async fn all(mut set: JoinSet<Login>) -> Vec<Login> {
+    let mut out = Vec::new();
+    while let Some(login) = set.join_next().await {
+        out.push(login.expect("login task"));
+    }
+    out
+}
+
+/// 100 guesses at one account from one address at once, the right password
+/// among them: no more than the account's limit (5) may be evaluated.
+async fn concurrent_guesses_cannot_pass_the_account_limit(backend: Backend) {
+    let Some(s) = server(backend, |c| c.throttle.enabled = true).await else {
+        return;
+    };
+    s.register("victim@example.com").await;
+    let mut set = JoinSet::new();
+    for i in 0..100 {
+        let (http, base) = (s.http.clone(), s.base.clone());
+        let password = if i == 50 { PASSWORD } else { "a wrong guess!!" };
+        set.spawn(async move { login(&http, &base, "victim@example.com", password).await });
+    }
+    let answers = all(set).await;
+    let count = |status| answers.iter().filter(|l| l.status == status).count();
+    let evaluated = count(StatusCode::FORBIDDEN) + count(StatusCode::OK);
+    assert_eq!(
+        evaluated + count(StatusCode::TOO_MANY_REQUESTS),
+        100,
+        "every answer is 403, 200 or 429"
+    );
+    assert!(
+        evaluated <= 5,
+        "{backend:?}: {evaluated} guesses evaluated, at most 5 allowed"
+    );
+}
+
+/// Three servers on one database sharing Redis counters: 100 guesses spread
+/// over them evaluate no more than the account's limit.
+async fn guesses_spread_over_servers_sharing_redis_cannot_pass_the_limit(backend: Backend) {
+    let Ok(redis_url) = std::env::var("AGORA_TEST_REDIS_URL") else {
+        eprintln!("skipped: multi-server throttling over Redis (set AGORA_TEST_REDIS_URL)");
+        return;
+    };
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let mut config = common::config_for(&db);
+    config.throttle.enabled = true;
+    // The address counter is shared with every other test on this Redis: out of the way.
+    config.throttle.login_ip.max = 100_000;
+    config.redis_url = Some(redis_url);
+    let mut bases = Vec::new();
+    for _ in 0..3 {
+        bases.push(common::spawn_axum(config.clone()).await);
+    }
+    let http = client();
+    // A fresh account each run: counters in Redis outlive the test.
+    let email = format!("spread-{}@example.com", agora_core::crypto::random_hex(6));
+    let r = http
+        .post(format!("{}/users", bases[0]))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let mut set = JoinSet::new();
+    for i in 0..100 {
+        let (http, base, email) = (http.clone(), bases[i % 3].clone(), email.clone());
+        set.spawn(async move { login(&http, &base, &email, "a wrong guess!!").await });
+    }
+    let answers = all(set).await;
+    let evaluated = answers
+        .iter()
+        .filter(|l| l.status == StatusCode::FORBIDDEN)
+        .count();
+    let throttled = answers
+        .iter()
+        .filter(|l| l.status == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(evaluated + throttled, 100, "every answer is 403 or 429");
+    assert!(
+        evaluated <= 5,
+        "{backend:?}: {evaluated} guesses evaluated over 3 servers, at most 5 allowed"
+    );
+}
+
+/// Logins with the old password racing a password change: afterwards no
+/// session they started works, by access or refresh token.
+async fn logins_racing_a_password_change_leave_no_working_session(backend: Backend) {
+    let Some(s) = server(backend, |_| {}).await else {
+        return;
+    };
+    s.register("race-change@example.com").await;
+    let mut password = PASSWORD.to_owned();
+    let owner = s.login("race-change@example.com", &password).await;
+    assert_eq!(owner.status, StatusCode::OK);
+    for round in 0..3 {
+        let new_password = format!("{PASSWORD} round {round}");
+        let racing = s.logins(30, "race-change@example.com", &password);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let changed = s
+            .change_password(&owner.access, &password, &new_password)
+            .await;
+        assert_eq!(changed, StatusCode::NO_CONTENT);
+        let mut survivors = 0;
+        for l in all(racing).await {
+            assert!(
+                matches!(l.status, StatusCode::OK | StatusCode::FORBIDDEN),
+                "{}",
+                l.status
+            );
+            if l.status == StatusCode::OK
+                && (s.me(&l.access).await != StatusCode::UNAUTHORIZED
+                    || s.refresh(&l.refresh).await.0 != StatusCode::UNAUTHORIZED)
+            {
+                survivors += 1;
+            }
+        }
+        assert_eq!(
+            survivors, 0,
+            "{backend:?} round {round}: sessions of the old password survived the change"
+        );
+        assert_eq!(
+            s.me(&owner.access).await,
+            StatusCode::OK,
+            "the changer's session goes on"
+        );
+        password = new_password;
+    }
+}
+
+/// The stored hash needs an upgrade (bcrypt, as imported from the original
+/// app); logins with the old password rehash it while the password changes:
+/// the change must stick.
+async fn a_rehash_racing_a_password_change_cannot_undo_it(backend: Backend) {
+    let Some(s) = server(backend, |_| {}).await else {
+        return;
+    };
+    let store = agora_sqlx::connect(s.db.url())
+        .await
+        .expect("same database");
+    let email = agora_core::Email::parse("race-rehash@example.com").expect("email");
+    s.register(email.as_str()).await;
+    let mut password = PASSWORD.to_owned();
+    for round in 0..4 {
+        let owner = s.login(email.as_str(), &password).await;
+        assert_eq!(owner.status, StatusCode::OK);
+        let current = store
+            .find_credentials(&email)
+            .await
+            .expect("query")
+            .expect("user");
+        let legacy = bcrypt::hash(&password, 4).expect("bcrypt");
+        assert!(
+            store
+                .upgrade_password_hash(current.user.id, &current.password_hash, &legacy)
+                .await
+                .expect("plant a hash that needs upgrading")
+        );
+        let new_password = format!("{PASSWORD} round {round}");
+        let racing = s.logins(12, email.as_str(), &password);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let changed = s
+            .change_password(&owner.access, &password, &new_password)
+            .await;
+        assert_eq!(changed, StatusCode::NO_CONTENT);
+        all(racing).await;
+        assert_eq!(
+            s.login(email.as_str(), &password).await.status,
+            StatusCode::FORBIDDEN,
+            "{backend:?} round {round}: the old password works again"
+        );
+        assert_eq!(
+            s.login(email.as_str(), &new_password).await.status,
+            StatusCode::OK,
+            "{backend:?} round {round}: the new password does not work"
+        );
+        password = new_password;
+    }
+}
+
+/// Logins racing the account's deletion answer 200 or 403, never 500, and
+/// leave no working token.
+async fn logins_racing_account_deletion_are_never_500(backend: Backend) {
+    let Some(s) = server(backend, |_| {}).await else {
+        return;
+    };
+    for round in 0..3 {
+        let email = format!("race-delete-{round}@example.com");
+        s.register(&email).await;
+        let owner = s.login(&email, PASSWORD).await;
+        let racing = s.logins(30, &email, PASSWORD);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let deleted = s
+            .http
+            .delete(format!("{}/users/me", s.base))
+            .bearer_auth(&owner.access)
+            .json(&json!({"password": PASSWORD}))
+            .send()
+            .await
+            .expect("delete")
+            .status();
+        assert_eq!(deleted, StatusCode::NO_CONTENT);
+        for l in all(racing).await {
+            assert!(
+                matches!(l.status, StatusCode::OK | StatusCode::FORBIDDEN),
+                "{backend:?} round {round}: a login racing the deletion answered {}",
+                l.status
+            );
+            if l.status == StatusCode::OK {
+                assert_eq!(s.me(&l.access).await, StatusCode::UNAUTHORIZED);
+            }
+        }
+    }
+}
+
+/// 100 exchanges of one refresh token at once, inside the grace window:
+/// none fails, and all continue one chain (one successor token).
+async fn concurrent_refreshes_continue_one_chain(backend: Backend) {
+    let Some(s) = server(backend, |_| {}).await else {
+        return;
+    };
+    s.register("race-refresh@example.com").await;
+    let first = s.login("race-refresh@example.com", PASSWORD).await;
+    let mut set = JoinSet::new();
+    for _ in 0..100 {
+        let (http, base, token) = (s.http.clone(), s.base.clone(), first.refresh.clone());
+        set.spawn(async move {
+            let r = http
+                .post(format!("{base}/token/refresh"))
+                .json(&json!({"refresh_token": token}))
+                .send()
+                .await
+                .expect("refresh");
+            let status = r.status();
+            let body: Value = r.json().await.unwrap_or(Value::Null);
+            (
+                status,
+                body["refresh_token"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
+            )
+        });
+    }
+    let mut chains = HashSet::new();
+    while let Some(answer) = set.join_next().await {
+        let (status, refresh) = answer.expect("task");
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{backend:?}: a concurrent retry failed"
+        );
+        chains.insert(refresh);
+    }
+    assert_eq!(
+        chains.len(),
+        1,
+        "{backend:?}: {} refresh chains",
+        chains.len()
+    );
+    let next = chains.into_iter().next().expect("one");
+    let (status, body) = s.refresh(&next).await;
+    assert_eq!(status, StatusCode::OK, "the one chain goes on");
+    assert_ne!(body["refresh_token"], json!(next));
+}
+
+macro_rules! on_every_backend {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                use agora_sqlx::Backend;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$case(Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$case(Backend::Postgres).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    super::$case(Backend::MySql).await;
+                }
+            }
+        )*
+    };
+}
+
+on_every_backend!(
+    concurrent_guesses_cannot_pass_the_account_limit,
+    guesses_spread_over_servers_sharing_redis_cannot_pass_the_limit,
+    logins_racing_a_password_change_leave_no_working_session,
+    a_rehash_racing_a_password_change_cannot_undo_it,
+    logins_racing_account_deletion_are_never_500,
+    concurrent_refreshes_continue_one_chain,
+);
