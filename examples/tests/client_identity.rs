@@ -42,7 +42,7 @@ async fn spawn_on(adapter: Adapter, mut config: Config, bind: SocketAddr) -> u16
             config.bind = bind;
             let (port_tx, port_rx) = tokio::sync::oneshot::channel();
             let rocket = agora_rocket::app(agora, &config).attach(
-                rocket::fairing::AdHoc::on_liftoff("report the port", move |rocket| {
+                ::rocket::fairing::AdHoc::on_liftoff("report the port", move |rocket| {
                     Box::pin(async move {
                         let _ = port_tx.send(rocket.config().port);
                     })
@@ -309,7 +309,7 @@ async fn look_alike_emails_are_one_account(adapter: Adapter, backend: Backend) {
         "ada@bu\u{308}cher.de",
     ]) {
         let status = register(&http, &base, email).await.status();
-        seen.push((email.escape_unicode().to_string(), status.as_u16()));
+        seen.push((format!("{email:?}"), status.as_u16()));
     }
     let created: Vec<_> = seen.iter().filter(|(_, s)| *s == 201).collect();
     eprintln!("{adapter:?} {backend:?} look-alike registrations: {seen:?}");
@@ -388,7 +388,11 @@ async fn new_sqlite_database_files_are_private() {
         .iter()
         .map(|name| (*name, mode(&dir.path().join(name))))
         .collect();
-    eprintln!("modes: {files:?}");
+    let shown: Vec<_> = files
+        .iter()
+        .map(|(name, m)| format!("{name}: {:o}", m.clone().unwrap_or(0)))
+        .collect();
+    eprintln!("modes: {shown:?}");
     for (name, found) in &files {
         assert_eq!(found, &Ok(0o600), "{name}");
     }
