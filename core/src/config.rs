@@ -171,17 +171,12 @@ fn estimated_entropy_bits(bytes: &[u8]) -> f64 {
     per_byte * n
 }
 
-/// Whether `bytes` is a shorter block repeated (`0123…ef0123…ef`); long
-/// inputs are checked on their first 4 KiB.
+/// Whether `bytes` is a shorter block repeated at least twice, the last
+/// time possibly cut short (`0123…ef0123…ef01`); long inputs are checked on
+/// their first 4 KiB.
 fn is_repeated_block(bytes: &[u8]) -> bool {
     let bytes = &bytes[..bytes.len().min(4096)];
-    (1..=bytes.len() / 2).any(|period| {
-        bytes.len() % period == 0
-            && bytes
-                .iter()
-                .zip(&bytes[period..])
-                .all(|(a, b)| a == b)
-    })
+    (1..=bytes.len() / 2).any(|period| bytes.iter().zip(&bytes[period..]).all(|(a, b)| a == b))
 }
 
 /// The trimmed secret in `path`, after checking that the file is safe: a
@@ -837,6 +832,7 @@ mod tests {
             "k".repeat(64),
             "ab".repeat(16),
             "0123456789abcdef".repeat(2),
+            "0123456789abcdef".repeat(2) + "0123",
             "0123456789abcdef".repeat(8),
             // 128 random bits in hex are only 32 bytes of 16 symbols.
             crate::crypto::random_hex(16),
@@ -975,7 +971,10 @@ mod tests {
         set_mode(&path, 0o600);
         assert!(JwtSecret::load_or_create(&path).is_ok());
         set_mode(&path, 0o400);
-        assert!(JwtSecret::load_or_create(&path).is_ok(), "read-only is fine");
+        assert!(
+            JwtSecret::load_or_create(&path).is_ok(),
+            "read-only is fine"
+        );
     }
 
     #[cfg(unix)]

@@ -131,8 +131,11 @@ fn normalise_domain(domain: &str) -> Option<(String, String)> {
             DnsLength::Verify,
         )
         .ok()?;
-    let (unicode, checked) =
-        uts46.to_unicode(ascii.as_bytes(), AsciiDenyList::STD3, Hyphens::CheckFirstLast);
+    let (unicode, checked) = uts46.to_unicode(
+        ascii.as_bytes(),
+        AsciiDenyList::STD3,
+        Hyphens::CheckFirstLast,
+    );
     checked.ok()?;
     let unicode = unicode.into_owned();
     // UTS #39 §5.4: a mark over an ASCII letter with no precomposed form
@@ -575,9 +578,7 @@ pub fn forwarded_client_ip<V: AsRef<str>>(
         .flat_map(|value| value.as_ref().split(','))
         .collect();
     let rightmost = entries.len().checked_sub(1)?;
-    let index = rightmost
-        .checked_sub(hops.max(1) - 1)
-        .unwrap_or(rightmost);
+    let index = rightmost.checked_sub(hops.max(1) - 1).unwrap_or(rightmost);
     parse_ip(entries.get(index)?.trim())
 }
 
@@ -770,11 +771,8 @@ mod tests {
     fn client_ip_comes_from_the_peer_unless_a_trusted_proxy_header_is_given() {
         let peer = Some("10.0.0.1".parse().unwrap());
         assert_eq!(ClientInfo::from_request(peer, None, None).ip, peer);
-        let via_proxy = ClientInfo::from_request(
-            peer,
-            forwarded_client_ip(["6.6.6.6, 203.0.113.5"], 1),
-            None,
-        );
+        let via_proxy =
+            ClientInfo::from_request(peer, forwarded_client_ip(["6.6.6.6, 203.0.113.5"], 1), None);
         assert_eq!(
             via_proxy.ip,
             Some("203.0.113.5".parse().unwrap()),
@@ -797,7 +795,10 @@ mod tests {
     fn ipv4_mapped_addresses_become_ipv4_from_the_peer_and_the_header() {
         let mapped: IpAddr = "::ffff:127.0.0.2".parse().unwrap();
         let v4: IpAddr = "127.0.0.2".parse().unwrap();
-        assert_eq!(ClientInfo::from_request(Some(mapped), None, None).ip, Some(v4));
+        assert_eq!(
+            ClientInfo::from_request(Some(mapped), None, None).ip,
+            Some(v4)
+        );
         let forwarded = forwarded_client_ip(["::ffff:203.0.113.9"], 1);
         assert_eq!(
             ClientInfo::from_request(Some(mapped), forwarded, None).ip,
@@ -857,8 +858,8 @@ mod tests {
     fn look_alike_emails_have_the_normal_form_of_the_address_they_imitate() {
         let canonical = Some("ada@example.com".to_owned());
         for look_alike in [
-            "ada@ｅｘａｍｐｌｅ.com",     // full-width domain
-            "ada@ＥＸＡＭＰＬＥ.ＣＯＭ",  // full-width capitals
+            "ada@ｅｘａｍｐｌｅ.com",    // full-width domain
+            "ada@ＥＸＡＭＰＬＥ.ＣＯＭ", // full-width capitals
             "ada@exam\u{AD}ple.com",     // soft hyphen
             "ada@exam\u{200B}ple.com",   // zero-width space
             "ada@exam\u{2060}ple.com",   // word joiner
@@ -866,9 +867,9 @@ mod tests {
             "ada@example\u{3002}com",    // ideographic full stop
             "ada@example\u{FF0E}com",    // full-width full stop
             "ada@example\u{FF61}com",    // half-width ideographic full stop
-            "ａｄａ@example.com",         // full-width local part
+            "ａｄａ@example.com",        // full-width local part
             "ADA@EXAMPLE.COM",
-            "ada\u{FF20}example.com",    // full-width commercial at
+            "ada\u{FF20}example.com", // full-width commercial at
         ] {
             assert_eq!(normal(look_alike), canonical, "{look_alike:?}");
         }
@@ -877,18 +878,18 @@ mod tests {
     #[test]
     fn look_alike_emails_that_do_not_survive_normalisation_are_refused() {
         for refused in [
-            "ada@\u{130}nfo.com",          // dotted capital I: i + U+0307
-            "ada@i\u{307}nfo.com",         // the same, decomposed
-            "\u{130}da@example.com",       // in the local part
-            "ad\u{AD}a@example.com",       // soft hyphen in the local part
-            "ad\u{200B}a@example.com",     // zero-width space in the local part
-            "ad\u{200D}a@example.com",     // zero-width joiner in the local part
-            "ada@exam\u{200D}ple.com",     // zero-width joiner in the domain
-            "ada@example.com.",             // trailing dot
+            "ada@\u{130}nfo.com",      // dotted capital I: i + U+0307
+            "ada@i\u{307}nfo.com",     // the same, decomposed
+            "\u{130}da@example.com",   // in the local part
+            "ad\u{AD}a@example.com",   // soft hyphen in the local part
+            "ad\u{200B}a@example.com", // zero-width space in the local part
+            "ad\u{200D}a@example.com", // zero-width joiner in the local part
+            "ada@exam\u{200D}ple.com", // zero-width joiner in the domain
+            "ada@example.com.",        // trailing dot
             "ada@-example.com",
             "ada@exa_mple.com",
-            "ada@xn--a.com",                // invalid Punycode
-            "ada@xn--abc-.com",             // Punycode of ASCII only
+            "ada@xn--a.com",    // invalid Punycode
+            "ada@xn--abc-.com", // Punycode of ASCII only
         ] {
             assert_eq!(normal(refused), None, "{refused:?}");
             let err = Email::parse(refused).unwrap_err();
@@ -900,7 +901,10 @@ mod tests {
     fn plain_and_internationalised_addresses_still_work() {
         for (raw, expected) in [
             ("ada@example.com", "ada@example.com"),
-            ("Ada.Lovelace+tag@Mail.Example.ORG", "ada.lovelace+tag@mail.example.org"),
+            (
+                "Ada.Lovelace+tag@Mail.Example.ORG",
+                "ada.lovelace+tag@mail.example.org",
+            ),
             ("o'brien@example.co.uk", "o'brien@example.co.uk"),
             ("ada@bücher.de", "ada@bücher.de"),
             ("ada@BÜCHER.de", "ada@bücher.de"),
@@ -913,7 +917,11 @@ mod tests {
             assert_eq!(normal(raw).as_deref(), Some(expected), "{raw:?}");
         }
         // The normal form is a fixed point.
-        for raw in ["ada@ｅｘａｍｐｌｅ。com", "ada@BÜCHER.de", "x@xn--bcher-kva.de"] {
+        for raw in [
+            "ada@ｅｘａｍｐｌｅ。com",
+            "ada@BÜCHER.de",
+            "x@xn--bcher-kva.de",
+        ] {
             let once = normal(raw).unwrap();
             assert_eq!(normal(&once), Some(once.clone()), "{raw:?}");
         }
@@ -921,7 +929,11 @@ mod tests {
 
     #[test]
     fn email_length_is_bounded_before_and_after_normalisation() {
-        let at_limit = format!("{}@{}.com", "a".repeat(64), "b".repeat(63) + "." + &"c".repeat(63) + "." + &"d".repeat(50));
+        let at_limit = format!(
+            "{}@{}.com",
+            "a".repeat(64),
+            "b".repeat(63) + "." + &"c".repeat(63) + "." + &"d".repeat(50)
+        );
         assert!(at_limit.len() <= EMAIL_MAX_LEN);
         assert!(normal(&at_limit).is_some(), "{}", at_limit.len());
         // Full-width input is three bytes a character: judged once normalised.
