@@ -73,8 +73,15 @@ where
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
         let headers = &parts.headers;
-        let client = Agora::from_ref(state)
-            .client_info(peer, |name| headers.get(name).and_then(|v| v.to_str().ok()));
+        // Every line of a header, in order; bytes that are not UTF-8 become
+        // U+FFFD rather than dropping the line, so that no entry a proxy
+        // appended moves (see `agora_core::domain::forwarded_client_ip`).
+        let client = Agora::from_ref(state).client_info(peer, |name| {
+            headers
+                .get_all(name)
+                .iter()
+                .map(|v| String::from_utf8_lossy(v.as_bytes()))
+        });
         Ok(Client(client))
     }
 }

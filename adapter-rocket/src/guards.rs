@@ -85,7 +85,9 @@ impl<'r> FromRequest<'r> for Client {
         match managed_agora(request) {
             Ok(agora) => {
                 let peer = request.remote().map(|addr| addr.ip());
-                let client = agora.client_info(peer, |name| request.headers().get_one(name));
+                // Every line of a header, in order (rocket drops a line that
+                // is not UTF-8 before this point).
+                let client = agora.client_info(peer, |name| request.headers().get(name));
                 request::Outcome::Success(Client(client))
             }
             Err(e) => request::Outcome::Error(failure(request, e)),

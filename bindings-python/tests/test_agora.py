@@ -242,7 +242,7 @@ def test_verify_token_checks_the_token_but_not_the_user(app: agora.Agora, user: 
 def test_tokens_of_one_secret_are_refused_by_another(db_path: Path, user: agora.User) -> None:
     first = agora.Agora(sqlite_url(db_path), jwt_secret=SECRET)
     token = first.login(user.email, PASSWORD)
-    other = agora.Agora(sqlite_url(db_path), jwt_secret=b"\x01" * 32)
+    other = agora.Agora(sqlite_url(db_path), jwt_secret=os.urandom(32))
     with pytest.raises(agora.Unauthorized):
         other.authenticate(token.access_token)
     assert agora.Agora(sqlite_url(db_path), jwt_secret=SECRET.encode()).authenticate(

@@ -12,6 +12,9 @@ use crate::crypto::password::HashParams;
 /// The shortest JWT signing secret accepted, in bytes (RFC 8725 §3.5, HS256 key size).
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// The most trusted proxy hops [`Config::trusted_proxy_hops`] accepts.
+pub const MAX_TRUSTED_PROXY_HOPS: usize = 16;
+
 /// A configuration problem; the message names the variable and the fix.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -33,24 +36,50 @@ pub enum ConfigError {
     },
 }
 
-/// The HMAC secret that signs access tokens. At least [`MIN_SECRET_BYTES`]
-/// bytes; `Debug` never prints it.
+/// The least estimated entropy of a JWT secret, in bits (see [`JwtSecret::new`]).
+pub const MIN_SECRET_ENTROPY_BITS: f64 = 128.0;
+
+/// The HMAC secret that signs access tokens: at least [`MIN_SECRET_BYTES`]
+/// bytes that look random (see [`JwtSecret::new`]); `Debug` never prints it.
 #[derive(Clone, PartialEq, Eq)]
 pub struct JwtSecret(Vec<u8>);
 
 impl JwtSecret {
-    /// Accepts a secret of at least 32 bytes.
+    /// Accepts a secret that is at least [`MIN_SECRET_BYTES`] bytes long and
+    /// looks random: refused when empty or blank, shorter than 32 bytes, one
+    /// block repeated (`abcabc…`), or with an estimated entropy under
+    /// [`MIN_SECRET_ENTROPY_BITS`] (128 bits), the estimate being its length
+    /// times the Shannon entropy of its bytes' frequencies. The estimate
+    /// catches repeated characters and small alphabets (32 × `a`: 0 bits;
+    /// 32 hex digits, i.e. `openssl rand -hex 16`: about 115), and passes
+    /// the output of `openssl rand -hex 32` (about 245 bits) or
+    /// `openssl rand -base64 32` (about 215) and 32 random bytes (about
+    /// 155); it cannot tell a passphrase from random text: generate secrets
+    /// (RFC 8725 §3.5: never a human-memorable password).
     pub fn new(bytes: impl Into<Vec<u8>>) -> Result<Self, ConfigError> {
         let bytes = bytes.into();
+        let refuse = |reason: String| {
+            Err(ConfigError::Invalid {
+                name: "jwt_secret",
+                reason,
+            })
+        };
+        const GENERATE: &str = "generate one with `openssl rand -hex 32`";
+        if bytes.iter().all(u8::is_ascii_whitespace) {
+            return refuse(format!("the JWT secret is empty; {GENERATE}"));
+        }
         if bytes.len() < MIN_SECRET_BYTES {
-            return Err(ConfigError::Invalid {
-                name: "AGORA_JWT_SECRET",
-                reason: format!(
-                    "the JWT secret must be at least {MIN_SECRET_BYTES} bytes (it has {}); \
-                     generate one with `openssl rand -hex 32`",
-                    bytes.len()
-                ),
-            });
+            return refuse(format!(
+                "the JWT secret must be at least {MIN_SECRET_BYTES} bytes (it has {}); {GENERATE}",
+                bytes.len()
+            ));
+        }
+        let bits = estimated_entropy_bits(&bytes);
+        if bits < MIN_SECRET_ENTROPY_BITS || is_repeated_block(&bytes) {
+            return refuse(format!(
+                "the JWT secret does not look random (estimated {bits:.0} bits of entropy, \
+                 at least {MIN_SECRET_ENTROPY_BITS:.0} needed, and no repeated block); {GENERATE}"
+            ));
         }
         Ok(JwtSecret(bytes))
     }
@@ -61,25 +90,39 @@ impl JwtSecret {
     }
 
     /// Reads the secret kept in `path`, or creates that file (permissions
-    /// 0600 on Unix) with a newly generated secret, so tokens survive a restart.
+    /// 0600 on Unix) with a newly generated secret, so tokens survive a
+    /// restart. An existing file is refused, with the fix in the message,
+    /// when it is a symbolic link or not a regular file, when (on Unix) its
+    /// group or other users have any permission on it (`chmod 600 FILE`),
+    /// or when the secret in it is refused by [`JwtSecret::new`].
     pub fn load_or_create(path: &Path) -> Result<Self, ConfigError> {
-        let io_err = |source| ConfigError::SecretFile {
+        let file_err = |source| ConfigError::SecretFile {
             path: path.to_owned(),
             source,
         };
-        match read_secret(path) {
-            Ok(secret) => return JwtSecret::new(secret),
+        let read = |path: &Path| {
+            let secret = read_secret(path).map_err(file_err)?;
+            JwtSecret::new(secret).map_err(|e| {
+                file_err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "{}; or delete the file to have a new secret generated",
+                        e.reason()
+                    ),
+                ))
+            })
+        };
+        match std::fs::symlink_metadata(path) {
+            Ok(_) => return read(path),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(e)),
+            Err(e) => return Err(file_err(e)),
         }
         let secret = JwtSecret::generate();
         match write_new_secret(path, &secret.0) {
             Ok(()) => Ok(secret),
             // Another process created it first: use theirs.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                JwtSecret::new(read_secret(path).map_err(io_err)?)
-            }
-            Err(e) => Err(io_err(e)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => read(path),
+            Err(e) => Err(file_err(e)),
         }
     }
 
@@ -89,8 +132,97 @@ impl JwtSecret {
     }
 }
 
+impl ConfigError {
+    /// What is wrong and how to fix it, without the variable's name.
+    fn reason(&self) -> String {
+        match self {
+            ConfigError::Invalid { reason, .. } => reason.clone(),
+            ConfigError::SecretFile { source, .. } => source.to_string(),
+        }
+    }
+
+    /// The same problem, named after the environment variable it came from.
+    fn for_variable(self, name: &'static str) -> ConfigError {
+        ConfigError::Invalid {
+            name,
+            reason: self.reason(),
+        }
+    }
+}
+
+/// `bytes.len()` times the Shannon entropy (bits per byte) of the bytes'
+/// frequencies in `bytes`: a rough upper bound on the entropy of a string
+/// (a long human-chosen phrase scores high too) that is 0 for one repeated
+/// byte and at most 4 bits per character for hex.
+fn estimated_entropy_bits(bytes: &[u8]) -> f64 {
+    let mut counts = [0usize; 256];
+    for &b in bytes {
+        counts[usize::from(b)] += 1;
+    }
+    let n = bytes.len() as f64;
+    let per_byte: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = c as f64 / n;
+            -p * p.log2()
+        })
+        .sum();
+    per_byte * n
+}
+
+/// Whether `bytes` is a shorter block repeated at least twice, the last
+/// time possibly cut short (`0123…ef0123…ef01`); long inputs are checked on
+/// their first 4 KiB.
+fn is_repeated_block(bytes: &[u8]) -> bool {
+    let bytes = &bytes[..bytes.len().min(4096)];
+    (1..=bytes.len() / 2).any(|period| bytes.iter().zip(&bytes[period..]).all(|(a, b)| a == b))
+}
+
+/// The trimmed secret in `path`, after checking that the file is safe: a
+/// regular file (not a symbolic link, checked on the file opened) that on
+/// Unix only its owner may read or write.
 fn read_secret(path: &Path) -> std::io::Result<Vec<u8>> {
-    let text = std::fs::read_to_string(path)?;
+    use std::io::Read;
+    let unsafe_file = |reason: String| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::PermissionDenied,
+            reason,
+        ))
+    };
+    let shown = path.display();
+    let link = std::fs::symlink_metadata(path)?;
+    if link.file_type().is_symlink() {
+        return unsafe_file(format!(
+            "is a symbolic link, which is refused (whoever can change the link chooses the \
+             secret); replace it with the file itself: `cp --remove-destination \
+             \"$(readlink -f {shown})\" {shown} && chmod 600 {shown}`"
+        ));
+    }
+    if !link.file_type().is_file() {
+        return unsafe_file("is not a regular file".to_owned());
+    }
+    let mut file = std::fs::File::open(path)?;
+    let opened = file.metadata()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        if (opened.dev(), opened.ino()) != (link.dev(), link.ino()) {
+            return unsafe_file("was replaced while being opened".to_owned());
+        }
+        let mode = opened.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return unsafe_file(format!(
+                "is readable or writable by group or others (mode {mode:03o}); \
+                 run `chmod 600 {shown}`"
+            ));
+        }
+    }
+    if !opened.is_file() {
+        return unsafe_file("is not a regular file".to_owned());
+    }
+    let mut text = String::new();
+    file.read_to_string(&mut text)?;
     Ok(text.trim().as_bytes().to_vec())
 }
 
@@ -119,8 +251,10 @@ pub struct Config {
     pub database_url: String,
     /// `AGORA_BIND`: where the example servers listen, `127.0.0.1:8000` by default.
     pub bind: SocketAddr,
-    /// `AGORA_JWT_SECRET`: at least 32 bytes. `None` lets a server generate and
-    /// keep one (see [`Config::secret_file`]); [`crate::Agora::new`] requires it.
+    /// `AGORA_JWT_SECRET`: at least 32 bytes that look random (see
+    /// [`JwtSecret::new`]; set but empty is refused, not taken for unset).
+    /// `None` lets a server generate and keep one (see
+    /// [`Config::secret_file`]); [`crate::Agora::new`] requires it.
     pub jwt_secret: Option<JwtSecret>,
     /// `AGORA_ACCESS_TOKEN_TTL`: access token lifetime (`1800`, `30m`, `1h`); 30 minutes by default.
     pub access_token_ttl: Duration,
@@ -165,10 +299,20 @@ pub struct Config {
     /// Login and registration throttling (`AGORA_THROTTLE=off` disables it).
     pub throttle: crate::throttle::ThrottleConfig,
     /// `AGORA_TRUSTED_PROXY_HEADER`: the header a trusted reverse proxy sets to
-    /// the client's IP (`X-Forwarded-For`: its last entry; `X-Real-IP`). Unset
+    /// the client's IP (`X-Forwarded-For`, entry chosen by
+    /// [`Config::trusted_proxy_hops`]; `X-Real-IP`). Unset
     /// (the default), the client IP is the socket's peer and such headers are
     /// ignored, so clients cannot pick their own IP.
     pub trusted_proxy_header: Option<String>,
+    /// `AGORA_TRUSTED_PROXY_HOPS`: how many trusted reverse proxies, in a
+    /// chain in front of the server, each append the address they received
+    /// the request from to [`Config::trusted_proxy_header`] (1 by default,
+    /// at most 16). The client IP is the entry this many places from the
+    /// right, across every line of the header; with fewer entries, the
+    /// rightmost (see [`crate::domain::forwarded_client_ip`]). Set it to
+    /// exactly the number of proxies: one too many lets clients choose
+    /// their IP.
+    pub trusted_proxy_hops: usize,
     /// `AGORA_REDIS_URL`: keep throttling counters in Redis, shared by every
     /// server (read by servers built with `agora-sqlx`'s `redis` feature).
     pub redis_url: Option<String>,
@@ -219,6 +363,7 @@ impl Default for Config {
             refresh_reuse_grace: Duration::from_secs(10),
             throttle: crate::throttle::ThrottleConfig::default(),
             trusted_proxy_header: None,
+            trusted_proxy_hops: 1,
             redis_url: None,
             hide_emails: false,
             cors_origins: Vec::new(),
@@ -257,8 +402,21 @@ impl Config {
                 reason: format!("{bind:?} is not an address like 127.0.0.1:8000 ({e})"),
             })?;
         }
-        if let Some(secret) = get("AGORA_JWT_SECRET") {
-            config.jwt_secret = Some(JwtSecret::new(secret.into_bytes())?);
+        // Set but empty or blank is refused, not taken for unset: a server
+        // would otherwise quietly sign with a generated secret instead.
+        if let Some(secret) = lookup("AGORA_JWT_SECRET") {
+            if secret.trim().is_empty() {
+                return Err(ConfigError::Invalid {
+                    name: "AGORA_JWT_SECRET",
+                    reason: "is set but empty; set it to a secret (`openssl rand -hex 32`), \
+                             or unset it to have one generated and kept in a file"
+                        .to_owned(),
+                });
+            }
+            config.jwt_secret = Some(
+                JwtSecret::new(secret.trim().as_bytes())
+                    .map_err(|e| e.for_variable("AGORA_JWT_SECRET"))?,
+            );
         }
         if let Some(algorithm) = get("AGORA_JWT_ALGORITHM") {
             config.jwt_algorithm = algorithm.parse()?;
@@ -276,11 +434,15 @@ impl Config {
         }
         if let Some(secrets) = get("AGORA_JWT_PREVIOUS_SECRETS") {
             config.jwt_previous_secrets = comma_list(&secrets)
-                .map(|s| {
-                    JwtSecret::new(s.as_bytes()).map_err(|_| ConfigError::Invalid {
+                .enumerate()
+                .map(|(i, s)| {
+                    JwtSecret::new(s.as_bytes()).map_err(|e| ConfigError::Invalid {
                         name: "AGORA_JWT_PREVIOUS_SECRETS",
                         reason: format!(
-                            "each previous secret must be at least {MIN_SECRET_BYTES} bytes"
+                            "previous secret {}: {} (each previous secret must be at least \
+                             {MIN_SECRET_BYTES} bytes and look random)",
+                            i + 1,
+                            e.reason()
                         ),
                     })
                 })
@@ -344,6 +506,26 @@ impl Config {
             };
         }
         config.trusted_proxy_header = get("AGORA_TRUSTED_PROXY_HEADER");
+        if let Some(hops) = get("AGORA_TRUSTED_PROXY_HOPS") {
+            config.trusted_proxy_hops = hops
+                .parse()
+                .ok()
+                .filter(|n| (1..=MAX_TRUSTED_PROXY_HOPS).contains(n))
+                .ok_or_else(|| ConfigError::Invalid {
+                    name: "AGORA_TRUSTED_PROXY_HOPS",
+                    reason: format!(
+                        "{hops:?} is not a number of proxies from 1 to {MAX_TRUSTED_PROXY_HOPS}"
+                    ),
+                })?;
+            if config.trusted_proxy_header.is_none() {
+                return Err(ConfigError::Invalid {
+                    name: "AGORA_TRUSTED_PROXY_HOPS",
+                    reason: "counts the proxies that append to AGORA_TRUSTED_PROXY_HEADER, \
+                             which is not set"
+                        .to_owned(),
+                });
+            }
+        }
         config.redis_url = get("AGORA_REDIS_URL");
         if let Some(origins) = get("AGORA_CORS_ORIGINS") {
             config.cors_origins = origins
@@ -439,6 +621,12 @@ impl Config {
             return Err(ConfigError::Invalid {
                 name: "AGORA_ACCESS_TOKEN_TTL",
                 reason: "must be positive".to_owned(),
+            });
+        }
+        if !(1..=MAX_TRUSTED_PROXY_HOPS).contains(&self.trusted_proxy_hops) {
+            return Err(ConfigError::Invalid {
+                name: "AGORA_TRUSTED_PROXY_HOPS",
+                reason: format!("must be from 1 to {MAX_TRUSTED_PROXY_HOPS}"),
             });
         }
         if self.password_min_chars == 0 || self.password_min_chars > self.password_max_chars {
@@ -608,11 +796,72 @@ mod tests {
             .to_string();
         assert!(err.contains("at least 32 bytes"), "{err}");
         assert!(
-            from(&[("AGORA_JWT_SECRET", &"k".repeat(32))])
+            from(&[("AGORA_JWT_SECRET", &random_secret())])
                 .unwrap()
                 .jwt_secret
                 .is_some()
         );
+    }
+
+    /// A secret as `openssl rand -hex 32` makes it.
+    fn random_secret() -> String {
+        crate::crypto::random_hex(32)
+    }
+
+    #[test]
+    fn empty_or_blank_jwt_secret_in_the_environment_is_refused_not_replaced() {
+        for blank in ["", " ", "\t\n  "] {
+            let err = from(&[("AGORA_JWT_SECRET", blank)])
+                .unwrap_err()
+                .to_string();
+            assert!(err.starts_with("AGORA_JWT_SECRET:"), "{err}");
+            assert!(err.contains("empty"), "{err}");
+        }
+        // Given in code: the message names no environment variable.
+        for blank in ["", "   "] {
+            let err = JwtSecret::new(blank).unwrap_err().to_string();
+            assert!(!err.contains("AGORA_"), "{err}");
+            assert!(err.contains("empty"), "{err}");
+        }
+    }
+
+    #[test]
+    fn low_entropy_jwt_secrets_are_refused() {
+        for weak in [
+            "a".repeat(32),
+            "k".repeat(64),
+            "ab".repeat(16),
+            "0123456789abcdef".repeat(2),
+            "0123456789abcdef".repeat(2) + "0123",
+            "0123456789abcdef".repeat(8),
+            // 128 random bits in hex are only 32 bytes of 16 symbols.
+            crate::crypto::random_hex(16),
+        ] {
+            let err = JwtSecret::new(weak.clone()).unwrap_err().to_string();
+            assert!(err.contains("does not look random"), "{weak}: {err}");
+            assert!(err.contains("openssl rand -hex 32"), "{err}");
+            let env = from(&[("AGORA_JWT_SECRET", &weak)])
+                .unwrap_err()
+                .to_string();
+            assert!(env.starts_with("AGORA_JWT_SECRET:"), "{env}");
+        }
+        assert!(JwtSecret::new(vec![0u8; 32]).is_err());
+    }
+
+    #[test]
+    fn random_secrets_in_every_usual_encoding_are_accepted() {
+        use base64::Engine as _;
+        for _ in 0..200 {
+            let mut bytes = [0u8; 32];
+            getrandom::fill(&mut bytes).unwrap();
+            let hex = hex::encode(bytes);
+            let b64 = base64::engine::general_purpose::STANDARD.encode(bytes);
+            // `openssl rand -hex 32`, `openssl rand -base64 32`, raw bytes.
+            JwtSecret::new(hex.clone()).expect(&hex);
+            JwtSecret::new(b64.clone()).expect(&b64);
+            JwtSecret::new(bytes.to_vec()).expect("32 random bytes");
+            assert!(from(&[("AGORA_JWT_SECRET", &format!(" {b64}\n"))]).is_ok());
+        }
     }
 
     #[test]
@@ -696,6 +945,122 @@ mod tests {
             let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
+    }
+
+    #[cfg(unix)]
+    fn set_mode(path: &Path, mode: u32) {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secret_file_readable_or_writable_by_others_is_refused_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jwt-secret");
+        std::fs::write(&path, format!("{}\n", random_secret())).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o620, 0o602, 0o666, 0o660, 0o610] {
+            set_mode(&path, mode);
+            let err = JwtSecret::load_or_create(&path).unwrap_err().to_string();
+            assert!(err.contains(&format!("mode {mode:03o}")), "{err}");
+            assert!(
+                err.contains(&format!("chmod 600 {}", path.display())),
+                "{err}"
+            );
+        }
+        set_mode(&path, 0o600);
+        assert!(JwtSecret::load_or_create(&path).is_ok());
+        set_mode(&path, 0o400);
+        assert!(
+            JwtSecret::load_or_create(&path).is_ok(),
+            "read-only is fine"
+        );
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn secret_file_that_is_a_symlink_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("real-secret");
+        std::fs::write(&target, random_secret()).unwrap();
+        set_mode(&target, 0o600);
+        let link = dir.path().join("s.jwt-secret");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let err = JwtSecret::load_or_create(&link).unwrap_err().to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        // A dangling link is not followed to create a file either.
+        let dangling = dir.path().join("dangling.jwt-secret");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        let err = JwtSecret::load_or_create(&dangling)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("symbolic link"), "{err}");
+        assert!(!dir.path().join("nowhere").exists());
+    }
+
+    #[test]
+    fn secret_file_with_a_weak_or_empty_secret_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.jwt-secret");
+        for weak in ["", "\n", &"a".repeat(40)] {
+            std::fs::write(&path, weak).unwrap();
+            #[cfg(unix)]
+            set_mode(&path, 0o600);
+            let err = JwtSecret::load_or_create(&path).unwrap_err().to_string();
+            assert!(err.contains(&path.display().to_string()), "{err}");
+            assert!(err.contains("delete the file"), "{err}");
+            assert!(!err.contains("AGORA_"), "{err}");
+        }
+    }
+
+    #[test]
+    fn ensure_jwt_secret_refuses_an_unsafe_existing_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("agora.db");
+        let mut c = from(&[("AGORA_DATABASE_URL", &format!("sqlite://{}", db.display()))]).unwrap();
+        let file = c.secret_file().unwrap();
+        std::fs::write(&file, random_secret()).unwrap();
+        #[cfg(unix)]
+        {
+            set_mode(&file, 0o644);
+            assert!(c.ensure_jwt_secret().is_err());
+            assert!(c.jwt_secret.is_none());
+            set_mode(&file, 0o600);
+        }
+        c.ensure_jwt_secret().unwrap();
+        assert_eq!(
+            c.jwt_secret.unwrap().expose(),
+            std::fs::read_to_string(&file).unwrap().trim().as_bytes()
+        );
+    }
+
+    #[test]
+    fn trusted_proxy_hops_default_to_one_and_need_a_header() {
+        assert_eq!(from(&[]).unwrap().trusted_proxy_hops, 1);
+        let c = from(&[
+            ("AGORA_TRUSTED_PROXY_HEADER", "X-Forwarded-For"),
+            ("AGORA_TRUSTED_PROXY_HOPS", "2"),
+        ])
+        .unwrap();
+        assert_eq!(c.trusted_proxy_hops, 2);
+        for bad in ["0", "17", "-1", "two"] {
+            let err = from(&[
+                ("AGORA_TRUSTED_PROXY_HEADER", "X-Forwarded-For"),
+                ("AGORA_TRUSTED_PROXY_HOPS", bad),
+            ])
+            .unwrap_err()
+            .to_string();
+            assert!(err.starts_with("AGORA_TRUSTED_PROXY_HOPS"), "{err}");
+        }
+        let err = from(&[("AGORA_TRUSTED_PROXY_HOPS", "2")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("AGORA_TRUSTED_PROXY_HEADER"), "{err}");
+        let zero = Config {
+            trusted_proxy_hops: 0,
+            ..Config::default()
+        };
+        assert!(zero.validate().is_err());
     }
 
     #[test]
@@ -812,7 +1177,7 @@ mod tests {
         use crate::crypto::keys::KeySet;
         let dir = tempfile::tempdir().unwrap();
         let [(ed, ed_pub), _] = key_files(dir.path());
-        let secret = "k".repeat(32);
+        let secret = random_secret();
         let cases: [&[(&str, &str)]; 4] = [
             &[
                 ("AGORA_JWT_ALGORITHM", "EdDSA"),
@@ -851,13 +1216,24 @@ mod tests {
     fn hs256_previous_secrets_must_each_be_long_enough() {
         let ok = from(&[(
             "AGORA_JWT_PREVIOUS_SECRETS",
-            &format!("{}, {}", "a".repeat(32), "b".repeat(40)),
+            &format!("{}, {}", random_secret(), random_secret()),
         )])
         .unwrap();
         assert_eq!(ok.jwt_previous_secrets.len(), 2);
         let err = from(&[(
             "AGORA_JWT_PREVIOUS_SECRETS",
-            &format!("{},short", "a".repeat(32)),
+            &format!("{},{}", random_secret(), "b".repeat(40)),
+        )])
+        .unwrap_err()
+        .to_string();
+        assert!(
+            err.starts_with("AGORA_JWT_PREVIOUS_SECRETS: previous secret 2")
+                && err.contains("does not look random"),
+            "{err}"
+        );
+        let err = from(&[(
+            "AGORA_JWT_PREVIOUS_SECRETS",
+            &format!("{},short", random_secret()),
         )])
         .unwrap_err()
         .to_string();

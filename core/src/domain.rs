@@ -2,6 +2,7 @@
 //! these types is known to be well-formed wherever it appears.
 
 use std::fmt;
+use std::net::IpAddr;
 
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::Serialize;
@@ -34,33 +35,69 @@ impl fmt::Display for PostId {
     }
 }
 
-/// The longest email address accepted (RFC 5321 path limit).
+/// The longest email address accepted (RFC 5321 path limit), in bytes of
+/// its normalised form (and of its ASCII form, with the domain in Punycode).
 pub const EMAIL_MAX_LEN: usize = 254;
 
-/// A syntactically valid email address, normalised to lower case so that
-/// uniqueness and login are case-insensitive.
+/// The longest email input looked at before normalising, in bytes: four
+/// UTF-8 bytes for each of the [`EMAIL_MAX_LEN`] characters.
+const EMAIL_MAX_INPUT_BYTES: usize = 4 * EMAIL_MAX_LEN;
+
+/// A syntactically valid email address in its normal form, the one key that
+/// registration (uniqueness), login and throttling use for an account, so
+/// that two spellings that look alike are the same account.
+///
+/// The normal form ([`Email::parse`]): Unicode NFKC; the local part in
+/// ASCII, lower-cased (a local part that is not ASCII after NFKC, e.g. with
+/// a soft hyphen, a zero-width space or a dotted capital I, is refused); the
+/// domain through IDNA (UTS #46: case-folded, NFKC, default-ignorable code
+/// points such as U+00AD and U+200B removed, `。` and `．` as dots) and kept
+/// in its Unicode form (`bücher.de`, also for `xn--bcher-kva.de`); a domain
+/// with a combining mark on an ASCII letter (`i` + U+0307, what `İ` becomes:
+/// it looks like `i`) is refused.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
 #[schema(value_type = String, format = Email, example = "ada@example.com")]
 pub struct Email(String);
 
 impl Email {
-    /// Validates and normalises an email address.
+    /// Validates an email address and returns its normal form (see
+    /// [`Email`]); a 422 [`Error::Validation`] at `["body", "email"]` when
+    /// it is not a valid address or does not survive normalisation.
     ///
     /// ```
     /// let email = agora_core::Email::parse("Ada@Example.COM").unwrap();
     /// assert_eq!(email.as_str(), "ada@example.com");
+    /// // Full-width letters and an ideographic full stop: the same address.
+    /// let look_alike = agora_core::Email::parse("ada@ｅｘａｍｐｌｅ。com").unwrap();
+    /// assert_eq!(look_alike, email);
     /// assert!(agora_core::Email::parse("not-an-email").is_err());
     /// ```
     pub fn parse(raw: &str) -> Result<Self> {
-        if raw.len() > EMAIL_MAX_LEN || !raw.validate_email() {
-            return Err(Error::invalid(
+        let invalid = || {
+            Error::invalid(
                 &["body", "email"],
                 "value is not a valid email address",
                 "value_error",
-            ));
+            )
+        };
+        if raw.len() > EMAIL_MAX_INPUT_BYTES {
+            return Err(invalid());
         }
-        Ok(Email(raw.to_lowercase()))
+        let nfkc: String = raw.nfkc().collect();
+        let (local, domain) = nfkc.rsplit_once('@').ok_or_else(invalid)?;
+        // The validator below accepts ASCII local parts only.
+        let local = local.to_ascii_lowercase();
+        let (ascii_domain, domain) = normalise_domain(domain).ok_or_else(invalid)?;
+        let ascii = format!("{local}@{ascii_domain}");
+        if ascii.len() > EMAIL_MAX_LEN || !ascii.validate_email() {
+            return Err(invalid());
+        }
+        let email = format!("{local}@{domain}");
+        if email.len() > EMAIL_MAX_LEN {
+            return Err(invalid());
+        }
+        Ok(Email(email))
     }
 
     /// The normalised address.
@@ -72,6 +109,45 @@ impl Email {
     pub fn from_trusted(stored: String) -> Self {
         Email(stored)
     }
+}
+
+/// A domain's ASCII form (for validation and length) and its normal form
+/// (Unicode labels), or `None` when it is not a valid domain name or would
+/// look like another one. An address literal (`[192.0.2.1]`) is written the
+/// way Rust prints its IP address.
+fn normalise_domain(domain: &str) -> Option<(String, String)> {
+    use idna::uts46::{AsciiDenyList, DnsLength, Hyphens, Uts46};
+    if let Some(literal) = domain.strip_prefix('[') {
+        let ip: std::net::IpAddr = literal.strip_suffix(']')?.parse().ok()?;
+        let literal = format!("[{ip}]");
+        return Some((literal.clone(), literal));
+    }
+    let uts46 = Uts46::new();
+    let ascii = uts46
+        .to_ascii(
+            domain.as_bytes(),
+            AsciiDenyList::STD3,
+            Hyphens::CheckFirstLast,
+            DnsLength::Verify,
+        )
+        .ok()?;
+    let (unicode, checked) = uts46.to_unicode(
+        ascii.as_bytes(),
+        AsciiDenyList::STD3,
+        Hyphens::CheckFirstLast,
+    );
+    checked.ok()?;
+    let unicode = unicode.into_owned();
+    // UTS #39 §5.4: a mark over an ASCII letter with no precomposed form
+    // (UTS #46 keeps the result NFC) can hide in it: `i` + U+0307 is `i`.
+    let mut previous_ascii = false;
+    for c in unicode.chars() {
+        if previous_ascii && unicode_normalization::char::is_combining_mark(c) {
+            return None;
+        }
+        previous_ascii = c.is_ascii_alphanumeric();
+    }
+    Some((ascii.into_owned(), unicode))
 }
 
 impl fmt::Display for Email {
@@ -465,7 +541,7 @@ impl fmt::Debug for RefreshClaim {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
     /// The client's IP address, if known (see `Config::trusted_proxy_header`).
-    pub ip: Option<std::net::IpAddr>,
+    pub ip: Option<IpAddr>,
     /// The `User-Agent` header, truncated to 256 characters.
     pub user_agent: Option<String>,
 }
@@ -475,27 +551,62 @@ const USER_AGENT_MAX_CHARS: usize = 256;
 
 impl ClientInfo {
     /// The client as a request shows it: `peer` is the socket's address;
-    /// `forwarded` the value of the trusted proxy's header (`None` when no
-    /// proxy is trusted), whose last entry is the address that proxy saw,
-    /// the only one a client cannot forge. A malformed header falls back to
-    /// the peer.
+    /// `forwarded` the address a trusted proxy reported (see
+    /// [`forwarded_client_ip`]; `None` when no proxy is trusted or its header
+    /// is unusable, and the peer is used). IPv4-mapped IPv6 addresses
+    /// (`::ffff:192.0.2.1`, what a dual-stack `[::]` listener sees for an
+    /// IPv4 client) are mapped back to IPv4, so that each IPv4 client is
+    /// throttled and recorded on its own rather than within one IPv6 /64.
     pub fn from_request(
-        peer: Option<std::net::IpAddr>,
-        forwarded: Option<&str>,
+        peer: Option<IpAddr>,
+        forwarded: Option<IpAddr>,
         user_agent: Option<&str>,
     ) -> Self {
-        let forwarded_ip = forwarded
-            .and_then(|value| value.rsplit(',').next())
-            .and_then(|last| parse_ip(last.trim()));
         ClientInfo {
-            ip: forwarded_ip.or(peer),
+            ip: forwarded.or(peer).map(|ip| ip.to_canonical()),
             user_agent: user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect()),
         }
     }
 }
 
+/// The client's address according to a chain of `hops` trusted reverse
+/// proxies, each of which appends the address it received the request from
+/// to `values`: every value (header line) of the trusted header, in the
+/// order received (`X-Forwarded-For: a, b` and two lines `a` and `b` are the
+/// same list, RFC 9110 §5.3).
+///
+/// The entry chosen is the `hops`-th from the right: the rightmost is the
+/// one the nearest proxy appended; entries further left may have been
+/// written by the client itself and are never used. With fewer entries
+/// than `hops`, the request did not pass through the chain as configured,
+/// so only the rightmost entry (written by the nearest proxy) is trusted.
+/// `None` (use the peer) when there is no entry, or the chosen one is not an
+/// IP address (`1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]:443`).
+///
+/// ```
+/// use agora_core::domain::forwarded_client_ip;
+/// // haproxy's `option forwardfor` adds a line after the client's own.
+/// let lines = ["6.6.6.6", "203.0.113.5"];
+/// assert_eq!(forwarded_client_ip(lines, 1), Some("203.0.113.5".parse().unwrap()));
+/// assert_eq!(forwarded_client_ip(["6.6.6.6, 203.0.113.5, 10.0.0.2"], 2),
+///            Some("203.0.113.5".parse().unwrap()));
+/// ```
+pub fn forwarded_client_ip<V: AsRef<str>>(
+    values: impl IntoIterator<Item = V>,
+    hops: usize,
+) -> Option<IpAddr> {
+    let values: Vec<V> = values.into_iter().collect();
+    let entries: Vec<&str> = values
+        .iter()
+        .flat_map(|value| value.as_ref().split(','))
+        .collect();
+    let rightmost = entries.len().checked_sub(1)?;
+    let index = rightmost.checked_sub(hops.max(1) - 1).unwrap_or(rightmost);
+    parse_ip(entries.get(index)?.trim())
+}
+
 /// `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:443`.
-fn parse_ip(text: &str) -> Option<std::net::IpAddr> {
+fn parse_ip(text: &str) -> Option<IpAddr> {
     text.parse()
         .ok()
         .or_else(|| text.parse::<std::net::SocketAddr>().ok().map(|a| a.ip()))
@@ -683,22 +794,185 @@ mod tests {
     fn client_ip_comes_from_the_peer_unless_a_trusted_proxy_header_is_given() {
         let peer = Some("10.0.0.1".parse().unwrap());
         assert_eq!(ClientInfo::from_request(peer, None, None).ip, peer);
-        let via_proxy = ClientInfo::from_request(peer, Some("6.6.6.6, 203.0.113.5"), None);
+        let via_proxy =
+            ClientInfo::from_request(peer, forwarded_client_ip(["6.6.6.6, 203.0.113.5"], 1), None);
         assert_eq!(
             via_proxy.ip,
             Some("203.0.113.5".parse().unwrap()),
             "the proxy's own entry"
         );
-        let v6 = ClientInfo::from_request(peer, Some("[2001:db8::7]:443"), None);
-        assert_eq!(v6.ip, Some("2001:db8::7".parse().unwrap()));
+        let v6 = forwarded_client_ip(["[2001:db8::7]:443"], 1);
+        assert_eq!(v6, Some("2001:db8::7".parse().unwrap()));
+        assert_eq!(forwarded_client_ip(["garbage"], 1), None);
         assert_eq!(
-            ClientInfo::from_request(peer, Some("garbage"), None).ip,
+            ClientInfo::from_request(peer, forwarded_client_ip(["garbage"], 1), None).ip,
             peer
         );
         let ua = ClientInfo::from_request(None, None, Some(&"x".repeat(1000)))
             .user_agent
             .unwrap();
         assert_eq!(ua.chars().count(), 256);
+    }
+
+    #[test]
+    fn ipv4_mapped_addresses_become_ipv4_from_the_peer_and_the_header() {
+        let mapped: IpAddr = "::ffff:127.0.0.2".parse().unwrap();
+        let v4: IpAddr = "127.0.0.2".parse().unwrap();
+        assert_eq!(
+            ClientInfo::from_request(Some(mapped), None, None).ip,
+            Some(v4)
+        );
+        let forwarded = forwarded_client_ip(["::ffff:203.0.113.9"], 1);
+        assert_eq!(
+            ClientInfo::from_request(Some(mapped), forwarded, None).ip,
+            Some("203.0.113.9".parse().unwrap())
+        );
+        let bracketed = forwarded_client_ip(["[::ffff:203.0.113.9]:4711"], 1);
+        assert_eq!(
+            ClientInfo::from_request(None, bracketed, None).ip,
+            Some("203.0.113.9".parse().unwrap())
+        );
+        // Real IPv6 addresses are kept as they are.
+        let v6: IpAddr = "2001:db8::1".parse().unwrap();
+        assert_eq!(ClientInfo::from_request(Some(v6), None, None).ip, Some(v6));
+    }
+
+    #[test]
+    fn forwarded_entries_are_read_across_every_header_line_from_the_right() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        // The client's own line first, the proxy's line after it (haproxy).
+        assert_eq!(
+            forwarded_client_ip(["6.6.6.6", "203.0.113.5"], 1),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            forwarded_client_ip(["6.6.6.6, 7.7.7.7", " 203.0.113.5 "], 1),
+            ip("203.0.113.5")
+        );
+        // Two proxies: the outer one's entry is second from the right.
+        assert_eq!(
+            forwarded_client_ip(["6.6.6.6", "203.0.113.5", "10.0.0.2"], 2),
+            ip("203.0.113.5")
+        );
+        assert_eq!(
+            forwarded_client_ip(["6.6.6.6, 203.0.113.5, 10.0.0.2"], 2),
+            ip("203.0.113.5")
+        );
+        // Fewer entries than hops: only the nearest proxy's entry is trusted.
+        assert_eq!(forwarded_client_ip(["10.0.0.2"], 2), ip("10.0.0.2"));
+        assert_eq!(
+            forwarded_client_ip(["6.6.6.6", "10.0.0.2"], 3),
+            ip("10.0.0.2")
+        );
+        // An empty entry is an entry: positions from the right never move.
+        assert_eq!(forwarded_client_ip(["6.6.6.6,", "10.0.0.2"], 2), None);
+        assert_eq!(forwarded_client_ip(Vec::<String>::new(), 1), None);
+        assert_eq!(forwarded_client_ip([""], 1), None);
+        // Zero hops is read as one.
+        assert_eq!(forwarded_client_ip(["1.1.1.1, 2.2.2.2"], 0), ip("2.2.2.2"));
+    }
+
+    /// The normal form of `raw`, or `None` when it is refused.
+    fn normal(raw: &str) -> Option<String> {
+        Email::parse(raw).ok().map(|e| e.0)
+    }
+
+    #[test]
+    fn look_alike_emails_have_the_normal_form_of_the_address_they_imitate() {
+        let canonical = Some("ada@example.com".to_owned());
+        for look_alike in [
+            "ada@ｅｘａｍｐｌｅ.com",    // full-width domain
+            "ada@ＥＸＡＭＰＬＥ.ＣＯＭ", // full-width capitals
+            "ada@exam\u{AD}ple.com",     // soft hyphen
+            "ada@exam\u{200B}ple.com",   // zero-width space
+            "ada@exam\u{2060}ple.com",   // word joiner
+            "ada@example\u{FEFF}.com",   // zero-width no-break space
+            "ada@example\u{3002}com",    // ideographic full stop
+            "ada@example\u{FF0E}com",    // full-width full stop
+            "ada@example\u{FF61}com",    // half-width ideographic full stop
+            "ａｄａ@example.com",        // full-width local part
+            "ADA@EXAMPLE.COM",
+            "ada\u{FF20}example.com", // full-width commercial at
+        ] {
+            assert_eq!(normal(look_alike), canonical, "{look_alike:?}");
+        }
+    }
+
+    #[test]
+    fn look_alike_emails_that_do_not_survive_normalisation_are_refused() {
+        for refused in [
+            "ada@\u{130}nfo.com",      // dotted capital I: i + U+0307
+            "ada@i\u{307}nfo.com",     // the same, decomposed
+            "\u{130}da@example.com",   // in the local part
+            "ad\u{AD}a@example.com",   // soft hyphen in the local part
+            "ad\u{200B}a@example.com", // zero-width space in the local part
+            "ad\u{200D}a@example.com", // zero-width joiner in the local part
+            "ada@exam\u{200D}ple.com", // zero-width joiner in the domain
+            "ada@example.com.",        // trailing dot
+            "ada@-example.com",
+            "ada@exa_mple.com",
+            "ada@xn--a.com",    // invalid Punycode
+            "ada@xn--abc-.com", // Punycode of ASCII only
+        ] {
+            assert_eq!(normal(refused), None, "{refused:?}");
+            let err = Email::parse(refused).unwrap_err();
+            assert_eq!(err.field_errors()[0].loc, ["body", "email"]);
+        }
+    }
+
+    #[test]
+    fn plain_and_internationalised_addresses_still_work() {
+        for (raw, expected) in [
+            ("ada@example.com", "ada@example.com"),
+            (
+                "Ada.Lovelace+tag@Mail.Example.ORG",
+                "ada.lovelace+tag@mail.example.org",
+            ),
+            ("o'brien@example.co.uk", "o'brien@example.co.uk"),
+            ("ada@bücher.de", "ada@bücher.de"),
+            ("ada@BÜCHER.de", "ada@bücher.de"),
+            ("ada@xn--bcher-kva.de", "ada@bücher.de"),
+            ("ada@bu\u{308}cher.de", "ada@bücher.de"), // decomposed ü
+            ("ada@例え.jp", "ada@例え.jp"),
+            ("ada@fuß.de", "ada@fuß.de"),
+            ("ada@[127.0.0.1]", "ada@[127.0.0.1]"),
+        ] {
+            assert_eq!(normal(raw).as_deref(), Some(expected), "{raw:?}");
+        }
+        // The normal form is a fixed point.
+        for raw in [
+            "ada@ｅｘａｍｐｌｅ。com",
+            "ada@BÜCHER.de",
+            "x@xn--bcher-kva.de",
+        ] {
+            let once = normal(raw).unwrap();
+            assert_eq!(normal(&once), Some(once.clone()), "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn email_length_is_bounded_before_and_after_normalisation() {
+        let at_limit = format!(
+            "{}@{}.com",
+            "a".repeat(64),
+            "b".repeat(63) + "." + &"c".repeat(63) + "." + &"d".repeat(50)
+        );
+        assert!(at_limit.len() <= EMAIL_MAX_LEN);
+        assert!(normal(&at_limit).is_some(), "{}", at_limit.len());
+        // Full-width input is three bytes a character: judged once normalised.
+        let wide: String = at_limit
+            .chars()
+            .map(|c| match c {
+                'a'..='z' => char::from_u32(c as u32 - 'a' as u32 + 0xFF41).unwrap(),
+                other => other,
+            })
+            .collect();
+        assert!(wide.len() > EMAIL_MAX_LEN);
+        assert_eq!(normal(&wide), normal(&at_limit));
+        assert!(normal(&"\u{200B}".repeat(2000)).is_none());
+        // An IDN whose Punycode form is too long is refused.
+        let idn = format!("a@{}.de", "ü".repeat(60));
+        assert_eq!(normal(&idn), None);
     }
 
     #[test]

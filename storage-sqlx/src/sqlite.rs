@@ -32,6 +32,9 @@ impl SqliteStore {
             .busy_timeout(pool.acquire_timeout);
         // Every connection to ":memory:" would be a different database.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            create_private_file(options.get_filename());
+        }
         let max_connections = if in_memory { 1 } else { pool.max_connections };
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
@@ -45,6 +48,22 @@ impl SqliteStore {
     /// The underlying pool, for apps that add their own tables.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+}
+
+/// Creates a missing database file empty, readable and writable by its owner
+/// only (0600 on Unix; SQLite then gives its `-wal` and `-shm` files the
+/// same mode), where SQLite would create it 0644. An existing file keeps the
+/// mode its owner gave it. Failures are left for SQLite to report.
+fn create_private_file(path: &std::path::Path) {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    if let Err(e) = options.open(path)
+        && e.kind() != std::io::ErrorKind::AlreadyExists
+    {
+        tracing::debug!(path = %path.display(), error = %e, "database file not pre-created");
     }
 }
 

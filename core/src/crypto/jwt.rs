@@ -314,8 +314,10 @@ mod tests {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
     }
 
+    /// A fixed secret per `byte` that looks random (weak ones are refused).
     fn secret(byte: u8) -> JwtSecret {
-        JwtSecret::new(vec![byte; 32]).unwrap()
+        use sha2::Digest as _;
+        JwtSecret::new(hex::encode(sha2::Sha256::digest([byte]))).unwrap()
     }
 
     fn hs256() -> TokenKeys {

@@ -36,6 +36,7 @@ struct Inner {
     hide_emails: bool,
     throttle: Throttle,
     trusted_proxy_header: Option<String>,
+    trusted_proxy_hops: usize,
     refresh_token_ttl: std::time::Duration,
     session_lifetime: std::time::Duration,
     refresh_reuse_grace: std::time::Duration,
@@ -91,6 +92,7 @@ impl Agora {
                 hide_emails: config.hide_emails,
                 throttle: Throttle::new(config.throttle.clone(), throttle_store),
                 trusted_proxy_header: config.trusted_proxy_header.clone(),
+                trusted_proxy_hops: config.trusted_proxy_hops,
                 refresh_token_ttl: config.refresh_token_ttl,
                 session_lifetime: config.session_lifetime,
                 refresh_reuse_grace: config.refresh_reuse_grace,
@@ -113,17 +115,28 @@ impl Agora {
         self.inner.body_limit
     }
 
-    /// Who sent a request: `peer` is the socket's IP; `header` looks a
-    /// request header up by name. The client IP is taken from the configured
-    /// trusted proxy header when there is one (see
-    /// [`Config::trusted_proxy_header`]), else from the peer.
-    pub fn client_info<'h>(
+    /// Who sent a request: `peer` is the socket's IP; `header` gives every
+    /// value of a request header by name, in the order received (all its
+    /// lines: a proxy may add its own line after the client's). The client
+    /// IP is taken from the configured trusted proxy header when there is
+    /// one (see [`Config::trusted_proxy_header`] and
+    /// [`Config::trusted_proxy_hops`]; rules in
+    /// [`crate::domain::forwarded_client_ip`]), else from the peer;
+    /// IPv4-mapped IPv6 addresses become IPv4 ([`ClientInfo::from_request`]).
+    pub fn client_info<I, V>(
         &self,
         peer: Option<std::net::IpAddr>,
-        header: impl Fn(&str) -> Option<&'h str>,
-    ) -> ClientInfo {
-        let forwarded = self.inner.trusted_proxy_header.as_deref().and_then(&header);
-        ClientInfo::from_request(peer, forwarded, header("user-agent"))
+        header: impl Fn(&str) -> I,
+    ) -> ClientInfo
+    where
+        I: IntoIterator<Item = V>,
+        V: AsRef<str>,
+    {
+        let forwarded = self.inner.trusted_proxy_header.as_deref().and_then(|name| {
+            crate::domain::forwarded_client_ip(header(name), self.inner.trusted_proxy_hops)
+        });
+        let user_agent = header("user-agent").into_iter().next();
+        ClientInfo::from_request(peer, forwarded, user_agent.as_ref().map(AsRef::as_ref))
     }
 
     /// The public keys that verify access tokens, as a JWK Set
