@@ -74,9 +74,11 @@ pub fn mount(rocket: Rocket<Build>, base: &str, agora: Agora) -> Rocket<Build> {
 /// logger off and no colours (Agora logs through `tracing`).
 ///
 /// SIGINT and SIGTERM shut down gracefully within
-/// `config.server.shutdown_timeout`, in whole seconds: requests in flight get
-/// one second less (rocket's `grace`), then rocket closes every connection
-/// (`mercy` 0) and its launch returns within the second left.
+/// `config.server.shutdown_timeout` (rounded up to whole seconds): requests
+/// in flight get one second less (rocket's `grace`; rocket's own default is
+/// 2 s), then rocket cuts every connection at once (`mercy` 0), so a slow
+/// client cannot hold the shutdown, and its launch returns within the second
+/// left (rocket waits up to one more second for its connection tasks).
 ///
 /// Gaps, as of rocket 0.5: rocket serves connections itself (hyper with
 /// `header_read_timeout(None)`, no way to hand it a listener), so
