@@ -161,7 +161,14 @@ async fn starts_while_redis_refuses_then_recovers(adapter: Adapter) {
     );
     assert_eq!(post(&http, &base, "/users", &creds).await.0, 201);
     assert_eq!(post(&http, &base, "/login", &creds).await.0, 200);
+
+    // Redis goes away while the server runs: quick 503s again.
     proxy.stop().await;
+    let (status, body, elapsed) = post(&http, &base, "/login", &creds).await;
+    println!("{adapter:?}: login once Redis went away: {status} in {elapsed:?}");
+    assert_eq!(status, 503, "{body}");
+    assert!(elapsed < Duration::from_secs(1), "took {elapsed:?}");
+    assert_eq!(health(&http, &base).await.0, 503);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
