@@ -441,7 +441,7 @@ impl Config {
                 reason: format!("{t:?} is not a positive duration like 500ms or 1s"),
             })?;
         }
-        config.server.read(&get)?;
+        config.server.read(get)?;
         if let Some(origins) = get("AGORA_CORS_ORIGINS") {
             config.cors_origins = origins
                 .split(',')
