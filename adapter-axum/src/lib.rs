@@ -26,6 +26,7 @@ mod docs;
 mod error;
 mod extract;
 mod routes;
+mod serve;
 
 use std::future::Future;
 
@@ -39,9 +40,15 @@ pub use extract::{AuthUser, BearerToken, Client, JsonBody};
 pub use routes::{api_paths, router};
 
 /// The router plus what a standalone server adds: CORS for
-/// `config.cors_origins` (none by default).
+/// `config.cors_origins` (none by default), and a deadline on request bodies
+/// (`config.server.body_timeout`: a body not in by then gets 408).
 pub fn app(agora: Agora, config: &Config) -> Router {
-    let router = router(agora);
+    let body_timeout = config.server.body_timeout;
+    let router = router(agora).layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            serve::body_deadline(body_timeout, request, next)
+        },
+    ));
     if config.cors_origins.is_empty() {
         return router;
     }
@@ -58,16 +65,29 @@ pub fn app(agora: Agora, config: &Config) -> Router {
     )
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then finishes the
-/// requests in flight.
+/// Serves [`app`] on `listener` until `shutdown` completes, then stops
+/// accepting, lets the requests in flight finish for up to
+/// `config.server.shutdown_timeout`, drops the connections still open and
+/// returns.
+///
+/// Slow and silent clients are cut off by the limits of
+/// [`agora_core::config::ServerConfig`]: the headers of a request must arrive
+/// within `header_timeout` (of the connection's start, or of the request's
+/// first byte on a kept-alive connection), its body within `body_timeout`
+/// (else 408), a connection with no request in flight is closed after
+/// `idle_timeout`, and at most `max_connections` are served at once (the
+/// next ones wait in the listen backlog).
 pub async fn serve(
     listener: tokio::net::TcpListener,
     agora: Agora,
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = app(agora, config).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve::run(
+        listener,
+        app(agora, config),
+        config.server.clone(),
+        shutdown,
+    )
+    .await
 }

@@ -71,8 +71,21 @@ pub fn mount(rocket: Rocket<Build>, base: &str, agora: Agora) -> Rocket<Build> {
 /// `config.bind`, rocket's data limits set to `config.body_limit` (for any
 /// app routes using rocket's own data guards), no `Server` header (as axum),
 /// the client IP from the connection only (no `X-Real-IP`), rocket's own
-/// logger off and no colours (Agora logs through `tracing`). SIGINT and SIGTERM shut down
-/// gracefully (rocket's defaults: 2 s grace, then 3 s to close connections).
+/// logger off and no colours (Agora logs through `tracing`).
+///
+/// SIGINT and SIGTERM shut down gracefully within
+/// `config.server.shutdown_timeout` (rounded up to whole seconds): requests
+/// in flight get one second less (rocket's `grace`; rocket's own default is
+/// 2 s), then rocket cuts every connection at once (`mercy` 0), so a slow
+/// client cannot hold the shutdown, and its launch returns within the second
+/// left (rocket waits up to one more second for its connection tasks).
+///
+/// Gaps, as of rocket 0.5: rocket serves connections itself (hyper with
+/// `header_read_timeout(None)`, no way to hand it a listener), so
+/// `config.server`'s header, body and idle timeouts and `max_connections`
+/// are not applied; `keep_alive` (set to the idle timeout) only sets the
+/// HTTP/2 ping interval. Put such a server behind a reverse proxy that
+/// enforces them, or use `agora_axum::serve`, which does.
 pub fn server_config(config: &Config) -> rocket::Config {
     let limit = config.body_limit.bytes();
     let limits = [
@@ -86,6 +99,9 @@ pub fn server_config(config: &Config) -> rocket::Config {
     ]
     .into_iter()
     .fold(Limits::default(), |limits, name| limits.limit(name, limit));
+    let whole_secs =
+        |d: std::time::Duration| u32::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+    let shutdown_secs = whole_secs(config.server.shutdown_timeout);
     rocket::Config {
         address: config.bind.ip(),
         port: config.bind.port(),
@@ -96,6 +112,12 @@ pub fn server_config(config: &Config) -> rocket::Config {
         ip_header: None,
         log_level: rocket::config::LogLevel::Off,
         cli_colors: false,
+        keep_alive: whole_secs(config.server.idle_timeout).max(1),
+        shutdown: rocket::config::Shutdown {
+            grace: shutdown_secs.saturating_sub(1),
+            mercy: 0,
+            ..rocket::config::Shutdown::default()
+        },
         ..rocket::Config::default()
     }
 }

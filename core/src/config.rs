@@ -315,7 +315,20 @@ pub struct Config {
     pub trusted_proxy_hops: usize,
     /// `AGORA_REDIS_URL`: keep throttling counters in Redis, shared by every
     /// server (read by servers built with `agora-sqlx`'s `redis` feature).
+    /// A server starts while Redis is down; logins and registrations answer
+    /// 503 and `/health` names Redis until it is back.
     pub redis_url: Option<String>,
+    /// `AGORA_REDIS_PREFIX`: the start of every Redis key Agora writes
+    /// (`agora:throttle:`), so that deployments sharing one Redis keep
+    /// separate counters.
+    pub redis_prefix: String,
+    /// `AGORA_REDIS_TIMEOUT`: the longest wait for Redis to connect or to
+    /// answer one command (`500ms`); past it the request answers 503 and the
+    /// connection is replaced.
+    pub redis_timeout: Duration,
+    /// Timeouts and limits of the HTTP servers Agora runs
+    /// (`agora_axum::serve`, the rocket app), see [`ServerConfig`].
+    pub server: ServerConfig,
     /// `AGORA_HIDE_EMAILS`: hide other users' email addresses (`null`) in
     /// `GET /users/{id}` and post owners; users still see their own. Off by
     /// default, as the original API showed them to everyone.
@@ -344,6 +357,77 @@ pub struct Config {
     pub password_blocklist: bool,
 }
 
+/// Timeouts and limits of the HTTP servers Agora runs (`agora_axum::serve`
+/// and the rocket app), so that slow or silent clients cannot hold
+/// connections, and a shutdown cannot be held up, for ever. Apps that mount
+/// Agora's router in their own server set their own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// `AGORA_HEADER_TIMEOUT`: how long a client may take to send a
+    /// request's line and headers, counted from the connection's start or
+    /// from the first byte of a later request on a kept-alive connection
+    /// (`10s`). Past it the connection is closed.
+    pub header_timeout: Duration,
+    /// `AGORA_BODY_TIMEOUT`: how long a client may take to send a request's
+    /// whole body once its headers are in (`30s`). Past it: 408.
+    pub body_timeout: Duration,
+    /// `AGORA_IDLE_TIMEOUT`: how long a kept-alive connection may wait for
+    /// its next request (`75s`; keep it above a load balancer's own idle
+    /// timeout, 60 s on AWS ALB). Past it the connection is closed.
+    pub idle_timeout: Duration,
+    /// `AGORA_MAX_CONNECTIONS`: most client connections served at once
+    /// (`512`); further clients wait in the listen backlog until one ends.
+    /// Keep it under the open-file limit (`ulimit -n`) minus the database
+    /// pool, so the server never runs out of descriptors.
+    pub max_connections: usize,
+    /// `AGORA_SHUTDOWN_TIMEOUT`: on SIGINT/SIGTERM, how long requests in
+    /// flight may still run (`10s`); then the remaining connections are
+    /// dropped and the server exits.
+    pub shutdown_timeout: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(75),
+            max_connections: 512,
+            shutdown_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerConfig {
+    /// Reads the `AGORA_*` server variables through `get` over `self`.
+    fn read(&mut self, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        for (name, field) in [
+            ("AGORA_HEADER_TIMEOUT", &mut self.header_timeout),
+            ("AGORA_BODY_TIMEOUT", &mut self.body_timeout),
+            ("AGORA_IDLE_TIMEOUT", &mut self.idle_timeout),
+            ("AGORA_SHUTDOWN_TIMEOUT", &mut self.shutdown_timeout),
+        ] {
+            if let Some(value) = get(name) {
+                *field = parse_duration(&value).ok_or_else(|| ConfigError::Invalid {
+                    name,
+                    reason: format!("{value:?} is not a positive duration like 10s or 500ms"),
+                })?;
+            }
+        }
+        if let Some(n) = get("AGORA_MAX_CONNECTIONS") {
+            self.max_connections =
+                n.parse()
+                    .ok()
+                    .filter(|n| *n > 0)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        name: "AGORA_MAX_CONNECTIONS",
+                        reason: format!("{n:?} is not a positive integer"),
+                    })?;
+        }
+        Ok(())
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -365,6 +449,9 @@ impl Default for Config {
             trusted_proxy_header: None,
             trusted_proxy_hops: 1,
             redis_url: None,
+            redis_prefix: "agora:throttle:".to_owned(),
+            redis_timeout: Duration::from_millis(500),
+            server: ServerConfig::default(),
             hide_emails: false,
             cors_origins: Vec::new(),
             body_limit: 64 * 1024,
@@ -527,6 +614,16 @@ impl Config {
             }
         }
         config.redis_url = get("AGORA_REDIS_URL");
+        if let Some(prefix) = get("AGORA_REDIS_PREFIX") {
+            config.redis_prefix = prefix;
+        }
+        if let Some(t) = get("AGORA_REDIS_TIMEOUT") {
+            config.redis_timeout = parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
+                name: "AGORA_REDIS_TIMEOUT",
+                reason: format!("{t:?} is not a positive duration like 500ms or 1s"),
+            })?;
+        }
+        config.server.read(get)?;
         if let Some(origins) = get("AGORA_CORS_ORIGINS") {
             config.cors_origins = origins
                 .split(',')
@@ -875,6 +972,46 @@ mod tests {
             .unwrap()
             .db_acquire_timeout;
         assert_eq!(acquire, Duration::from_millis(500));
+    }
+
+    #[test]
+    fn server_limits_and_redis_settings_have_defaults_and_are_read() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.server, ServerConfig::default());
+        assert_eq!(c.server.header_timeout, Duration::from_secs(10));
+        assert_eq!(c.server.body_timeout, Duration::from_secs(30));
+        assert_eq!(c.server.idle_timeout, Duration::from_secs(75));
+        assert_eq!(c.server.max_connections, 512);
+        assert_eq!(c.server.shutdown_timeout, Duration::from_secs(10));
+        assert_eq!(c.redis_prefix, "agora:throttle:");
+        assert_eq!(c.redis_timeout, Duration::from_millis(500));
+        let c = from(&[
+            ("AGORA_HEADER_TIMEOUT", "2s"),
+            ("AGORA_BODY_TIMEOUT", "1500ms"),
+            ("AGORA_IDLE_TIMEOUT", "1m"),
+            ("AGORA_MAX_CONNECTIONS", "200"),
+            ("AGORA_SHUTDOWN_TIMEOUT", "3"),
+            ("AGORA_REDIS_PREFIX", "staging:throttle:"),
+            ("AGORA_REDIS_TIMEOUT", "250ms"),
+        ])
+        .unwrap();
+        assert_eq!(c.server.header_timeout, Duration::from_secs(2));
+        assert_eq!(c.server.body_timeout, Duration::from_millis(1500));
+        assert_eq!(c.server.idle_timeout, Duration::from_secs(60));
+        assert_eq!(c.server.max_connections, 200);
+        assert_eq!(c.server.shutdown_timeout, Duration::from_secs(3));
+        assert_eq!(c.redis_prefix, "staging:throttle:");
+        assert_eq!(c.redis_timeout, Duration::from_millis(250));
+        for (name, bad) in [
+            ("AGORA_HEADER_TIMEOUT", "0"),
+            ("AGORA_IDLE_TIMEOUT", "soon"),
+            ("AGORA_MAX_CONNECTIONS", "0"),
+            ("AGORA_MAX_CONNECTIONS", "-5"),
+            ("AGORA_REDIS_TIMEOUT", "fast"),
+        ] {
+            let err = from(&[(name, bad)]).unwrap_err().to_string();
+            assert!(err.starts_with(name), "{err}");
+        }
     }
 
     #[test]

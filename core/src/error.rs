@@ -167,7 +167,10 @@ impl Error {
     /// Validation errors carry their detail in [`Error::field_errors`] instead.
     pub fn detail(&self) -> String {
         match self {
-            Error::Unavailable(_) => "Service temporarily unavailable, try again later".to_owned(),
+            Error::Unavailable(cause) => match cause.downcast_ref::<DependencyDown>() {
+                Some(down) => format!("Service temporarily unavailable: {down}, try again later"),
+                None => "Service temporarily unavailable, try again later".to_owned(),
+            },
             Error::Internal(_) => "Internal Server Error".to_owned(),
             other => other.to_string(),
         }
@@ -190,6 +193,19 @@ impl Error {
     pub fn internal(cause: impl Into<Cause>) -> Self {
         Error::Internal(cause.into())
     }
+}
+
+/// The cause of an [`Error::Unavailable`] that names the dependency that
+/// does not answer (e.g. `"Redis"`), so that the client's `detail` says which
+/// one (`/health` uses it); the underlying cause stays in the log only.
+#[derive(Debug, thiserror::Error)]
+#[error("{name} does not answer")]
+pub struct DependencyDown {
+    /// The dependency as named to clients, e.g. `"Redis"`.
+    pub name: &'static str,
+    /// What failed (logged, never shown).
+    #[source]
+    pub cause: Cause,
 }
 
 /// One validation problem, serialised as FastAPI does:

@@ -136,6 +136,13 @@ pub trait ThrottleStore: Send + Sync {
     async fn release(&self, key: &str) -> StorageResult<()>;
     /// Forgets the counter.
     async fn reset(&self, key: &str) -> StorageResult<()>;
+    /// Succeeds when the store answers (for `/health`); the in-process store
+    /// always does. A remote store fails with
+    /// [`crate::storage::StorageError::Unavailable`], ideally caused by a
+    /// [`crate::error::DependencyDown`] naming it.
+    async fn ping(&self) -> StorageResult<()> {
+        Ok(())
+    }
 }
 
 /// Counters in this process's memory (one server), at most

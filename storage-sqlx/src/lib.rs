@@ -82,8 +82,9 @@ pub enum ConnectError {
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(#[from] agora_core::config::ConfigError),
-    /// Redis (`AGORA_REDIS_URL`) could not be reached.
-    #[error("cannot reach Redis at {url}: {source}")]
+    /// Redis (`AGORA_REDIS_URL`) is unusable (a bad URL; Redis being down
+    /// does not stop a server).
+    #[error("cannot use Redis at {url}: {source}")]
     Redis {
         /// The URL, password redacted.
         url: String,
@@ -172,12 +173,18 @@ pub async fn open(config: &Config) -> Result<Agora, ConnectError> {
     };
     #[cfg(feature = "redis")]
     {
-        let counters = redis::RedisThrottleStore::connect(url, "agora:throttle:")
-            .await
-            .map_err(|source| ConnectError::Redis {
-                url: redact_password(url),
-                source,
-            })?;
+        // Starts while Redis is down (logins answer 503 and `/health` names
+        // Redis until it is back); only an unusable URL stops it.
+        let counters = redis::RedisThrottleStore::connect_with(
+            url,
+            &config.redis_prefix,
+            config.redis_timeout,
+        )
+        .await
+        .map_err(|source| ConnectError::Redis {
+            url: redact_password(url),
+            source,
+        })?;
         Ok(Agora::with_throttle_store(
             store,
             Arc::new(counters),

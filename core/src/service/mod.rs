@@ -35,6 +35,8 @@ struct Inner {
     body_limit: usize,
     hide_emails: bool,
     throttle: Throttle,
+    /// The throttling counters, checked by [`Agora::health`] when throttling is on.
+    throttle_store: Option<Arc<dyn ThrottleStore>>,
     trusted_proxy_header: Option<String>,
     trusted_proxy_hops: usize,
     refresh_token_ttl: std::time::Duration,
@@ -90,6 +92,7 @@ impl Agora {
                 password_policy: crate::domain::PasswordPolicy::from(config),
                 body_limit: config.body_limit,
                 hide_emails: config.hide_emails,
+                throttle_store: config.throttle.enabled.then(|| throttle_store.clone()),
                 throttle: Throttle::new(config.throttle.clone(), throttle_store),
                 trusted_proxy_header: config.trusted_proxy_header.clone(),
                 trusted_proxy_hops: config.trusted_proxy_hops,
@@ -105,9 +108,16 @@ impl Agora {
         &self.inner.hasher
     }
 
-    /// Succeeds when the database answers; [`crate::Error::Unavailable`] otherwise.
+    /// Succeeds when the database answers and, with throttling on, the
+    /// throttling store (Redis) too, which logins and registrations need;
+    /// [`crate::Error::Unavailable`] otherwise (its detail names Redis when
+    /// Redis is the one down), so a load balancer stops sending traffic here.
     pub async fn health(&self) -> Result<()> {
-        Ok(self.inner.store.ping().await?)
+        self.inner.store.ping().await?;
+        if let Some(counters) = &self.inner.throttle_store {
+            counters.ping().await?;
+        }
+        Ok(())
     }
 
     /// The largest request body adapters accept, in bytes (larger: 413).
