@@ -20,6 +20,13 @@ pub(crate) struct ListSql {
     pub(crate) search: &'static str,
 }
 
+/// Every visible post, with `?` placeholders (SQLite and MySQL).
+#[cfg(any(feature = "sqlite", feature = "mysql"))]
+pub(crate) const POSITIONAL_ALL: &str = select_post_page!(
+    "SELECT id FROM posts WHERE (published OR owner_id = ?) AND id < ? \
+     ORDER BY id DESC LIMIT ? OFFSET ?"
+);
+
 /// A page of posts visible to `filter.viewer`, as `PostStore::list_posts`
 /// describes it. Two static statements rather than `(? IS NULL OR ...)`, so
 /// each gets its own plan (PostgreSQL's trigram index serves only the

@@ -22,10 +22,7 @@ use crate::{ConnectError, PoolConfig};
 /// applies. MySQL has no index for substring search: it walks posts newest
 /// first until the page is full (search terms are as short as titles).
 const LIST: ListSql = ListSql {
-    all: select_post_page!(
-        "SELECT id FROM posts WHERE (published OR owner_id = ?) AND id < ? \
-         ORDER BY id DESC LIMIT ? OFFSET ?"
-    ),
+    all: crate::list::POSITIONAL_ALL,
     search: select_post_page!(
         "SELECT id FROM posts WHERE (published OR owner_id = ?) AND id < ? \
          AND LOWER(title) LIKE LOWER(?) ORDER BY id DESC LIMIT ? OFFSET ?"

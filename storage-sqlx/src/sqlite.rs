@@ -18,10 +18,7 @@ use crate::{ConnectError, PoolConfig};
 
 /// Post listings. SQLite's LIKE is case-insensitive for ASCII letters.
 const LIST: ListSql = ListSql {
-    all: select_post_page!(
-        "SELECT id FROM posts WHERE (published OR owner_id = ?) AND id < ? \
-         ORDER BY id DESC LIMIT ? OFFSET ?"
-    ),
+    all: crate::list::POSITIONAL_ALL,
     search: select_post_page!(
         "SELECT id FROM posts WHERE (published OR owner_id = ?) AND id < ? \
          AND title LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ? OFFSET ?"
