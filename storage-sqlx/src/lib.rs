@@ -250,23 +250,33 @@ pub async fn connect_with(url: &str, pool: &PoolConfig) -> Result<Arc<dyn Store>
         Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_password(url)))?;
     match backend {
         #[cfg(feature = "sqlite")]
-        Backend::Sqlite => Ok(Arc::new(BoundedStore::new(
-            sqlite::SqliteStore::connect(url, pool).await?,
-            pool,
-        ))),
+        Backend::Sqlite => {
+            let store = boxed(sqlite::SqliteStore::connect(url, pool)).await?;
+            Ok(Arc::new(BoundedStore::new(store, pool)))
+        }
         #[cfg(feature = "postgres")]
-        Backend::Postgres => Ok(Arc::new(BoundedStore::new(
-            postgres::PgStore::connect(url, pool).await?,
-            pool,
-        ))),
+        Backend::Postgres => {
+            let store = boxed(postgres::PgStore::connect(url, pool)).await?;
+            Ok(Arc::new(BoundedStore::new(store, pool)))
+        }
         #[cfg(feature = "mysql")]
-        Backend::MySql => Ok(Arc::new(BoundedStore::new(
-            mysql::MySqlStore::connect(url, pool).await?,
-            pool,
-        ))),
+        Backend::MySql => {
+            let store = boxed(mysql::MySqlStore::connect(url, pool)).await?;
+            Ok(Arc::new(BoundedStore::new(store, pool)))
+        }
         #[allow(unreachable_patterns)]
         disabled => Err(ConnectError::BackendDisabled(disabled.name())),
     }
+}
+
+/// A connecting store's future, boxed as `Send`: the pool's callbacks are
+/// higher-ranked closures, and without the box the compiler cannot prove
+/// that futures awaiting `connect` (e.g. under `#[rocket::main]`) are `Send`
+/// for every lifetime.
+fn boxed<'a, S>(
+    connecting: impl std::future::Future<Output = Result<S, ConnectError>> + Send + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<S, ConnectError>> + Send + 'a>> {
+    Box::pin(connecting)
 }
 
 /// The URL with any password replaced, safe to print.
