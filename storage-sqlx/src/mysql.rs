@@ -11,7 +11,7 @@ use agora_core::storage::{PostStore, StorageError, StorageResult, Store, UserSto
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError};
-use sqlx::{AssertSqlSafe, Connection, MySqlConnection, MySqlPool};
+use sqlx::{AssertSqlSafe, MySqlConnection, MySqlPool};
 
 use crate::error::map;
 use crate::list::ListSql;
@@ -42,9 +42,9 @@ impl MySqlStore {
         let options = MySqlConnectOptions::from_str(url)?.charset("utf8mb4");
         // Migrations run on a connection of their own, free of the statement
         // timeout (an index build may take longer than any request should).
-        let mut conn = crate::pool::connect_once(&options, pool).await?;
-        sqlx::migrate!("./migrations/mysql").run(&mut conn).await?;
-        let _ = conn.close().await;
+        let migrating = crate::pool::migration_pool(options.clone(), pool).await?;
+        sqlx::migrate!("./migrations/mysql").run(&migrating).await?;
+        migrating.close().await;
         let (limit, idle) = (pool.statement_timeout, pool.session_idle_timeout());
         let pool = crate::pool::options(pool)
             .after_connect(move |conn, _| Box::pin(limit_session(conn, limit, idle)))

@@ -43,19 +43,19 @@ pub(crate) fn options<DB: Database>(config: &PoolConfig) -> PoolOptions<DB> {
         })
 }
 
-/// One connection outside the pool (for migrations, which must not be cut
-/// short by the statement timeout), opened within the acquire timeout.
+/// A one-connection pool outside the main one, for migrations, which must
+/// not be cut short by the statement timeout; it connects within the
+/// acquire timeout.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
-pub(crate) async fn connect_once<O: sqlx::ConnectOptions>(
-    options: &O,
+pub(crate) async fn migration_pool<DB: Database>(
+    options: <DB::Connection as Connection>::Options,
     config: &PoolConfig,
-) -> Result<O::Connection, sqlx::Error>
-where
-    O::Connection: Sized,
-{
-    tokio::time::timeout(config.acquire_timeout, options.connect())
+) -> Result<sqlx::Pool<DB>, sqlx::Error> {
+    PoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_with(options)
         .await
-        .unwrap_or_else(|_| Err(timed_out("connecting", config.acquire_timeout)))
 }
 
 /// An I/O "timed out" error naming what did not finish.

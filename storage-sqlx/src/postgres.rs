@@ -9,8 +9,8 @@ use agora_core::domain::{
 use agora_core::storage::{PostStore, StorageResult, Store, UserStore, VoteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use sqlx::PgPool;
 use sqlx::postgres::PgConnectOptions;
-use sqlx::{Connection, PgPool};
 
 use crate::error::map;
 use crate::list::ListSql;
@@ -42,11 +42,11 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?.application_name("agora");
         // Migrations run on a connection of their own, free of the statement
         // timeout (an index build may take longer than any request should).
-        let mut conn = crate::pool::connect_once(&options, pool).await?;
+        let migrating = crate::pool::migration_pool(options.clone(), pool).await?;
         sqlx::migrate!("./migrations/postgres")
-            .run(&mut conn)
+            .run(&migrating)
             .await?;
-        let _ = conn.close().await;
+        migrating.close().await;
         // The server cancels a statement (or an idle transaction) that runs
         // past the timeout, freeing its connection and locks, and closes
         // sessions left idle (see `PoolConfig::session_idle_timeout`).
