@@ -42,7 +42,7 @@ impl MySqlStore {
         let options = MySqlConnectOptions::from_str(url)?.charset("utf8mb4");
         // Migrations run on a connection of their own, free of the statement
         // timeout (an index build may take longer than any request should).
-        let migrating = crate::pool::migration_pool(options.clone(), pool).await?;
+        let migrating = crate::pool::migration_pool::<sqlx::MySql>(options.clone(), pool).await?;
         sqlx::migrate!("./migrations/mysql").run(&migrating).await?;
         migrating.close().await;
         let (limit, idle) = (pool.statement_timeout, pool.session_idle_timeout());

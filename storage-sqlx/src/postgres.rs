@@ -42,7 +42,8 @@ impl PgStore {
         let options = PgConnectOptions::from_str(url)?.application_name("agora");
         // Migrations run on a connection of their own, free of the statement
         // timeout (an index build may take longer than any request should).
-        let migrating = crate::pool::migration_pool(options.clone(), pool).await?;
+        let migrating =
+            crate::pool::migration_pool::<sqlx::Postgres>(options.clone(), pool).await?;
         sqlx::migrate!("./migrations/postgres")
             .run(&migrating)
             .await?;
