@@ -346,6 +346,13 @@ pub struct Config {
     /// `AGORA_DB_ACQUIRE_TIMEOUT`: how long a request waits for a database
     /// connection before failing with 503 (`3s`; accepts `500ms`).
     pub db_acquire_timeout: Duration,
+    /// `AGORA_DB_STATEMENT_TIMEOUT`: the longest one database statement may
+    /// run (`5s`). The database cancels it (PostgreSQL `statement_timeout`,
+    /// MariaDB `max_statement_time`, MySQL `max_execution_time`), and a
+    /// storage call that has no answer after `AGORA_DB_ACQUIRE_TIMEOUT` plus
+    /// this is abandoned with a 503 and its connection closed, so a database
+    /// host that goes silent cannot hold requests or connections.
+    pub db_statement_timeout: Duration,
     /// `AGORA_PASSWORD_MIN_CHARS`: shortest accepted password, in characters
     /// (Unicode code points after NFKC normalisation) (8).
     pub password_min_chars: usize,
@@ -459,6 +466,7 @@ impl Default for Config {
             hash_concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
             db_max_connections: 10,
             db_acquire_timeout: Duration::from_secs(3),
+            db_statement_timeout: Duration::from_secs(5),
             password_min_chars: 8,
             password_max_chars: 128,
             password_blocklist: true,
@@ -657,6 +665,13 @@ impl Config {
                 name: "AGORA_DB_ACQUIRE_TIMEOUT",
                 reason: format!("{t:?} is not a positive duration like 3s or 500ms"),
             })?;
+        }
+        if let Some(t) = get("AGORA_DB_STATEMENT_TIMEOUT") {
+            config.db_statement_timeout =
+                parse_duration(&t).ok_or_else(|| ConfigError::Invalid {
+                    name: "AGORA_DB_STATEMENT_TIMEOUT",
+                    reason: format!("{t:?} is not a positive duration like 5s or 500ms"),
+                })?;
         }
         if let Some(n) = get("AGORA_HASH_CONCURRENCY") {
             config.hash_concurrency =
@@ -972,6 +987,14 @@ mod tests {
             .unwrap()
             .db_acquire_timeout;
         assert_eq!(acquire, Duration::from_millis(500));
+        let statement =
+            |v| from(&[("AGORA_DB_STATEMENT_TIMEOUT", v)]).map(|c| c.db_statement_timeout);
+        assert_eq!(statement("250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(
+            from(&[]).unwrap().db_statement_timeout,
+            Duration::from_secs(5)
+        );
+        assert!(statement("0").is_err() && statement("soon").is_err());
     }
 
     #[test]

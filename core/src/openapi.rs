@@ -128,7 +128,9 @@ pub struct ListParams {
     pub skip: Option<i64>,
     /// Keyset pagination: only posts with a smaller id.
     pub after: Option<i64>,
-    /// Case-insensitive substring of the title; empty matches all.
+    /// Case-insensitive substring of the title, at most 300 characters (the
+    /// longest title); empty matches all.
+    #[param(max_length = 300)]
     pub search: Option<String>,
 }
 

@@ -137,7 +137,8 @@ impl VoteRequest {
 }
 
 /// `GET /posts` query: `limit` (1..=100, default 10), `skip` (>= 0, default 0),
-/// `search` (substring of the title, default empty = all), and `after` (a post
+/// `search` (substring of the title, at most [`SEARCH_MAX_CHARS`] characters,
+/// default empty = all), and `after` (a post
 /// id: only older posts, for keyset pagination of deep pages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListQuery {
@@ -165,6 +166,10 @@ impl Default for ListQuery {
 
 /// The largest page size.
 pub const LIST_LIMIT_MAX: u32 = 100;
+
+/// The longest search term, in characters: a title is at most this long, so
+/// a longer term could never match, and each one costs the database a scan.
+pub const SEARCH_MAX_CHARS: usize = TITLE_MAX_CHARS;
 
 impl ListQuery {
     /// Parses a raw query string (without the `?`). Unknown keys are ignored;
@@ -208,6 +213,13 @@ impl ListQuery {
                     Err(_) => errors.push(int_parsing(&["query", "after"])),
                 },
                 "search" if value.contains('\0') => errors.push(nul_error(&["query", "search"])),
+                "search" if value.chars().count() > SEARCH_MAX_CHARS => {
+                    errors.push(FieldError::new(
+                        &["query", "search"],
+                        format!("String should have at most {SEARCH_MAX_CHARS} characters"),
+                        "string_too_long",
+                    ));
+                }
                 "search" => query.search = value,
                 _ => {}
             }
@@ -569,6 +581,19 @@ mod tests {
             vec![vec!["body", "title"]]
         );
         let err = ListQuery::parse(Some("search=a%00b")).unwrap_err();
+        assert_eq!(locs(err), vec![vec!["query", "search"]]);
+    }
+
+    #[test]
+    fn search_terms_longer_than_any_title_are_rejected() {
+        let longest = "é".repeat(SEARCH_MAX_CHARS);
+        let q = ListQuery::parse(Some(&format!("search={longest}"))).unwrap();
+        assert_eq!(
+            q.search, longest,
+            "a term as long as the longest title is fine"
+        );
+        let err = ListQuery::parse(Some(&format!("search={longest}x"))).unwrap_err();
+        assert_eq!(err.field_errors()[0].kind, "string_too_long");
         assert_eq!(locs(err), vec![vec!["query", "search"]]);
     }
 

@@ -19,7 +19,9 @@ pub(crate) fn map(err: sqlx::Error) -> StorageError {
                 sqlx::error::ErrorKind::ForeignKeyViolation => StorageError::MissingReference {
                     constraint: constraint(),
                 },
-                _ if is_transient(db.code().as_deref()) => StorageError::Unavailable(Box::new(err)),
+                _ if is_transient(db.code().as_deref()) || is_mysql_timeout(db.as_ref()) => {
+                    StorageError::Unavailable(Box::new(err))
+                }
                 _ => StorageError::Other(Box::new(err)),
             }
         }
@@ -65,8 +67,10 @@ fn constraint_from_message(message: &str) -> String {
 
 /// Errors that mean "try again later" rather than a bug: SQLite busy or
 /// locked past the busy timeout; PostgreSQL connection failures (class 08),
-/// admin shutdown (57P01..57P03) and too many connections (53300); MySQL
-/// "too many connections" (1040) and lock wait timeout (1205).
+/// a statement cancelled by `statement_timeout` (57014), admin shutdown
+/// (57P01..57P03) and too many connections (53300); MySQL "too many
+/// connections" (1040), lock wait timeout (1205) and a statement interrupted
+/// by MariaDB's `max_statement_time` (SQLSTATE 70100).
 fn is_transient(code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
     code.starts_with("08")
@@ -76,12 +80,14 @@ fn is_transient(code: Option<&str>) -> bool {
                 | "261"
                 | "262"
                 | "517"
+                | "57014"
                 | "57P01"
                 | "57P02"
                 | "57P03"
                 | "53300"
                 | "1040"
                 | "1205"
+                | "70100"
         )
 }
 
@@ -96,6 +102,21 @@ pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
         db.code().as_deref(),
         Some("40001" | "40P01" | "1213" | "517")
     )
+}
+
+/// MySQL 8's `max_execution_time` cancelled the statement (error 3024,
+/// SQLSTATE HY000, so only its number tells).
+fn is_mysql_timeout(db: &dyn sqlx::error::DatabaseError) -> bool {
+    #[cfg(feature = "mysql")]
+    {
+        db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
+            .is_some_and(|e| e.number() == 3024)
+    }
+    #[cfg(not(feature = "mysql"))]
+    {
+        let _ = db;
+        false
+    }
 }
 
 #[cfg(test)]

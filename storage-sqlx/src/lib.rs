@@ -13,23 +13,41 @@
 //! # Ok(()) }
 //! ```
 
-/// A post query: posts joined with their owner and vote count, then `$tail`
-/// (the same columns on every backend). `$join` is `JOIN`, or MySQL's
-/// `STRAIGHT_JOIN`, which keeps MariaDB walking posts in id order instead of
-/// scanning users and sorting every post for one page.
-macro_rules! select_posts {
-    ($tail:literal) => {
-        select_posts!("JOIN", $tail)
-    };
-    ($join:literal, $tail:literal) => {
+/// The columns of a post row (`rows::PostRow`): the post, its owner and its
+/// vote count, from `posts p` and `users u` (the same on every backend).
+macro_rules! post_columns {
+    () => {
         concat!(
             "SELECT p.id, p.title, p.content, p.published, p.created_at, p.owner_id, ",
             "u.email AS owner_email, u.created_at AS owner_created_at, ",
-            "(SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes ",
-            "FROM posts p ",
-            $join,
-            " users u ON u.id = p.owner_id ",
+            "(SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes "
+        )
+    };
+}
+
+/// A post query: posts joined with their owner and vote count, then `$tail`.
+macro_rules! select_posts {
+    ($tail:literal) => {
+        concat!(
+            post_columns!(),
+            "FROM posts p JOIN users u ON u.id = p.owner_id ",
             $tail
+        )
+    };
+}
+
+/// A page of posts, newest first. `$ids` picks the page's ids from `posts`
+/// alone (`SELECT id FROM posts WHERE ... ORDER BY id DESC LIMIT .. OFFSET
+/// ..`), so a deep `OFFSET` only walks the primary key: the owner join and
+/// the vote count run for the rows of the page, never for the skipped ones.
+macro_rules! select_post_page {
+    ($ids:literal) => {
+        concat!(
+            post_columns!(),
+            "FROM (",
+            $ids,
+            ") page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.owner_id ",
+            "ORDER BY p.id DESC"
         )
     };
 }
@@ -41,9 +59,12 @@ macro_rules! session_columns {
     };
 }
 
+mod bounded;
 mod error;
+mod list;
 #[cfg(feature = "mysql")]
 pub mod mysql;
+mod pool;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 #[cfg(feature = "redis")]
@@ -60,6 +81,8 @@ use std::time::Duration;
 
 use agora_core::storage::Store;
 use agora_core::{Agora, Config};
+
+pub use bounded::{BoundedStore, LIGHT_SKIP_MAX};
 
 /// Why [`connect`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -96,11 +119,38 @@ pub enum ConnectError {
 /// Connection pool settings.
 #[derive(Debug, Clone)]
 pub struct PoolConfig {
-    /// Most connections open at once.
+    /// Most connections open at once. Post listings and searches may use at
+    /// most half of them (see [`BoundedStore`]), so logins, writes and
+    /// health checks always find one.
     pub max_connections: u32,
     /// How long a request waits for a free connection before failing with
     /// "unavailable" (503) instead of hanging.
     pub acquire_timeout: Duration,
+    /// The longest one statement may run: the database cancels it (PostgreSQL
+    /// `statement_timeout`, MariaDB `max_statement_time`, MySQL
+    /// `max_execution_time`), and [`BoundedStore`] abandons a storage call
+    /// with no answer after `acquire_timeout + statement_timeout`, closing
+    /// its connection.
+    pub statement_timeout: Duration,
+}
+
+impl PoolConfig {
+    /// The longest a storage call may take before [`BoundedStore`] gives up
+    /// on it: waiting for a connection, then running.
+    pub fn call_deadline(&self) -> Duration {
+        self.acquire_timeout.saturating_add(self.statement_timeout)
+    }
+
+    /// After how long without a statement the database closes a session
+    /// (PostgreSQL `idle_session_timeout`, MySQL `wait_timeout`): twice
+    /// [`Self::call_deadline`]. sqlx checks each connection given back to
+    /// the pool with a ping that has no time limit; if the link dies during
+    /// that ping, only the database closing the session ends the wait and
+    /// frees its place in the pool. Idle connections closed this way are
+    /// replaced on their next use.
+    pub fn session_idle_timeout(&self) -> Duration {
+        self.call_deadline().saturating_mul(2)
+    }
 }
 
 impl Default for PoolConfig {
@@ -114,6 +164,7 @@ impl From<&Config> for PoolConfig {
         PoolConfig {
             max_connections: config.db_max_connections,
             acquire_timeout: config.db_acquire_timeout,
+            statement_timeout: config.db_statement_timeout,
         }
     }
 }
@@ -198,20 +249,41 @@ pub async fn open(config: &Config) -> Result<Agora, ConnectError> {
     }
 }
 
-/// [`connect`] with explicit pool settings.
+/// [`connect`] with explicit pool settings. The store is a
+/// [`BoundedStore`]: every call has a deadline, and listings keep to their
+/// share of the pool.
 pub async fn connect_with(url: &str, pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
     let backend =
         Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_password(url)))?;
     match backend {
         #[cfg(feature = "sqlite")]
-        Backend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::connect(url, pool).await?)),
+        Backend::Sqlite => {
+            let store = boxed(sqlite::SqliteStore::connect(url, pool)).await?;
+            Ok(Arc::new(BoundedStore::new(store, pool)))
+        }
         #[cfg(feature = "postgres")]
-        Backend::Postgres => Ok(Arc::new(postgres::PgStore::connect(url, pool).await?)),
+        Backend::Postgres => {
+            let store = boxed(postgres::PgStore::connect(url, pool)).await?;
+            Ok(Arc::new(BoundedStore::new(store, pool)))
+        }
         #[cfg(feature = "mysql")]
-        Backend::MySql => Ok(Arc::new(mysql::MySqlStore::connect(url, pool).await?)),
+        Backend::MySql => {
+            let store = boxed(mysql::MySqlStore::connect(url, pool)).await?;
+            Ok(Arc::new(BoundedStore::new(store, pool)))
+        }
         #[allow(unreachable_patterns)]
         disabled => Err(ConnectError::BackendDisabled(disabled.name())),
     }
+}
+
+/// A connecting store's future, boxed as `Send`: the pool's callbacks are
+/// higher-ranked closures, and without the box the compiler cannot prove
+/// that futures awaiting `connect` (e.g. under `#[rocket::main]`) are `Send`
+/// for every lifetime.
+fn boxed<'a, S>(
+    connecting: impl std::future::Future<Output = Result<S, ConnectError>> + Send + 'a,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<S, ConnectError>> + Send + 'a>> {
+    Box::pin(connecting)
 }
 
 /// The URL with any password replaced, safe to print.

@@ -2,17 +2,30 @@
 //! (no `RETURNING`: inserted ids come from `LAST_INSERT_ID()`); tested on MariaDB.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use agora_core::domain::{Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserId};
 use agora_core::storage::{PostStore, StorageError, StorageResult, Store, UserStore, VoteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use sqlx::MySqlPool;
-use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
+use sqlx::mysql::{MySqlConnectOptions, MySqlDatabaseError};
+use sqlx::{AssertSqlSafe, MySqlConnection, MySqlPool};
 
 use crate::error::map;
-use crate::rows::{PostRow, UserRow, like_pattern};
+use crate::list::ListSql;
+use crate::rows::{PostRow, UserRow};
 use crate::{ConnectError, PoolConfig};
+
+/// Post listings. The pattern is a bound value, so LIKE's default escape `\`
+/// applies. MySQL has no index for substring search: it walks posts newest
+/// first until the page is full (search terms are as short as titles).
+const LIST: ListSql = ListSql {
+    all: crate::list::POSITIONAL_ALL,
+    search: select_post_page!(
+        "SELECT id FROM posts WHERE (published OR owner_id = ?) AND id < ? \
+         AND LOWER(title) LIKE LOWER(?) ORDER BY id DESC LIMIT ? OFFSET ?"
+    ),
+};
 
 /// Agora's storage on MySQL or MariaDB.
 #[derive(Debug, Clone)]
@@ -25,18 +38,55 @@ impl MySqlStore {
     /// scheme `mariadb://` works too) and runs the migrations.
     pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
         let options = MySqlConnectOptions::from_str(url)?.charset("utf8mb4");
-        let pool = MySqlPoolOptions::new()
-            .max_connections(pool.max_connections)
-            .acquire_timeout(pool.acquire_timeout)
+        // Migrations run on a connection of their own, free of the statement
+        // timeout (an index build may take longer than any request should).
+        let migrating = crate::pool::migration_pool::<sqlx::MySql>(options.clone(), pool).await?;
+        sqlx::migrate!("./migrations/mysql").run(&migrating).await?;
+        migrating.close().await;
+        let (limit, idle) = (pool.statement_timeout, pool.session_idle_timeout());
+        let pool = crate::pool::options(pool)
+            .after_connect(move |conn, _| Box::pin(limit_session(conn, limit, idle)))
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/mysql").run(&pool).await?;
         Ok(MySqlStore { pool })
     }
 
     /// The underlying pool, for apps that add their own tables.
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
+    }
+}
+
+/// Has the server cancel any statement of this session that runs past
+/// `limit` (MariaDB's `max_statement_time`, seconds, every statement; else
+/// MySQL's `max_execution_time`, milliseconds, read-only `SELECT`s only) and
+/// close the session after `idle` without a statement (`wait_timeout`, see
+/// `PoolConfig::session_idle_timeout`).
+async fn limit_session(
+    conn: &mut MySqlConnection,
+    limit: Duration,
+    idle: Duration,
+) -> Result<(), sqlx::Error> {
+    let seconds = limit.as_secs_f64().max(0.001);
+    let idle = idle.as_secs().max(1);
+    let mariadb = format!("SET SESSION max_statement_time = {seconds:.3}, wait_timeout = {idle}");
+    match sqlx::raw_sql(AssertSqlSafe(mariadb))
+        .execute(&mut *conn)
+        .await
+    {
+        // 1193: unknown system variable, i.e. MySQL.
+        Err(sqlx::Error::Database(e))
+            if e.try_downcast_ref::<MySqlDatabaseError>()
+                .is_some_and(|e| e.number() == 1193) =>
+        {
+            let millis = limit.as_millis().max(1);
+            let mysql = format!("SET SESSION max_execution_time = {millis}, wait_timeout = {idle}");
+            sqlx::raw_sql(AssertSqlSafe(mysql))
+                .execute(conn)
+                .await
+                .map(drop)
+        }
+        done => done.map(drop),
     }
 }
 
@@ -125,33 +175,7 @@ impl PostStore for MySqlStore {
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
-        // The pattern is a bound value, so LIKE's default escape `\` applies.
-        // MySQL has no index for substring search: it walks posts newest
-        // first until the page is full.
-        let query = match &filter.search {
-            None => sqlx::query_as(select_posts!(
-                "STRAIGHT_JOIN",
-                "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
-                 ORDER BY p.id DESC LIMIT ? OFFSET ?"
-            ))
-            .bind(filter.viewer.0)
-            .bind(filter.before),
-            Some(search) => sqlx::query_as(select_posts!(
-                "STRAIGHT_JOIN",
-                "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
-                 AND LOWER(p.title) LIKE LOWER(?) ORDER BY p.id DESC LIMIT ? OFFSET ?"
-            ))
-            .bind(filter.viewer.0)
-            .bind(filter.before)
-            .bind(like_pattern(search)),
-        };
-        let rows: Vec<PostRow> = query
-            .bind(i64::from(filter.limit))
-            .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map)?;
-        Ok(rows.into_iter().map(PostWithVotes::from).collect())
+        crate::list::list_posts(&self.pool, &LIST, filter).await
     }
 
     async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>> {

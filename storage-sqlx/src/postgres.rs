@@ -1,17 +1,31 @@
 //! The PostgreSQL backend: for several stateless app servers sharing one database.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use agora_core::domain::{Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserId};
 use agora_core::storage::{PostStore, StorageResult, Store, UserStore, VoteStore};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::postgres::PgConnectOptions;
 
 use crate::error::map;
-use crate::rows::{PostRow, UserRow, like_pattern};
+use crate::list::ListSql;
+use crate::rows::{PostRow, UserRow};
 use crate::{ConnectError, PoolConfig};
+
+/// Post listings; `ILIKE` is served by the trigram index.
+const LIST: ListSql = ListSql {
+    all: select_post_page!(
+        "SELECT id FROM posts WHERE (published OR owner_id = $1) AND id < $2 \
+         ORDER BY id DESC LIMIT $3 OFFSET $4"
+    ),
+    search: select_post_page!(
+        "SELECT id FROM posts WHERE (published OR owner_id = $1) AND id < $2 \
+         AND title ILIKE $3 ORDER BY id DESC LIMIT $4 OFFSET $5"
+    ),
+};
 
 /// Agora's storage on PostgreSQL.
 #[derive(Debug, Clone)]
@@ -24,12 +38,28 @@ impl PgStore {
     /// runs the migrations.
     pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
         let options = PgConnectOptions::from_str(url)?.application_name("agora");
-        let pool = PgPoolOptions::new()
-            .max_connections(pool.max_connections)
-            .acquire_timeout(pool.acquire_timeout)
-            .connect_with(options)
+        // Migrations run on a connection of their own, free of the statement
+        // timeout (an index build may take longer than any request should).
+        let migrating =
+            crate::pool::migration_pool::<sqlx::Postgres>(options.clone(), pool).await?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&migrating)
             .await?;
-        sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        migrating.close().await;
+        // The server cancels a statement (or an idle transaction) that runs
+        // past the timeout, freeing its connection and locks, and closes
+        // sessions left idle (see `PoolConfig::session_idle_timeout`).
+        let millis = |d: Duration| d.as_millis().max(1).to_string();
+        let statement = millis(pool.statement_timeout);
+        let options = options.options([
+            ("statement_timeout", statement.as_str()),
+            ("idle_in_transaction_session_timeout", statement.as_str()),
+            (
+                "idle_session_timeout",
+                millis(pool.session_idle_timeout()).as_str(),
+            ),
+        ]);
+        let pool = crate::pool::options(pool).connect_with(options).await?;
         Ok(PgStore { pool })
     }
 
@@ -113,30 +143,7 @@ impl PostStore for PgStore {
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
-        // Two static statements rather than `($n IS NULL OR ...)`: a cached
-        // generic plan for the latter could not use the trigram index.
-        let query = match &filter.search {
-            None => sqlx::query_as(select_posts!(
-                "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
-                 ORDER BY p.id DESC LIMIT $3 OFFSET $4"
-            ))
-            .bind(filter.viewer.0)
-            .bind(filter.before),
-            Some(search) => sqlx::query_as(select_posts!(
-                "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
-                 AND p.title ILIKE $3 ORDER BY p.id DESC LIMIT $4 OFFSET $5"
-            ))
-            .bind(filter.viewer.0)
-            .bind(filter.before)
-            .bind(like_pattern(search)),
-        };
-        let rows: Vec<PostRow> = query
-            .bind(i64::from(filter.limit))
-            .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map)?;
-        Ok(rows.into_iter().map(PostWithVotes::from).collect())
+        crate::list::list_posts(&self.pool, &LIST, filter).await
     }
 
     async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>> {

@@ -7,11 +7,21 @@ use agora_core::storage::{PostStore, StorageResult, Store, UserStore, VoteStore}
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::SqlitePool;
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
 use crate::error::map;
-use crate::rows::{PostRow, UserRow, like_pattern};
+use crate::list::ListSql;
+use crate::rows::{PostRow, UserRow};
 use crate::{ConnectError, PoolConfig};
+
+/// Post listings. SQLite's LIKE is case-insensitive for ASCII letters.
+const LIST: ListSql = ListSql {
+    all: crate::list::POSITIONAL_ALL,
+    search: select_post_page!(
+        "SELECT id FROM posts WHERE (published OR owner_id = ?) AND id < ? \
+         AND title LIKE ? ESCAPE '\\' ORDER BY id DESC LIMIT ? OFFSET ?"
+    ),
+};
 
 /// Agora's storage on SQLite.
 #[derive(Debug, Clone)]
@@ -36,9 +46,8 @@ impl SqliteStore {
             create_private_file(options.get_filename());
         }
         let max_connections = if in_memory { 1 } else { pool.max_connections };
-        let pool = SqlitePoolOptions::new()
+        let pool = crate::pool::options(pool)
             .max_connections(max_connections)
-            .acquire_timeout(pool.acquire_timeout)
             .connect_with(options)
             .await?;
         sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
@@ -141,30 +150,7 @@ impl PostStore for SqliteStore {
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
-        // Two static statements rather than `(? IS NULL OR ...)`, so each gets
-        // its own plan. SQLite's LIKE is case-insensitive for ASCII letters.
-        let query = match &filter.search {
-            None => sqlx::query_as(select_posts!(
-                "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
-                 ORDER BY p.id DESC LIMIT ? OFFSET ?"
-            ))
-            .bind(filter.viewer.0)
-            .bind(filter.before),
-            Some(search) => sqlx::query_as(select_posts!(
-                "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
-                 AND p.title LIKE ? ESCAPE '\\' ORDER BY p.id DESC LIMIT ? OFFSET ?"
-            ))
-            .bind(filter.viewer.0)
-            .bind(filter.before)
-            .bind(like_pattern(search)),
-        };
-        let rows: Vec<PostRow> = query
-            .bind(i64::from(filter.limit))
-            .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(map)?;
-        Ok(rows.into_iter().map(PostWithVotes::from).collect())
+        crate::list::list_posts(&self.pool, &LIST, filter).await
     }
 
     async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>> {

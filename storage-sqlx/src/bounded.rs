@@ -1,0 +1,268 @@
+//! [`BoundedStore`]: a deadline on every storage call, and a share of the
+//! pool for the one call whose cost the caller chooses.
+
+use std::future::Future;
+use std::time::Duration;
+
+use agora_core::domain::{
+    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, RefreshClaim, RefreshTokenRecord,
+    Session, User, UserCredentials, UserId,
+};
+use agora_core::storage::{
+    PostStore, SessionStore, StorageError, StorageResult, Store, UserStore, VoteStore,
+};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::Semaphore;
+
+use crate::PoolConfig;
+
+/// Wraps a store so that no caller and no fault can hold the database:
+///
+/// - Every call ends within [`PoolConfig::call_deadline`] (waiting for a
+///   connection, then running). A call with no answer by then, say because
+///   the database host went silent, is abandoned with
+///   [`StorageError::Unavailable`] (a 503). Its connection, given back
+///   mid-query, fails the pool's release check and is closed rather than
+///   reused (see the pool options).
+/// - Post searches and deep listings (skipping more than
+///   [`LIGHT_SKIP_MAX`] rows), whose cost the caller chooses, run on at most
+///   half of the pool's connections at once (at least one); one waits for
+///   its turn at most the acquire timeout, then gets a 503. Logins, writes,
+///   health checks and first pages of posts always find a connection.
+///
+/// [`crate::connect`] returns its stores wrapped in this.
+#[derive(Debug)]
+pub struct BoundedStore<S> {
+    inner: S,
+    deadline: Duration,
+    turn_wait: Duration,
+    listings: Semaphore,
+}
+
+/// The deepest `skip` of a listing that needs no turn (without a search):
+/// such a page walks at most this many index entries more than it returns.
+pub const LIGHT_SKIP_MAX: u64 = 1_000;
+
+/// Why a bounded call gave up.
+#[derive(Debug, thiserror::Error)]
+enum Overload {
+    #[error("no answer from the database within {0:?}: call abandoned")]
+    Deadline(Duration),
+    #[error(
+        "searches and deep listings are using their share of the pool: none finished within {0:?}"
+    )]
+    ListingsBusy(Duration),
+}
+
+impl<S> BoundedStore<S> {
+    /// Bounds `inner` with the timeouts and pool size of `pool`.
+    pub fn new(inner: S, pool: &PoolConfig) -> Self {
+        BoundedStore {
+            inner,
+            deadline: pool.call_deadline(),
+            turn_wait: pool.acquire_timeout,
+            listings: Semaphore::new(Self::listing_share(pool.max_connections)),
+        }
+    }
+
+    /// How many searches and deep listings may run at once with
+    /// `max_connections`: half, at least one.
+    pub fn listing_share(max_connections: u32) -> usize {
+        usize::try_from(max_connections / 2).unwrap_or(1).max(1)
+    }
+
+    /// The wrapped store.
+    pub fn inner(&self) -> &S {
+        &self.inner
+    }
+
+    async fn bounded<T>(&self, call: impl Future<Output = StorageResult<T>>) -> StorageResult<T> {
+        match tokio::time::timeout(self.deadline, call).await {
+            Ok(result) => result,
+            Err(_) => {
+                tracing::warn!(deadline = ?self.deadline, "database call abandoned at its deadline");
+                Err(StorageError::Unavailable(Box::new(Overload::Deadline(
+                    self.deadline,
+                ))))
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl<S: Store> UserStore for BoundedStore<S> {
+    async fn create_user(
+        &self,
+        email: &Email,
+        password_hash: &str,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<User> {
+        self.bounded(self.inner.create_user(email, password_hash, created_at))
+            .await
+    }
+
+    async fn get_user(&self, id: UserId) -> StorageResult<Option<User>> {
+        self.bounded(self.inner.get_user(id)).await
+    }
+
+    async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
+        self.bounded(self.inner.delete_user(id)).await
+    }
+}
+
+#[async_trait]
+impl<S: Store> PostStore for BoundedStore<S> {
+    async fn create_post(
+        &self,
+        owner: &User,
+        draft: &PostDraft,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<Post> {
+        self.bounded(self.inner.create_post(owner, draft, created_at))
+            .await
+    }
+
+    async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>> {
+        self.bounded(self.inner.get_post(id)).await
+    }
+
+    async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
+        if filter.search.is_none() && filter.skip <= LIGHT_SKIP_MAX {
+            return self.bounded(self.inner.list_posts(filter)).await;
+        }
+        let _turn = match tokio::time::timeout(self.turn_wait, self.listings.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            // The semaphore is never closed; treat it like a full one.
+            Ok(Err(_)) | Err(_) => {
+                return Err(StorageError::Unavailable(Box::new(Overload::ListingsBusy(
+                    self.turn_wait,
+                ))));
+            }
+        };
+        self.bounded(self.inner.list_posts(filter)).await
+    }
+
+    async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>> {
+        self.bounded(self.inner.update_post(id, draft)).await
+    }
+
+    async fn delete_post(&self, id: PostId) -> StorageResult<bool> {
+        self.bounded(self.inner.delete_post(id)).await
+    }
+}
+
+#[async_trait]
+impl<S: Store> VoteStore for BoundedStore<S> {
+    async fn add_vote(&self, user: UserId, post: PostId) -> StorageResult<()> {
+        self.bounded(self.inner.add_vote(user, post)).await
+    }
+
+    async fn remove_vote(&self, user: UserId, post: PostId) -> StorageResult<bool> {
+        self.bounded(self.inner.remove_vote(user, post)).await
+    }
+}
+
+#[async_trait]
+impl<S: Store> SessionStore for BoundedStore<S> {
+    async fn find_credentials(&self, email: &Email) -> StorageResult<Option<UserCredentials>> {
+        self.bounded(self.inner.find_credentials(email)).await
+    }
+
+    async fn upgrade_password_hash(
+        &self,
+        user: UserId,
+        verified_hash: &str,
+        new_hash: &str,
+    ) -> StorageResult<bool> {
+        self.bounded(
+            self.inner
+                .upgrade_password_hash(user, verified_hash, new_hash),
+        )
+        .await
+    }
+
+    async fn create_session(
+        &self,
+        session: &Session,
+        refresh_key: &str,
+        credential_generation: i64,
+        refresh: &RefreshTokenRecord,
+    ) -> StorageResult<bool> {
+        self.bounded(self.inner.create_session(
+            session,
+            refresh_key,
+            credential_generation,
+            refresh,
+        ))
+        .await
+    }
+
+    async fn session_user(
+        &self,
+        user: UserId,
+        session_id: &str,
+    ) -> StorageResult<Option<(User, Session)>> {
+        self.bounded(self.inner.session_user(user, session_id))
+            .await
+    }
+
+    async fn claim_refresh_token(&self, token_hash: &str) -> StorageResult<Option<RefreshClaim>> {
+        self.bounded(self.inner.claim_refresh_token(token_hash))
+            .await
+    }
+
+    async fn add_refresh_token(&self, refresh: &RefreshTokenRecord) -> StorageResult<()> {
+        self.bounded(self.inner.add_refresh_token(refresh)).await
+    }
+
+    async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StorageResult<Vec<Session>> {
+        self.bounded(self.inner.list_sessions(user, now)).await
+    }
+
+    async fn revoke_session(
+        &self,
+        user: UserId,
+        session_id: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<bool> {
+        self.bounded(self.inner.revoke_session(user, session_id, now))
+            .await
+    }
+
+    async fn end_sessions(
+        &self,
+        user: UserId,
+        keep: Option<&str>,
+        new_password_hash: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> StorageResult<u64> {
+        self.bounded(
+            self.inner
+                .end_sessions(user, keep, new_password_hash, now),
+        )
+        .await
+    }
+}
+
+#[async_trait]
+impl<S: Store> Store for BoundedStore<S> {
+    async fn ping(&self) -> StorageResult<()> {
+        self.bounded(self.inner.ping()).await
+    }
+
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::BoundedStore;
+
+    #[test]
+    fn listings_get_half_the_pool_and_at_least_one_connection() {
+        let share = BoundedStore::<()>::listing_share;
+        assert_eq!((share(1), share(2), share(3), share(10)), (1, 1, 1, 5));
+    }
+}

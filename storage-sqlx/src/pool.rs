@@ -1,0 +1,67 @@
+//! Pool settings shared by every backend: bounded waits, health checks that
+//! cannot hang, and connections that are retired after a while.
+
+use std::time::Duration;
+
+use sqlx::pool::PoolOptions;
+use sqlx::{Connection, Database};
+
+use crate::PoolConfig;
+
+/// Connections are replaced after this long, so the database can free what
+/// a session accumulated (sqlx's default, stated).
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+/// Idle connections are closed after this long (sqlx's default, stated).
+const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
+
+/// The pool options every backend starts from.
+///
+/// sqlx pings a connection when it is taken from the pool (bounded by the
+/// acquire timeout) and again when it is given back, with no time limit. A
+/// connection given back mid-query (its call was abandoned at its deadline)
+/// or whose database went silent would hang in that second ping forever,
+/// holding its place in the pool: after enough of them every request waits
+/// for a connection that never comes, even once the database is back. So
+/// each returned connection first has to answer a ping within the acquire
+/// timeout; one that does not is closed, and the pool opens a fresh one.
+pub(crate) fn options<DB: Database>(config: &PoolConfig) -> PoolOptions<DB> {
+    let limit = config.acquire_timeout;
+    PoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(true)
+        .max_lifetime(MAX_LIFETIME)
+        .idle_timeout(IDLE_TIMEOUT)
+        .after_release(move |conn: &mut DB::Connection, _| {
+            Box::pin(async move {
+                match tokio::time::timeout(limit, conn.ping()).await {
+                    Ok(Ok(())) => Ok(true),
+                    Ok(Err(error)) => Err(error),
+                    Err(_) => Err(timed_out("a returned connection's ping", limit)),
+                }
+            })
+        })
+}
+
+/// A one-connection pool outside the main one, for migrations, which must
+/// not be cut short by the statement timeout; it connects within the
+/// acquire timeout.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) async fn migration_pool<DB: Database>(
+    options: <DB::Connection as Connection>::Options,
+    config: &PoolConfig,
+) -> Result<sqlx::Pool<DB>, sqlx::Error> {
+    PoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(config.acquire_timeout)
+        .connect_with(options)
+        .await
+}
+
+/// An I/O "timed out" error naming what did not finish.
+fn timed_out(what: &str, limit: Duration) -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("{what} did not finish within {limit:?}"),
+    ))
+}
