@@ -237,11 +237,8 @@ impl<S: Store> SessionStore for BoundedStore<S> {
         new_password_hash: Option<&str>,
         now: DateTime<Utc>,
     ) -> StorageResult<u64> {
-        self.bounded(
-            self.inner
-                .end_sessions(user, keep, new_password_hash, now),
-        )
-        .await
+        self.bounded(self.inner.end_sessions(user, keep, new_password_hash, now))
+            .await
     }
 }
 
