@@ -3,6 +3,7 @@
 //! behind look-alike spellings of an email address, and a SQLite database
 //! file that only its owner can read. Over HTTP against both adapters.
 
+#[macro_use]
 mod common;
 
 use std::net::{IpAddr, SocketAddr};
@@ -448,27 +449,6 @@ async fn new_sqlite_database_files_are_private() {
         .await
         .expect("opens");
     assert_eq!(mode(&existing), Ok(0o640));
-}
-
-macro_rules! for_both_adapters {
-    ($($case:ident),* $(,)?) => {
-        mod axum {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Adapter::Axum).await;
-                }
-            )*
-        }
-        mod rocket {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Adapter::Rocket).await;
-                }
-            )*
-        }
-    };
 }
 
 for_both_adapters!(

@@ -2,6 +2,7 @@
 //! adapters (each test on its own server and SQLite database, so throttling
 //! counters do not leak between tests).
 
+#[macro_use]
 mod common;
 
 use std::time::Duration;
@@ -700,27 +701,6 @@ async fn hide_emails_hides_other_users_addresses_but_not_ones_own(a: Adapter) {
         .await
         .expect("json");
     assert_eq!(own["Post"]["owner"]["email"], "alice@example.com");
-}
-
-macro_rules! for_both_adapters {
-    ($($case:ident),* $(,)?) => {
-        mod axum {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Adapter::Axum).await;
-                }
-            )*
-        }
-        mod rocket {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case(super::Adapter::Rocket).await;
-                }
-            )*
-        }
-    };
 }
 
 for_both_adapters!(

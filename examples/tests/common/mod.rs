@@ -195,3 +195,28 @@ where
     }
     false
 }
+
+/// One `#[tokio::test]` per case and adapter: `mod axum` and `mod rocket`,
+/// each calling `case(Adapter::Axum)` or `case(Adapter::Rocket)` of the
+/// test file (which defines `Adapter`).
+#[allow(unused_macros)]
+macro_rules! for_both_adapters {
+    ($($case:ident),* $(,)?) => {
+        mod axum {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Adapter::Axum).await;
+                }
+            )*
+        }
+        mod rocket {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case(super::Adapter::Rocket).await;
+                }
+            )*
+        }
+    };
+}
