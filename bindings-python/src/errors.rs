@@ -1,15 +1,20 @@
 //! [`agora_core::Error`] to Python exceptions.
 //!
-//! The exception classes are defined in Python (`agora/_errors.py`, with
-//! docstrings and `status_code` class attributes); this module only picks the
-//! class and fills in the message and extra attributes.
+//! The exception classes are defined in Python (`agora/_errors.py`, the
+//! class hierarchy and docstrings only). Everything an exception carries
+//! comes from core through this module: its stable `code`, HTTP
+//! `status_code`, `detail` and `headers`, and each class's defaults for
+//! instances created in Python ([`set_error_defaults`]).
 
 use agora_core::config::ConfigError;
+use agora_core::error::ErrorCode;
 use agora_core::{Error, ErrorKind};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyModule};
+use pyo3::types::{PyDict, PyModule};
+
+use crate::types::to_python;
 
 static ERRORS_MODULE: PyOnceLock<Py<PyModule>> = PyOnceLock::new();
 
@@ -19,64 +24,83 @@ fn errors_module(py: Python<'_>) -> PyResult<&Bound<'_, PyModule>> {
         .map(|m| m.bind(py))
 }
 
-/// The one mapping from an Agora error to its Python exception.
-///
-/// Exhaustive on purpose (no `_` arm): a new error variant does not compile
-/// until it has a class here. Messages are the client-safe
-/// [`Error::detail`]; for 5xx kinds the cause is attached as `__cause__`
-/// (visible in tracebacks and logs, never in `str(exc)` or `exc.detail`).
-pub fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
-    build(py, &err).unwrap_or_else(|failure| failure)
-}
-
-fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
-    let kwargs = PyDict::new(py);
-    let mut cause = None;
-    let class = match err.kind() {
-        ErrorKind::Validation => {
-            let list = PyList::empty(py);
-            for field in err.field_errors() {
-                let item = PyDict::new(py);
-                item.set_item("loc", &field.loc)?;
-                item.set_item("msg", &field.msg)?;
-                item.set_item("type", &field.kind)?;
-                list.append(item)?;
-            }
-            kwargs.set_item("errors", list)?;
-            "ValidationError"
-        }
-        ErrorKind::Forbidden if matches!(err, Error::InvalidCredentials) => "InvalidCredentials",
+/// The Python class of an error code. Exhaustive on kinds (no `_` arm): a
+/// new kind does not compile until it has a class here.
+fn class_name(code: ErrorCode) -> &'static str {
+    if code == ErrorCode::InvalidCredentials {
+        return "InvalidCredentials";
+    }
+    match code.kind() {
+        ErrorKind::Validation => "ValidationError",
         ErrorKind::Unauthorized => "Unauthorized",
         ErrorKind::Forbidden => "Forbidden",
         ErrorKind::NotFound => "NotFound",
         ErrorKind::Conflict => "Conflict",
         ErrorKind::PayloadTooLarge => "PayloadTooLarge",
-        ErrorKind::RateLimited => {
-            if let Error::RateLimited { retry_after_secs } = err {
-                kwargs.set_item("retry_after", retry_after_secs)?;
+        ErrorKind::RateLimited => "RateLimited",
+        ErrorKind::Unavailable => "Unavailable",
+        ErrorKind::Internal | ErrorKind::MethodNotAllowed | ErrorKind::Timeout => "AgoraError",
+    }
+}
+
+/// `www-authenticate` as HTTP documents spell it: `WWW-Authenticate`.
+fn header_name(name: &str) -> String {
+    name.split('-')
+        .map(|word| match word {
+            "www" => "WWW".to_owned(),
+            _ => {
+                let mut chars = word.chars();
+                chars.next().map_or_else(String::new, |first| {
+                    first.to_ascii_uppercase().to_string() + chars.as_str()
+                })
             }
-            "RateLimited"
-        }
-        ErrorKind::Unavailable => {
-            cause = std::error::Error::source(err).map(|c| c.to_string());
-            "Unavailable"
-        }
-        ErrorKind::Internal | ErrorKind::MethodNotAllowed | ErrorKind::Timeout => {
-            cause = std::error::Error::source(err).map(|c| c.to_string());
-            "AgoraError"
-        }
-    };
+        })
+        .collect::<Vec<_>>()
+        .join("-")
+}
+
+/// The keyword arguments every exception class takes: `code`,
+/// `status_code`, `headers`, and `retry_after` for a rate limit.
+fn fields<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyDict>> {
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("code", err.code().as_str())?;
+    kwargs.set_item("status_code", err.status_code())?;
+    let headers = PyDict::new(py);
+    for (name, value) in err.headers() {
+        headers.set_item(header_name(name), value)?;
+    }
+    kwargs.set_item("headers", headers)?;
+    if let Error::RateLimited { retry_after_secs } = err {
+        kwargs.set_item("retry_after", retry_after_secs)?;
+    }
+    Ok(kwargs)
+}
+
+/// The one mapping from an Agora error to its Python exception.
+///
+/// The message is the client-safe [`Error::detail`] (for a validation error,
+/// its field errors joined); `detail` is the HTTP body's. For 5xx errors the
+/// cause is attached as `__cause__` (visible in tracebacks and logs, never
+/// in `str(exc)` or `exc.detail`).
+pub fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
+    build(py, &err).unwrap_or_else(|failure| failure)
+}
+
+fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
+    let kwargs = fields(py, err)?;
+    kwargs.set_item("detail", to_python(py, &err.body()["detail"])?)?;
     let message = match err {
         Error::Validation(fields) => validation_message(fields),
         other => other.detail(),
     };
     let instance = errors_module(py)?
-        .getattr(class)?
+        .getattr(class_name(err.code()))?
         .call((message,), Some(&kwargs))?;
-    instance.setattr("code", err.code().as_str())?;
     let exception = PyErr::from_value(instance);
-    if let Some(cause) = cause {
-        exception.set_cause(py, Some(PyRuntimeError::new_err(cause)));
+    if err.status_code() >= 500
+        && let Some(cause) = std::error::Error::source(err)
+    {
+        exception.set_cause(py, Some(PyRuntimeError::new_err(cause.to_string())));
     }
     Ok(exception)
 }
@@ -88,6 +112,35 @@ fn validation_message(fields: &[agora_core::FieldError]) -> String {
         .map(|f| format!("{}: {}", f.loc.join("."), f.msg))
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+/// Sets each exception class's `code`, `status_code` and `headers`: what an
+/// instance created in Python (`agora.NotFound("...")`, in tests or fakes)
+/// carries unless given others. Called once by `agora/_errors.py`.
+#[pyfunction]
+#[pyo3(name = "_set_error_defaults")]
+pub fn set_error_defaults(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    let typical = [
+        Error::internal("unexpected"),
+        Error::Validation(Vec::new()),
+        Error::InvalidCredentials,
+        Error::Unauthorized,
+        Error::NotOwner,
+        Error::RouteNotFound,
+        Error::EmailTaken(String::new()),
+        Error::PayloadTooLarge,
+        Error::RateLimited {
+            retry_after_secs: 0,
+        },
+        Error::unavailable("unreachable"),
+    ];
+    for err in &typical {
+        let class = module.getattr(class_name(err.code()))?;
+        for (name, value) in fields(module.py(), err)?.iter() {
+            class.setattr(name.cast_into()?, value)?;
+        }
+    }
+    Ok(())
 }
 
 /// `agora.Unavailable` with a descriptive message, for failures to open the
@@ -116,5 +169,17 @@ pub(crate) fn config_err(err: ConfigError) -> PyErr {
             };
             PyValueError::new_err(format!("{name}: {reason}"))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_names_take_their_usual_spelling() {
+        assert_eq!(header_name("www-authenticate"), "WWW-Authenticate");
+        assert_eq!(header_name("retry-after"), "Retry-After");
+        assert_eq!(header_name("allow"), "Allow");
     }
 }

@@ -47,20 +47,6 @@ where
         .map_err(|e| to_py_err(py, e))
 }
 
-/// Turns `future` into an asyncio awaitable resolved by the shared runtime;
-/// cancelling the awaitable drops the future.
-pub(crate) fn into_awaitable<'py, T, F>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
-where
-    F: Future<Output = agora_core::error::Result<T>> + Send + 'static,
-    T: for<'a> IntoPyObject<'a> + Send + 'static,
-{
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
-        future
-            .await
-            .map_err(|e| Python::attach(|py| to_py_err(py, e)))
-    })
-}
-
 /// The native module `agora._agora`; the public API is re-exported by the
 /// `agora` package.
 #[pymodule]
@@ -79,5 +65,6 @@ fn _agora(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hashing::verify_password, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::needs_rehash, m)?)?;
     m.add_function(wrap_pyfunction!(server::serve, m)?)?;
+    m.add_function(wrap_pyfunction!(errors::set_error_defaults, m)?)?;
     Ok(())
 }

@@ -1,48 +1,72 @@
 //! `Agora` (blocking, GIL released while it waits) and `AsyncAgora`
-//! (awaitables for asyncio), both over one [`agora_core::Agora`].
+//! (awaitables for asyncio), both generated from the one list of operations
+//! at the end of this file.
 //!
-//! Each operation is written once in [`ops`] as a future over core types;
-//! the two classes only differ in how they wait for it.
+//! Each operation is written once, as a block that converts its arguments
+//! and returns a future over the core service; [`service_class!`] emits it
+//! into both classes, which differ only in how they wait for that future
+//! ([`blocking`] or [`awaitable`]).
 
+use std::any::TypeId;
+use std::future::Future;
 use std::net::IpAddr;
 use std::time::Duration;
 
+use agora_core::Config;
 use agora_core::crypto::jwt::TokenKeys;
 use agora_core::domain::ClientInfo;
+use agora_core::schema::{
+    AccountDeletion, ListQuery, LoginRequest, PasswordChange, PostCreate, RefreshRequest,
+    UserCreate, VoteRequest,
+};
+use agora_core::{PostId, UserId};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
+use pyo3::{Borrowed, IntoPyObjectExt};
 
+use crate::block_on;
 use crate::settings::{self, DEFAULT_DATABASE_URL};
-use crate::types::{Token, User, repr_str};
-use crate::{block_on, into_awaitable};
+use crate::types::{Post, PostWithVotes, Session, Token, User, VoteResult, repr_str};
 
-/// Who performs a protected operation: a user obtained from this library, or
-/// an access token that is authenticated first.
-#[derive(Clone)]
+/// The access token in `value` (`str` or `agora.Token`), if it holds one.
+fn access_token(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
+    if let Ok(token) = value.cast::<Token>() {
+        return Ok(Some(token.get().inner.access_token.clone()));
+    }
+    if let Ok(token) = value.cast::<PyString>() {
+        return Ok(Some(token.to_cow()?.into_owned()));
+    }
+    Ok(None)
+}
+
+/// Who performs a protected operation (the `user` argument): an
+/// `agora.User` from this library acts as that user; an access token
+/// (`str` or `agora.Token`) is authenticated first.
 pub(crate) enum Actor {
     /// An `agora.User` returned by `register`, `authenticate` or `get_user`.
     User(agora_core::User),
-    /// An access token (`str` or `agora.Token`).
+    /// An access token.
     Token(String),
 }
 
-impl Actor {
-    fn extract(value: &Bound<'_, PyAny>) -> PyResult<Self> {
+impl<'a, 'py> FromPyObject<'a, 'py> for Actor {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
         if let Ok(user) = value.cast::<User>() {
             return Ok(Actor::User(user.get().inner.clone()));
         }
-        if let Ok(token) = value.cast::<Token>() {
-            return Ok(Actor::Token(token.get().inner.access_token.clone()));
-        }
-        if let Ok(token) = value.cast::<PyString>() {
-            return Ok(Actor::Token(token.to_cow()?.into_owned()));
-        }
-        Err(PyTypeError::new_err(
-            "user must be an agora.User, an agora.Token or an access token (str)",
-        ))
+        access_token(&value)?.map(Actor::Token).ok_or_else(|| {
+            PyTypeError::new_err(
+                "user must be an agora.User, an agora.Token or an access token (str)",
+            )
+        })
     }
+}
 
+impl Actor {
+    /// The caller the core service acts for.
     async fn resolve(
         self,
         agora: &agora_core::Agora,
@@ -54,26 +78,29 @@ impl Actor {
     }
 }
 
-/// The access token of the session a session-management call acts on
-/// (`logout`, `sessions`, `change_password`, ...): a `str` or an
+/// The access token of the session a session call acts on (the `token`
+/// argument of `logout`, `sessions`, `change_password`, ...): a `str` or an
 /// `agora.Token`. A `User` is refused: these calls need the session, which
 /// only the token names.
-fn access_token_arg(value: &Bound<'_, PyAny>) -> PyResult<String> {
-    if let Ok(token) = value.cast::<Token>() {
-        return Ok(token.get().inner.access_token.clone());
+pub(crate) struct SessionToken(String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for SessionToken {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        access_token(&value)?.map(SessionToken).ok_or_else(|| {
+            PyTypeError::new_err(
+                "token must be an agora.Token or an access token (str); \
+                 session calls need the session's token, not an agora.User",
+            )
+        })
     }
-    if let Ok(token) = value.cast::<PyString>() {
-        return Ok(token.to_cow()?.into_owned());
-    }
-    Err(PyTypeError::new_err(
-        "token must be an agora.Token or an access token (str); \
-         session calls need the session's token, not an agora.User",
-    ))
 }
 
-/// Who is calling `register`, `login` or `refresh`, for Agora's throttling (per client
-/// IP and per account) and audit log: `client_ip` as the web framework saw
-/// it (e.g. FastAPI's `request.client.host`), `user_agent` its header.
+/// Who is calling `register`, `login` or `refresh`, for Agora's throttling
+/// (per client IP and per account) and audit log: `client_ip` as the web
+/// framework saw it (e.g. FastAPI's `request.client.host`), `user_agent` its
+/// header.
 fn client_info(client_ip: Option<&str>, user_agent: Option<&str>) -> PyResult<ClientInfo> {
     let ip = client_ip
         .map(|raw| {
@@ -85,177 +112,47 @@ fn client_info(client_ip: Option<&str>, user_agent: Option<&str>) -> PyResult<Cl
     Ok(ClientInfo::from_request(ip, None, user_agent))
 }
 
-/// The paging arguments of `list_posts`, as Python passed them.
-pub(crate) struct Page {
-    limit: i64,
-    skip: i64,
-    after: Option<i64>,
-    search: String,
+/// An operation's result as Python sees it: `None` for `()` (pyo3 alone
+/// would give an empty tuple), else the value's own conversion.
+struct Answer<T>(T);
+
+impl<'py, T: IntoPyObject<'py> + 'static> IntoPyObject<'py> for Answer<T> {
+    type Target = PyAny;
+    type Output = Bound<'py, PyAny>;
+    type Error = PyErr;
+
+    fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        if TypeId::of::<T>() == TypeId::of::<()>() {
+            return Ok(py.None().into_bound(py));
+        }
+        self.0.into_bound_py_any(py)
+    }
 }
 
-/// The operations, as futures over an owned core service (so they are
-/// `'static` and can run on the runtime while Python goes on).
-mod ops {
-    use agora_core::Agora;
-    use agora_core::domain::ClientInfo;
-    use agora_core::error::Result;
-    use agora_core::schema::{
-        AccountDeletion, ListQuery, LoginRequest, PasswordChange, PostCreate, RefreshRequest,
-        UserCreate, VoteRequest,
-    };
+/// How `Agora` waits for an operation: on the shared runtime with the GIL
+/// released.
+fn blocking<'py, T, F>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = agora_core::error::Result<T>> + Send,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    Answer(block_on(py, future)?).into_bound_py_any(py)
+}
 
-    use super::{Actor, Page};
-    use crate::types::{Post, PostWithVotes, Session, Token, User, VoteResult};
-
-    pub async fn register(
-        agora: Agora,
-        email: String,
-        password: String,
-        client: ClientInfo,
-    ) -> Result<User> {
-        let inner = agora
-            .register(UserCreate { email, password }, &client)
-            .await?;
-        Ok(User { inner })
-    }
-
-    pub async fn login(
-        agora: Agora,
-        email: String,
-        password: String,
-        client: ClientInfo,
-    ) -> Result<Token> {
-        let inner = agora
-            .login(LoginRequest { email, password }, &client)
-            .await?;
-        Ok(Token { inner })
-    }
-
-    pub async fn refresh(agora: Agora, refresh_token: String, client: ClientInfo) -> Result<Token> {
-        let inner = agora
-            .refresh(RefreshRequest { refresh_token }, &client)
-            .await?;
-        Ok(Token { inner })
-    }
-
-    pub async fn logout(agora: Agora, access_token: String) -> Result<()> {
-        agora
-            .logout(&agora.authenticate(&access_token).await?)
-            .await
-    }
-
-    pub async fn logout_all(agora: Agora, access_token: String) -> Result<u64> {
-        agora
-            .logout_all(&agora.authenticate(&access_token).await?)
-            .await
-    }
-
-    pub async fn sessions(agora: Agora, access_token: String) -> Result<Vec<Session>> {
-        let sessions = agora
-            .sessions(&agora.authenticate(&access_token).await?)
-            .await?;
-        Ok(sessions
-            .into_iter()
-            .map(|inner| Session { inner })
-            .collect())
-    }
-
-    pub async fn end_session(agora: Agora, access_token: String, session_id: String) -> Result<()> {
-        agora
-            .end_session(&agora.authenticate(&access_token).await?, &session_id)
-            .await
-    }
-
-    pub async fn change_password(
-        agora: Agora,
-        access_token: String,
-        current_password: String,
-        new_password: String,
-    ) -> Result<()> {
-        let change = PasswordChange {
-            current_password,
-            new_password,
-        };
-        agora
-            .change_password(&agora.authenticate(&access_token).await?, change)
-            .await
-    }
-
-    pub async fn delete_account(
-        agora: Agora,
-        access_token: String,
-        password: String,
-    ) -> Result<()> {
-        agora
-            .delete_account(
-                &agora.authenticate(&access_token).await?,
-                AccountDeletion { password },
-            )
-            .await
-    }
-
-    pub async fn authenticate(agora: Agora, access_token: String) -> Result<User> {
-        let inner = agora.authenticate(&access_token).await?.into_user();
-        Ok(User { inner })
-    }
-
-    pub async fn get_user(agora: Agora, id: i64) -> Result<User> {
-        let inner = agora.get_user(agora_core::UserId(id)).await?;
-        Ok(User { inner })
-    }
-
-    pub async fn health(agora: Agora) -> Result<()> {
-        agora.health().await
-    }
-
-    pub async fn create_post(agora: Agora, actor: Actor, post: PostCreate) -> Result<Post> {
-        let viewer = actor.resolve(&agora).await?;
-        let inner = agora.create_post(&viewer, post).await?;
-        Ok(Post { inner })
-    }
-
-    pub async fn get_post(agora: Agora, actor: Actor, id: i64) -> Result<PostWithVotes> {
-        let viewer = actor.resolve(&agora).await?;
-        let inner = agora.get_post(&viewer, agora_core::PostId(id)).await?;
-        Ok(PostWithVotes { inner })
-    }
-
-    /// The paging arguments go through the core's one query constructor,
-    /// so their bounds and error messages are exactly those of `GET /posts`;
-    /// like the HTTP API, the caller is authenticated first.
-    pub async fn list_posts(agora: Agora, actor: Actor, page: Page) -> Result<Vec<PostWithVotes>> {
-        let viewer = actor.resolve(&agora).await?;
-        let query = ListQuery::new(page.limit, page.skip, page.after, page.search)?;
-        let posts = agora.list_posts(&viewer, query).await?;
-        Ok(posts
-            .into_iter()
-            .map(|inner| PostWithVotes { inner })
-            .collect())
-    }
-
-    pub async fn update_post(
-        agora: Agora,
-        actor: Actor,
-        id: i64,
-        post: PostCreate,
-    ) -> Result<Post> {
-        let viewer = actor.resolve(&agora).await?;
-        let inner = agora
-            .update_post(&viewer, agora_core::PostId(id), post)
-            .await?;
-        Ok(Post { inner })
-    }
-
-    pub async fn delete_post(agora: Agora, actor: Actor, id: i64) -> Result<()> {
-        let viewer = actor.resolve(&agora).await?;
-        agora.delete_post(&viewer, agora_core::PostId(id)).await
-    }
-
-    pub async fn vote(agora: Agora, actor: Actor, post_id: i64, dir: i64) -> Result<VoteResult> {
-        let viewer = actor.resolve(&agora).await?;
-        let outcome = agora.vote(&viewer, VoteRequest { post_id, dir }).await?;
-        Ok(VoteResult { post_id, outcome })
-    }
+/// How `AsyncAgora` waits for an operation: it does not; it hands out an
+/// asyncio awaitable that the shared runtime resolves (cancelling the
+/// awaitable drops the future).
+fn awaitable<'py, T, F>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = agora_core::error::Result<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        match future.await {
+            Ok(value) => Ok(Answer(value)),
+            Err(e) => Err(Python::attach(|py| crate::to_py_err(py, e))),
+        }
+    })
 }
 
 /// What both classes hold: the core service, token keys for
@@ -267,55 +164,120 @@ struct Shared {
 }
 
 impl Shared {
-    fn open(
-        py: Python<'_>,
-        database_url: &str,
-        jwt_secret: Option<&Bound<'_, PyAny>>,
-        access_token_ttl: Option<&Bound<'_, PyAny>>,
-        refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
-        throttle: bool,
-        hide_emails: bool,
-    ) -> PyResult<Self> {
-        let config = settings::config(
-            database_url,
-            settings::secret_arg(jwt_secret)?,
-            settings::ttl_arg(access_token_ttl)?,
-            settings::grace_arg(refresh_reuse_grace)?,
-            throttle,
-            hide_emails,
-        )?;
-        let agora = settings::open(py, &config)?;
+    /// Opens the database and builds the service for `config`.
+    fn open(py: Python<'_>, config: &Config) -> PyResult<Self> {
+        let agora = settings::open(py, config)?;
         // The same keys, issuer and audience as the service verifies with.
-        let tokens = TokenKeys::from_config(&config).map_err(crate::errors::config_err)?;
+        let tokens = TokenKeys::from_config(config).map_err(crate::errors::config_err)?;
         Ok(Shared {
             agora,
             tokens,
             database_url: agora_sqlx::redact_password(&config.database_url),
         })
     }
-
-    fn verify_token(&self, py: Python<'_>, access_token: &str) -> PyResult<i64> {
-        self.tokens
-            .verify(access_token)
-            .map(|claims| claims.user_id)
-            .map_err(|e| crate::to_py_err(py, e))
-    }
-
-    fn access_token_ttl(&self) -> Duration {
-        self.tokens.ttl()
-    }
 }
 
-fn post_create(title: String, content: String, published: bool) -> agora_core::schema::PostCreate {
-    agora_core::schema::PostCreate {
-        title,
-        content,
-        published,
-    }
+/// Emits one class's `#[pymethods]`: the constructor and the accessors both
+/// classes share, then every operation of the list, waiting with `$wait`.
+/// Each operation is `fn name(agora, args...) { ... }`, where the block
+/// converts the arguments (raising Python errors with `?`) and evaluates to
+/// a `'static` future over the core service `agora`.
+macro_rules! service_class {
+    ($class:ident, $wait:ident, $(
+        $(#[$attr:meta])*
+        fn $name:ident($agora:ident $(, $arg:ident: $ty:ty)* $(,)?) $body:block
+    )*) => {
+        #[pymethods]
+        impl $class {
+            #[new]
+            #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false),
+                   text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False)")]
+            fn new(
+                py: Python<'_>,
+                database_url: &str,
+                jwt_secret: Option<&Bound<'_, PyAny>>,
+                access_token_ttl: Option<&Bound<'_, PyAny>>,
+                refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
+                throttle: bool,
+                hide_emails: bool,
+            ) -> PyResult<Self> {
+                let config = settings::config(
+                    database_url,
+                    settings::secret_arg(jwt_secret)?,
+                    settings::ttl_arg(access_token_ttl)?,
+                    settings::grace_arg(refresh_reuse_grace)?,
+                    throttle,
+                    hide_emails,
+                )?;
+                let shared = Shared::open(py, &config)?;
+                Ok($class { shared })
+            }
+
+            /// The names of the methods generated from the list of
+            /// operations (`agora.AsyncAgora` makes them coroutine functions).
+            #[classattr]
+            fn _operations() -> Vec<&'static str> {
+                vec![$(stringify!($name)),*]
+            }
+
+            /// The database URL in use (as sqlx reads it, password redacted).
+            #[getter]
+            fn database_url(&self) -> &str {
+                &self.shared.database_url
+            }
+
+            /// The access token lifetime.
+            #[getter]
+            fn access_token_ttl(&self) -> Duration {
+                self.shared.tokens.ttl()
+            }
+
+            /// Checks an access token's signature, algorithm and expiry only,
+            /// without a database look-up, and returns its user id (no I/O, so
+            /// never awaitable). Raises `Unauthorized`. It does not notice a
+            /// deleted user: prefer `authenticate`.
+            fn verify_token(&self, py: Python<'_>, access_token: &str) -> PyResult<i64> {
+                self.shared
+                    .tokens
+                    .verify(access_token)
+                    .map(|claims| claims.user_id)
+                    .map_err(|e| crate::to_py_err(py, e))
+            }
+
+            fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+                Ok(format!(
+                    "{}(database_url={})",
+                    stringify!($class),
+                    repr_str(py, &self.shared.database_url)?
+                ))
+            }
+
+            $(
+                $(#[$attr])*
+                fn $name<'py>(
+                    &self,
+                    py: Python<'py>,
+                    $($arg: $ty),*
+                ) -> PyResult<Bound<'py, PyAny>> {
+                    let $agora = self.shared.agora.clone();
+                    let future = $body;
+                    $wait(py, future)
+                }
+            )*
+        }
+    };
+}
+
+/// The list of operations, given once; emits both classes' methods.
+macro_rules! service_classes {
+    ($($operations:tt)*) => {
+        service_class!(Agora, blocking, $($operations)*);
+        service_class!(AsyncAgora, awaitable, $($operations)*);
+    };
 }
 
 /// Agora's services for synchronous Python code: users, login, tokens,
-/// posts and votes over a SQLite database.
+/// posts and votes over a SQLite, PostgreSQL or MySQL database.
 ///
 /// `database_url` defaults to `sqlite:///agora.db` (`agora.db` in the working
 /// directory, created and migrated on first use). SQLite URLs follow
@@ -330,7 +292,8 @@ fn post_create(title: String, content: String, published: bool) -> agora_core::s
 /// is how long after a refresh token was exchanged a client retrying
 /// concurrently may exchange it again; a replay after that ends the session.
 /// `throttle=False` turns off login and registration throttling (for test
-/// suites that sign up many users from one address).
+/// suites that sign up many users from one address). `hide_emails=True`
+/// hides other users' email addresses (`None`) in `get_user` and post owners.
 ///
 /// One instance is safe to share across threads. Every method releases the
 /// GIL while it hashes or waits for the database, so threads run in parallel.
@@ -344,62 +307,39 @@ pub struct Agora {
     shared: Shared,
 }
 
-#[pymethods]
-impl Agora {
-    #[new]
-    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false),
-           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False)")]
-    fn new(
-        py: Python<'_>,
-        database_url: &str,
-        jwt_secret: Option<&Bound<'_, PyAny>>,
-        access_token_ttl: Option<&Bound<'_, PyAny>>,
-        refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
-        throttle: bool,
-        hide_emails: bool,
-    ) -> PyResult<Self> {
-        Ok(Agora {
-            shared: Shared::open(
-                py,
-                database_url,
-                jwt_secret,
-                access_token_ttl,
-                refresh_reuse_grace,
-                throttle,
-                hide_emails,
-            )?,
-        })
-    }
+/// Agora's services with awaitable methods, for asyncio apps (FastAPI,
+/// Starlette).
+///
+/// The arguments and the rules are those of `agora.Agora`. The work runs on
+/// Agora's own Rust threads (hashing on a bounded pool), so awaiting never
+/// blocks the event loop: other tasks keep running during a hash or a
+/// database query. Cancelling an awaiting task abandons the operation.
+///
+/// Creating an `AsyncAgora` opens (and on first use creates and migrates)
+/// the database synchronously; do it once at startup. One instance is safe
+/// to share across tasks, threads and event loops.
+#[pyclass(frozen, subclass, module = "agora._agora", name = "AsyncAgora")]
+pub struct AsyncAgora {
+    shared: Shared,
+}
 
-    /// The database URL in use (as sqlx reads it, password redacted).
-    #[getter]
-    fn database_url(&self) -> &str {
-        &self.shared.database_url
-    }
-
-    /// The access token lifetime.
-    #[getter]
-    fn access_token_ttl(&self) -> Duration {
-        self.shared.access_token_ttl()
-    }
-
+service_classes! {
     /// Registers a user. Raises `ValidationError` for a bad email or a
     /// password outside 8..=128 characters, `Conflict` for a taken email
     /// (case-insensitive), `RateLimited` when `client_ip` registers too often.
     #[pyo3(signature = (email, password, *, client_ip = None, user_agent = None))]
     fn register(
-        &self,
-        py: Python<'_>,
+        agora,
         email: String,
         password: String,
         client_ip: Option<&str>,
         user_agent: Option<&str>,
-    ) -> PyResult<User> {
+    ) {
         let client = client_info(client_ip, user_agent)?;
-        block_on(
-            py,
-            ops::register(self.shared.agora.clone(), email, password, client),
-        )
+        async move {
+            let inner = agora.register(UserCreate { email, password }, &client).await?;
+            Ok(User { inner })
+        }
     }
 
     /// Checks an email and password, starts a session and issues its access
@@ -409,18 +349,17 @@ impl Agora {
     /// `user_agent`) from a web app so throttling works per client.
     #[pyo3(signature = (email, password, *, client_ip = None, user_agent = None))]
     fn login(
-        &self,
-        py: Python<'_>,
+        agora,
         email: String,
         password: String,
         client_ip: Option<&str>,
         user_agent: Option<&str>,
-    ) -> PyResult<Token> {
+    ) {
         let client = client_info(client_ip, user_agent)?;
-        block_on(
-            py,
-            ops::login(self.shared.agora.clone(), email, password, client),
-        )
+        async move {
+            let inner = agora.login(LoginRequest { email, password }, &client).await?;
+            Ok(Token { inner })
+        }
     }
 
     /// Exchanges a refresh token for a new `Token` (new access and refresh
@@ -430,58 +369,47 @@ impl Agora {
     /// replayed or ended refresh token, and for an access token.
     #[pyo3(signature = (refresh_token, *, client_ip = None, user_agent = None))]
     fn refresh(
-        &self,
-        py: Python<'_>,
+        agora,
         refresh_token: String,
         client_ip: Option<&str>,
         user_agent: Option<&str>,
-    ) -> PyResult<Token> {
+    ) {
         let client = client_info(client_ip, user_agent)?;
-        block_on(
-            py,
-            ops::refresh(self.shared.agora.clone(), refresh_token, client),
-        )
+        async move {
+            let inner = agora.refresh(RefreshRequest { refresh_token }, &client).await?;
+            Ok(Token { inner })
+        }
     }
 
     /// Ends the session of `token` (an access token, `str` or `agora.Token`):
     /// its refresh token and every access token of the session stop working.
     /// Raises `Unauthorized`.
-    fn logout(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<()> {
-        let token = access_token_arg(token)?;
-        block_on(py, ops::logout(self.shared.agora.clone(), token))
+    fn logout(agora, token: SessionToken) {
+        async move { agora.logout(&agora.authenticate(&token.0).await?).await }
     }
 
     /// Ends every session of `token`'s user, this one included, and returns
     /// how many were ended. Raises `Unauthorized`.
-    fn logout_all(&self, py: Python<'_>, token: &Bound<'_, PyAny>) -> PyResult<u64> {
-        let token = access_token_arg(token)?;
-        block_on(py, ops::logout_all(self.shared.agora.clone(), token))
+    fn logout_all(agora, token: SessionToken) {
+        async move { agora.logout_all(&agora.authenticate(&token.0).await?).await }
     }
 
     /// The active sessions of `token`'s user, newest first; `current` marks
     /// the session of `token`. Raises `Unauthorized`.
-    fn sessions(
-        &self,
-        py: Python<'_>,
-        token: &Bound<'_, PyAny>,
-    ) -> PyResult<Vec<crate::types::Session>> {
-        let token = access_token_arg(token)?;
-        block_on(py, ops::sessions(self.shared.agora.clone(), token))
+    fn sessions(agora, token: SessionToken) {
+        async move {
+            let sessions = agora.sessions(&agora.authenticate(&token.0).await?).await?;
+            Ok(sessions.into_iter().map(|inner| Session { inner }).collect::<Vec<_>>())
+        }
     }
 
     /// Ends one of `token`'s user's sessions by id (see `sessions`). Raises
     /// `NotFound` when it is not an active session of theirs, `Unauthorized`.
-    fn end_session(
-        &self,
-        py: Python<'_>,
-        token: &Bound<'_, PyAny>,
-        session_id: String,
-    ) -> PyResult<()> {
-        let token = access_token_arg(token)?;
-        block_on(
-            py,
-            ops::end_session(self.shared.agora.clone(), token, session_id),
-        )
+    fn end_session(agora, token: SessionToken, session_id: String) {
+        async move {
+            let caller = agora.authenticate(&token.0).await?;
+            agora.end_session(&caller, &session_id).await
+        }
     }
 
     /// Changes the password of `token`'s user after checking the current one;
@@ -490,479 +418,137 @@ impl Agora {
     /// for a `new_password` the rules refuse (length, common passwords),
     /// `Unauthorized`.
     fn change_password(
-        &self,
-        py: Python<'_>,
-        token: &Bound<'_, PyAny>,
+        agora,
+        token: SessionToken,
         current_password: String,
         new_password: String,
-    ) -> PyResult<()> {
-        let token = access_token_arg(token)?;
-        block_on(
-            py,
-            ops::change_password(
-                self.shared.agora.clone(),
-                token,
-                current_password,
-                new_password,
-            ),
-        )
+    ) {
+        let change = PasswordChange {
+            current_password,
+            new_password,
+        };
+        async move {
+            let caller = agora.authenticate(&token.0).await?;
+            agora.change_password(&caller, change).await
+        }
     }
 
     /// Deletes `token`'s user after checking their `password`, with their
     /// posts, votes and sessions: every token of theirs is refused afterwards.
     /// Raises `InvalidCredentials` for a wrong password, `Unauthorized`.
-    fn delete_account(
-        &self,
-        py: Python<'_>,
-        token: &Bound<'_, PyAny>,
-        password: String,
-    ) -> PyResult<()> {
-        let token = access_token_arg(token)?;
-        block_on(
-            py,
-            ops::delete_account(self.shared.agora.clone(), token, password),
-        )
+    fn delete_account(agora, token: SessionToken, password: String) {
+        let deletion = AccountDeletion { password };
+        async move {
+            let caller = agora.authenticate(&token.0).await?;
+            agora.delete_account(&caller, deletion).await
+        }
     }
 
     /// The user an access token belongs to. Raises `Unauthorized` for any
-    /// invalid, expired or tampered token, or the token of a deleted user.
-    fn authenticate(&self, py: Python<'_>, access_token: String) -> PyResult<User> {
-        block_on(
-            py,
-            ops::authenticate(self.shared.agora.clone(), access_token),
-        )
-    }
-
-    /// Checks an access token's signature, algorithm and expiry only, without
-    /// a database look-up, and returns its user id. Raises `Unauthorized`.
-    /// It does not notice a deleted user: prefer `authenticate`.
-    fn verify_token(&self, py: Python<'_>, access_token: &str) -> PyResult<i64> {
-        self.shared.verify_token(py, access_token)
+    /// invalid, expired or tampered token, an ended session, or the token of
+    /// a deleted user.
+    fn authenticate(agora, access_token: String) {
+        async move {
+            let inner = agora.authenticate(&access_token).await?.into_user();
+            Ok(User { inner })
+        }
     }
 
     /// A user by id. Raises `NotFound`.
-    fn get_user(&self, py: Python<'_>, id: i64) -> PyResult<User> {
-        block_on(py, ops::get_user(self.shared.agora.clone(), id))
+    fn get_user(agora, id: i64) {
+        async move { Ok(User { inner: agora.get_user(UserId(id)).await? }) }
     }
 
-    /// Returns when the database answers; raises `Unavailable` otherwise.
-    fn health(&self, py: Python<'_>) -> PyResult<()> {
-        block_on(py, ops::health(self.shared.agora.clone()))
+    /// Returns when the database (and Redis, if configured) answers; raises
+    /// `Unavailable` otherwise.
+    fn health(agora) {
+        async move { agora.health().await }
     }
 
     /// Creates a post owned by `user`. Raises `ValidationError` for a blank
     /// or oversized title (300 characters) or content (10,000).
     #[pyo3(signature = (user, title, content, published = true))]
-    fn create_post(
-        &self,
-        py: Python<'_>,
-        user: &Bound<'_, PyAny>,
-        title: String,
-        content: String,
-        published: bool,
-    ) -> PyResult<crate::types::Post> {
-        let actor = Actor::extract(user)?;
-        let post = post_create(title, content, published);
-        block_on(py, ops::create_post(self.shared.agora.clone(), actor, post))
+    fn create_post(agora, user: Actor, title: String, content: String, published: bool) {
+        let post = PostCreate {
+            title,
+            content,
+            published,
+        };
+        async move {
+            let caller = user.resolve(&agora).await?;
+            Ok(Post { inner: agora.create_post(&caller, post).await? })
+        }
     }
 
     /// One post with its votes. Someone else's unpublished post raises
     /// `NotFound`, exactly like a missing one.
-    fn get_post(
-        &self,
-        py: Python<'_>,
-        user: &Bound<'_, PyAny>,
-        id: i64,
-    ) -> PyResult<crate::types::PostWithVotes> {
-        let actor = Actor::extract(user)?;
-        block_on(py, ops::get_post(self.shared.agora.clone(), actor, id))
+    fn get_post(agora, user: Actor, id: i64) {
+        async move {
+            let caller = user.resolve(&agora).await?;
+            Ok(PostWithVotes { inner: agora.get_post(&caller, PostId(id)).await? })
+        }
     }
 
     /// Posts visible to `user`, newest first: `limit` 1..=100, `skip` >= 0,
     /// `search` a case-insensitive substring of the title (empty: all).
     /// `after=<id>` (keyset paging) lists only posts with a smaller id: pass
-    /// the last id of a page to get the next one as fast as the first.
+    /// the last id of a page to get the next one as fast as the first. The
+    /// arguments go through the core's one query constructor, so their
+    /// bounds and errors are those of `GET /posts`; like the HTTP API, the
+    /// caller is authenticated first.
     #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None))]
     fn list_posts(
-        &self,
-        py: Python<'_>,
-        user: &Bound<'_, PyAny>,
+        agora,
+        user: Actor,
         limit: i64,
         skip: i64,
         search: &str,
         after: Option<i64>,
-    ) -> PyResult<Vec<crate::types::PostWithVotes>> {
-        let actor = Actor::extract(user)?;
-        block_on(
-            py,
-            ops::list_posts(
-                self.shared.agora.clone(),
-                actor,
-                Page {
-                    limit,
-                    skip,
-                    after,
-                    search: search.to_owned(),
-                },
-            ),
-        )
+    ) {
+        let search = search.to_owned();
+        async move {
+            let caller = user.resolve(&agora).await?;
+            let query = ListQuery::new(limit, skip, after, search)?;
+            let posts = agora.list_posts(&caller, query).await?;
+            Ok(posts.into_iter().map(|inner| PostWithVotes { inner }).collect::<Vec<_>>())
+        }
     }
 
     /// Replaces a post's title, content and visibility. Raises `NotFound`,
     /// `Forbidden` (not the owner) or `ValidationError`.
     #[pyo3(signature = (user, id, title, content, published = true))]
     fn update_post(
-        &self,
-        py: Python<'_>,
-        user: &Bound<'_, PyAny>,
+        agora,
+        user: Actor,
         id: i64,
         title: String,
         content: String,
         published: bool,
-    ) -> PyResult<crate::types::Post> {
-        let actor = Actor::extract(user)?;
-        let post = post_create(title, content, published);
-        block_on(
-            py,
-            ops::update_post(self.shared.agora.clone(), actor, id, post),
-        )
+    ) {
+        let post = PostCreate {
+            title,
+            content,
+            published,
+        };
+        async move {
+            let caller = user.resolve(&agora).await?;
+            Ok(Post { inner: agora.update_post(&caller, PostId(id), post).await? })
+        }
     }
 
     /// Deletes a post and its votes. Raises `NotFound` or `Forbidden`.
-    fn delete_post(&self, py: Python<'_>, user: &Bound<'_, PyAny>, id: i64) -> PyResult<()> {
-        let actor = Actor::extract(user)?;
-        block_on(py, ops::delete_post(self.shared.agora.clone(), actor, id))
+    fn delete_post(agora, user: Actor, id: i64) {
+        async move { agora.delete_post(&user.resolve(&agora).await?, PostId(id)).await }
     }
 
     /// `dir=1` adds `user`'s vote (`Conflict` if already there), `dir=0`
     /// removes it (`NotFound` if there was none). An unknown or invisible
     /// post raises `NotFound`; any other `dir` raises `ValidationError`.
-    fn vote(
-        &self,
-        py: Python<'_>,
-        user: &Bound<'_, PyAny>,
-        post_id: i64,
-        dir: i64,
-    ) -> PyResult<crate::types::VoteResult> {
-        let actor = Actor::extract(user)?;
-        block_on(
-            py,
-            ops::vote(self.shared.agora.clone(), actor, post_id, dir),
-        )
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "Agora(database_url={})",
-            repr_str(py, &self.shared.database_url)?
-        ))
-    }
-}
-
-/// The asyncio flavour of `Agora` (private: `agora.AsyncAgora` wraps it in
-/// coroutines). Every method returns an awaitable resolved on the shared
-/// tokio runtime; the event loop never blocks.
-#[pyclass(frozen, module = "agora._agora", name = "AsyncAgora")]
-pub struct AsyncAgora {
-    shared: Shared,
-}
-
-#[pymethods]
-impl AsyncAgora {
-    #[new]
-    #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false),
-           text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False)")]
-    fn new(
-        py: Python<'_>,
-        database_url: &str,
-        jwt_secret: Option<&Bound<'_, PyAny>>,
-        access_token_ttl: Option<&Bound<'_, PyAny>>,
-        refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
-        throttle: bool,
-        hide_emails: bool,
-    ) -> PyResult<Self> {
-        Ok(AsyncAgora {
-            shared: Shared::open(
-                py,
-                database_url,
-                jwt_secret,
-                access_token_ttl,
-                refresh_reuse_grace,
-                throttle,
-                hide_emails,
-            )?,
-        })
-    }
-
-    /// The database URL in use (as sqlx reads it, password redacted).
-    #[getter]
-    fn database_url(&self) -> &str {
-        &self.shared.database_url
-    }
-
-    /// The access token lifetime.
-    #[getter]
-    fn access_token_ttl(&self) -> Duration {
-        self.shared.access_token_ttl()
-    }
-
-    /// Awaitable `Agora.register`.
-    #[pyo3(signature = (email, password, *, client_ip = None, user_agent = None))]
-    fn register<'py>(
-        &self,
-        py: Python<'py>,
-        email: String,
-        password: String,
-        client_ip: Option<&str>,
-        user_agent: Option<&str>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let client = client_info(client_ip, user_agent)?;
-        into_awaitable(
-            py,
-            ops::register(self.shared.agora.clone(), email, password, client),
-        )
-    }
-
-    /// Awaitable `Agora.login`.
-    #[pyo3(signature = (email, password, *, client_ip = None, user_agent = None))]
-    fn login<'py>(
-        &self,
-        py: Python<'py>,
-        email: String,
-        password: String,
-        client_ip: Option<&str>,
-        user_agent: Option<&str>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let client = client_info(client_ip, user_agent)?;
-        into_awaitable(
-            py,
-            ops::login(self.shared.agora.clone(), email, password, client),
-        )
-    }
-
-    /// Awaitable `Agora.refresh`.
-    #[pyo3(signature = (refresh_token, *, client_ip = None, user_agent = None))]
-    fn refresh<'py>(
-        &self,
-        py: Python<'py>,
-        refresh_token: String,
-        client_ip: Option<&str>,
-        user_agent: Option<&str>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let client = client_info(client_ip, user_agent)?;
-        into_awaitable(
-            py,
-            ops::refresh(self.shared.agora.clone(), refresh_token, client),
-        )
-    }
-
-    /// Awaitable `Agora.logout`.
-    fn logout<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let token = access_token_arg(token)?;
-        into_awaitable(py, ops::logout(self.shared.agora.clone(), token))
-    }
-
-    /// Awaitable `Agora.logout_all`.
-    fn logout_all<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let token = access_token_arg(token)?;
-        into_awaitable(py, ops::logout_all(self.shared.agora.clone(), token))
-    }
-
-    /// Awaitable `Agora.sessions`.
-    fn sessions<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let token = access_token_arg(token)?;
-        into_awaitable(py, ops::sessions(self.shared.agora.clone(), token))
-    }
-
-    /// Awaitable `Agora.end_session`.
-    fn end_session<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-        session_id: String,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let token = access_token_arg(token)?;
-        into_awaitable(
-            py,
-            ops::end_session(self.shared.agora.clone(), token, session_id),
-        )
-    }
-
-    /// Awaitable `Agora.change_password`.
-    fn change_password<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-        current_password: String,
-        new_password: String,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let token = access_token_arg(token)?;
-        into_awaitable(
-            py,
-            ops::change_password(
-                self.shared.agora.clone(),
-                token,
-                current_password,
-                new_password,
-            ),
-        )
-    }
-
-    /// Awaitable `Agora.delete_account`.
-    fn delete_account<'py>(
-        &self,
-        py: Python<'py>,
-        token: &Bound<'py, PyAny>,
-        password: String,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let token = access_token_arg(token)?;
-        into_awaitable(
-            py,
-            ops::delete_account(self.shared.agora.clone(), token, password),
-        )
-    }
-
-    /// Awaitable `Agora.authenticate`.
-    fn authenticate<'py>(
-        &self,
-        py: Python<'py>,
-        access_token: String,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        into_awaitable(
-            py,
-            ops::authenticate(self.shared.agora.clone(), access_token),
-        )
-    }
-
-    /// `Agora.verify_token` (no I/O, so not awaitable).
-    fn verify_token(&self, py: Python<'_>, access_token: &str) -> PyResult<i64> {
-        self.shared.verify_token(py, access_token)
-    }
-
-    /// Awaitable `Agora.get_user`.
-    fn get_user<'py>(&self, py: Python<'py>, id: i64) -> PyResult<Bound<'py, PyAny>> {
-        into_awaitable(py, ops::get_user(self.shared.agora.clone(), id))
-    }
-
-    /// Awaitable `Agora.health`.
-    fn health<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        into_awaitable(py, ops::health(self.shared.agora.clone()))
-    }
-
-    /// Awaitable `Agora.create_post`.
-    #[pyo3(signature = (user, title, content, published = true))]
-    fn create_post<'py>(
-        &self,
-        py: Python<'py>,
-        user: &Bound<'py, PyAny>,
-        title: String,
-        content: String,
-        published: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let actor = Actor::extract(user)?;
-        let post = post_create(title, content, published);
-        into_awaitable(py, ops::create_post(self.shared.agora.clone(), actor, post))
-    }
-
-    /// Awaitable `Agora.get_post`.
-    fn get_post<'py>(
-        &self,
-        py: Python<'py>,
-        user: &Bound<'py, PyAny>,
-        id: i64,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let actor = Actor::extract(user)?;
-        into_awaitable(py, ops::get_post(self.shared.agora.clone(), actor, id))
-    }
-
-    /// Awaitable `Agora.list_posts`.
-    #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None))]
-    fn list_posts<'py>(
-        &self,
-        py: Python<'py>,
-        user: &Bound<'py, PyAny>,
-        limit: i64,
-        skip: i64,
-        search: &str,
-        after: Option<i64>,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let actor = Actor::extract(user)?;
-        into_awaitable(
-            py,
-            ops::list_posts(
-                self.shared.agora.clone(),
-                actor,
-                Page {
-                    limit,
-                    skip,
-                    after,
-                    search: search.to_owned(),
-                },
-            ),
-        )
-    }
-
-    /// Awaitable `Agora.update_post`.
-    #[pyo3(signature = (user, id, title, content, published = true))]
-    fn update_post<'py>(
-        &self,
-        py: Python<'py>,
-        user: &Bound<'py, PyAny>,
-        id: i64,
-        title: String,
-        content: String,
-        published: bool,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let actor = Actor::extract(user)?;
-        let post = post_create(title, content, published);
-        into_awaitable(
-            py,
-            ops::update_post(self.shared.agora.clone(), actor, id, post),
-        )
-    }
-
-    /// Awaitable `Agora.delete_post`.
-    fn delete_post<'py>(
-        &self,
-        py: Python<'py>,
-        user: &Bound<'py, PyAny>,
-        id: i64,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let actor = Actor::extract(user)?;
-        into_awaitable(py, ops::delete_post(self.shared.agora.clone(), actor, id))
-    }
-
-    /// Awaitable `Agora.vote`.
-    fn vote<'py>(
-        &self,
-        py: Python<'py>,
-        user: &Bound<'py, PyAny>,
-        post_id: i64,
-        dir: i64,
-    ) -> PyResult<Bound<'py, PyAny>> {
-        let actor = Actor::extract(user)?;
-        into_awaitable(
-            py,
-            ops::vote(self.shared.agora.clone(), actor, post_id, dir),
-        )
-    }
-
-    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
-        Ok(format!(
-            "AsyncAgora(database_url={})",
-            repr_str(py, &self.shared.database_url)?
-        ))
+    fn vote(agora, user: Actor, post_id: i64, dir: i64) {
+        async move {
+            let caller = user.resolve(&agora).await?;
+            let outcome = agora.vote(&caller, VoteRequest { post_id, dir }).await?;
+            Ok(VoteResult { post_id, outcome })
+        }
     }
 }

@@ -13,7 +13,10 @@ use serde::Serialize;
 
 /// Converts a serialisable value to Python through its JSON text, so
 /// `to_dict()` is exactly what the HTTP API sends, keys in the same order.
-fn to_python<'py>(py: Python<'py>, value: &impl Serialize) -> PyResult<Bound<'py, PyAny>> {
+pub(crate) fn to_python<'py>(
+    py: Python<'py>,
+    value: &impl Serialize,
+) -> PyResult<Bound<'py, PyAny>> {
     static LOADS: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     let json = serde_json::to_string(value).map_err(|e| PyValueError::new_err(e.to_string()))?;
     LOADS.import(py, "json", "loads")?.call1((json,))

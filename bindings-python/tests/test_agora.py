@@ -93,7 +93,7 @@ def test_register_rejects_bad_input_with_field_errors(
     assert all(set(e) == {"loc", "msg", "type"} for e in err.errors)
     assert err.status_code == 422
     assert err.detail == err.errors
-    assert err.to_dict() == {"detail": err.errors}
+    assert err.to_dict() == {"detail": err.errors, "code": "VALIDATION_ERROR"}
     assert isinstance(err, ValueError) and isinstance(err, agora.AgoraError)
     assert "body." in str(err)
 
@@ -509,7 +509,7 @@ def test_vote_rejects_other_directions_and_unknown_posts(app: agora.Agora, user:
     with pytest.raises(agora.ValidationError) as caught:
         app.vote(user, post.id, 2)
     assert [e["loc"] for e in caught.value.errors] == [["body", "dir"]]
-    with pytest.raises(agora.NotFound, match="Post with id: 999999 does not exist"):
+    with pytest.raises(agora.NotFound, match="post with id: 999999 was not found"):
         app.vote(user, 999_999, 1)
 
 
@@ -598,7 +598,59 @@ def test_every_error_class_has_its_status_and_base(cls: type, status: int, built
     assert cls.__doc__
     err = cls("message")
     assert (str(err), err.message, err.status_code) == ("message", "message", status)
-    assert err.to_dict() == {"detail": err.detail}
+    assert err.to_dict() == {"detail": err.detail, "code": err.code}
+
+
+def test_raised_errors_carry_the_code_status_body_and_headers_rust_gives(
+    app: agora.Agora, user: agora.User
+) -> None:
+    with pytest.raises(agora.NotFound) as missing_post:
+        app.get_post(user, 999_999)
+    err = missing_post.value
+    assert (err.code, err.status_code, err.headers) == ("POST_NOT_FOUND", 404, {})
+    assert err.to_dict() == {"detail": "post with id: 999999 was not found", "code": "POST_NOT_FOUND"}
+    with pytest.raises(agora.NotFound) as missing_user:
+        app.get_user(999_999)
+    assert (missing_user.value.code, missing_user.value.status_code) == ("USER_NOT_FOUND", 404)
+    post = app.create_post(user, "p", "c")
+    app.vote(user, post.id, 1)
+    with pytest.raises(agora.Conflict) as voted:
+        app.vote(user, post.id, 1)
+    assert (voted.value.code, voted.value.status_code) == ("VOTE_EXISTS", 409)
+    with pytest.raises(agora.Unauthorized) as unauthorized:
+        app.authenticate("garbage")
+    assert unauthorized.value.to_dict() == {
+        "detail": "Could not validate credentials",
+        "code": "UNAUTHORIZED",
+    }
+    assert unauthorized.value.headers == {"WWW-Authenticate": "Bearer"}
+
+
+@pytest.mark.parametrize(
+    ("cls", "code", "headers"),
+    [
+        (agora.AgoraError, "INTERNAL_ERROR", {}),
+        (agora.ValidationError, "VALIDATION_ERROR", {}),
+        (agora.InvalidCredentials, "INVALID_CREDENTIALS", {}),
+        (agora.Unauthorized, "UNAUTHORIZED", {"WWW-Authenticate": "Bearer"}),
+        (agora.Forbidden, "NOT_OWNER", {}),
+        (agora.NotFound, "NOT_FOUND", {}),
+        (agora.Conflict, "EMAIL_TAKEN", {}),
+        (agora.PayloadTooLarge, "PAYLOAD_TOO_LARGE", {}),
+        (agora.RateLimited, "RATE_LIMITED", {"Retry-After": "0"}),
+        (agora.Unavailable, "SERVICE_UNAVAILABLE", {}),
+    ],
+)
+def test_errors_made_in_python_default_to_their_class_values_from_rust(
+    cls: type, code: str, headers: dict
+) -> None:
+    assert (cls.code, cls.headers) == (code, headers)
+    err = cls("message")
+    assert (err.code, err.headers) == (code, headers)
+    err.headers["X-Extra"] = "1"
+    assert cls.headers == headers, "each instance has its own headers"
+    given = cls("gone", code="POST_NOT_FOUND", status_code=404, headers={"X": "y"})
+    assert (given.code, given.status_code, given.headers) == ("POST_NOT_FOUND", 404, {"X": "y"})
 
 
 def test_rate_limited_carries_retry_after() -> None:

@@ -114,8 +114,9 @@ def test_errors_are_raised_as_the_same_classes(aapp: agora.AsyncAgora) -> None:
             await aapp.login(user.email, "wrong password")
         with pytest.raises(agora.Unauthorized):
             await aapp.authenticate("garbage")
-        with pytest.raises(agora.NotFound):
+        with pytest.raises(agora.NotFound) as caught:
             await aapp.get_user(999_999)
+        assert (caught.value.code, caught.value.status_code) == ("USER_NOT_FOUND", 404)
         post = await aapp.create_post(user, "p", "c")
         with pytest.raises(agora.Forbidden):
             await aapp.delete_post(other, post.id)

@@ -1,19 +1,25 @@
 """The exceptions Agora raises, rooted at :class:`AgoraError`.
 
-Each class carries the HTTP ``status_code`` a web framework should answer
-with, and ``detail`` / ``headers`` shaped like the Agora HTTP API's error
-bodies, so a FastAPI app can map any of them in one place::
+Each exception carries what the Agora HTTP API answers for it: the
+``status_code``, the body's stable ``code`` (``"POST_NOT_FOUND"``) and
+``detail``, and the ``headers``; so a FastAPI app can map any of them in one
+place::
 
     except agora.AgoraError as e:
         raise HTTPException(e.status_code, detail=e.detail, headers=e.headers)
 
-The native module creates them (one mapping function in Rust); they are plain
+This module only defines the class hierarchy: the native module fills in
+every value from Agora's Rust core (one table of codes and statuses), both
+for the exceptions it raises and as each class's defaults. They are plain
 Python classes, so they can be caught, subclassed and raised in tests.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Dict, List, Optional, TypedDict
+import sys
+from typing import Any, Dict, List, Optional, TypedDict
+
+from . import _agora
 
 __all__ = [
     "AgoraError",
@@ -49,31 +55,42 @@ class AgoraError(Exception):
     ``str(exc)`` and ``exc.message`` are safe to show to clients: for server
     errors (5xx) they are fixed text, and the cause is only attached as
     ``__cause__`` for tracebacks and logs.
+
+    The class attributes ``code``, ``status_code`` and ``headers`` are what
+    an instance created in Python carries unless given others.
     """
 
+    #: The stable, machine-readable error code, e.g. ``"POST_NOT_FOUND"``.
+    code: str
     #: The HTTP status a web framework should answer with.
-    status_code: ClassVar[int] = 500
+    status_code: int
+    #: Headers the HTTP answer should carry (``WWW-Authenticate`` for
+    #: :class:`Unauthorized`, ``Retry-After`` for :class:`RateLimited`).
+    headers: Dict[str, str]
 
-    def __init__(self, message: str) -> None:
-        """Creates the error with its client-safe ``message``."""
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Optional[str] = None,
+        status_code: Optional[int] = None,
+        detail: Any = None,
+        headers: Optional[Dict[str, str]] = None,
+    ) -> None:
+        """Creates the error with its client-safe ``message``; the other
+        values default to the class's."""
         super().__init__(message)
         self.message = message
-
-    @property
-    def detail(self) -> Any:
-        """The ``detail`` of the HTTP error body: the message, or the field
-        errors of a :class:`ValidationError`."""
-        return self.message
-
-    @property
-    def headers(self) -> Dict[str, str]:
-        """Headers the HTTP answer should carry (``WWW-Authenticate`` for
-        :class:`Unauthorized`, ``Retry-After`` for :class:`RateLimited`)."""
-        return {}
+        self.code = self.code if code is None else code
+        self.status_code = self.status_code if status_code is None else status_code
+        #: The ``detail`` of the HTTP error body: the message, or the field
+        #: errors of a :class:`ValidationError`.
+        self.detail: Any = message if detail is None else detail
+        self.headers = dict(self.headers if headers is None else headers)
 
     def to_dict(self) -> Dict[str, Any]:
-        """The HTTP API's error body: ``{"detail": ...}``."""
-        return {"detail": self.detail}
+        """The HTTP API's error body: ``{"detail": ..., "code": ...}``."""
+        return {"detail": self.detail, "code": self.code}
 
     def __repr__(self) -> str:
         """``ClassName('message')``."""
@@ -88,82 +105,65 @@ class ValidationError(AgoraError, ValueError):
     ``detail`` of the HTTP answer.
     """
 
-    status_code: ClassVar[int] = 422
-
-    def __init__(self, message: str, errors: Optional[List[FieldError]] = None) -> None:
+    def __init__(
+        self, message: str, errors: Optional[List[FieldError]] = None, **fields: Any
+    ) -> None:
         """Creates the error with its ``message`` and field ``errors``."""
-        super().__init__(message)
-        self.errors: List[FieldError] = list(errors or [])
+        fields.setdefault("detail", list(errors or []))
+        super().__init__(message, **fields)
 
     @property
-    def detail(self) -> Any:
+    def errors(self) -> List[FieldError]:
         """The field errors, as FastAPI's 422 bodies carry them."""
-        return self.errors
+        errors: List[FieldError] = self.detail
+        return errors
 
 
 class InvalidCredentials(AgoraError):
     """Login with an unknown email or a wrong password; the same error for
     both (HTTP 403, ``"Invalid Credentials"``, as the original API answers)."""
 
-    status_code: ClassVar[int] = 403
-
 
 class Unauthorized(AgoraError):
     """No valid access token: missing, malformed, tampered, expired, or its
     user is gone (HTTP 401 with ``WWW-Authenticate: Bearer``)."""
-
-    status_code: ClassVar[int] = 401
-
-    @property
-    def headers(self) -> Dict[str, str]:
-        """``{"WWW-Authenticate": "Bearer"}``."""
-        return {"WWW-Authenticate": "Bearer"}
 
 
 class Forbidden(AgoraError):
     """Authenticated, but not allowed to act on this object, such as someone
     else's post (HTTP 403)."""
 
-    status_code: ClassVar[int] = 403
-
 
 class NotFound(AgoraError, LookupError):
     """The object does not exist or is not visible to the caller (HTTP 404)."""
-
-    status_code: ClassVar[int] = 404
 
 
 class Conflict(AgoraError):
     """The operation collides with existing state: a taken email, a repeated
     vote (HTTP 409)."""
 
-    status_code: ClassVar[int] = 409
-
 
 class PayloadTooLarge(AgoraError):
     """A request body over the configured limit (HTTP 413); raised by the
     HTTP server only."""
 
-    status_code: ClassVar[int] = 413
-
 
 class RateLimited(AgoraError):
-    """Too many attempts (HTTP 429); retry after ``retry_after`` seconds."""
+    """Too many attempts (HTTP 429); retry after ``retry_after`` seconds
+    (also the ``Retry-After`` header)."""
 
-    status_code: ClassVar[int] = 429
+    #: Seconds until a retry may succeed.
+    retry_after: int
 
-    def __init__(self, message: str, retry_after: int = 0) -> None:
+    def __init__(self, message: str, retry_after: int = 0, **fields: Any) -> None:
         """Creates the error with its ``message`` and ``retry_after`` seconds."""
-        super().__init__(message)
+        fields.setdefault("headers", {"Retry-After": str(retry_after)})
+        super().__init__(message, **fields)
         self.retry_after = retry_after
-
-    @property
-    def headers(self) -> Dict[str, str]:
-        """``{"Retry-After": "<seconds>"}``."""
-        return {"Retry-After": str(self.retry_after)}
 
 
 class Unavailable(AgoraError):
     """The database is unreachable; retrying later may work (HTTP 503)."""
 
-    status_code: ClassVar[int] = 503
+
+_agora._set_error_defaults(sys.modules[__name__])
