@@ -4,11 +4,15 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
-use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
+use agora_core::Config;
+use pyo3::conversion::FromPyObjectOwned;
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyString};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::errors::config_err;
 use crate::runtime;
 use crate::settings::{self, DEFAULT_DATABASE_URL};
 
@@ -16,12 +20,14 @@ use crate::settings::{self, DEFAULT_DATABASE_URL};
 /// original FastAPI app) in the background and returns at once.
 ///
 /// `port=0` picks a free port; `Server.url` shows the real one. The database,
-/// token and `throttle` arguments are those of `Agora`. The server runs until
-/// `Server.stop()` (or the end of a `with` block, or the end of the process);
-/// dropping the handle does not stop it.
+/// token, `throttle` and `hide_emails` arguments are those of `Agora`; the
+/// other keyword arguments are the server's settings ([`set_server_setting`]).
+/// The server runs until `Server.stop()` (or the end of a `with` block, or
+/// the end of the process); dropping the handle does not stop it.
 #[pyfunction]
-#[pyo3(signature = (host = "127.0.0.1", port = 8000, database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, throttle = true),
-       text_signature = "(host='127.0.0.1', port=8000, database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, throttle=True)")]
+#[pyo3(signature = (host = "127.0.0.1", port = 8000, database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false, **server),
+       text_signature = "(host='127.0.0.1', port=8000, database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False, **server)")]
+#[allow(clippy::too_many_arguments)] // one per argument of `agora.serve`
 pub fn serve(
     py: Python<'_>,
     host: &str,
@@ -29,16 +35,25 @@ pub fn serve(
     database_url: &str,
     jwt_secret: Option<&Bound<'_, PyAny>>,
     access_token_ttl: Option<&Bound<'_, PyAny>>,
+    refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
     throttle: bool,
+    hide_emails: bool,
+    server: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<Server> {
-    let config = settings::config(
+    let mut config = settings::config(
         database_url,
         settings::secret_arg(jwt_secret)?,
         settings::ttl_arg(access_token_ttl)?,
-        None,
+        settings::grace_arg(refresh_reuse_grace)?,
         throttle,
-        false,
+        hide_emails,
     )?;
+    for (name, value) in server.into_iter().flatten() {
+        let name = name.cast_into::<PyString>()?;
+        let name = name.to_cow()?;
+        set_server_setting(&mut config, &name, &value)?;
+    }
+    config.validate().map_err(config_err)?;
     let agora = settings::open(py, &config)?;
     let listener = py
         .detach(|| runtime().block_on(tokio::net::TcpListener::bind((host, port))))
@@ -60,6 +75,62 @@ pub fn serve(
             shutdown: Some(shutdown),
             task: Some(task),
         }),
+    })
+}
+
+/// Sets one of the server settings `serve` takes as keyword arguments: the
+/// server-only fields of [`Config`]. Durations are seconds (`int`) or a
+/// `datetime.timedelta`.
+///
+/// | argument | sets |
+/// |---|---|
+/// | `body_limit` | the largest request body in bytes (64 KiB; larger: 413) |
+/// | `cors_origins` | the allowed CORS origins (none: CORS off; `*` is refused) |
+/// | `redis_url`, `redis_prefix`, `redis_timeout` | throttling counters in Redis |
+/// | `header_timeout`, `body_timeout`, `idle_timeout` | the HTTP deadlines |
+/// | `max_connections` | most client connections served at once |
+/// | `shutdown_timeout` | how long requests in flight may finish on `stop()` |
+/// | `pool_max_connections`, `pool_acquire_timeout`, `pool_statement_timeout` | the database pool |
+/// | `trusted_proxy_header`, `trusted_proxy_hops` | the reverse proxy that names the client's IP |
+fn set_server_setting(config: &mut Config, name: &str, value: &Bound<'_, PyAny>) -> PyResult<()> {
+    let duration = || {
+        settings::duration_arg(name, Some(value))?.ok_or_else(|| {
+            PyTypeError::new_err(format!(
+                "{name} must be an int (seconds) or a datetime.timedelta"
+            ))
+        })
+    };
+    match name {
+        "body_limit" => config.body_limit = extract(name, value)?,
+        "cors_origins" => config.cors_origins = extract(name, value)?,
+        "redis_url" => config.redis_url = extract(name, value)?,
+        "redis_prefix" => config.redis_prefix = extract(name, value)?,
+        "redis_timeout" => config.redis_timeout = duration()?,
+        "header_timeout" => config.server.header_timeout = duration()?,
+        "body_timeout" => config.server.body_timeout = duration()?,
+        "idle_timeout" => config.server.idle_timeout = duration()?,
+        "max_connections" => config.server.max_connections = extract(name, value)?,
+        "shutdown_timeout" => config.server.shutdown_timeout = duration()?,
+        "pool_max_connections" => config.db_max_connections = extract(name, value)?,
+        "pool_acquire_timeout" => config.db_acquire_timeout = duration()?,
+        "pool_statement_timeout" => config.db_statement_timeout = duration()?,
+        "trusted_proxy_header" => config.trusted_proxy_header = extract(name, value)?,
+        "trusted_proxy_hops" => config.trusted_proxy_hops = extract(name, value)?,
+        _ => {
+            return Err(PyTypeError::new_err(format!(
+                "serve() got an unexpected keyword argument '{name}'"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `value` as the setting `name` wants it; a refusal names the setting.
+fn extract<'py, T: FromPyObjectOwned<'py>>(name: &str, value: &Bound<'py, PyAny>) -> PyResult<T> {
+    value.extract::<T>().map_err(|e| {
+        let e: PyErr = e.into();
+        let py = value.py();
+        PyErr::from_type(e.get_type(py), format!("{name}: {}", e.value(py)))
     })
 }
 

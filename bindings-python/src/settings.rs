@@ -96,7 +96,10 @@ pub(crate) fn grace_arg(value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Dur
 
 /// A duration argument named `name`: an `int` of seconds or a
 /// `datetime.timedelta`, not negative; `None` means "the default".
-fn duration_arg(name: &str, value: Option<&Bound<'_, PyAny>>) -> PyResult<Option<Duration>> {
+pub(crate) fn duration_arg(
+    name: &str,
+    value: Option<&Bound<'_, PyAny>>,
+) -> PyResult<Option<Duration>> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
@@ -151,15 +154,15 @@ pub(crate) fn config(
 }
 
 /// Opens (creating and migrating if needed) the database and builds the
-/// services, with the GIL released while the database opens.
+/// services through `agora_sqlx::open`, as the servers do (so every setting
+/// of `config` is honoured), with the GIL released meanwhile.
 pub(crate) fn open(py: Python<'_>, config: &Config) -> PyResult<agora_core::Agora> {
-    let store = py
-        .detach(|| crate::runtime().block_on(agora_sqlx::connect_config(config)))
+    py.detach(|| crate::runtime().block_on(agora_sqlx::open(config)))
         .map_err(|e| match e {
             agora_sqlx::ConnectError::UnsupportedUrl(_) => PyValueError::new_err(e.to_string()),
+            agora_sqlx::ConnectError::Config(e) => config_err(e),
             other => unavailable(py, other.to_string()),
-        })?;
-    agora_core::Agora::new(store, config).map_err(config_err)
+        })
 }
 
 #[cfg(test)]

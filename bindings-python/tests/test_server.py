@@ -9,6 +9,7 @@ import socket
 import subprocess
 import urllib.error
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
@@ -26,9 +27,10 @@ def request(
     body: Optional[Dict[str, Any]] = None,
     token: Optional[str] = None,
     form: Optional[str] = None,
+    headers: Optional[Dict[str, str]] = None,
 ) -> Tuple[int, Any]:
     """One HTTP request; returns the status and the decoded JSON body."""
-    headers = {}
+    headers = dict(headers or {})
     data = None
     if body is not None:
         data = json.dumps(body).encode()
@@ -75,6 +77,80 @@ def test_serve_answers_the_http_api_on_a_free_port(tmp_path: Path) -> None:
     assert not server.running
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()
+
+
+def test_serve_takes_the_server_settings(tmp_path: Path) -> None:
+    origin = "https://app.example"
+    with agora.serve(
+        port=0,
+        database_url=sqlite_url(tmp_path / "settings.db"),
+        jwt_secret=SECRET,
+        body_limit=200,
+        cors_origins=[origin],
+        trusted_proxy_header="X-Real-IP",
+        trusted_proxy_hops=1,
+        header_timeout=5,
+        body_timeout=timedelta(seconds=5),
+        idle_timeout=5,
+        max_connections=16,
+        shutdown_timeout=2,
+        pool_max_connections=4,
+        pool_acquire_timeout=2,
+        pool_statement_timeout=timedelta(seconds=2),
+        hide_emails=True,
+    ) as server:
+        status, body = request("POST", server.url + "/users", {"email": unique_email(), "password": "x" * 300})
+        assert (status, body["code"]) == (413, "PAYLOAD_TOO_LARGE")
+        email = unique_email()
+        assert request("POST", server.url + "/users", {"email": email, "password": PASSWORD})[0] == 201
+        status, token = request(
+            "POST",
+            server.url + "/login",
+            form=f"username={email}&password={PASSWORD}",
+            headers={"X-Real-IP": "203.0.113.7"},
+        )
+        assert status == 200
+        status, sessions = request("GET", server.url + "/sessions", token=token["access_token"])
+        assert (status, [s["ip"] for s in sessions]) == (200, ["203.0.113.7"])
+        preflight = urllib.request.Request(
+            server.url + "/posts",
+            method="OPTIONS",
+            headers={"Origin": origin, "Access-Control-Request-Method": "GET"},
+        )
+        with urllib.request.urlopen(preflight, timeout=30) as response:
+            assert response.headers["access-control-allow-origin"] == origin
+
+
+def test_serve_opens_redis_when_given_a_redis_url(tmp_path: Path) -> None:
+    # Nothing listens on port 1: the server starts anyway and /health says
+    # that Redis does not answer, so the setting reached the throttle store.
+    with agora.serve(
+        port=0,
+        database_url=sqlite_url(tmp_path / "redis.db"),
+        jwt_secret=SECRET,
+        redis_url="redis://127.0.0.1:1",
+        redis_prefix="agora-test:",
+        redis_timeout=timedelta(milliseconds=200),
+    ) as server:
+        status, body = request("GET", server.url + "/health")
+        assert status == 503 and "Redis" in body["detail"], body
+
+
+@pytest.mark.parametrize(
+    ("settings", "error", "message"),
+    [
+        ({"bogus": 1}, TypeError, "unexpected keyword argument 'bogus'"),
+        ({"header_timeout": "10s"}, TypeError, "header_timeout must be an int"),
+        ({"redis_timeout": -1}, ValueError, "redis_timeout must not be negative"),
+        ({"body_limit": "big"}, TypeError, "body_limit"),
+        ({"cors_origins": ["*"]}, ValueError, "(?i)cors_origins"),
+    ],
+)
+def test_serve_refuses_bad_settings(
+    tmp_path: Path, settings: Dict[str, Any], error: type, message: str
+) -> None:
+    with pytest.raises(error, match=message):
+        agora.serve(port=0, database_url=sqlite_url(tmp_path / "bad.db"), jwt_secret=SECRET, **settings)
 
 
 def test_stop_is_idempotent_and_the_port_is_free_again(tmp_path: Path) -> None:

@@ -2,7 +2,18 @@
 
 from datetime import datetime, timedelta
 from types import ModuleType, TracebackType
-from typing import Any, Coroutine, Dict, List, Optional, Type, TypeVar, Union, final
+from typing import (
+    Any,
+    Coroutine,
+    Dict,
+    List,
+    Optional,
+    Sequence,
+    Type,
+    TypeVar,
+    Union,
+    final,
+)
 
 from typing_extensions import disjoint_base
 
@@ -12,6 +23,7 @@ _Actor = Union[User, Token, str]
 _AccessToken = Union[Token, str]
 _T = TypeVar("_T")
 _Coroutine = Coroutine[Any, Any, _T]
+_Seconds = Union[int, timedelta]
 
 @final
 class User:
@@ -419,10 +431,39 @@ def serve(
     *,
     jwt_secret: Union[str, bytes, None] = None,
     access_token_ttl: Union[int, timedelta, None] = None,
+    refresh_reuse_grace: Union[int, timedelta, None] = None,
     throttle: bool = True,
+    hide_emails: bool = False,
+    body_limit: int = ...,
+    cors_origins: Sequence[str] = ...,
+    redis_url: Optional[str] = ...,
+    redis_prefix: str = ...,
+    redis_timeout: _Seconds = ...,
+    header_timeout: _Seconds = ...,
+    body_timeout: _Seconds = ...,
+    idle_timeout: _Seconds = ...,
+    max_connections: int = ...,
+    shutdown_timeout: _Seconds = ...,
+    pool_max_connections: int = ...,
+    pool_acquire_timeout: _Seconds = ...,
+    pool_statement_timeout: _Seconds = ...,
+    trusted_proxy_header: Optional[str] = ...,
+    trusted_proxy_hops: int = ...,
 ) -> Server:
     """Starts Agora's HTTP API (the Rust axum server) in the background and
-    returns at once; ``port=0`` picks a free port (see ``Server.url``)."""
+    returns at once; ``port=0`` picks a free port (see ``Server.url``).
+
+    The database, token, ``throttle`` and ``hide_emails`` arguments are those
+    of :class:`Agora`; the others are the server's settings, each defaulting
+    to Agora's server default: ``body_limit`` (bytes, 64 KiB), ``cors_origins``
+    (none: CORS off), ``redis_url``/``redis_prefix``/``redis_timeout``
+    (throttling counters in Redis), the HTTP ``header_timeout``,
+    ``body_timeout`` and ``idle_timeout``, ``max_connections``,
+    ``shutdown_timeout`` (for requests in flight at ``stop()``), the database
+    pool's ``pool_max_connections``, ``pool_acquire_timeout`` and
+    ``pool_statement_timeout``, and ``trusted_proxy_header``/
+    ``trusted_proxy_hops`` (the reverse proxy that names the client's IP).
+    Durations are seconds or a ``timedelta``."""
 
 def hash_password(password: str) -> str:
     """Hashes ``password`` with argon2id (m=19456 KiB, t=2, p=1) and a fresh
