@@ -7,8 +7,10 @@
 //! schema types (`UserCreate`, `LoginRequest`, `RefreshRequest`,
 //! `PostCreate`, `VoteRequest`, `ListQuery`, `PasswordChange`,
 //! `AccountDeletion`), the calls go to [`agora_core::Agora`], and results
-//! become frozen Python objects. Every rule stays in `agora-core`; every
-//! [`agora_core::Error`] becomes a Python exception in [`errors::to_py_err`].
+//! become frozen Python objects. `Agora` and `AsyncAgora` are generated from
+//! one list of operations (`service.rs`). Every rule stays in `agora-core`;
+//! every [`agora_core::Error`] becomes a Python exception carrying its code,
+//! status, detail and headers in [`errors::to_py_err`].
 //!
 //! All async work runs on one shared multi-thread tokio runtime (the one
 //! `pyo3-async-runtimes` owns). The synchronous API releases the GIL while it

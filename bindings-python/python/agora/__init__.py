@@ -20,7 +20,9 @@ query runs in Rust; this package gives them a Pythonic face::
 
 * :class:`Agora` blocks (releasing the GIL) and is safe to share across
   threads; :class:`AsyncAgora` has the same methods as coroutines.
-* Errors derive from :class:`AgoraError` and carry ``status_code``.
+* Errors derive from :class:`AgoraError` and carry the HTTP answer's
+  ``code`` (e.g. ``"POST_NOT_FOUND"``), ``status_code``, ``detail`` and
+  ``headers``, all from Rust.
 * :func:`hash_password`, :func:`verify_password` and :func:`needs_rehash`
   are the argon2id primitives alone.
 * :func:`serve` runs the Rust HTTP server in the background.
