@@ -27,7 +27,7 @@ use pyo3::{Borrowed, IntoPyObjectExt};
 
 use crate::block_on;
 use crate::settings::{self, DEFAULT_DATABASE_URL};
-use crate::types::{Post, PostWithVotes, Session, Token, User, VoteResult, repr_str};
+use crate::types::{Post, PostWithVotes, Session, Token, User, Vote, VoteResult, repr_str};
 
 /// The access token in `value` (`str` or `agora.Token`), if it holds one.
 fn access_token(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
@@ -193,24 +193,14 @@ macro_rules! service_class {
             #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false),
                    text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False)")]
             fn new(
-                py: Python<'_>,
-                database_url: &str,
-                jwt_secret: Option<&Bound<'_, PyAny>>,
+                py: Python<'_>, database_url: &str, jwt_secret: Option<&Bound<'_, PyAny>>,
                 access_token_ttl: Option<&Bound<'_, PyAny>>,
-                refresh_reuse_grace: Option<&Bound<'_, PyAny>>,
-                throttle: bool,
-                hide_emails: bool,
+                refresh_reuse_grace: Option<&Bound<'_, PyAny>>, throttle: bool, hide_emails: bool,
             ) -> PyResult<Self> {
-                let config = settings::config(
-                    database_url,
-                    settings::secret_arg(jwt_secret)?,
-                    settings::ttl_arg(access_token_ttl)?,
-                    settings::grace_arg(refresh_reuse_grace)?,
-                    throttle,
-                    hide_emails,
-                )?;
-                let shared = Shared::open(py, &config)?;
-                Ok($class { shared })
+                let (secret, ttl) = (settings::secret_arg(jwt_secret)?, settings::ttl_arg(access_token_ttl)?);
+                let grace = settings::grace_arg(refresh_reuse_grace)?;
+                let config = settings::config(database_url, secret, ttl, grace, throttle, hide_emails)?;
+                Ok($class { shared: Shared::open(py, &config)? })
             }
 
             /// The names of the methods generated from the list of
@@ -328,18 +318,9 @@ service_classes! {
     /// password outside 8..=128 characters, `Conflict` for a taken email
     /// (case-insensitive), `RateLimited` when `client_ip` registers too often.
     #[pyo3(signature = (email, password, *, client_ip = None, user_agent = None))]
-    fn register(
-        agora,
-        email: String,
-        password: String,
-        client_ip: Option<&str>,
-        user_agent: Option<&str>,
-    ) {
-        let client = client_info(client_ip, user_agent)?;
-        async move {
-            let inner = agora.register(UserCreate { email, password }, &client).await?;
-            Ok(User { inner })
-        }
+    fn register(agora, email: String, password: String, client_ip: Option<&str>, user_agent: Option<&str>) {
+        let (request, client) = (UserCreate { email, password }, client_info(client_ip, user_agent)?);
+        async move { Ok(User { inner: agora.register(request, &client).await? }) }
     }
 
     /// Checks an email and password, starts a session and issues its access
@@ -348,18 +329,9 @@ service_classes! {
     /// the account or for `client_ip`. Pass the caller's `client_ip` (and
     /// `user_agent`) from a web app so throttling works per client.
     #[pyo3(signature = (email, password, *, client_ip = None, user_agent = None))]
-    fn login(
-        agora,
-        email: String,
-        password: String,
-        client_ip: Option<&str>,
-        user_agent: Option<&str>,
-    ) {
-        let client = client_info(client_ip, user_agent)?;
-        async move {
-            let inner = agora.login(LoginRequest { email, password }, &client).await?;
-            Ok(Token { inner })
-        }
+    fn login(agora, email: String, password: String, client_ip: Option<&str>, user_agent: Option<&str>) {
+        let (request, client) = (LoginRequest { email, password }, client_info(client_ip, user_agent)?);
+        async move { Ok(Token { inner: agora.login(request, &client).await? }) }
     }
 
     /// Exchanges a refresh token for a new `Token` (new access and refresh
@@ -469,11 +441,7 @@ service_classes! {
     /// or oversized title (300 characters) or content (10,000).
     #[pyo3(signature = (user, title, content, published = true))]
     fn create_post(agora, user: Actor, title: String, content: String, published: bool) {
-        let post = PostCreate {
-            title,
-            content,
-            published,
-        };
+        let post = PostCreate { title, content, published };
         async move {
             let caller = user.resolve(&agora).await?;
             Ok(Post { inner: agora.create_post(&caller, post).await? })
@@ -525,11 +493,7 @@ service_classes! {
         content: String,
         published: bool,
     ) {
-        let post = PostCreate {
-            title,
-            content,
-            published,
-        };
+        let post = PostCreate { title, content, published };
         async move {
             let caller = user.resolve(&agora).await?;
             Ok(Post { inner: agora.update_post(&caller, PostId(id), post).await? })
@@ -548,7 +512,9 @@ service_classes! {
         async move {
             let caller = user.resolve(&agora).await?;
             let outcome = agora.vote(&caller, VoteRequest { post_id, dir }).await?;
-            Ok(VoteResult { post_id, outcome })
+            Ok(VoteResult {
+                inner: Vote { post_id, outcome },
+            })
         }
     }
 }
