@@ -15,7 +15,7 @@ from typing import (
     final,
 )
 
-from typing_extensions import disjoint_base
+from typing_extensions import Self, disjoint_base
 
 __version__: str
 
@@ -25,8 +25,40 @@ _T = TypeVar("_T")
 _Coroutine = Coroutine[Any, Any, _T]
 _Seconds = Union[int, timedelta]
 
+class _Result:
+    """What every result object has (a stub-only base)."""
+
+    def to_dict(self) -> Dict[str, Any]:
+        """The HTTP API's JSON for this object, as Python values."""
+    def __eq__(self, value: object, /) -> bool: ...
+    def __hash__(self) -> int: ...
+
+class _Service:
+    """What :class:`Agora` and :class:`AsyncAgora` share besides the
+    operations (a stub-only base)."""
+
+    def __new__(
+        cls,
+        database_url: str = "sqlite:///agora.db",
+        *,
+        jwt_secret: Union[str, bytes, None] = None,
+        access_token_ttl: Union[int, timedelta, None] = None,
+        refresh_reuse_grace: Union[int, timedelta, None] = None,
+        throttle: bool = True,
+        hide_emails: bool = False,
+    ) -> Self: ...
+    @property
+    def database_url(self) -> str:
+        """The database URL in use (as sqlx reads it, password redacted)."""
+    @property
+    def access_token_ttl(self) -> timedelta:
+        """The access token lifetime."""
+    def verify_token(self, access_token: str) -> int:
+        """A valid token's user id, without a database look-up (does not
+        notice a deleted user; never awaitable). Raises ``Unauthorized``."""
+
 @final
-class User:
+class User(_Result):
     """A registered user: ``id``, ``email`` (lower-cased), ``created_at``
     (aware UTC datetime). Never carries a password."""
 
@@ -40,14 +72,9 @@ class User:
     @property
     def created_at(self) -> datetime:
         """When the user registered (timezone-aware, UTC)."""
-    def to_dict(self) -> Dict[str, Any]:
-        """``{"id", "email", "created_at"}`` as the HTTP API answers, with
-        ``created_at`` as its ISO 8601 string."""
-    def __eq__(self, value: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
 
 @final
-class Post:
+class Post(_Result):
     """A post: ``id``, ``title``, ``content``, ``published``, ``created_at``,
     ``owner_id`` and ``owner`` (a :class:`User`)."""
 
@@ -72,15 +99,11 @@ class Post:
     @property
     def owner(self) -> User:
         """The owner."""
-    def to_dict(self) -> Dict[str, Any]:
-        """The HTTP API's post object: ``{"id", "title", "content",
-        "published", "created_at", "owner_id", "owner": {...}}``."""
-    def __eq__(self, value: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
 
 @final
-class PostWithVotes:
-    """A post with its vote count, as ``GET /posts`` lists it."""
+class PostWithVotes(_Result):
+    """A post with its vote count, as ``GET /posts`` lists it
+    (``to_dict()``: ``{"Post": {...}, "votes": n}``)."""
 
     @property
     def post(self) -> Post:
@@ -88,13 +111,9 @@ class PostWithVotes:
     @property
     def votes(self) -> int:
         """How many users voted for it."""
-    def to_dict(self) -> Dict[str, Any]:
-        """``{"Post": {...}, "votes": n}``, the HTTP API's shape."""
-    def __eq__(self, value: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
 
 @final
-class Token:
+class Token(_Result):
     """The tokens of a session, as ``POST /login`` and ``POST /token/refresh``
     answer them. Its ``repr`` hides both tokens."""
 
@@ -114,15 +133,9 @@ class Token:
     @property
     def refresh_expires_in(self) -> int:
         """Seconds until the refresh token expires if unused."""
-    def to_dict(self) -> Dict[str, Any]:
-        """``{"access_token", "token_type", "expires_in", "refresh_token",
-        "refresh_expires_in"}``, as ``POST /login`` and ``POST /token/refresh``
-        answer."""
-    def __eq__(self, value: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
 
 @final
-class VoteResult:
+class VoteResult(_Result):
     """What a vote did: ``added`` (``True`` for ``dir=1``, ``False`` for
     ``dir=0``), ``post_id``, and the HTTP API's ``message``."""
 
@@ -135,13 +148,9 @@ class VoteResult:
     @property
     def message(self) -> str:
         """``"successfully added vote"`` or ``"successfully deleted vote"``."""
-    def to_dict(self) -> Dict[str, Any]:
-        """``{"message": ...}``, the HTTP API's answer."""
-    def __eq__(self, value: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
 
 @final
-class Session:
+class Session(_Result):
     """One of the user's active sessions, as ``GET /sessions`` lists it:
     ``id``, ``created_at``, ``last_used_at``, ``expires_at`` (aware UTC
     datetimes), ``user_agent`` and ``ip`` (as given at login, or ``None``),
@@ -168,15 +177,9 @@ class Session:
     @property
     def current(self) -> bool:
         """Whether this is the session of the access token that listed it."""
-    def to_dict(self) -> Dict[str, Any]:
-        """``{"id", "created_at", "last_used_at", "expires_at", "user_agent",
-        "ip", "current"}``, one entry of ``GET /sessions``, with the times as
-        ISO 8601 strings."""
-    def __eq__(self, value: object, /) -> bool: ...
-    def __hash__(self) -> int: ...
 
 @final
-class Agora:
+class Agora(_Service):
     """Agora's services for synchronous Python code: users, login, tokens,
     posts and votes over a SQLite database.
 
@@ -206,22 +209,6 @@ class Agora:
     itself, since they act on its session.
     """
 
-    def __new__(
-        cls,
-        database_url: str = "sqlite:///agora.db",
-        *,
-        jwt_secret: Union[str, bytes, None] = None,
-        access_token_ttl: Union[int, timedelta, None] = None,
-        refresh_reuse_grace: Union[int, timedelta, None] = None,
-        throttle: bool = True,
-        hide_emails: bool = False,
-    ) -> Agora: ...
-    @property
-    def database_url(self) -> str:
-        """The database URL in use (as sqlx reads it, password redacted)."""
-    @property
-    def access_token_ttl(self) -> timedelta:
-        """The access token lifetime."""
     def register(
         self,
         email: str,
@@ -279,9 +266,6 @@ class Agora:
         checking ``password``. Raises ``InvalidCredentials``, ``Unauthorized``."""
     def authenticate(self, access_token: str) -> User:
         """The user an access token belongs to. Raises ``Unauthorized``."""
-    def verify_token(self, access_token: str) -> int:
-        """A valid token's user id, without a database look-up (does not
-        notice a deleted user). Raises ``Unauthorized``."""
     def get_user(self, id: int) -> User:
         """A user by id. Raises ``NotFound``."""
     def health(self) -> None:
@@ -318,7 +302,7 @@ class Agora:
         invisible post, ``ValidationError`` for another ``dir``."""
 
 @disjoint_base
-class AsyncAgora:
+class AsyncAgora(_Service):
     """Agora's services with awaitable methods, for asyncio apps (FastAPI,
     Starlette): the arguments, rules and docstrings of :class:`Agora`.
 
@@ -326,20 +310,6 @@ class AsyncAgora:
     coroutine function (the native methods return awaitables).
     """
 
-    def __new__(
-        cls,
-        database_url: str = "sqlite:///agora.db",
-        *,
-        jwt_secret: Union[str, bytes, None] = None,
-        access_token_ttl: Union[int, timedelta, None] = None,
-        refresh_reuse_grace: Union[int, timedelta, None] = None,
-        throttle: bool = True,
-        hide_emails: bool = False,
-    ) -> AsyncAgora: ...
-    @property
-    def database_url(self) -> str: ...
-    @property
-    def access_token_ttl(self) -> timedelta: ...
     def register(
         self,
         email: str,
@@ -372,7 +342,6 @@ class AsyncAgora:
     ) -> _Coroutine[None]: ...
     def delete_account(self, token: _AccessToken, password: str) -> _Coroutine[None]: ...
     def authenticate(self, access_token: str) -> _Coroutine[User]: ...
-    def verify_token(self, access_token: str) -> int: ...
     def get_user(self, id: int) -> _Coroutine[User]: ...
     def health(self) -> _Coroutine[None]: ...
     def create_post(
