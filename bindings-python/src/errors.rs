@@ -146,13 +146,9 @@ pub fn set_error_defaults(module: &Bound<'_, PyModule>) -> PyResult<()> {
 /// `agora.Unavailable` with a descriptive message, for failures to open the
 /// database at construction time (developer-facing, not a client answer).
 pub(crate) fn unavailable(py: Python<'_>, message: String) -> PyErr {
-    let build = || -> PyResult<PyErr> {
-        let instance = errors_module(py)?
-            .getattr("Unavailable")?
-            .call1((message.clone(),))?;
-        Ok(PyErr::from_value(instance))
-    };
-    build().unwrap_or_else(|failure| failure)
+    errors_module(py)
+        .and_then(|module| module.getattr("Unavailable")?.call1((message,)))
+        .map_or_else(|failure| failure, PyErr::from_value)
 }
 
 /// A configuration problem: `OSError` for the secret file, `ValueError`

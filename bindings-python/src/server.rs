@@ -144,8 +144,14 @@ struct State {
 /// Use it as a context manager to stop it at the end of the block.
 #[pyclass(frozen, module = "agora", name = "Server")]
 pub struct Server {
+    /// The base URL, e.g. `http://127.0.0.1:8000`, with the real port.
+    #[pyo3(get)]
     url: String,
+    /// The address the server listens on.
+    #[pyo3(get)]
     host: String,
+    /// The port the server listens on (the real one when started with `port=0`).
+    #[pyo3(get)]
     port: u16,
     state: Mutex<State>,
 }
@@ -166,24 +172,6 @@ impl Server {
 
 #[pymethods]
 impl Server {
-    /// The base URL, e.g. `http://127.0.0.1:8000`, with the real port.
-    #[getter]
-    fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The address the server listens on.
-    #[getter]
-    fn host(&self) -> &str {
-        &self.host
-    }
-
-    /// The port the server listens on (the real one when started with `port=0`).
-    #[getter]
-    fn port(&self) -> u16 {
-        self.port
-    }
-
     /// Whether the server is still serving.
     #[getter]
     fn running(&self) -> bool {

@@ -197,9 +197,11 @@ macro_rules! service_class {
                 access_token_ttl: Option<&Bound<'_, PyAny>>,
                 refresh_reuse_grace: Option<&Bound<'_, PyAny>>, throttle: bool, hide_emails: bool,
             ) -> PyResult<Self> {
-                let (secret, ttl) = (settings::secret_arg(jwt_secret)?, settings::ttl_arg(access_token_ttl)?);
+                let secret = settings::secret_arg(jwt_secret)?;
+                let ttl = settings::ttl_arg(access_token_ttl)?;
                 let grace = settings::grace_arg(refresh_reuse_grace)?;
-                let config = settings::config(database_url, secret, ttl, grace, throttle, hide_emails)?;
+                let config =
+                    settings::config(database_url, secret, ttl, grace, throttle, hide_emails)?;
                 Ok($class { shared: Shared::open(py, &config)? })
             }
 
@@ -340,17 +342,9 @@ service_classes! {
     /// the whole session. Raises `Unauthorized` for an unknown, expired,
     /// replayed or ended refresh token, and for an access token.
     #[pyo3(signature = (refresh_token, *, client_ip = None, user_agent = None))]
-    fn refresh(
-        agora,
-        refresh_token: String,
-        client_ip: Option<&str>,
-        user_agent: Option<&str>,
-    ) {
-        let client = client_info(client_ip, user_agent)?;
-        async move {
-            let inner = agora.refresh(RefreshRequest { refresh_token }, &client).await?;
-            Ok(Token { inner })
-        }
+    fn refresh(agora, refresh_token: String, client_ip: Option<&str>, user_agent: Option<&str>) {
+        let (request, client) = (RefreshRequest { refresh_token }, client_info(client_ip, user_agent)?);
+        async move { Ok(Token { inner: agora.refresh(request, &client).await? }) }
     }
 
     /// Ends the session of `token` (an access token, `str` or `agora.Token`):
@@ -378,10 +372,7 @@ service_classes! {
     /// Ends one of `token`'s user's sessions by id (see `sessions`). Raises
     /// `NotFound` when it is not an active session of theirs, `Unauthorized`.
     fn end_session(agora, token: SessionToken, session_id: String) {
-        async move {
-            let caller = agora.authenticate(&token.0).await?;
-            agora.end_session(&caller, &session_id).await
-        }
+        async move { agora.end_session(&agora.authenticate(&token.0).await?, &session_id).await }
     }
 
     /// Changes the password of `token`'s user after checking the current one;
@@ -389,20 +380,9 @@ service_classes! {
     /// `InvalidCredentials` for a wrong `current_password`, `ValidationError`
     /// for a `new_password` the rules refuse (length, common passwords),
     /// `Unauthorized`.
-    fn change_password(
-        agora,
-        token: SessionToken,
-        current_password: String,
-        new_password: String,
-    ) {
-        let change = PasswordChange {
-            current_password,
-            new_password,
-        };
-        async move {
-            let caller = agora.authenticate(&token.0).await?;
-            agora.change_password(&caller, change).await
-        }
+    fn change_password(agora, token: SessionToken, current_password: String, new_password: String) {
+        let change = PasswordChange { current_password, new_password };
+        async move { agora.change_password(&agora.authenticate(&token.0).await?, change).await }
     }
 
     /// Deletes `token`'s user after checking their `password`, with their
@@ -410,20 +390,14 @@ service_classes! {
     /// Raises `InvalidCredentials` for a wrong password, `Unauthorized`.
     fn delete_account(agora, token: SessionToken, password: String) {
         let deletion = AccountDeletion { password };
-        async move {
-            let caller = agora.authenticate(&token.0).await?;
-            agora.delete_account(&caller, deletion).await
-        }
+        async move { agora.delete_account(&agora.authenticate(&token.0).await?, deletion).await }
     }
 
     /// The user an access token belongs to. Raises `Unauthorized` for any
     /// invalid, expired or tampered token, an ended session, or the token of
     /// a deleted user.
     fn authenticate(agora, access_token: String) {
-        async move {
-            let inner = agora.authenticate(&access_token).await?.into_user();
-            Ok(User { inner })
-        }
+        async move { Ok(User { inner: agora.authenticate(&access_token).await?.into_user() }) }
     }
 
     /// A user by id. Raises `NotFound`.
@@ -465,14 +439,7 @@ service_classes! {
     /// bounds and errors are those of `GET /posts`; like the HTTP API, the
     /// caller is authenticated first.
     #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None))]
-    fn list_posts(
-        agora,
-        user: Actor,
-        limit: i64,
-        skip: i64,
-        search: &str,
-        after: Option<i64>,
-    ) {
+    fn list_posts(agora, user: Actor, limit: i64, skip: i64, search: &str, after: Option<i64>) {
         let search = search.to_owned();
         async move {
             let caller = user.resolve(&agora).await?;
@@ -485,14 +452,7 @@ service_classes! {
     /// Replaces a post's title, content and visibility. Raises `NotFound`,
     /// `Forbidden` (not the owner) or `ValidationError`.
     #[pyo3(signature = (user, id, title, content, published = true))]
-    fn update_post(
-        agora,
-        user: Actor,
-        id: i64,
-        title: String,
-        content: String,
-        published: bool,
-    ) {
+    fn update_post(agora, user: Actor, id: i64, title: String, content: String, published: bool) {
         let post = PostCreate { title, content, published };
         async move {
             let caller = user.resolve(&agora).await?;
@@ -512,9 +472,7 @@ service_classes! {
         async move {
             let caller = user.resolve(&agora).await?;
             let outcome = agora.vote(&caller, VoteRequest { post_id, dir }).await?;
-            Ok(VoteResult {
-                inner: Vote { post_id, outcome },
-            })
+            Ok(VoteResult { inner: Vote { post_id, outcome } })
         }
     }
 }
