@@ -32,11 +32,9 @@ async fn test_app() -> TestApp {
     let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
         .await
         .unwrap();
-    let config = Config {
-        database_url: url,
-        jwt_secret: Some(JwtSecret::generate()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.server.database_url = url;
+    config.tokens.secret = Some(JwtSecret::generate());
     let agora = Agora::new(Arc::new(store.clone()), &config).unwrap();
     TestApp {
         agora,
@@ -199,10 +197,8 @@ async fn cors_is_off_by_default_and_allows_only_listed_origins() {
             .is_none()
     );
 
-    let config = Config {
-        cors_origins: vec!["https://a.example".into()],
-        ..t.config.clone()
-    };
+    let mut config = t.config.clone();
+    config.server.cors_origins = vec!["https://a.example".into()];
     let app = agora_axum::app(t.agora.clone(), &config);
     let response = app
         .clone()

@@ -32,11 +32,9 @@ async fn test_app() -> TestApp {
     let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
         .await
         .unwrap();
-    let config = Config {
-        database_url: url,
-        jwt_secret: Some(JwtSecret::generate()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.server.database_url = url;
+    config.tokens.secret = Some(JwtSecret::generate());
     let agora = Agora::new(Arc::new(store.clone()), &config).unwrap();
     TestApp {
         agora,
@@ -215,7 +213,7 @@ async fn json_body_guard_on_an_apps_route_answers_like_agora() {
         json!({"detail": [{"loc": ["body", "content"], "msg": "Field required", "type": "missing"}]})
     );
 
-    let big = json!({"title": "t", "content": "x".repeat(t.config.body_limit)}).to_string();
+    let big = json!({"title": "t", "content": "x".repeat(t.config.server.body_limit)}).to_string();
     let (status, _, body) = json_of(post(big).await).await;
     assert_eq!(
         (status, body),
@@ -384,10 +382,8 @@ async fn cors_is_off_by_default_and_allows_only_listed_origins() {
             .is_none()
     );
 
-    let config = Config {
-        cors_origins: vec!["https://a.example".into()],
-        ..t.config.clone()
-    };
+    let mut config = t.config.clone();
+    config.server.cors_origins = vec!["https://a.example".into()];
     let client = Client::tracked(agora_rocket::app(t.agora.clone(), &config))
         .await
         .unwrap();

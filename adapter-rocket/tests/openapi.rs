@@ -19,11 +19,9 @@ async fn client() -> (Client, tempfile::TempDir) {
     let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
         .await
         .unwrap();
-    let config = Config {
-        database_url: url,
-        jwt_secret: Some(JwtSecret::generate()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.server.database_url = url;
+    config.tokens.secret = Some(JwtSecret::generate());
     let agora = Agora::new(Arc::new(store), &config).unwrap();
     let client = Client::untracked(agora_rocket::app(agora, &config))
         .await

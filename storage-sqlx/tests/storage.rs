@@ -21,7 +21,7 @@ struct Db {
 /// `None` (after one printed "skipped" line) when the backend's server is not configured.
 async fn open(backend: Backend) -> Option<Db> {
     let db = TestDatabase::create(backend).await?;
-    let store = agora_sqlx::connect(db.url())
+    let store = agora_sqlx::connect(db.url(), &agora_sqlx::PoolConfig::default())
         .await
         .expect("test database opens");
     Some(Db { store, _db: db })
