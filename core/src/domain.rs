@@ -803,24 +803,6 @@ mod tests {
         }
     }
 
-    #[test]
-    fn password_policy_comes_from_the_config() {
-        let policy = PasswordPolicy {
-            min_chars: 12,
-            max_chars: 64,
-            blocklist: false,
-        };
-        let config = crate::Config {
-            passwords: policy,
-            ..crate::Config::default()
-        };
-        assert_eq!(config.passwords, policy);
-        assert_eq!(
-            crate::Config::default().passwords,
-            PasswordPolicy::default()
-        );
-    }
-
     /// The `passwords` crate exposes a look-up, not its list, so this reads
     /// the list it ships (`data/common-passwords.json` in its package, found
     /// with `cargo metadata`) to check its size and that the look-up uses it.

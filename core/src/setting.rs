@@ -1,11 +1,11 @@
 //! What every settings type shares: [`ConfigError`], which names the setting
-//! at fault by its field path in [`crate::Config`] (`tokens.secret`,
+//! at fault by its field path in `Config` (`tokens.secret`,
 //! `passwords.min_chars`). This module sits below the modules that own
 //! settings (crypto, domain, throttle) and imports none of them.
 //!
-//! Front ends name settings their own way: [`crate::config::env`] renames
+//! Front ends name settings their own way: `config::env` renames
 //! the settings of an error to the `AGORA_*` variables they were read from
-//! ([`ConfigError::renamed`]); code that builds a [`crate::Config`] itself
+//! ([`ConfigError::renamed`]); code that builds a `Config` itself
 //! sees field paths only.
 
 use std::fmt;

@@ -624,3 +624,18 @@ fn every_variable_sets_one_field() {
     assert_eq!(env::variable("tokens.secret"), "AGORA_JWT_SECRET");
     assert_eq!(env::variable("hashing.params"), "hashing.params");
 }
+
+#[test]
+fn password_policy_comes_from_the_config() {
+    let policy = PasswordPolicy {
+        min_chars: 12,
+        max_chars: 64,
+        blocklist: false,
+    };
+    let config = Config {
+        passwords: policy,
+        ..Config::default()
+    };
+    assert_eq!(config.passwords, policy);
+    assert_eq!(Config::default().passwords, PasswordPolicy::default());
+}

@@ -13,7 +13,7 @@ use crate::setting::{ConfigError, Reason};
 pub struct TokenConfig {
     /// The HS256 signing secret: at least 32 bytes that look random (see
     /// [`JwtSecret::new`]). `None` lets a server generate and keep one (see
-    /// [`crate::Config::ensure_jwt_secret`]); [`crate::Agora::new`] requires
+    /// `Config::ensure_jwt_secret`); [`crate::Agora::new`] requires
     /// it with HS256.
     pub secret: Option<JwtSecret>,
     /// How access tokens are signed: `HS256` (the default, with
