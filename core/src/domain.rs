@@ -566,7 +566,7 @@ impl fmt::Debug for RefreshClaim {
 /// Where a request comes from, for sessions, throttling and audit logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
-    /// The client's IP address, if known (see `Config::trusted_proxy_header`).
+    /// The client's IP address, if known (see `Config::proxy`).
     pub ip: Option<IpAddr>,
     /// The `User-Agent` header, truncated to 256 characters.
     pub user_agent: Option<String>,

@@ -1,6 +1,6 @@
 //! Configuration: [`Config`] nests the settings each module owns, plus the
 //! [`ServerConfig`] only servers read; [`Config::from_env`] reads them from
-//! `AGORA_*` variables ([`env`], the one module that knows those names).
+//! `AGORA_*` variables ([`mod@env`], the one module that knows those names).
 //!
 //! | field | type | owner |
 //! |---|---|---|
@@ -60,7 +60,7 @@ pub struct Config {
 }
 
 impl Config {
-    /// Reads `AGORA_*` environment variables over the defaults (see [`env`]).
+    /// Reads `AGORA_*` environment variables over the defaults (see [`mod@env`]).
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
