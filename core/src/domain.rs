@@ -63,8 +63,10 @@ pub struct Email(String);
 
 impl Email {
     /// Validates an email address and returns its normal form (see
-    /// [`Email`]); a 422 [`Error::Validation`] at `["body", "email"]` when
-    /// it is not a valid address or does not survive normalisation.
+    /// [`Email`]); a 422 [`Error::Validation`] about the value itself
+    /// (location `[]`: the request type that holds it says where it sits,
+    /// see [`Error::within`]) when it is not a valid address or does not
+    /// survive normalisation.
     ///
     /// ```
     /// let email = agora_core::Email::parse("Ada@Example.COM").unwrap();
@@ -75,13 +77,7 @@ impl Email {
     /// assert!(agora_core::Email::parse("not-an-email").is_err());
     /// ```
     pub fn parse(raw: &str) -> Result<Self> {
-        let invalid = || {
-            Error::invalid(
-                &["body", "email"],
-                "value is not a valid email address",
-                "value_error",
-            )
-        };
+        let invalid = || Error::invalid(&[], "value is not a valid email address", "value_error");
         if raw.len() > EMAIL_MAX_INPUT_BYTES {
             return Err(invalid());
         }
@@ -211,14 +207,14 @@ impl Password {
         let chars = self.normalized.chars().count();
         if chars < min {
             return Err(Error::invalid(
-                &["body", "password"],
+                &[],
                 format!("String should have at least {min} characters"),
                 "string_too_short",
             ));
         }
         if chars > max {
             return Err(Error::invalid(
-                &["body", "password"],
+                &[],
                 format!("String should have at most {max} characters"),
                 "string_too_long",
             ));
@@ -301,8 +297,9 @@ impl PasswordPolicy {
     }
 
     /// Normalises `raw` and checks it against the rules: a 422
-    /// [`Error::Validation`] at `["body", "password"]` (`string_too_short`,
-    /// `string_too_long` or `password_too_common`) when it fails them.
+    /// [`Error::Validation`] about the value itself (location `[]`, see
+    /// [`Error::within`]; `string_too_short`, `string_too_long` or
+    /// `password_too_common`) when it fails them.
     ///
     /// ```
     /// use agora_core::domain::PasswordPolicy;
@@ -321,7 +318,7 @@ impl PasswordPolicy {
         password.check_length(self.min_chars, self.max_chars)?;
         if self.blocklist && password.is_common() {
             return Err(Error::invalid(
-                &["body", "password"],
+                &[],
                 "This password is too common; choose another",
                 "password_too_common",
             ));
@@ -517,6 +514,58 @@ impl Default for SessionConfig {
             lifetime: std::time::Duration::from_secs(90 * 86_400),
             reuse_grace: std::time::Duration::from_secs(10),
         }
+    }
+}
+
+/// Who makes an authenticated call: what [`crate::Agora::authenticate`]
+/// produces from an access token (the user and the session the token was
+/// issued for), or, for an app that authenticated the user by its own means,
+/// [`Caller::acting_for`] (no session).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    user: User,
+    session: Option<Session>,
+}
+
+impl Caller {
+    /// A caller proven by an access token of `session`.
+    pub(crate) fn with_session(user: User, session: Session) -> Self {
+        Caller {
+            user,
+            session: Some(session),
+        }
+    }
+
+    /// A caller the embedding app vouches for (e.g. a `User` it read
+    /// earlier). It may act on posts and votes; the calls that act on a
+    /// session (logout, sessions, password change, account deletion) refuse
+    /// it with [`crate::Error::Unauthorized`], since only a token names a
+    /// session.
+    pub fn acting_for(user: User) -> Self {
+        Caller {
+            user,
+            session: None,
+        }
+    }
+
+    /// The authenticated user.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    /// The user's id.
+    pub fn id(&self) -> UserId {
+        self.user.id
+    }
+
+    /// The session of the access token, if the caller came with one.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// Consumes the caller, keeping the user.
+    pub fn into_user(self) -> User {
+        self.user
     }
 }
 
@@ -765,7 +814,7 @@ mod tests {
             let err = policy.check(common).unwrap_err();
             let errors = err.field_errors();
             assert_eq!(errors.len(), 1, "{common}");
-            assert_eq!(errors[0].loc, ["body", "password"], "{common}");
+            assert!(errors[0].loc.is_empty(), "about the value: {common}");
             assert_eq!(errors[0].kind, "password_too_common", "{common}");
             assert_eq!(
                 errors[0].msg, "This password is too common; choose another",
@@ -965,7 +1014,7 @@ mod tests {
         ] {
             assert_eq!(normal(refused), None, "{refused:?}");
             let err = Email::parse(refused).unwrap_err();
-            assert_eq!(err.field_errors()[0].loc, ["body", "email"]);
+            assert!(err.field_errors()[0].loc.is_empty(), "about the value");
         }
     }
 

@@ -1,7 +1,8 @@
 //! Registration, look-up, password change and account deletion.
 
 use super::Agora;
-use crate::domain::{ClientInfo, Email, Password, User, UserId, now};
+use super::auth::session_of;
+use crate::domain::{Caller, ClientInfo, Email, Password, User, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{AccountDeletion, PasswordChange, UserCreate};
 use crate::storage::StorageError;
@@ -12,7 +13,7 @@ impl Agora {
     /// decided by the database's unique constraint. Registrations are
     /// throttled per client IP.
     pub async fn register(&self, request: UserCreate, client: &ClientInfo) -> Result<User> {
-        let email = Email::parse(&request.email);
+        let email = Email::parse(&request.email).map_err(|e| e.within(&["body", "email"]));
         let password = self.new_password(request.password, "password");
         let (email, password) = match (email, password) {
             (Ok(e), Ok(p)) => (e, p),
@@ -32,31 +33,29 @@ impl Agora {
                 tracing::info!(target: "agora::audit", event = "register", user_id = user.id.0, ip = ?client.ip);
                 Ok(user)
             }
-            Err(StorageError::Conflict { .. }) => Err(Error::Conflict(format!(
-                "User with email: {email} already exists"
-            ))),
+            Err(StorageError::Conflict { .. }) => Err(Error::EmailTaken(email.to_string())),
             Err(e) => Err(e.into()),
         }
     }
 
     /// A password chosen by the user, checked against the password rules;
-    /// errors point at `field`.
+    /// errors point at the body's `field`.
     fn new_password(&self, raw: String, field: &str) -> Result<Password> {
         self.inner
             .password_policy
             .check(raw)
-            .map_err(|e| relocate(e, field))
+            .map_err(|e| e.within(&["body", field]))
     }
 
     /// A user by id, or [`Error::NotFound`]; with the privacy switch on
     /// (`Config::hide_emails`), without the email address.
-    pub async fn get_user(&self, id: i64) -> Result<User> {
+    pub async fn get_user(&self, id: UserId) -> Result<User> {
         let user = self
             .inner
             .store
-            .get_user(UserId(id))
+            .get_user(id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("User with id: {id} does not exist")))?;
+            .ok_or(Error::UserNotFound(id))?;
         Ok(self.shown_to(user, None))
     }
 
@@ -84,11 +83,11 @@ impl Agora {
         }
     }
 
-    /// Changes the password of the user of `access_token`, after checking the
-    /// current one ([`Error::InvalidCredentials`] when wrong). Every other
-    /// session of the user ends; the current one goes on.
-    pub async fn change_password(&self, access_token: &str, request: PasswordChange) -> Result<()> {
-        let (user, session) = self.authenticate_session(access_token).await?;
+    /// Changes the caller's password, after checking the current one
+    /// ([`Error::InvalidCredentials`] when wrong). Every other session of the
+    /// user ends; the caller's goes on.
+    pub async fn change_password(&self, caller: &Caller, request: PasswordChange) -> Result<()> {
+        let (user, session) = (caller.user(), session_of(caller)?);
         let new_password = self.new_password(request.new_password, "new_password")?;
         if let Err(e) = self
             .confirm_password(&user, &request.current_password)
@@ -109,11 +108,11 @@ impl Agora {
         Ok(())
     }
 
-    /// Deletes the account of `access_token`'s user after checking their
-    /// password, with their posts, votes and sessions: every token of the
-    /// user is refused afterwards.
-    pub async fn delete_account(&self, access_token: &str, request: AccountDeletion) -> Result<()> {
-        let (user, session) = self.authenticate_session(access_token).await?;
+    /// Deletes the caller's account after checking their password, with
+    /// their posts, votes and sessions: every token of the user is refused
+    /// afterwards.
+    pub async fn delete_account(&self, caller: &Caller, request: AccountDeletion) -> Result<()> {
+        let (user, session) = (caller.user(), session_of(caller)?);
         if let Err(e) = self.confirm_password(&user, &request.password).await {
             tracing::info!(target: "agora::audit", event = "account_deletion", outcome = "wrong_password",
                 user_id = user.id.0, session_id = %session.id);
@@ -123,22 +122,5 @@ impl Agora {
         tracing::info!(target: "agora::audit", event = "account_deletion", outcome = "success",
             user_id = user.id.0, session_id = %session.id);
         Ok(())
-    }
-}
-
-/// Moves a validation error on `["body", "password"]` to `["body", field]`.
-fn relocate(err: Error, field: &str) -> Error {
-    match err {
-        Error::Validation(mut errors) => {
-            for e in &mut errors {
-                if let Some(last) = e.loc.last_mut()
-                    && last == "password"
-                {
-                    *last = field.to_owned();
-                }
-            }
-            Error::Validation(errors)
-        }
-        other => other,
     }
 }

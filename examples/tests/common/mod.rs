@@ -32,7 +32,7 @@ pub async fn spawn_axum(mut config: Config) -> String {
 }
 
 /// Starts the rocket app exactly as the example server does, on
-/// 127.0.0.1:0 over `config.database_url`; returns its base URL once it
+/// 127.0.0.1:0 over `config.server.database_url`; returns its base URL once it
 /// listens.
 pub async fn spawn_rocket(mut config: Config) -> String {
     config.ensure_jwt_secret().expect("secret");
