@@ -179,13 +179,19 @@ async fn mounts_under_a_base_path_beside_the_apps_own_routes() {
     let (status, content_type, body) = json_of(response).await;
     assert_eq!(status, Status::Unauthorized);
     assert_eq!(content_type.as_deref(), Some("application/json"));
-    assert_eq!(body, json!({"detail": "Could not validate credentials"}));
+    assert_eq!(
+        body,
+        json!({"detail": "Could not validate credentials", "code": "UNAUTHORIZED"})
+    );
 
     // Agora's routes are not at the root.
     let (status, _, body) = json_of(client.get("/users/me").dispatch().await).await;
     assert_eq!(
         (status, body),
-        (Status::NotFound, json!({"detail": "Not Found"}))
+        (
+            Status::NotFound,
+            json!({"detail": "Not Found", "code": "NOT_FOUND"})
+        )
     );
 }
 
@@ -210,7 +216,7 @@ async fn json_body_guard_on_an_apps_route_answers_like_agora() {
     assert_eq!(status, Status::UnprocessableEntity);
     assert_eq!(
         body,
-        json!({"detail": [{"loc": ["body", "content"], "msg": "Field required", "type": "missing"}]})
+        json!({"detail": [{"loc": ["body", "content"], "msg": "Field required", "type": "missing"}], "code": "VALIDATION_ERROR"})
     );
 
     let big = json!({"title": "t", "content": "x".repeat(t.config.server.body_limit)}).to_string();
@@ -219,7 +225,7 @@ async fn json_body_guard_on_an_apps_route_answers_like_agora() {
         (status, body),
         (
             Status::PayloadTooLarge,
-            json!({"detail": "Request body too large"})
+            json!({"detail": "Request body too large", "code": "PAYLOAD_TOO_LARGE"})
         )
     );
 }
@@ -247,7 +253,11 @@ async fn rocket_errors_are_json_never_html() {
         let (status, content_type, body) = json_of(client.get(path).dispatch().await).await;
         assert_eq!(status, Status::NotFound, "{path}");
         assert_eq!(content_type.as_deref(), Some("application/json"), "{path}");
-        assert_eq!(body, json!({"detail": "Not Found"}), "{path}");
+        assert_eq!(
+            body,
+            json!({"detail": "Not Found", "code": "NOT_FOUND"}),
+            "{path}"
+        );
     }
 
     // A known path with another method: 405 and Allow, as axum answers.
@@ -269,7 +279,7 @@ async fn rocket_errors_are_json_never_html() {
         if method != Method::Head {
             assert_eq!(
                 body,
-                json!({"detail": "Method Not Allowed"}),
+                json!({"detail": "Method Not Allowed", "code": "METHOD_NOT_ALLOWED"}),
                 "{method} {path}"
             );
         }
@@ -289,7 +299,7 @@ async fn rocket_errors_are_json_never_html() {
         (status, body),
         (
             Status::InternalServerError,
-            json!({"detail": "Internal Server Error"})
+            json!({"detail": "Internal Server Error", "code": "INTERNAL_ERROR"})
         )
     );
 }
@@ -342,7 +352,7 @@ async fn database_down_gives_503_json_on_health_requests_and_the_guard() {
         assert_eq!(content_type.as_deref(), Some("application/json"), "{uri}");
         assert_eq!(
             body,
-            json!({"detail": "Service temporarily unavailable, try again later"}),
+            json!({"detail": "Service temporarily unavailable, try again later", "code": "SERVICE_UNAVAILABLE"}),
             "no internals leak on {uri}"
         );
     }

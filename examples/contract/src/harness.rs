@@ -1,7 +1,8 @@
-//! Shared set-up for the end-to-end tests: servers on free ports, fresh
-//! databases, and a TCP proxy that can cut a database off.
+//! Shared set-up for the end-to-end tests of every crate: servers of either
+//! adapter on free ports, configs over fresh databases, and a TCP proxy that
+//! can cut a database off. Test support: it panics on set-up failures.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -15,6 +16,23 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+
+/// The two HTTP adapters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// `agora-axum`, served by `agora_axum::serve`.
+    Axum,
+    /// `agora-rocket`, served by `agora_rocket::app`.
+    Rocket,
+}
+
+/// Starts `adapter`'s server as its example does; returns its base URL.
+pub async fn spawn(adapter: Adapter, config: Config) -> String {
+    match adapter {
+        Adapter::Axum => spawn_axum(config).await,
+        Adapter::Rocket => spawn_rocket(config).await,
+    }
+}
 
 /// Starts the axum app exactly as the example server does, on 127.0.0.1:0
 /// over `config.server.database_url`; returns its base URL.
@@ -74,6 +92,7 @@ pub fn config_for(db: &TestDatabase) -> Config {
 /// every byte in either direction is dropped, as when a host or link dies
 /// without a FIN or RST.
 pub struct Proxy {
+    /// Where clients connect instead of the server.
     pub addr: SocketAddr,
     target: String,
     silent: Arc<AtomicBool>,
@@ -196,15 +215,15 @@ where
 
 /// One `#[tokio::test]` per case and adapter: `mod axum` and `mod rocket`,
 /// each calling `case(Adapter::Axum)` or `case(Adapter::Rocket)` of the
-/// test file (which defines `Adapter`).
-#[allow(unused_macros)]
+/// test file.
+#[macro_export]
 macro_rules! for_both_adapters {
     ($($case:ident),* $(,)?) => {
         mod axum {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(super::Adapter::Axum).await;
+                    super::$case($crate::harness::Adapter::Axum).await;
                 }
             )*
         }
@@ -212,7 +231,7 @@ macro_rules! for_both_adapters {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(super::Adapter::Rocket).await;
+                    super::$case($crate::harness::Adapter::Rocket).await;
                 }
             )*
         }
