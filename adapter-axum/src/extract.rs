@@ -32,8 +32,28 @@ where
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok());
-        let user = Agora::from_ref(state).authenticate_header(header).await?;
-        Ok(AuthUser(user))
+        let caller = Agora::from_ref(state).authenticate_header(header).await?;
+        Ok(AuthUser(caller.into_user()))
+    }
+}
+
+/// The authenticated caller (user and session), for Agora's own routes.
+pub(crate) struct Authenticated(pub(crate) agora_core::Caller);
+
+impl<S: Send + Sync> FromRequestParts<S> for Authenticated
+where
+    Agora: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
+        Ok(Authenticated(
+            Agora::from_ref(state).authenticate_header(header).await?,
+        ))
     }
 }
 

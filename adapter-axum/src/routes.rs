@@ -14,7 +14,9 @@ use serde_json::json;
 use tower_http::trace::TraceLayer;
 
 use crate::ApiError;
-use crate::extract::{AuthUser, BearerToken, Client, IdParam, JsonBody, RawBody, TextId};
+use crate::extract::{
+    AuthUser, Authenticated, BearerToken, Client, IdParam, JsonBody, RawBody, TextId,
+};
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -117,7 +119,7 @@ async fn me(AuthUser(user): AuthUser) -> Json<User> {
 }
 
 async fn get_user(State(agora): State<Agora>, IdParam(id): IdParam) -> ApiResult<Json<User>> {
-    Ok(Json(agora.get_user(id).await?))
+    Ok(Json(agora.get_user(agora_core::UserId(id)).await?))
 }
 
 async fn login(
@@ -141,7 +143,7 @@ async fn logout(
     State(agora): State<Agora>,
     BearerToken(token): BearerToken,
 ) -> ApiResult<StatusCode> {
-    agora.logout(&token).await?;
+    agora.logout(&agora.authenticate(&token).await?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -149,7 +151,7 @@ async fn logout_all(
     State(agora): State<Agora>,
     BearerToken(token): BearerToken,
 ) -> ApiResult<StatusCode> {
-    agora.logout_all(&token).await?;
+    agora.logout_all(&agora.authenticate(&token).await?).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -157,7 +159,9 @@ async fn list_sessions(
     State(agora): State<Agora>,
     BearerToken(token): BearerToken,
 ) -> ApiResult<Json<Vec<SessionInfo>>> {
-    Ok(Json(agora.sessions(&token).await?))
+    Ok(Json(
+        agora.sessions(&agora.authenticate(&token).await?).await?,
+    ))
 }
 
 async fn end_session(
@@ -165,7 +169,9 @@ async fn end_session(
     BearerToken(token): BearerToken,
     TextId(id): TextId,
 ) -> ApiResult<StatusCode> {
-    agora.end_session(&token, &id).await?;
+    agora
+        .end_session(&agora.authenticate(&token).await?, &id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -174,7 +180,9 @@ async fn change_password(
     BearerToken(token): BearerToken,
     JsonBody(body): JsonBody<PasswordChange>,
 ) -> ApiResult<StatusCode> {
-    agora.change_password(&token, body).await?;
+    agora
+        .change_password(&agora.authenticate(&token).await?, body)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -183,7 +191,9 @@ async fn delete_account(
     BearerToken(token): BearerToken,
     JsonBody(body): JsonBody<AccountDeletion>,
 ) -> ApiResult<StatusCode> {
-    agora.delete_account(&token, body).await?;
+    agora
+        .delete_account(&agora.authenticate(&token).await?, body)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -196,7 +206,7 @@ async fn jwks(State(agora): State<Agora>) -> ApiResult<Json<serde_json::Value>> 
 
 async fn list_posts(
     State(agora): State<Agora>,
-    AuthUser(user): AuthUser,
+    Authenticated(user): Authenticated,
     RawQuery(query): RawQuery,
 ) -> ApiResult<Json<Vec<PostWithVotes>>> {
     let query = ListQuery::parse(query.as_deref())?;
@@ -205,7 +215,7 @@ async fn list_posts(
 
 async fn create_post(
     State(agora): State<Agora>,
-    AuthUser(user): AuthUser,
+    Authenticated(user): Authenticated,
     JsonBody(body): JsonBody<PostCreate>,
 ) -> ApiResult<(StatusCode, Json<Post>)> {
     Ok((
@@ -216,33 +226,37 @@ async fn create_post(
 
 async fn get_post(
     State(agora): State<Agora>,
-    AuthUser(user): AuthUser,
+    Authenticated(user): Authenticated,
     IdParam(id): IdParam,
 ) -> ApiResult<Json<PostWithVotes>> {
-    Ok(Json(agora.get_post(&user, id).await?))
+    Ok(Json(agora.get_post(&user, agora_core::PostId(id)).await?))
 }
 
 async fn update_post(
     State(agora): State<Agora>,
-    AuthUser(user): AuthUser,
+    Authenticated(user): Authenticated,
     IdParam(id): IdParam,
     JsonBody(body): JsonBody<PostCreate>,
 ) -> ApiResult<Json<Post>> {
-    Ok(Json(agora.update_post(&user, id, body).await?))
+    Ok(Json(
+        agora
+            .update_post(&user, agora_core::PostId(id), body)
+            .await?,
+    ))
 }
 
 async fn delete_post(
     State(agora): State<Agora>,
-    AuthUser(user): AuthUser,
+    Authenticated(user): Authenticated,
     IdParam(id): IdParam,
 ) -> ApiResult<StatusCode> {
-    agora.delete_post(&user, id).await?;
+    agora.delete_post(&user, agora_core::PostId(id)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn vote(
     State(agora): State<Agora>,
-    AuthUser(user): AuthUser,
+    Authenticated(user): Authenticated,
     JsonBody(body): JsonBody<VoteRequest>,
 ) -> ApiResult<(StatusCode, Json<Message>)> {
     let outcome = agora.vote(&user, body).await?;

@@ -40,7 +40,7 @@ impl<'r> FromRequest<'r> for AuthUser {
             Err(e) => Err(e),
         };
         match result {
-            Ok(user) => request::Outcome::Success(AuthUser(user)),
+            Ok(caller) => request::Outcome::Success(AuthUser(caller.into_user())),
             Err(e) => request::Outcome::Error(failure(request, e)),
         }
     }

@@ -102,7 +102,7 @@ fn me(_path: StrictPath, auth: Auth) -> ApiResult {
 
 #[get("/users/<id>")]
 async fn get_user(_path: StrictPath, agora: &State<Agora>, id: &str) -> ApiResult {
-    JsonReply::ok(&agora.get_user(path_id(id)?).await?)
+    JsonReply::ok(&agora.get_user(agora_core::UserId(path_id(id)?)).await?)
 }
 
 #[post("/login", data = "<body>")]
@@ -132,19 +132,25 @@ async fn refresh(
 
 #[post("/logout")]
 async fn logout(_path: StrictPath, agora: &State<Agora>, token: Bearer) -> ApiResult<Status> {
-    agora.logout(&token?.0).await?;
+    agora.logout(&agora.authenticate(&token?.0).await?).await?;
     Ok(Status::NoContent)
 }
 
 #[post("/logout/all")]
 async fn logout_all(_path: StrictPath, agora: &State<Agora>, token: Bearer) -> ApiResult<Status> {
-    agora.logout_all(&token?.0).await?;
+    agora
+        .logout_all(&agora.authenticate(&token?.0).await?)
+        .await?;
     Ok(Status::NoContent)
 }
 
 #[get("/sessions")]
 async fn list_sessions(_path: StrictPath, agora: &State<Agora>, token: Bearer) -> ApiResult {
-    JsonReply::ok(&agora.sessions(&token?.0).await?)
+    JsonReply::ok(
+        &agora
+            .sessions(&agora.authenticate(&token?.0).await?)
+            .await?,
+    )
 }
 
 #[delete("/sessions/<id>")]
@@ -154,7 +160,9 @@ async fn end_session(
     token: Bearer,
     id: &str,
 ) -> ApiResult<Status> {
-    agora.end_session(&token?.0, id).await?;
+    agora
+        .end_session(&agora.authenticate(&token?.0).await?, id)
+        .await?;
     Ok(Status::NoContent)
 }
 
@@ -166,7 +174,9 @@ async fn change_password(
     body: Body<PasswordChange>,
 ) -> ApiResult<Status> {
     let token = token?.0;
-    agora.change_password(&token, body?.0).await?;
+    agora
+        .change_password(&agora.authenticate(&token).await?, body?.0)
+        .await?;
     Ok(Status::NoContent)
 }
 
@@ -178,7 +188,9 @@ async fn delete_account(
     body: Body<AccountDeletion>,
 ) -> ApiResult<Status> {
     let token = token?.0;
-    agora.delete_account(&token, body?.0).await?;
+    agora
+        .delete_account(&agora.authenticate(&token).await?, body?.0)
+        .await?;
     Ok(Status::NoContent)
 }
 
@@ -199,7 +211,7 @@ async fn list_posts(
     auth: Auth,
     uri: &Origin<'_>,
 ) -> ApiResult {
-    let user = auth?.0;
+    let user = agora_core::Caller::acting_for(auth?.0);
     let query = ListQuery::parse(uri.query().map(|q| q.as_str()))?;
     JsonReply::ok(&agora.list_posts(&user, query).await?)
 }
@@ -211,15 +223,19 @@ async fn create_post(
     auth: Auth,
     body: Body<PostCreate>,
 ) -> ApiResult {
-    let user = auth?.0;
+    let user = agora_core::Caller::acting_for(auth?.0);
     let post = agora.create_post(&user, body?.0).await?;
     JsonReply::new(Status::Created, &post)
 }
 
 #[get("/posts/<id>")]
 async fn get_post(_path: StrictPath, agora: &State<Agora>, auth: Auth, id: &str) -> ApiResult {
-    let user = auth?.0;
-    JsonReply::ok(&agora.get_post(&user, path_id(id)?).await?)
+    let user = agora_core::Caller::acting_for(auth?.0);
+    JsonReply::ok(
+        &agora
+            .get_post(&user, agora_core::PostId(path_id(id)?))
+            .await?,
+    )
 }
 
 #[put("/posts/<id>", data = "<body>")]
@@ -230,9 +246,13 @@ async fn update_post(
     id: &str,
     body: Body<PostCreate>,
 ) -> ApiResult {
-    let user = auth?.0;
+    let user = agora_core::Caller::acting_for(auth?.0);
     let id = path_id(id)?;
-    JsonReply::ok(&agora.update_post(&user, id, body?.0).await?)
+    JsonReply::ok(
+        &agora
+            .update_post(&user, agora_core::PostId(id), body?.0)
+            .await?,
+    )
 }
 
 #[delete("/posts/<id>")]
@@ -242,8 +262,10 @@ async fn delete_post(
     auth: Auth,
     id: &str,
 ) -> ApiResult<Status> {
-    let user = auth?.0;
-    agora.delete_post(&user, path_id(id)?).await?;
+    let user = agora_core::Caller::acting_for(auth?.0);
+    agora
+        .delete_post(&user, agora_core::PostId(path_id(id)?))
+        .await?;
     Ok(Status::NoContent)
 }
 
@@ -254,7 +276,7 @@ async fn vote(
     auth: Auth,
     body: Body<VoteRequest>,
 ) -> ApiResult {
-    let user = auth?.0;
+    let user = agora_core::Caller::acting_for(auth?.0);
     let outcome = agora.vote(&user, body?.0).await?;
     JsonReply::new(Status::Created, &outcome.message())
 }

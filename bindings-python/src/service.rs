@@ -46,9 +46,9 @@ impl Actor {
     async fn resolve(
         self,
         agora: &agora_core::Agora,
-    ) -> agora_core::error::Result<agora_core::User> {
+    ) -> agora_core::error::Result<agora_core::Caller> {
         match self {
-            Actor::User(user) => Ok(user),
+            Actor::User(user) => Ok(agora_core::Caller::acting_for(user)),
             Actor::Token(token) => agora.authenticate(&token).await,
         }
     }
@@ -96,13 +96,13 @@ pub(crate) struct Page {
 /// The operations, as futures over an owned core service (so they are
 /// `'static` and can run on the runtime while Python goes on).
 mod ops {
+    use agora_core::Agora;
     use agora_core::domain::ClientInfo;
     use agora_core::error::Result;
     use agora_core::schema::{
         AccountDeletion, ListQuery, LoginRequest, PasswordChange, PostCreate, RefreshRequest,
         UserCreate, VoteRequest,
     };
-    use agora_core::{Agora, Error};
 
     use super::{Actor, Page};
     use crate::types::{Post, PostWithVotes, Session, Token, User, VoteResult};
@@ -139,15 +139,21 @@ mod ops {
     }
 
     pub async fn logout(agora: Agora, access_token: String) -> Result<()> {
-        agora.logout(&access_token).await
+        agora
+            .logout(&agora.authenticate(&access_token).await?)
+            .await
     }
 
     pub async fn logout_all(agora: Agora, access_token: String) -> Result<u64> {
-        agora.logout_all(&access_token).await
+        agora
+            .logout_all(&agora.authenticate(&access_token).await?)
+            .await
     }
 
     pub async fn sessions(agora: Agora, access_token: String) -> Result<Vec<Session>> {
-        let sessions = agora.sessions(&access_token).await?;
+        let sessions = agora
+            .sessions(&agora.authenticate(&access_token).await?)
+            .await?;
         Ok(sessions
             .into_iter()
             .map(|inner| Session { inner })
@@ -155,7 +161,9 @@ mod ops {
     }
 
     pub async fn end_session(agora: Agora, access_token: String, session_id: String) -> Result<()> {
-        agora.end_session(&access_token, &session_id).await
+        agora
+            .end_session(&agora.authenticate(&access_token).await?, &session_id)
+            .await
     }
 
     pub async fn change_password(
@@ -168,7 +176,9 @@ mod ops {
             current_password,
             new_password,
         };
-        agora.change_password(&access_token, change).await
+        agora
+            .change_password(&agora.authenticate(&access_token).await?, change)
+            .await
     }
 
     pub async fn delete_account(
@@ -177,17 +187,20 @@ mod ops {
         password: String,
     ) -> Result<()> {
         agora
-            .delete_account(&access_token, AccountDeletion { password })
+            .delete_account(
+                &agora.authenticate(&access_token).await?,
+                AccountDeletion { password },
+            )
             .await
     }
 
     pub async fn authenticate(agora: Agora, access_token: String) -> Result<User> {
-        let inner = agora.authenticate(&access_token).await?;
+        let inner = agora.authenticate(&access_token).await?.into_user();
         Ok(User { inner })
     }
 
     pub async fn get_user(agora: Agora, id: i64) -> Result<User> {
-        let inner = agora.get_user(id).await?;
+        let inner = agora.get_user(agora_core::UserId(id)).await?;
         Ok(User { inner })
     }
 
@@ -203,25 +216,16 @@ mod ops {
 
     pub async fn get_post(agora: Agora, actor: Actor, id: i64) -> Result<PostWithVotes> {
         let viewer = actor.resolve(&agora).await?;
-        let inner = agora.get_post(&viewer, id).await?;
+        let inner = agora.get_post(&viewer, agora_core::PostId(id)).await?;
         Ok(PostWithVotes { inner })
     }
 
-    /// The paging arguments go through the core's query parser, so their
-    /// bounds and error messages are exactly those of `GET /posts`; like the
-    /// HTTP API, the caller is authenticated first.
+    /// The paging arguments go through the core's one query constructor,
+    /// so their bounds and error messages are exactly those of `GET /posts`;
+    /// like the HTTP API, the caller is authenticated first.
     pub async fn list_posts(agora: Agora, actor: Actor, page: Page) -> Result<Vec<PostWithVotes>> {
         let viewer = actor.resolve(&agora).await?;
-        let mut pairs = vec![
-            ("limit", page.limit.to_string()),
-            ("skip", page.skip.to_string()),
-            ("search", page.search),
-        ];
-        if let Some(after) = page.after {
-            pairs.push(("after", after.to_string()));
-        }
-        let raw = serde_urlencoded::to_string(pairs).map_err(Error::internal)?;
-        let query = ListQuery::parse(Some(&raw))?;
+        let query = ListQuery::new(page.limit, page.skip, page.after, page.search)?;
         let posts = agora.list_posts(&viewer, query).await?;
         Ok(posts
             .into_iter()
@@ -236,13 +240,15 @@ mod ops {
         post: PostCreate,
     ) -> Result<Post> {
         let viewer = actor.resolve(&agora).await?;
-        let inner = agora.update_post(&viewer, id, post).await?;
+        let inner = agora
+            .update_post(&viewer, agora_core::PostId(id), post)
+            .await?;
         Ok(Post { inner })
     }
 
     pub async fn delete_post(agora: Agora, actor: Actor, id: i64) -> Result<()> {
         let viewer = actor.resolve(&agora).await?;
-        agora.delete_post(&viewer, id).await
+        agora.delete_post(&viewer, agora_core::PostId(id)).await
     }
 
     pub async fn vote(agora: Agora, actor: Actor, post_id: i64, dir: i64) -> Result<VoteResult> {

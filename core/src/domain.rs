@@ -494,6 +494,58 @@ impl Session {
     }
 }
 
+/// Who makes an authenticated call: what [`crate::Agora::authenticate`]
+/// produces from an access token (the user and the session the token was
+/// issued for), or, for an app that authenticated the user by its own means,
+/// [`Caller::acting_for`] (no session).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    user: User,
+    session: Option<Session>,
+}
+
+impl Caller {
+    /// A caller proven by an access token of `session`.
+    pub(crate) fn with_session(user: User, session: Session) -> Self {
+        Caller {
+            user,
+            session: Some(session),
+        }
+    }
+
+    /// A caller the embedding app vouches for (e.g. a `User` it read
+    /// earlier). It may act on posts and votes; the calls that act on a
+    /// session (logout, sessions, password change, account deletion) refuse
+    /// it with [`crate::Error::Unauthorized`], since only a token names a
+    /// session.
+    pub fn acting_for(user: User) -> Self {
+        Caller {
+            user,
+            session: None,
+        }
+    }
+
+    /// The authenticated user.
+    pub fn user(&self) -> &User {
+        &self.user
+    }
+
+    /// The user's id.
+    pub fn id(&self) -> UserId {
+        self.user.id
+    }
+
+    /// The session of the access token, if the caller came with one.
+    pub fn session(&self) -> Option<&Session> {
+        self.session.as_ref()
+    }
+
+    /// Consumes the caller, keeping the user.
+    pub fn into_user(self) -> User {
+        self.user
+    }
+}
+
 /// A stored refresh token: only its SHA-256 is kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RefreshTokenRecord {

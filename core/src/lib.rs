@@ -18,7 +18,7 @@
 //! let (email, password) = ("ada@example.com".to_owned(), "correct horse battery".to_owned());
 //! let user = agora.register(UserCreate { email: email.clone(), password: password.clone() }, &client).await?;
 //! let token = agora.login(LoginRequest { email, password }, &client).await?;
-//! assert_eq!(agora.authenticate(&token.access_token).await?.id, user.id);
+//! assert_eq!(agora.authenticate(&token.access_token).await?.id(), user.id);
 //! # Ok(()) }
 //! ```
 
@@ -33,6 +33,6 @@ pub mod storage;
 pub mod throttle;
 
 pub use config::Config;
-pub use domain::{Email, Post, PostId, PostWithVotes, User, UserId};
+pub use domain::{Caller, Email, Post, PostId, PostWithVotes, User, UserId};
 pub use error::{Error, ErrorKind, FieldError};
 pub use service::Agora;

@@ -172,8 +172,60 @@ pub const LIST_LIMIT_MAX: u32 = 100;
 pub const SEARCH_MAX_CHARS: usize = TITLE_MAX_CHARS;
 
 impl ListQuery {
-    /// Parses a raw query string (without the `?`). Unknown keys are ignored;
-    /// for a repeated key the last value wins.
+    /// The one constructor: checks every bound and reports every problem at
+    /// once, at `["query", <name>]` (as `GET /posts` does). `limit` is
+    /// 1..=[`LIST_LIMIT_MAX`], `skip` at least 0, `search` at most
+    /// [`SEARCH_MAX_CHARS`] characters without NUL.
+    ///
+    /// ```
+    /// use agora_core::schema::ListQuery;
+    /// let q = ListQuery::new(5, 0, None, "rust".into()).unwrap();
+    /// assert_eq!((q.limit, q.skip, q.search.as_str()), (5, 0, "rust"));
+    /// assert!(ListQuery::new(0, 0, None, String::new()).is_err());
+    /// ```
+    pub fn new(limit: i64, skip: i64, after: Option<i64>, search: String) -> Result<Self> {
+        let mut errors = Vec::new();
+        let limit = u32::try_from(limit)
+            .ok()
+            .filter(|n| (1..=LIST_LIMIT_MAX).contains(n));
+        if limit.is_none() {
+            errors.push(FieldError::new(
+                &["query", "limit"],
+                format!("Input should be between 1 and {LIST_LIMIT_MAX}"),
+                "range_error",
+            ));
+        }
+        let skip = u64::try_from(skip).ok();
+        if skip.is_none() {
+            errors.push(FieldError::new(
+                &["query", "skip"],
+                "Input should be greater than or equal to 0",
+                "greater_than_equal",
+            ));
+        }
+        if search.contains('\0') {
+            errors.push(nul_error(&["query", "search"]));
+        } else if search.chars().count() > SEARCH_MAX_CHARS {
+            errors.push(FieldError::new(
+                &["query", "search"],
+                format!("String should have at most {SEARCH_MAX_CHARS} characters"),
+                "string_too_long",
+            ));
+        }
+        match (limit, skip) {
+            (Some(limit), Some(skip)) if errors.is_empty() => Ok(ListQuery {
+                limit,
+                skip,
+                after,
+                search,
+            }),
+            _ => Err(Error::Validation(errors)),
+        }
+    }
+
+    /// Parses a raw query string (without the `?`) into [`ListQuery::new`]'s
+    /// arguments (absent ones take their defaults). Unknown keys are
+    /// ignored; for a repeated key the last value wins.
     ///
     /// ```
     /// use agora_core::schema::ListQuery;
@@ -182,53 +234,35 @@ impl ListQuery {
     /// assert!(ListQuery::parse(Some("limit=0")).is_err());
     /// ```
     pub fn parse(raw: Option<&str>) -> Result<Self> {
-        let mut query = ListQuery::default();
+        let defaults = ListQuery::default();
+        let (mut limit, mut skip) = (i64::from(defaults.limit), 0);
+        let (mut after, mut search) = (None, String::new());
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
             .map_err(|_| Error::invalid(&["query"], "Malformed query string", "query_invalid"))?;
         let mut errors = Vec::new();
+        let mut int = |name: &'static str, value: &str| match value.trim().parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errors.push(int_parsing(&["query", name]));
+                None
+            }
+        };
         for (key, value) in pairs {
             match key.as_str() {
-                "limit" => match value.trim().parse::<i64>() {
-                    Ok(n) if (1..=i64::from(LIST_LIMIT_MAX)).contains(&n) => {
-                        query.limit = n as u32;
-                    }
-                    Ok(_) => errors.push(FieldError::new(
-                        &["query", "limit"],
-                        format!("Input should be between 1 and {LIST_LIMIT_MAX}"),
-                        "range_error",
-                    )),
-                    Err(_) => errors.push(int_parsing(&["query", "limit"])),
-                },
-                "skip" => match value.trim().parse::<i64>() {
-                    Ok(n) if n >= 0 => query.skip = n as u64,
-                    Ok(_) => errors.push(FieldError::new(
-                        &["query", "skip"],
-                        "Input should be greater than or equal to 0",
-                        "greater_than_equal",
-                    )),
-                    Err(_) => errors.push(int_parsing(&["query", "skip"])),
-                },
-                "after" => match value.trim().parse::<i64>() {
-                    Ok(n) => query.after = Some(n),
-                    Err(_) => errors.push(int_parsing(&["query", "after"])),
-                },
-                "search" if value.contains('\0') => errors.push(nul_error(&["query", "search"])),
-                "search" if value.chars().count() > SEARCH_MAX_CHARS => {
-                    errors.push(FieldError::new(
-                        &["query", "search"],
-                        format!("String should have at most {SEARCH_MAX_CHARS} characters"),
-                        "string_too_long",
-                    ));
-                }
-                "search" => query.search = value,
+                "limit" => limit = int("limit", &value).unwrap_or(limit),
+                "skip" => skip = int("skip", &value).unwrap_or(skip),
+                "after" => after = int("after", &value).or(after),
+                "search" => search = value,
                 _ => {}
             }
         }
+        let checked = ListQuery::new(limit, skip, after, search);
         if errors.is_empty() {
-            Ok(query)
-        } else {
-            Err(Error::Validation(errors))
+            return checked;
         }
+        // Unparsable values and out-of-range ones, reported together.
+        errors.extend(checked.err().iter().flat_map(|e| e.field_errors().to_vec()));
+        Err(Error::Validation(errors))
     }
 }
 

@@ -49,7 +49,8 @@ fn auth(c: &mut Criterion) {
             .login(LoginRequest { email, password }, &client)
             .await
             .unwrap();
-        let sessions = agora.sessions(&token.access_token).await.unwrap();
+        let caller = agora.authenticate(&token.access_token).await.unwrap();
+        let sessions = agora.sessions(&caller).await.unwrap();
         (
             agora,
             store,

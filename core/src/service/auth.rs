@@ -1,7 +1,7 @@
 //! Login and token authentication.
 
 use super::Agora;
-use crate::domain::{ClientInfo, Email, Password, Session, User, UserId, now};
+use crate::domain::{Caller, ClientInfo, Email, Password, Session, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{LoginRequest, Token, bearer_token};
 
@@ -93,22 +93,11 @@ impl Agora {
         }
     }
 
-    /// The user an access token belongs to. Any invalid token, the token of
-    /// an ended session, or of a user that no longer exists, is
-    /// [`Error::Unauthorized`]. Costs one signature check and one indexed
-    /// query (user and session together).
-    pub async fn authenticate(&self, access_token: &str) -> Result<User> {
-        Ok(self.authenticate_session(access_token).await?.0)
-    }
-
-    /// [`Agora::authenticate`] from a raw `Authorization` header value
-    /// (`Bearer <token>`), as adapters receive it.
-    pub async fn authenticate_header(&self, authorization: Option<&str>) -> Result<User> {
-        self.authenticate(bearer_token(authorization)?).await
-    }
-
-    /// The user and the active session an access token belongs to.
-    pub(super) async fn authenticate_session(&self, access_token: &str) -> Result<(User, Session)> {
+    /// The caller an access token proves: its user and its session. Any
+    /// invalid token, the token of an ended session, or of a user that no
+    /// longer exists, is [`Error::Unauthorized`]. Costs one signature check
+    /// and one indexed query (user and session together).
+    pub async fn authenticate(&self, access_token: &str) -> Result<Caller> {
         let claims = self.inner.tokens.verify(access_token)?;
         let session_id = claims.sid.as_deref().ok_or(Error::Unauthorized)?;
         match self
@@ -117,8 +106,22 @@ impl Agora {
             .session_user(UserId(claims.user_id), session_id)
             .await?
         {
-            Some((user, session)) if session.is_active(now()) => Ok((user, session)),
+            Some((user, session)) if session.is_active(now()) => {
+                Ok(Caller::with_session(user, session))
+            }
             _ => Err(Error::Unauthorized),
         }
     }
+
+    /// [`Agora::authenticate`] from a raw `Authorization` header value
+    /// (`Bearer <token>`), as adapters receive it.
+    pub async fn authenticate_header(&self, authorization: Option<&str>) -> Result<Caller> {
+        self.authenticate(bearer_token(authorization)?).await
+    }
+}
+
+/// The session of a caller, for the calls that act on it; a caller without
+/// one ([`Caller::acting_for`]) is [`Error::Unauthorized`].
+pub(super) fn session_of(caller: &Caller) -> Result<&Session> {
+    caller.session().ok_or(Error::Unauthorized)
 }

@@ -2,7 +2,7 @@
 //! and visibility rules.
 
 use super::Agora;
-use crate::domain::{Post, PostFilter, PostId, PostWithVotes, User, now};
+use crate::domain::{Caller, Post, PostFilter, PostId, PostWithVotes, now};
 use crate::error::{Error, Result};
 use crate::schema::{ListQuery, PostCreate};
 use crate::storage::StorageError;
@@ -16,10 +16,15 @@ fn not_owner() -> Error {
 }
 
 impl Agora {
-    /// Creates a post owned by `viewer`.
-    pub async fn create_post(&self, viewer: &User, request: PostCreate) -> Result<Post> {
+    /// Creates a post owned by the caller.
+    pub async fn create_post(&self, caller: &Caller, request: PostCreate) -> Result<Post> {
         let draft = request.into_draft()?;
-        match self.inner.store.create_post(viewer, &draft, now()).await {
+        match self
+            .inner
+            .store
+            .create_post(caller.user(), &draft, now())
+            .await
+        {
             Ok(post) => Ok(post),
             // The owner was deleted while the request was in flight.
             Err(StorageError::MissingReference { .. }) => Err(Error::Unauthorized),
@@ -27,10 +32,15 @@ impl Agora {
         }
     }
 
-    /// Posts visible to `viewer`, newest first, filtered and paged by `query`.
-    pub async fn list_posts(&self, viewer: &User, query: ListQuery) -> Result<Vec<PostWithVotes>> {
+    /// Posts visible to the caller, newest first, filtered and paged by `query`.
+    pub async fn list_posts(
+        &self,
+        caller: &Caller,
+        query: ListQuery,
+    ) -> Result<Vec<PostWithVotes>> {
+        let viewer = caller.id();
         let filter = PostFilter {
-            viewer: viewer.id,
+            viewer,
             limit: query.limit,
             skip: query.skip,
             before: query.after.unwrap_or(i64::MAX),
@@ -40,7 +50,7 @@ impl Agora {
         Ok(posts
             .into_iter()
             .map(|p| PostWithVotes {
-                post: self.post_shown_to(p.post, viewer.id),
+                post: self.post_shown_to(p.post, viewer),
                 ..p
             })
             .collect())
@@ -48,11 +58,11 @@ impl Agora {
 
     /// One post with its votes. Someone else's unpublished post is
     /// [`Error::NotFound`], exactly like a missing one.
-    pub async fn get_post(&self, viewer: &User, id: i64) -> Result<PostWithVotes> {
-        let id = PostId(id);
+    pub async fn get_post(&self, caller: &Caller, id: PostId) -> Result<PostWithVotes> {
+        let viewer = caller.id();
         match self.inner.store.get_post(id).await? {
-            Some(found) if found.post.is_visible_to(viewer.id) => Ok(PostWithVotes {
-                post: self.post_shown_to(found.post, viewer.id),
+            Some(found) if found.post.is_visible_to(viewer) => Ok(PostWithVotes {
+                post: self.post_shown_to(found.post, viewer),
                 ..found
             }),
             _ => Err(not_found(id)),
@@ -60,9 +70,14 @@ impl Agora {
     }
 
     /// Replaces a post's fields; only its owner may ([`Error::Forbidden`]).
-    pub async fn update_post(&self, viewer: &User, id: i64, request: PostCreate) -> Result<Post> {
+    pub async fn update_post(
+        &self,
+        caller: &Caller,
+        id: PostId,
+        request: PostCreate,
+    ) -> Result<Post> {
         let draft = request.into_draft()?;
-        let id = self.owned_post(viewer, id).await?;
+        let id = self.owned_post(caller, id).await?;
         self.inner
             .store
             .update_post(id, &draft)
@@ -71,8 +86,8 @@ impl Agora {
     }
 
     /// Deletes a post and its votes; only its owner may ([`Error::Forbidden`]).
-    pub async fn delete_post(&self, viewer: &User, id: i64) -> Result<()> {
-        let id = self.owned_post(viewer, id).await?;
+    pub async fn delete_post(&self, caller: &Caller, id: PostId) -> Result<()> {
+        let id = self.owned_post(caller, id).await?;
         if self.inner.store.delete_post(id).await? {
             Ok(())
         } else {
@@ -80,12 +95,12 @@ impl Agora {
         }
     }
 
-    /// The id of a post `viewer` owns: 404 when missing or invisible, 403
+    /// The id of a post the caller owns: 404 when missing or invisible, 403
     /// when visible but someone else's. Ownership never changes, so the
     /// check cannot go stale before the write.
-    async fn owned_post(&self, viewer: &User, id: i64) -> Result<PostId> {
-        let found = self.get_post(viewer, id).await?;
-        if found.post.owner_id != viewer.id {
+    async fn owned_post(&self, caller: &Caller, id: PostId) -> Result<PostId> {
+        let found = self.get_post(caller, id).await?;
+        if found.post.owner_id != caller.id() {
             return Err(not_owner());
         }
         Ok(found.post.id)

@@ -6,8 +6,9 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use super::Agora;
+use super::auth::session_of;
 use crate::crypto::random_hex;
-use crate::domain::{ClientInfo, RefreshTokenRecord, Session, User, UserId, now};
+use crate::domain::{Caller, ClientInfo, RefreshTokenRecord, Session, User, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{RefreshRequest, SessionInfo, Token};
 
@@ -168,10 +169,10 @@ impl Agora {
         )
     }
 
-    /// Ends the session of `access_token`: its refresh token and every access
-    /// token of the session stop working at once.
-    pub async fn logout(&self, access_token: &str) -> Result<()> {
-        let (user, session) = self.authenticate_session(access_token).await?;
+    /// Ends the caller's session: its refresh token and every access token
+    /// of the session stop working at once.
+    pub async fn logout(&self, caller: &Caller) -> Result<()> {
+        let (user, session) = (caller.user(), session_of(caller)?);
         self.inner
             .store
             .revoke_session(user.id, &session.id, now())
@@ -180,9 +181,9 @@ impl Agora {
         Ok(())
     }
 
-    /// Ends every session of the user of `access_token`, this one included.
-    pub async fn logout_all(&self, access_token: &str) -> Result<u64> {
-        let (user, session) = self.authenticate_session(access_token).await?;
+    /// Ends every session of the caller's user, the caller's included.
+    pub async fn logout_all(&self, caller: &Caller) -> Result<u64> {
+        let (user, session) = (caller.user(), session_of(caller)?);
         let ended = self
             .inner
             .store
@@ -193,10 +194,10 @@ impl Agora {
         Ok(ended)
     }
 
-    /// The active sessions of the user of `access_token`, newest first,
-    /// marking the current one.
-    pub async fn sessions(&self, access_token: &str) -> Result<Vec<SessionInfo>> {
-        let (user, current) = self.authenticate_session(access_token).await?;
+    /// The active sessions of the caller's user, newest first, marking the
+    /// caller's.
+    pub async fn sessions(&self, caller: &Caller) -> Result<Vec<SessionInfo>> {
+        let (user, current) = (caller.user(), session_of(caller)?);
         let sessions = self.inner.store.list_sessions(user.id, now()).await?;
         Ok(sessions
             .into_iter()
@@ -209,8 +210,8 @@ impl Agora {
 
     /// Ends one of the caller's sessions ([`Error::NotFound`] if it is not
     /// an active session of theirs).
-    pub async fn end_session(&self, access_token: &str, session_id: &str) -> Result<()> {
-        let (user, current) = self.authenticate_session(access_token).await?;
+    pub async fn end_session(&self, caller: &Caller, session_id: &str) -> Result<()> {
+        let (user, current) = (caller.user(), session_of(caller)?);
         if session_id.len() > 64
             || !self
                 .inner

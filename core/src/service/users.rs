@@ -1,7 +1,8 @@
 //! Registration, look-up, password change and account deletion.
 
 use super::Agora;
-use crate::domain::{ClientInfo, Email, Password, User, UserId, now};
+use super::auth::session_of;
+use crate::domain::{Caller, ClientInfo, Email, Password, User, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{AccountDeletion, PasswordChange, UserCreate};
 use crate::storage::StorageError;
@@ -50,11 +51,11 @@ impl Agora {
 
     /// A user by id, or [`Error::NotFound`]; with the privacy switch on
     /// (`Config::hide_emails`), without the email address.
-    pub async fn get_user(&self, id: i64) -> Result<User> {
+    pub async fn get_user(&self, id: UserId) -> Result<User> {
         let user = self
             .inner
             .store
-            .get_user(UserId(id))
+            .get_user(id)
             .await?
             .ok_or_else(|| Error::NotFound(format!("User with id: {id} does not exist")))?;
         Ok(self.shown_to(user, None))
@@ -84,11 +85,11 @@ impl Agora {
         }
     }
 
-    /// Changes the password of the user of `access_token`, after checking the
-    /// current one ([`Error::InvalidCredentials`] when wrong). Every other
-    /// session of the user ends; the current one goes on.
-    pub async fn change_password(&self, access_token: &str, request: PasswordChange) -> Result<()> {
-        let (user, session) = self.authenticate_session(access_token).await?;
+    /// Changes the caller's password, after checking the current one
+    /// ([`Error::InvalidCredentials`] when wrong). Every other session of the
+    /// user ends; the caller's goes on.
+    pub async fn change_password(&self, caller: &Caller, request: PasswordChange) -> Result<()> {
+        let (user, session) = (caller.user(), session_of(caller)?);
         let new_password = self.new_password(request.new_password, "new_password")?;
         if let Err(e) = self
             .confirm_password(&user, &request.current_password)
@@ -109,11 +110,11 @@ impl Agora {
         Ok(())
     }
 
-    /// Deletes the account of `access_token`'s user after checking their
-    /// password, with their posts, votes and sessions: every token of the
-    /// user is refused afterwards.
-    pub async fn delete_account(&self, access_token: &str, request: AccountDeletion) -> Result<()> {
-        let (user, session) = self.authenticate_session(access_token).await?;
+    /// Deletes the caller's account after checking their password, with
+    /// their posts, votes and sessions: every token of the user is refused
+    /// afterwards.
+    pub async fn delete_account(&self, caller: &Caller, request: AccountDeletion) -> Result<()> {
+        let (user, session) = (caller.user(), session_of(caller)?);
         if let Err(e) = self.confirm_password(&user, &request.password).await {
             tracing::info!(target: "agora::audit", event = "account_deletion", outcome = "wrong_password",
                 user_id = user.id.0, session_id = %session.id);

@@ -1,7 +1,7 @@
 //! Votes: one per user and post, added or removed.
 
 use super::Agora;
-use crate::domain::{PostId, User};
+use crate::domain::{Caller, PostId};
 use crate::error::{Error, Result};
 use crate::schema::{Message, VoteDirection, VoteRequest};
 use crate::storage::StorageError;
@@ -26,11 +26,12 @@ impl VoteOutcome {
 }
 
 impl Agora {
-    /// `dir` 1 adds `viewer`'s vote on the post ([`Error::Conflict`] if it
+    /// `dir` 1 adds the caller's vote on the post ([`Error::Conflict`] if it
     /// exists, decided by the primary key), `dir` 0 removes it
     /// ([`Error::NotFound`] if there was none). A missing post, or someone
     /// else's unpublished post, is [`Error::NotFound`].
-    pub async fn vote(&self, viewer: &User, request: VoteRequest) -> Result<VoteOutcome> {
+    pub async fn vote(&self, caller: &Caller, request: VoteRequest) -> Result<VoteOutcome> {
+        let viewer = caller.user();
         let direction = request.direction()?;
         let post = PostId(request.post_id);
         let missing = || Error::NotFound(format!("Post with id: {post} does not exist"));
