@@ -92,7 +92,7 @@ impl Agora {
         let (user, session) = (caller.user(), session_of(caller)?);
         let new_password = self.new_password(request.new_password, "new_password")?;
         if let Err(e) = self
-            .confirm_password(&user, &request.current_password)
+            .confirm_password(user, &request.current_password)
             .await
         {
             tracing::info!(target: "agora::audit", event = "password_change", outcome = "wrong_password",
@@ -115,7 +115,7 @@ impl Agora {
     /// afterwards.
     pub async fn delete_account(&self, caller: &Caller, request: AccountDeletion) -> Result<()> {
         let (user, session) = (caller.user(), session_of(caller)?);
-        if let Err(e) = self.confirm_password(&user, &request.password).await {
+        if let Err(e) = self.confirm_password(user, &request.password).await {
             tracing::info!(target: "agora::audit", event = "account_deletion", outcome = "wrong_password",
                 user_id = user.id.0, session_id = %session.id);
             return Err(e);
