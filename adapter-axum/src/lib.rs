@@ -22,7 +22,6 @@
 //! Handlers only parse, call [`agora_core::Agora`] and map the answer; every
 //! rule and every parser lives in `agora-core`, so all adapters agree.
 
-mod docs;
 mod error;
 mod extract;
 mod routes;
@@ -32,21 +31,25 @@ use std::future::Future;
 
 use agora_core::{Agora, Config};
 use axum::Router;
-use axum::http::{HeaderValue, Method, header};
+use axum::http::{HeaderName, HeaderValue, Method};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use error::ApiError;
-pub use extract::{AuthUser, BearerToken, Client, JsonBody};
-pub use routes::{api_paths, router};
+pub use extract::{AuthUser, Client, JsonBody};
+pub use routes::router;
 
 /// The router plus what a standalone server adds: CORS for
 /// `config.cors_origins` (none by default), and a deadline on request bodies
 /// (`config.server.body_timeout`: a body not in by then gets 408).
 pub fn app(agora: Agora, config: &Config) -> Router {
     let body_timeout = config.server.body_timeout;
-    let router = router(agora).layer(axum::middleware::from_fn(
-        move |request: axum::extract::Request, next: axum::middleware::Next| {
-            serve::body_deadline(body_timeout, request, next)
+    // The whole body within the deadline (tower-http's `DeadlineBody`); the
+    // handler reading it past the deadline answers 408.
+    let router = router(agora).layer(axum::middleware::map_request(
+        move |request: axum::extract::Request| async move {
+            request.map(|body| {
+                axum::body::Body::new(tower_http::timeout::DeadlineBody::new(body_timeout, body))
+            })
         },
     ));
     if config.cors_origins.is_empty() {
@@ -57,11 +60,13 @@ pub fn app(agora: Agora, config: &Config) -> Router {
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())
         .collect();
+    let methods = agora_core::http::Method::ALL.map(|m| Method::from_bytes(m.as_str().as_bytes()));
+    let headers = agora_core::http::CORS_ALLOWED_HEADERS.map(HeaderName::from_static);
     router.layer(
         CorsLayer::new()
             .allow_origin(AllowOrigin::list(origins))
-            .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]),
+            .allow_methods(methods.into_iter().flatten().collect::<Vec<_>>())
+            .allow_headers(headers),
     )
 }
 

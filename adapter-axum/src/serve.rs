@@ -23,19 +23,13 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::pin::{Pin, pin};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
 use agora_core::config::ServerConfig;
 use axum::Router;
-use axum::body::{Body, HttpBody};
 use axum::extract::{ConnectInfo, Request};
-use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -44,7 +38,6 @@ use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 use tower::ServiceExt;
-use tower_http::timeout::{DeadlineBody, TimeoutError};
 
 /// Serves `app` on `listener` with `limits` until `shutdown` completes; then
 /// stops accepting, lets requests in flight finish for up to
@@ -309,36 +302,4 @@ impl AsyncWrite for Watched {
     fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.inner).poll_shutdown(cx)
     }
-}
-
-/// Middleware: the request body must arrive whole within `timeout` of its
-/// headers (tower-http's [`DeadlineBody`]); past it the answer is 408 and
-/// the connection is closed.
-pub(crate) async fn body_deadline(timeout: Duration, request: Request, next: Next) -> Response {
-    if request.body().is_end_stream() {
-        return next.run(request).await;
-    }
-    let timed_out = Arc::new(AtomicBool::new(false));
-    let flag = timed_out.clone();
-    let request = request.map(|body| {
-        Body::new(DeadlineBody::new(timeout, body).map_err(move |e| {
-            if e.is::<TimeoutError>() {
-                flag.store(true, Ordering::Relaxed);
-            }
-            e
-        }))
-    });
-    let response = next.run(request).await;
-    if !timed_out.load(Ordering::Relaxed) {
-        return response;
-    }
-    let mut response = (
-        StatusCode::REQUEST_TIMEOUT,
-        axum::Json(serde_json::json!({ "detail": "Request body not received in time" })),
-    )
-        .into_response();
-    response
-        .headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    response
 }

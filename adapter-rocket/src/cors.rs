@@ -48,13 +48,17 @@ impl Fairing for Cors {
         if request.method() == Method::Options {
             response.set_status(Status::Ok);
             response.remove_header("Content-Type");
+            let methods: Vec<&str> = agora_core::http::Method::ALL
+                .iter()
+                .map(|m| m.as_str())
+                .collect();
             response.set_header(Header::new(
                 "Access-Control-Allow-Methods",
-                "GET,POST,PUT,DELETE",
+                methods.join(","),
             ));
             response.set_header(Header::new(
                 "Access-Control-Allow-Headers",
-                "authorization,content-type",
+                agora_core::http::CORS_ALLOWED_HEADERS.join(","),
             ));
             response.set_sized_body(0, std::io::Cursor::new(Vec::new()));
         }

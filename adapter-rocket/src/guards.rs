@@ -6,16 +6,16 @@
 //! which answer with it when the guard is used directly.
 
 use agora_core::domain::ClientInfo;
-use agora_core::schema::{bearer_token, parse_json};
+use agora_core::schema::parse_json;
 use agora_core::{Agora, Error, User};
-use rocket::data::{self, Data, FromData, ToByteUnit};
+use rocket::data::{self, Data, FromData};
 use rocket::http::Status;
 use rocket::request::{self, FromRequest, Request};
 use rocket::{Ignite, Rocket, Sentinel};
 use serde::de::DeserializeOwned;
 
 use crate::ApiError;
-use crate::error::{copy_error, remember};
+use crate::error::remember;
 
 /// The authenticated caller, from `Authorization: Bearer <jwt>`. Use it on
 /// your own routes (the rocket must manage an [`Agora`]). Fails with 401
@@ -54,23 +54,6 @@ impl Sentinel for AuthUser {
     }
 }
 
-/// The raw access token of `Authorization: Bearer <token>`, for routes that
-/// act on the session itself (logout, password change). Missing: 401.
-#[derive(Debug, Clone)]
-pub struct BearerToken(pub String);
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for BearerToken {
-    type Error = ApiError;
-
-    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ApiError> {
-        match bearer_token(request.headers().get_one("Authorization")) {
-            Ok(token) => request::Outcome::Success(BearerToken(token.to_owned())),
-            Err(e) => request::Outcome::Error(failure(request, e)),
-        }
-    }
-}
-
 /// Who sent the request (IP and `User-Agent`), for sessions and throttling:
 /// the connection's peer address, or the header named by
 /// `Config::trusted_proxy_header` when a proxy is trusted.
@@ -106,9 +89,12 @@ impl<'r, T: DeserializeOwned + Send> FromData<'r> for JsonBody<T> {
     type Error = ApiError;
 
     async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        let parsed = read_body(request, data)
-            .await
-            .and_then(|body| parse_json(body.content_type.as_deref(), &body.bytes));
+        let parsed = match managed_agora(request) {
+            Ok(agora) => crate::routes::read_body(request, data, agora.body_limit())
+                .await
+                .and_then(|body| parse_json(request.headers().get_one("Content-Type"), &body)),
+            Err(e) => Err(e),
+        };
         match parsed {
             Ok(value) => data::Outcome::Success(JsonBody(value)),
             Err(e) => data::Outcome::Error(failure(request, e)),
@@ -120,75 +106,6 @@ impl<T> Sentinel for JsonBody<T> {
     fn abort(rocket: &Rocket<Ignite>) -> bool {
         rocket.state::<Agora>().is_none()
     }
-}
-
-/// Forwards (to a 404) a request whose raw path has an empty segment other
-/// than one trailing slash, such as `//health`, `/health//` or `/posts//1`:
-/// rocket ignores empty segments and would match those, axum answers 404,
-/// and so does this adapter. Every Agora route takes it first.
-pub(crate) struct StrictPath;
-
-#[rocket::async_trait]
-impl<'r> FromRequest<'r> for StrictPath {
-    type Error = std::convert::Infallible;
-
-    async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, Self::Error> {
-        if is_strict_path(request.uri().path().as_str()) {
-            request::Outcome::Success(StrictPath)
-        } else {
-            request::Outcome::Forward(Status::NotFound)
-        }
-    }
-}
-
-/// Whether a raw path has no empty segment, except after one trailing slash.
-pub(crate) fn is_strict_path(raw: &str) -> bool {
-    let mut segments: Vec<&str> = raw.split('/').skip(1).collect();
-    segments.pop();
-    segments.iter().all(|segment| !segment.is_empty())
-}
-
-/// A request body as bytes plus its content type; over the body limit: 413.
-pub(crate) struct RawBody {
-    pub(crate) content_type: Option<String>,
-    pub(crate) bytes: Vec<u8>,
-}
-
-#[rocket::async_trait]
-impl<'r> FromData<'r> for RawBody {
-    type Error = ApiError;
-
-    async fn from_data(request: &'r Request<'_>, data: Data<'r>) -> data::Outcome<'r, Self> {
-        match read_body(request, data).await {
-            Ok(body) => data::Outcome::Success(body),
-            Err(e) => data::Outcome::Error(failure(request, e)),
-        }
-    }
-}
-
-/// Reads at most [`Agora::body_limit`] bytes: a larger body (announced by
-/// `Content-Length` or found while reading) is [`Error::PayloadTooLarge`].
-async fn read_body(request: &Request<'_>, data: Data<'_>) -> Result<RawBody, Error> {
-    let limit = managed_agora(request)?.body_limit();
-    let announced = request
-        .headers()
-        .get_one("Content-Length")
-        .and_then(|n| n.trim().parse::<u64>().ok());
-    if announced.is_some_and(|n| n > limit as u64) {
-        return Err(Error::PayloadTooLarge);
-    }
-    let capped = data
-        .open(limit.bytes())
-        .into_bytes()
-        .await
-        .map_err(|e| Error::invalid(&["body"], e.to_string(), "body_unreadable"))?;
-    if !capped.is_complete() {
-        return Err(Error::PayloadTooLarge);
-    }
-    Ok(RawBody {
-        content_type: request.headers().get_one("Content-Type").map(str::to_owned),
-        bytes: capped.into_inner(),
-    })
 }
 
 /// The managed [`Agora`]; a 500 (logged) when the app forgot to manage one.
@@ -203,28 +120,6 @@ pub(crate) fn managed_agora<'r>(request: &'r Request<'_>) -> Result<&'r Agora, E
 /// A guard failure: remembered for the catchers, returned for handlers.
 fn failure(request: &Request<'_>, err: Error) -> (Status, ApiError) {
     let status = Status::new(err.status_code());
-    remember(request, copy_error(&err));
+    remember(request, err.clone());
     (status, ApiError(err))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::is_strict_path;
-
-    #[test]
-    fn only_one_trailing_slash_may_leave_an_empty_segment() {
-        for ok in [
-            "/",
-            "/health",
-            "/health/",
-            "/posts/1",
-            "/posts/1/",
-            "/api/users/me/",
-        ] {
-            assert!(is_strict_path(ok), "{ok}");
-        }
-        for bad in ["//", "//health", "/health//", "/posts//1", "/api//users"] {
-            assert!(!is_strict_path(bad), "{bad}");
-        }
-    }
 }

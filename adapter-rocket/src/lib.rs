@@ -30,16 +30,15 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Handlers only parse (with `agora-core`'s parsers), call
-//! [`agora_core::Agora`] and map the answer; the status table, the error
-//! bodies and headers come from `agora-core` too, so all adapters agree.
-//! Request bodies are read with [`rocket::Data::open`] capped at
+//! Agora's routes hand every request to `agora-core`'s endpoint table and
+//! dispatcher ([`agora_core::http`]), which parses, calls the services and
+//! decides every status, body and header, so all adapters agree. Request
+//! bodies are read with [`rocket::Data::open`] capped at
 //! [`agora_core::Agora::body_limit`] (413 beyond), so rocket's own
 //! [`rocket::data::Limits`] never apply to Agora's routes.
 
 mod catchers;
 mod cors;
-mod docs;
 mod error;
 mod guards;
 mod routes;
@@ -51,8 +50,8 @@ use rocket::{Build, Rocket};
 pub use catchers::catchers;
 pub use cors::Cors;
 pub use error::ApiError;
-pub use guards::{AuthUser, BearerToken, Client, JsonBody};
-pub use routes::{api_routes, routes};
+pub use guards::{AuthUser, Client, JsonBody};
+pub use routes::routes;
 
 /// Manages `agora`, mounts [`routes()`] at `base` and registers [`catchers()`]
 /// at `base`: Agora's whole API under `base` (e.g. `"/"` or `"/api"`).

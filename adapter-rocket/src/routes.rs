@@ -1,282 +1,121 @@
-//! The routes of the original API. Each handler: take the guards' results,
-//! call core, map. Guards are taken as `Result`s and checked in the same
-//! order as the axum adapter's extractors (credentials, then the path id,
-//! then the body), so a request with several problems gets the same answer.
-//!
-//! Rocket matches `/posts` and `/posts/` alike, because it ignores empty
-//! path segments: every route answers with and without a trailing slash,
-//! without a redirect. Other empty segments (`//posts`) are a 404, as in
-//! axum, by the [`StrictPath`] guard every route takes first.
+//! Agora's API as rocket routes: one catch-all route per method hands every
+//! request to agora-core's endpoint table and dispatcher
+//! ([`agora_core::http`]); this file only translates rocket's request and
+//! response to core's. Core decides 404 and 405 (with `Allow`), matches
+//! each path with and without one trailing slash, and answers other empty
+//! segments (`//posts`) with 404, as with axum.
 
-use agora_core::schema::{
-    AccountDeletion, ListQuery, Message, PasswordChange, PostCreate, RefreshRequest, Token,
-    UserCreate, VoteRequest, parse_login, parse_path_id,
-};
-use agora_core::{Agora, User};
-use rocket::http::Status;
-use rocket::http::uri::Origin;
-use rocket::{Route, State, delete, get, post, put};
-use serde_json::json;
+use agora_core::Error;
+use agora_core::http::{self, BodyKind};
+use rocket::data::{Data, ToByteUnit};
+use rocket::http::Method;
+use rocket::route::{Handler, Outcome, Route};
+use rocket::{Request, Response};
 
-use crate::error::JsonReply;
-use crate::guards::{BearerToken, Client, RawBody, StrictPath};
-use crate::{ApiError, AuthUser, JsonBody};
+/// The rank of Agora's catch-all routes: after any route of your own
+/// mounted at the same base.
+const RANK: isize = 100;
 
-type ApiResult<T = JsonReply> = Result<T, ApiError>;
-type Auth = Result<AuthUser, ApiError>;
-type Body<T> = Result<JsonBody<T>, ApiError>;
-type Bearer = Result<BearerToken, ApiError>;
-type Caller = Result<Client, ApiError>;
-
-/// Agora's routes, to mount at any base path; register [`crate::catchers()`]
-/// at the same base and manage an [`Agora`] (or call [`crate::mount`]).
-/// Every route also answers with a trailing slash; bodies over
-/// [`Agora::body_limit`] get a 413. Includes `GET /openapi.json` and the
-/// Swagger UI at `GET /docs`.
+/// Agora's routes (the table of [`agora_core::http::ENDPOINTS`], with
+/// `GET /openapi.json` and Swagger UI at `GET /docs`), to mount at any base
+/// path; register [`crate::catchers()`] at the same base and manage an
+/// [`agora_core::Agora`] (or call [`crate::mount`]). Bodies over [`agora_core::Agora::body_limit`]
+/// get a 413.
 pub fn routes() -> Vec<Route> {
-    let mut routes = api_routes();
-    routes.extend(crate::docs::routes());
-    routes
-}
-
-/// The API routes of [`routes()`], without the documentation routes: what
-/// the OpenAPI document must describe. For tests.
-#[doc(hidden)]
-pub fn api_routes() -> Vec<Route> {
-    rocket::routes![
-        root,
-        health,
-        create_user,
-        me,
-        get_user,
-        login,
-        refresh,
-        logout,
-        logout_all,
-        list_sessions,
-        end_session,
-        change_password,
-        delete_account,
-        jwks,
-        list_posts,
-        create_post,
-        get_post,
-        update_post,
-        delete_post,
-        vote,
+    [
+        Method::Get,
+        Method::Put,
+        Method::Post,
+        Method::Delete,
+        Method::Options,
+        Method::Patch,
+        Method::Trace,
+        Method::Connect,
     ]
+    .into_iter()
+    .map(|method| Route::ranked(RANK, method, "/<path..>", Dispatch))
+    .collect()
 }
 
-/// The `{id}` path segment as an integer (422 at `["path", "id"]` otherwise).
-fn path_id(raw: &str) -> Result<i64, ApiError> {
-    Ok(parse_path_id("id", raw)?)
-}
+#[derive(Clone)]
+struct Dispatch;
 
-#[get("/")]
-fn root(_path: StrictPath) -> ApiResult {
-    JsonReply::ok(&Message::new("Hello World"))
-}
-
-#[get("/health")]
-async fn health(_path: StrictPath, agora: &State<Agora>) -> ApiResult {
-    agora.health().await?;
-    JsonReply::ok(&json!({ "status": "ok", "database": agora.backend() }))
-}
-
-#[post("/users", data = "<body>")]
-async fn create_user(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    client: Caller,
-    body: Body<UserCreate>,
-) -> ApiResult {
-    let client = client?.0;
-    let user: User = agora.register(body?.0, &client).await?;
-    JsonReply::new(Status::Created, &user)
-}
-
-#[get("/users/me")]
-fn me(_path: StrictPath, auth: Auth) -> ApiResult {
-    JsonReply::ok(&auth?.0)
-}
-
-#[get("/users/<id>")]
-async fn get_user(_path: StrictPath, agora: &State<Agora>, id: &str) -> ApiResult {
-    JsonReply::ok(&agora.get_user(agora_core::UserId(path_id(id)?)).await?)
-}
-
-#[post("/login", data = "<body>")]
-async fn login(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    client: Caller,
-    body: Result<RawBody, ApiError>,
-) -> ApiResult {
-    let client = client?.0;
-    let body = body?;
-    let request = parse_login(body.content_type.as_deref(), &body.bytes)?;
-    let token: Token = agora.login(request, &client).await?;
-    JsonReply::ok(&token)
-}
-
-#[post("/token/refresh", data = "<body>")]
-async fn refresh(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    client: Caller,
-    body: Body<RefreshRequest>,
-) -> ApiResult {
-    let client = client?.0;
-    JsonReply::ok(&agora.refresh(body?.0, &client).await?)
-}
-
-#[post("/logout")]
-async fn logout(_path: StrictPath, agora: &State<Agora>, token: Bearer) -> ApiResult<Status> {
-    agora.logout(&agora.authenticate(&token?.0).await?).await?;
-    Ok(Status::NoContent)
-}
-
-#[post("/logout/all")]
-async fn logout_all(_path: StrictPath, agora: &State<Agora>, token: Bearer) -> ApiResult<Status> {
-    agora
-        .logout_all(&agora.authenticate(&token?.0).await?)
-        .await?;
-    Ok(Status::NoContent)
-}
-
-#[get("/sessions")]
-async fn list_sessions(_path: StrictPath, agora: &State<Agora>, token: Bearer) -> ApiResult {
-    JsonReply::ok(
-        &agora
-            .sessions(&agora.authenticate(&token?.0).await?)
-            .await?,
-    )
-}
-
-#[delete("/sessions/<id>")]
-async fn end_session(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    token: Bearer,
-    id: &str,
-) -> ApiResult<Status> {
-    agora
-        .end_session(&agora.authenticate(&token?.0).await?, id)
-        .await?;
-    Ok(Status::NoContent)
-}
-
-#[put("/users/me/password", data = "<body>")]
-async fn change_password(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    token: Bearer,
-    body: Body<PasswordChange>,
-) -> ApiResult<Status> {
-    let token = token?.0;
-    agora
-        .change_password(&agora.authenticate(&token).await?, body?.0)
-        .await?;
-    Ok(Status::NoContent)
-}
-
-#[delete("/users/me", data = "<body>")]
-async fn delete_account(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    token: Bearer,
-    body: Body<AccountDeletion>,
-) -> ApiResult<Status> {
-    let token = token?.0;
-    agora
-        .delete_account(&agora.authenticate(&token).await?, body?.0)
-        .await?;
-    Ok(Status::NoContent)
-}
-
-#[get("/.well-known/jwks.json")]
-fn jwks(_path: StrictPath, agora: &State<Agora>) -> ApiResult {
-    match agora.jwks() {
-        Some(keys) => JsonReply::ok(&keys),
-        None => Err(ApiError(agora_core::Error::NotFound(
-            "Not Found".to_owned(),
-        ))),
+#[rocket::async_trait]
+impl Handler for Dispatch {
+    async fn handle<'r>(&self, request: &'r Request<'_>, data: Data<'r>) -> Outcome<'r> {
+        Outcome::from(request, Reply(dispatch(request, data).await))
     }
 }
 
-#[get("/posts")]
-async fn list_posts(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    auth: Auth,
-    uri: &Origin<'_>,
-) -> ApiResult {
-    let user = agora_core::Caller::acting_for(auth?.0);
-    let query = ListQuery::parse(uri.query().map(|q| q.as_str()))?;
-    JsonReply::ok(&agora.list_posts(&user, query).await?)
+async fn dispatch(request: &Request<'_>, data: Data<'_>) -> http::Response {
+    let agora = match crate::guards::managed_agora(request) {
+        Ok(agora) => agora,
+        Err(e) => return http::Response::error(&e),
+    };
+    let full = request.uri().path().as_str();
+    let base = request.route().map_or("/", |route| route.uri.base());
+    let path = full
+        .strip_prefix(base.trim_end_matches('/'))
+        .unwrap_or(full);
+    let route = match http::route(request.method().as_str(), path) {
+        Ok(route) => route,
+        Err(e) => return http::Response::error(&e),
+    };
+    let body = match route.endpoint.body {
+        BodyKind::None => Ok(Vec::new()),
+        BodyKind::Json | BodyKind::Login => read_body(request, data, agora.body_limit()).await,
+    };
+    let headers = request.headers();
+    let peer = request.remote().map(|addr| addr.ip());
+    let request = http::Request {
+        path: full,
+        query: request.uri().query().map(|q| q.as_str()),
+        authorization: headers.get_one("Authorization"),
+        content_type: headers.get_one("Content-Type"),
+        body: body.as_deref().map_err(Clone::clone),
+        client: agora.client_info(peer, |name| headers.get(name)),
+    };
+    agora.handle(&route, request).await
 }
 
-#[post("/posts", data = "<body>")]
-async fn create_post(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    auth: Auth,
-    body: Body<PostCreate>,
-) -> ApiResult {
-    let user = agora_core::Caller::acting_for(auth?.0);
-    let post = agora.create_post(&user, body?.0).await?;
-    JsonReply::new(Status::Created, &post)
+/// The body, at most `limit` bytes (413 beyond), so rocket's own
+/// [`rocket::data::Limits`] never apply to Agora's routes.
+pub(crate) async fn read_body(
+    request: &Request<'_>,
+    data: Data<'_>,
+    limit: usize,
+) -> Result<Vec<u8>, Error> {
+    let announced = request
+        .headers()
+        .get_one("Content-Length")
+        .and_then(|n| n.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > limit as u64) {
+        return Err(Error::PayloadTooLarge);
+    }
+    let capped = data
+        .open(limit.bytes())
+        .into_bytes()
+        .await
+        .map_err(|e| Error::invalid(&["body"], e.to_string(), "body_unreadable"))?;
+    if !capped.is_complete() {
+        return Err(Error::PayloadTooLarge);
+    }
+    Ok(capped.into_inner())
 }
 
-#[get("/posts/<id>")]
-async fn get_post(_path: StrictPath, agora: &State<Agora>, auth: Auth, id: &str) -> ApiResult {
-    let user = agora_core::Caller::acting_for(auth?.0);
-    JsonReply::ok(
-        &agora
-            .get_post(&user, agora_core::PostId(path_id(id)?))
-            .await?,
-    )
-}
+/// Core's answer as a rocket response.
+pub(crate) struct Reply(pub(crate) http::Response);
 
-#[put("/posts/<id>", data = "<body>")]
-async fn update_post(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    auth: Auth,
-    id: &str,
-    body: Body<PostCreate>,
-) -> ApiResult {
-    let user = agora_core::Caller::acting_for(auth?.0);
-    let id = path_id(id)?;
-    JsonReply::ok(
-        &agora
-            .update_post(&user, agora_core::PostId(id), body?.0)
-            .await?,
-    )
-}
-
-#[delete("/posts/<id>")]
-async fn delete_post(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    auth: Auth,
-    id: &str,
-) -> ApiResult<Status> {
-    let user = agora_core::Caller::acting_for(auth?.0);
-    agora
-        .delete_post(&user, agora_core::PostId(path_id(id)?))
-        .await?;
-    Ok(Status::NoContent)
-}
-
-#[post("/vote", data = "<body>")]
-async fn vote(
-    _path: StrictPath,
-    agora: &State<Agora>,
-    auth: Auth,
-    body: Body<VoteRequest>,
-) -> ApiResult {
-    let user = agora_core::Caller::acting_for(auth?.0);
-    let outcome = agora.vote(&user, body?.0).await?;
-    JsonReply::new(Status::Created, &outcome.message())
+impl<'r> rocket::response::Responder<'r, 'static> for Reply {
+    fn respond_to(self, _request: &'r Request<'_>) -> rocket::response::Result<'static> {
+        let mut builder = Response::build();
+        builder.status(rocket::http::Status::new(self.0.status));
+        for (name, value) in self.0.headers {
+            builder.raw_header(name, value);
+        }
+        let body = self.0.body;
+        Ok(builder
+            .sized_body(body.len(), std::io::Cursor::new(body))
+            .finalize())
+    }
 }

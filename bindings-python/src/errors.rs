@@ -4,8 +4,8 @@
 //! docstrings and `status_code` class attributes); this module only picks the
 //! class and fills in the message and extra attributes.
 
-use agora_core::Error;
 use agora_core::config::ConfigError;
+use agora_core::{Error, ErrorKind};
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -32,10 +32,10 @@ pub fn to_py_err(py: Python<'_>, err: Error) -> PyErr {
 fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
     let kwargs = PyDict::new(py);
     let mut cause = None;
-    let class = match err {
-        Error::Validation(fields) => {
+    let class = match err.kind() {
+        ErrorKind::Validation => {
             let list = PyList::empty(py);
-            for field in fields {
+            for field in err.field_errors() {
                 let item = PyDict::new(py);
                 item.set_item("loc", &field.loc)?;
                 item.set_item("msg", &field.msg)?;
@@ -45,22 +45,24 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
             kwargs.set_item("errors", list)?;
             "ValidationError"
         }
-        Error::InvalidCredentials => "InvalidCredentials",
-        Error::Unauthorized => "Unauthorized",
-        Error::Forbidden(_) => "Forbidden",
-        Error::NotFound(_) => "NotFound",
-        Error::Conflict(_) => "Conflict",
-        Error::PayloadTooLarge => "PayloadTooLarge",
-        Error::RateLimited { retry_after_secs } => {
-            kwargs.set_item("retry_after", retry_after_secs)?;
+        ErrorKind::Forbidden if matches!(err, Error::InvalidCredentials) => "InvalidCredentials",
+        ErrorKind::Unauthorized => "Unauthorized",
+        ErrorKind::Forbidden => "Forbidden",
+        ErrorKind::NotFound => "NotFound",
+        ErrorKind::Conflict => "Conflict",
+        ErrorKind::PayloadTooLarge => "PayloadTooLarge",
+        ErrorKind::RateLimited => {
+            if let Error::RateLimited { retry_after_secs } = err {
+                kwargs.set_item("retry_after", retry_after_secs)?;
+            }
             "RateLimited"
         }
-        Error::Unavailable(source) => {
-            cause = Some(source.to_string());
+        ErrorKind::Unavailable => {
+            cause = std::error::Error::source(err).map(|c| c.to_string());
             "Unavailable"
         }
-        Error::Internal(source) => {
-            cause = Some(source.to_string());
+        ErrorKind::Internal | ErrorKind::MethodNotAllowed | ErrorKind::Timeout => {
+            cause = std::error::Error::source(err).map(|c| c.to_string());
             "AgoraError"
         }
     };
@@ -71,6 +73,7 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
     let instance = errors_module(py)?
         .getattr(class)?
         .call((message,), Some(&kwargs))?;
+    instance.setattr("code", err.code().as_str())?;
     let exception = PyErr::from_value(instance);
     if let Some(cause) = cause {
         exception.set_cause(py, Some(PyRuntimeError::new_err(cause)));

@@ -62,8 +62,10 @@ pub struct Email(String);
 
 impl Email {
     /// Validates an email address and returns its normal form (see
-    /// [`Email`]); a 422 [`Error::Validation`] at `["body", "email"]` when
-    /// it is not a valid address or does not survive normalisation.
+    /// [`Email`]); a 422 [`Error::Validation`] about the value itself
+    /// (location `[]`: the request type that holds it says where it sits,
+    /// see [`Error::within`]) when it is not a valid address or does not
+    /// survive normalisation.
     ///
     /// ```
     /// let email = agora_core::Email::parse("Ada@Example.COM").unwrap();
@@ -74,13 +76,7 @@ impl Email {
     /// assert!(agora_core::Email::parse("not-an-email").is_err());
     /// ```
     pub fn parse(raw: &str) -> Result<Self> {
-        let invalid = || {
-            Error::invalid(
-                &["body", "email"],
-                "value is not a valid email address",
-                "value_error",
-            )
-        };
+        let invalid = || Error::invalid(&[], "value is not a valid email address", "value_error");
         if raw.len() > EMAIL_MAX_INPUT_BYTES {
             return Err(invalid());
         }
@@ -210,14 +206,14 @@ impl Password {
         let chars = self.normalized.chars().count();
         if chars < min {
             return Err(Error::invalid(
-                &["body", "password"],
+                &[],
                 format!("String should have at least {min} characters"),
                 "string_too_short",
             ));
         }
         if chars > max {
             return Err(Error::invalid(
-                &["body", "password"],
+                &[],
                 format!("String should have at most {max} characters"),
                 "string_too_long",
             ));
@@ -298,8 +294,9 @@ impl From<&crate::config::Config> for PasswordPolicy {
 
 impl PasswordPolicy {
     /// Normalises `raw` and checks it against the rules: a 422
-    /// [`Error::Validation`] at `["body", "password"]` (`string_too_short`,
-    /// `string_too_long` or `password_too_common`) when it fails them.
+    /// [`Error::Validation`] about the value itself (location `[]`, see
+    /// [`Error::within`]; `string_too_short`, `string_too_long` or
+    /// `password_too_common`) when it fails them.
     ///
     /// ```
     /// use agora_core::domain::PasswordPolicy;
@@ -318,7 +315,7 @@ impl PasswordPolicy {
         password.check_length(self.min_chars, self.max_chars)?;
         if self.blocklist && password.is_common() {
             return Err(Error::invalid(
-                &["body", "password"],
+                &[],
                 "This password is too common; choose another",
                 "password_too_common",
             ));
@@ -746,7 +743,7 @@ mod tests {
             let err = policy.check(common).unwrap_err();
             let errors = err.field_errors();
             assert_eq!(errors.len(), 1, "{common}");
-            assert_eq!(errors[0].loc, ["body", "password"], "{common}");
+            assert!(errors[0].loc.is_empty(), "about the value: {common}");
             assert_eq!(errors[0].kind, "password_too_common", "{common}");
             assert_eq!(
                 errors[0].msg, "This password is too common; choose another",
@@ -968,7 +965,7 @@ mod tests {
         ] {
             assert_eq!(normal(refused), None, "{refused:?}");
             let err = Email::parse(refused).unwrap_err();
-            assert_eq!(err.field_errors()[0].loc, ["body", "email"]);
+            assert!(err.field_errors()[0].loc.is_empty(), "about the value");
         }
     }
 

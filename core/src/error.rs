@@ -7,13 +7,21 @@
 //! clients; causes of 5xx errors stay in [`std::error::Error::source`] for
 //! logs only ([`Error::log_if_server_error`]).
 
+use std::sync::Arc;
+
 use serde::Serialize;
 
-/// A boxed error cause kept for logs (never shown to clients).
-pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
+use crate::domain::{PostId, UserId};
 
-/// Every failure Agora reports.
-#[derive(Debug, thiserror::Error)]
+/// An error cause kept for logs (never shown to clients); shared, so that
+/// [`Error`] is `Clone`.
+pub type Cause = Arc<dyn std::error::Error + Send + Sync + 'static>;
+
+/// Every failure Agora reports. Each has a stable [`ErrorCode`]
+/// ([`Error::code`]), an HTTP status ([`Error::status_code`]) and a
+/// client-safe `detail` ([`Error::detail`]); [`Error::body`] is the JSON
+/// answer every adapter sends.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum Error {
     /// The input is malformed or breaks a rule; one entry per offending field.
     #[error("validation failed: {0:?}")]
@@ -24,18 +32,47 @@ pub enum Error {
     /// No valid bearer token: missing, malformed, tampered, expired, or its user is gone.
     #[error("Could not validate credentials")]
     Unauthorized,
-    /// Authenticated, but not allowed to act on this object.
-    #[error("{0}")]
-    Forbidden(String),
-    /// The object does not exist or is not visible to the caller.
-    #[error("{0}")]
-    NotFound(String),
-    /// The operation collides with existing state (duplicate email, repeated vote).
-    #[error("{0}")]
-    Conflict(String),
+    /// Authenticated, but the post is someone else's.
+    #[error("Not authorized to perform requested action")]
+    NotOwner,
+    /// No user with this id.
+    #[error("User with id: {0} does not exist")]
+    UserNotFound(UserId),
+    /// No post with this id visible to the caller.
+    #[error("post with id: {0} was not found")]
+    PostNotFound(PostId),
+    /// No vote of the caller on this post to remove.
+    #[error("Vote does not exist")]
+    VoteNotFound,
+    /// No active session of the caller with this id.
+    #[error("Session not found")]
+    SessionNotFound,
+    /// No route has this path.
+    #[error("Not Found")]
+    RouteNotFound,
+    /// The path exists with other methods only.
+    #[error("Method Not Allowed")]
+    MethodNotAllowed {
+        /// The methods the path has, comma-separated (the `Allow` header).
+        allow: String,
+    },
+    /// The email address is registered already.
+    #[error("User with email: {0} already exists")]
+    EmailTaken(String),
+    /// The caller has voted on this post already.
+    #[error("user {user} has already voted on post {post}")]
+    VoteExists {
+        /// The voter.
+        user: UserId,
+        /// The post.
+        post: PostId,
+    },
     /// The request body is larger than the configured limit.
     #[error("Request body too large")]
     PayloadTooLarge,
+    /// The request body did not arrive within the server's deadline.
+    #[error("Request body not received in time")]
+    BodyTimeout,
     /// Too many attempts; retry after the given number of seconds.
     #[error("Too many requests")]
     RateLimited {
@@ -50,7 +87,81 @@ pub enum Error {
     Internal(#[source] Cause),
 }
 
-/// The class of an [`Error`]; adapters map each kind to one HTTP status.
+macro_rules! error_codes {
+    ($($(#[$doc:meta])* $name:ident = $code:literal, $kind:ident;)*) => {
+        /// The stable, machine-readable code of an [`Error`], sent as `code`
+        /// next to `detail` in every error body. The one table of codes:
+        /// the README and the OpenAPI document list [`ErrorCode::ALL`].
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum ErrorCode {
+            $($(#[$doc])* $name,)*
+        }
+
+        impl ErrorCode {
+            /// Every code, in the order of the table.
+            pub const ALL: &[ErrorCode] = &[$(ErrorCode::$name),*];
+
+            /// The code as sent, e.g. `"POST_NOT_FOUND"`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$name => $code,)*
+                }
+            }
+
+            /// The class of failure, which decides the HTTP status.
+            pub fn kind(self) -> ErrorKind {
+                match self {
+                    $(ErrorCode::$name => ErrorKind::$kind,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// A body, query or path value is malformed or breaks a rule (422).
+    ValidationError = "VALIDATION_ERROR", Validation;
+    /// Unknown email or wrong password (403, as in the original API).
+    InvalidCredentials = "INVALID_CREDENTIALS", Forbidden;
+    /// Missing, invalid or expired access token, or an ended session (401).
+    Unauthorized = "UNAUTHORIZED", Unauthorized;
+    /// The post belongs to someone else (403).
+    NotOwner = "NOT_OWNER", Forbidden;
+    /// No such user (404).
+    UserNotFound = "USER_NOT_FOUND", NotFound;
+    /// No such post visible to the caller (404).
+    PostNotFound = "POST_NOT_FOUND", NotFound;
+    /// No vote to remove (404).
+    VoteNotFound = "VOTE_NOT_FOUND", NotFound;
+    /// No such active session of the caller (404).
+    SessionNotFound = "SESSION_NOT_FOUND", NotFound;
+    /// No route has this path (404).
+    NotFound = "NOT_FOUND", NotFound;
+    /// The path has other methods only; see `Allow` (405).
+    MethodNotAllowed = "METHOD_NOT_ALLOWED", MethodNotAllowed;
+    /// The email address is registered already (409).
+    EmailTaken = "EMAIL_TAKEN", Conflict;
+    /// The caller has voted on the post already (409).
+    VoteExists = "VOTE_EXISTS", Conflict;
+    /// The body is over the size limit (413).
+    PayloadTooLarge = "PAYLOAD_TOO_LARGE", PayloadTooLarge;
+    /// The body did not arrive in time (408).
+    BodyTimeout = "BODY_TIMEOUT", Timeout;
+    /// Too many attempts; see `Retry-After` (429).
+    RateLimited = "RATE_LIMITED", RateLimited;
+    /// A dependency (database, Redis) does not answer; retry later (503).
+    ServiceUnavailable = "SERVICE_UNAVAILABLE", Unavailable;
+    /// An unexpected failure, logged on the server (500).
+    InternalError = "INTERNAL_ERROR", Internal;
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The class of an [`Error`]; each kind has one HTTP status.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ErrorKind {
     /// Bad input (HTTP 422).
@@ -61,6 +172,10 @@ pub enum ErrorKind {
     Forbidden,
     /// Absent or invisible (HTTP 404).
     NotFound,
+    /// Wrong method for the path (HTTP 405).
+    MethodNotAllowed,
+    /// The body did not arrive in time (HTTP 408).
+    Timeout,
     /// Collides with existing state (HTTP 409).
     Conflict,
     /// Body over the limit (HTTP 413).
@@ -83,6 +198,8 @@ impl ErrorKind {
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
+            ErrorKind::MethodNotAllowed => 405,
+            ErrorKind::Timeout => 408,
             ErrorKind::Conflict => 409,
             ErrorKind::PayloadTooLarge => 413,
             ErrorKind::RateLimited => 429,
@@ -93,30 +210,64 @@ impl ErrorKind {
 }
 
 impl Error {
+    /// The stable code of this error (exhaustive: a new variant does not
+    /// compile until it has one).
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::Validation(_) => ErrorCode::ValidationError,
+            Error::InvalidCredentials => ErrorCode::InvalidCredentials,
+            Error::Unauthorized => ErrorCode::Unauthorized,
+            Error::NotOwner => ErrorCode::NotOwner,
+            Error::UserNotFound(_) => ErrorCode::UserNotFound,
+            Error::PostNotFound(_) => ErrorCode::PostNotFound,
+            Error::VoteNotFound => ErrorCode::VoteNotFound,
+            Error::SessionNotFound => ErrorCode::SessionNotFound,
+            Error::RouteNotFound => ErrorCode::NotFound,
+            Error::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
+            Error::EmailTaken(_) => ErrorCode::EmailTaken,
+            Error::VoteExists { .. } => ErrorCode::VoteExists,
+            Error::PayloadTooLarge => ErrorCode::PayloadTooLarge,
+            Error::BodyTimeout => ErrorCode::BodyTimeout,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::Unavailable(_) => ErrorCode::ServiceUnavailable,
+            Error::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+
+    /// The kind that decides the HTTP status.
+    pub fn kind(&self) -> ErrorKind {
+        self.code().kind()
+    }
+
     /// The HTTP status code of this error ([`ErrorKind::status_code`]).
     pub fn status_code(&self) -> u16 {
         self.kind().status_code()
     }
 
-    /// The JSON body every adapter sends: `{"detail": [field errors]}` for a
-    /// validation error, `{"detail": "<message>"}` for anything else (fixed
-    /// text for 5xx errors, see [`Error::detail`]).
+    /// The JSON body every adapter sends: `{"detail": [field errors], "code":
+    /// "VALIDATION_ERROR"}` for a validation error, `{"detail": "<message>",
+    /// "code": "<CODE>"}` for anything else (fixed text for 5xx errors, see
+    /// [`Error::detail`]).
     pub fn body(&self) -> serde_json::Value {
+        let code = self.code().as_str();
         match self {
-            Error::Validation(fields) => serde_json::json!({ "detail": fields }),
-            other => serde_json::json!({ "detail": other.detail() }),
+            Error::Validation(fields) => serde_json::json!({ "detail": fields, "code": code }),
+            other => serde_json::json!({ "detail": other.detail(), "code": code }),
         }
     }
 
     /// The response headers the contract requires besides the body, as
     /// lower-case `(name, value)` pairs: `www-authenticate: Bearer` on 401,
-    /// `retry-after: <seconds>` on 429.
+    /// `retry-after: <seconds>` on 429, `allow` on 405, `connection: close`
+    /// on 408 (the rest of the body is not read).
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
             Error::Unauthorized => vec![("www-authenticate", "Bearer".to_owned())],
             Error::RateLimited { retry_after_secs } => {
                 vec![("retry-after", retry_after_secs.to_string())]
             }
+            Error::MethodNotAllowed { allow } => vec![("allow", allow.clone())],
+            Error::BodyTimeout => vec![("connection", "close".to_owned())],
             _ => Vec::new(),
         }
     }
@@ -127,38 +278,7 @@ impl Error {
     pub fn log_if_server_error(&self) {
         if self.status_code() >= 500 {
             let cause = std::error::Error::source(self).map(|c| c.to_string());
-            tracing::error!(code = self.code(), cause = ?cause, "request failed");
-        }
-    }
-
-    /// The kind that decides the HTTP status.
-    pub fn kind(&self) -> ErrorKind {
-        match self {
-            Error::Validation(_) => ErrorKind::Validation,
-            Error::Unauthorized => ErrorKind::Unauthorized,
-            Error::InvalidCredentials | Error::Forbidden(_) => ErrorKind::Forbidden,
-            Error::NotFound(_) => ErrorKind::NotFound,
-            Error::Conflict(_) => ErrorKind::Conflict,
-            Error::PayloadTooLarge => ErrorKind::PayloadTooLarge,
-            Error::RateLimited { .. } => ErrorKind::RateLimited,
-            Error::Unavailable(_) => ErrorKind::Unavailable,
-            Error::Internal(_) => ErrorKind::Internal,
-        }
-    }
-
-    /// A stable, machine-readable code for this error (for logs, clients and docs).
-    pub fn code(&self) -> &'static str {
-        match self {
-            Error::Validation(_) => "validation_error",
-            Error::InvalidCredentials => "invalid_credentials",
-            Error::Unauthorized => "unauthorized",
-            Error::Forbidden(_) => "forbidden",
-            Error::NotFound(_) => "not_found",
-            Error::Conflict(_) => "conflict",
-            Error::PayloadTooLarge => "payload_too_large",
-            Error::RateLimited { .. } => "rate_limited",
-            Error::Unavailable(_) => "unavailable",
-            Error::Internal(_) => "internal",
+            tracing::error!(code = self.code().as_str(), cause = ?cause, "request failed");
         }
     }
 
@@ -189,9 +309,34 @@ impl Error {
         Error::Validation(vec![FieldError::new(loc, msg, kind)])
     }
 
+    /// This error with every field error's location put under `prefix`
+    /// (e.g. `["body"]`): domain types name the field that failed, the
+    /// request type that holds it says where it sits.
+    pub fn within(self, prefix: &[&str]) -> Self {
+        match self {
+            Error::Validation(errors) => Error::Validation(
+                errors
+                    .into_iter()
+                    .map(|mut e| {
+                        let mut loc: Vec<String> = prefix.iter().map(|s| (*s).to_owned()).collect();
+                        loc.append(&mut e.loc);
+                        e.loc = loc;
+                        e
+                    })
+                    .collect(),
+            ),
+            other => other,
+        }
+    }
+
     /// Wraps an unexpected failure.
-    pub fn internal(cause: impl Into<Cause>) -> Self {
-        Error::Internal(cause.into())
+    pub fn internal(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Internal(Arc::from(cause.into()))
+    }
+
+    /// Wraps an unreachable dependency.
+    pub fn unavailable(cause: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        Error::Unavailable(Arc::from(cause.into()))
     }
 }
 
@@ -205,7 +350,7 @@ pub struct DependencyDown {
     pub name: &'static str,
     /// What failed (logged, never shown).
     #[source]
-    pub cause: Cause,
+    pub cause: Box<dyn std::error::Error + Send + Sync>,
 }
 
 /// One validation problem, serialised as FastAPI does:
@@ -244,7 +389,7 @@ mod tests {
         let err = Error::internal("SELECT * FROM secrets failed at /srv/db");
         assert_eq!(err.detail(), "Internal Server Error");
         assert_eq!(err.kind(), ErrorKind::Internal);
-        let err = Error::Unavailable("connection refused 10.0.0.5:5432".into());
+        let err = Error::unavailable("connection refused 10.0.0.5:5432");
         assert!(!err.detail().contains("10.0.0.5"));
     }
 
@@ -254,9 +399,17 @@ mod tests {
             (Error::invalid(&["body"], "m", "t"), 422),
             (Error::Unauthorized, 401),
             (Error::InvalidCredentials, 403),
-            (Error::Forbidden("f".into()), 403),
-            (Error::NotFound("n".into()), 404),
-            (Error::Conflict("c".into()), 409),
+            (Error::NotOwner, 403),
+            (Error::PostNotFound(PostId(4)), 404),
+            (Error::RouteNotFound, 404),
+            (
+                Error::MethodNotAllowed {
+                    allow: "GET".into(),
+                },
+                405,
+            ),
+            (Error::BodyTimeout, 408),
+            (Error::EmailTaken("a@b.co".into()), 409),
             (Error::PayloadTooLarge, 413),
             (
                 Error::RateLimited {
@@ -264,23 +417,28 @@ mod tests {
                 },
                 429,
             ),
-            (Error::Unavailable("db down".into()), 503),
+            (Error::unavailable("db down"), 503),
             (Error::internal("bug"), 500),
         ];
         for (err, status) in &cases {
             assert_eq!(err.status_code(), *status, "{err:?}");
+            assert_eq!(err.body()["code"], err.code().as_str(), "{err:?}");
         }
         assert_eq!(
             Error::invalid(&["body", "email"], "Field required", "missing").body(),
-            serde_json::json!({"detail": [{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}]})
+            serde_json::json!({"detail": [{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}], "code": "VALIDATION_ERROR"})
         );
         assert_eq!(
             Error::InvalidCredentials.body(),
-            serde_json::json!({"detail": "Invalid Credentials"})
+            serde_json::json!({"detail": "Invalid Credentials", "code": "INVALID_CREDENTIALS"})
+        );
+        assert_eq!(
+            Error::PostNotFound(PostId(4)).body(),
+            serde_json::json!({"detail": "post with id: 4 was not found", "code": "POST_NOT_FOUND"})
         );
         assert_eq!(
             Error::internal("SELECT failed").body(),
-            serde_json::json!({"detail": "Internal Server Error"})
+            serde_json::json!({"detail": "Internal Server Error", "code": "INTERNAL_ERROR"})
         );
         assert_eq!(
             Error::Unauthorized.headers(),
@@ -293,7 +451,36 @@ mod tests {
             .headers(),
             vec![("retry-after", "7".to_owned())]
         );
-        assert!(Error::NotFound("n".into()).headers().is_empty());
+        assert!(Error::VoteNotFound.headers().is_empty());
+    }
+
+    #[test]
+    fn codes_are_unique_upper_snake_case() {
+        let mut seen = std::collections::HashSet::new();
+        for code in ErrorCode::ALL {
+            let text = code.as_str();
+            assert!(seen.insert(text), "{text} twice");
+            assert!(
+                text.chars().all(|c| c.is_ascii_uppercase() || c == '_'),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn errors_are_clone_and_keep_their_cause() {
+        let err = Error::internal("disk on fire");
+        let copy = err.clone();
+        assert_eq!(
+            std::error::Error::source(&copy).map(|c| c.to_string()),
+            Some("disk on fire".to_owned())
+        );
+    }
+
+    #[test]
+    fn within_puts_field_errors_under_a_prefix() {
+        let err = Error::invalid(&["password"], "too short", "string_too_short").within(&["body"]);
+        assert_eq!(err.field_errors()[0].loc, vec!["body", "password"]);
     }
 
     #[test]

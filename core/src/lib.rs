@@ -26,6 +26,7 @@ pub mod config;
 pub mod crypto;
 pub mod domain;
 pub mod error;
+pub mod http;
 pub mod openapi;
 pub mod schema;
 pub mod service;

@@ -1,8 +1,9 @@
-//! The OpenAPI 3.1 document of Agora's HTTP API, built from the same types the
-//! handlers parse and answer with, so the two cannot drift apart.
+//! The OpenAPI 3.1 document of Agora's HTTP API, generated from the endpoint
+//! table ([`crate::http::ENDPOINTS`]) and the same types the dispatcher
+//! parses and answers with, so the document and the API cannot drift apart.
 //!
 //! Both adapters serve [`document`] at `GET /openapi.json` (and Swagger UI at
-//! `GET /docs`); their tests check that it lists exactly the routes they have.
+//! `GET /docs`).
 //!
 //! ```
 //! let doc = agora_core::openapi::document();
@@ -11,28 +12,55 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::json;
-use utoipa::openapi::path::Operation;
-use utoipa::openapi::security::{
-    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityScheme,
+use utoipa::openapi::path::{
+    HttpMethod, Operation, OperationBuilder, Parameter, ParameterBuilder, ParameterIn,
 };
-use utoipa::openapi::{ContentBuilder, OpenApi as Document, Ref, Response, ResponseBuilder};
-use utoipa::{IntoParams, Modify, OpenApi, ToSchema};
+use utoipa::openapi::request_body::RequestBodyBuilder;
+use utoipa::openapi::schema::{ArrayBuilder, Schema, Type};
+use utoipa::openapi::security::{
+    Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+    SecurityScheme,
+};
+use utoipa::openapi::{
+    ContentBuilder, ObjectBuilder, OpenApi as Document, Ref, RefOr, Required, Response,
+    ResponseBuilder,
+};
+use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use crate::domain::{Email, Post, PostId, PostWithVotes, Session, User, UserId};
+use crate::error::{Error, ErrorCode};
+use crate::http::{BodyKind, ENDPOINTS, Endpoint, Method};
 use crate::schema::{
     AccountDeletion, LoginRequest, Message, PasswordChange, PostCreate, RefreshRequest,
     SessionInfo, Token, UserCreate, VoteRequest,
 };
 
-/// The OpenAPI document, as served at `GET /openapi.json`.
+/// The OpenAPI document, as served at `GET /openapi.json`: the info,
+/// components and tags below, and one operation per documented row of
+/// [`ENDPOINTS`].
 pub fn document() -> Document {
-    ApiDoc::openapi()
+    let mut doc = ApiDoc::openapi();
+    doc.info.description = Some(format!(
+        "Users, JWT login, posts and votes. Log in with `POST /login` (the OAuth2 password form \
+         or JSON), then send `Authorization: Bearer <access_token>`. Every error answer is \
+         `{{\"detail\": ..., \"code\": ...}}`; the codes (with their status): {}.",
+        codes_table()
+    ));
+    add_security_schemes(&mut doc);
+    for endpoint in ENDPOINTS {
+        if let Some(described) = &endpoint.doc {
+            doc.paths.add_path_operation(
+                endpoint.path,
+                vec![http_method(endpoint.method)],
+                operation(endpoint, described),
+            );
+        }
+    }
+    doc
 }
 
 /// The `(METHOD, path)` pairs the document describes, methods upper-case and
-/// paths in OpenAPI form (`/posts/{id}`): what adapters' tests compare with
-/// their real routes.
+/// paths in OpenAPI form (`/posts/{id}`).
 pub fn operations() -> BTreeSet<(String, String)> {
     let doc = document();
     let mut ops = BTreeSet::new();
@@ -55,12 +83,264 @@ pub fn operations() -> BTreeSet<(String, String)> {
     ops
 }
 
-/// An error answer: `{"detail": "<message>"}`.
+/// A schema of the document, by function so that the endpoint table can
+/// hold it in a `static`.
+pub type SchemaFn = fn() -> RefOr<Schema>;
+
+/// The schema component of `T`.
+pub fn schema<T: ToSchema>() -> RefOr<Schema> {
+    Ref::from_schema_name(T::name()).into()
+}
+
+/// An array of `T`.
+pub fn array<T: ToSchema>() -> RefOr<Schema> {
+    ArrayBuilder::new().items(schema::<T>()).into()
+}
+
+/// How an endpoint is described in the OpenAPI document.
+#[derive(Debug, Clone, Copy)]
+pub struct OperationDoc {
+    /// Its tag (section).
+    pub tag: &'static str,
+    /// What a success means.
+    pub summary: &'static str,
+    /// The request body's schema.
+    pub request: Option<SchemaFn>,
+    /// The success answer's schema (none for 204).
+    pub response: Option<SchemaFn>,
+    /// The path's `{id}`: its description and whether it is an integer.
+    pub id: Option<(&'static str, bool)>,
+    /// The query parameters.
+    pub query: Option<fn() -> Vec<Parameter>>,
+    /// The errors particular to it, each with an example (401, 413, 422,
+    /// 429 and 503 are added from the endpoint's flags).
+    pub errors: &'static [ErrorDoc],
+}
+
+/// A documented error answer of one endpoint.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorDoc {
+    /// When it happens.
+    pub description: &'static str,
+    /// An example of it (its status, code and body go in the document).
+    pub example: fn() -> Error,
+}
+
+const fn doc(tag: &'static str, summary: &'static str) -> OperationDoc {
+    OperationDoc {
+        tag,
+        summary,
+        request: None,
+        response: None,
+        id: None,
+        query: None,
+        errors: &[],
+    }
+}
+
+impl OperationDoc {
+    const fn request(mut self, schema: SchemaFn) -> Self {
+        self.request = Some(schema);
+        self
+    }
+
+    const fn response(mut self, schema: SchemaFn) -> Self {
+        self.response = Some(schema);
+        self
+    }
+
+    const fn id(mut self, description: &'static str, integer: bool) -> Self {
+        self.id = Some((description, integer));
+        self
+    }
+
+    const fn errors(mut self, errors: &'static [ErrorDoc]) -> Self {
+        self.errors = errors;
+        self
+    }
+}
+
+const fn err(description: &'static str, example: fn() -> Error) -> ErrorDoc {
+    ErrorDoc {
+        description,
+        example,
+    }
+}
+
+/// The description of every documented endpoint, used by the table in
+/// [`crate::http::ENDPOINTS`].
+pub(crate) mod docs {
+    use super::*;
+
+    const WRONG_PASSWORD: ErrorDoc = err("Wrong password", || Error::InvalidCredentials);
+    const NO_POST: ErrorDoc = err("No such post visible to the caller", || {
+        Error::PostNotFound(PostId(7))
+    });
+    const NOT_OWNER: ErrorDoc = err("Not the caller's post", || Error::NotOwner);
+
+    pub(crate) const ROOT: OperationDoc = doc("meta", "Greeting").response(schema::<Message>);
+    pub(crate) const HEALTH: OperationDoc =
+        doc("meta", "The service and its database are up").response(schema::<Health>);
+    pub(crate) const CREATE_USER: OperationDoc = doc("users", "Registered")
+        .request(schema::<UserCreate>)
+        .response(schema::<User>)
+        .errors(&[err("The email is taken", || {
+            Error::EmailTaken("ada@example.com".to_owned())
+        })]);
+    pub(crate) const ME: OperationDoc = doc("users", "The caller").response(schema::<User>);
+    pub(crate) const DELETE_ACCOUNT: OperationDoc =
+        doc("users", "Account, posts, votes and sessions deleted")
+            .request(schema::<AccountDeletion>)
+            .errors(&[WRONG_PASSWORD]);
+    pub(crate) const GET_USER: OperationDoc = doc("users", "The user")
+        .response(schema::<User>)
+        .id("User id", true)
+        .errors(&[err("No such user", || Error::UserNotFound(UserId(7)))]);
+    pub(crate) const CHANGE_PASSWORD: OperationDoc =
+        doc("users", "Changed; the caller's other sessions are ended")
+            .request(schema::<PasswordChange>)
+            .errors(&[WRONG_PASSWORD]);
+    pub(crate) const LOGIN: OperationDoc = doc("auth", "Logged in")
+        .response(schema::<Token>)
+        .errors(&[err("Unknown email or wrong password", || {
+            Error::InvalidCredentials
+        })]);
+    pub(crate) const REFRESH: OperationDoc =
+        doc("auth", "A new token pair; the old refresh token is spent")
+            .request(schema::<RefreshRequest>)
+            .response(schema::<Token>)
+            .errors(&[err("Unknown, spent or expired refresh token", || {
+                Error::Unauthorized
+            })]);
+    pub(crate) const LOGOUT: OperationDoc = doc("auth", "The caller's session is ended");
+    pub(crate) const LOGOUT_ALL: OperationDoc = doc("auth", "Every session of the caller is ended");
+    pub(crate) const LIST_SESSIONS: OperationDoc =
+        doc("auth", "The caller's active sessions").response(array::<SessionInfo>);
+    pub(crate) const END_SESSION: OperationDoc = doc("auth", "The session is ended")
+        .id("Session id", false)
+        .errors(&[err("No such session of the caller", || {
+            Error::SessionNotFound
+        })]);
+    pub(crate) const JWKS: OperationDoc = doc("auth", "The public keys that verify access tokens")
+        .response(schema::<JwkSet>)
+        .errors(&[err(
+            "Tokens are signed with a shared secret (HS256): no public keys",
+            || Error::RouteNotFound,
+        )]);
+    pub(crate) const LIST_POSTS: OperationDoc = OperationDoc {
+        query: Some(|| ListParams::into_params(|| Some(ParameterIn::Query))),
+        ..doc("posts", "Posts visible to the caller, newest first").response(array::<PostWithVotes>)
+    };
+    pub(crate) const CREATE_POST: OperationDoc = doc("posts", "Created")
+        .request(schema::<PostCreate>)
+        .response(schema::<Post>);
+    pub(crate) const GET_POST: OperationDoc = doc("posts", "The post")
+        .response(schema::<PostWithVotes>)
+        .id("Post id", true)
+        .errors(&[NO_POST]);
+    pub(crate) const UPDATE_POST: OperationDoc = doc("posts", "Replaced")
+        .request(schema::<PostCreate>)
+        .response(schema::<Post>)
+        .id("Post id", true)
+        .errors(&[NOT_OWNER, NO_POST]);
+    pub(crate) const DELETE_POST: OperationDoc = doc("posts", "Deleted")
+        .id("Post id", true)
+        .errors(&[NOT_OWNER, NO_POST]);
+    pub(crate) const VOTE: OperationDoc = doc("posts", "Vote added or removed")
+        .request(schema::<VoteRequest>)
+        .response(schema::<Message>)
+        .errors(&[
+            NO_POST,
+            err("No vote to remove", || Error::VoteNotFound),
+            err("Already voted", || Error::VoteExists {
+                user: UserId(1),
+                post: PostId(7),
+            }),
+        ]);
+}
+
+fn http_method(method: Method) -> HttpMethod {
+    match method {
+        Method::Get => HttpMethod::Get,
+        Method::Post => HttpMethod::Post,
+        Method::Put => HttpMethod::Put,
+        Method::Delete => HttpMethod::Delete,
+    }
+}
+
+/// One operation of the document, from its row of the table.
+fn operation(endpoint: &Endpoint, described: &OperationDoc) -> Operation {
+    let mut op = OperationBuilder::new()
+        .tag(described.tag)
+        .operation_id(Some(format!("{:?}", endpoint.operation)));
+    if endpoint.auth {
+        op = op
+            .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
+            .security(SecurityRequirement::new(OAUTH2, Vec::<String>::new()));
+    }
+    if let Some((description, integer)) = described.id {
+        let kind = if integer { Type::Integer } else { Type::String };
+        op = op.parameter(
+            ParameterBuilder::new()
+                .name("id")
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .description(Some(description))
+                .schema(Some(ObjectBuilder::new().schema_type(kind))),
+        );
+    }
+    if let Some(query) = described.query {
+        op = op.parameters(Some(query()));
+    }
+    let json_body = |schema: SchemaFn| ContentBuilder::new().schema(Some(schema())).build();
+    match (endpoint.body, described.request) {
+        (BodyKind::Login, _) => {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(
+                        "application/x-www-form-urlencoded",
+                        json_body(schema::<LoginForm>),
+                    )
+                    .content("application/json", json_body(schema::<LoginRequest>))
+                    .build(),
+            ));
+        }
+        (_, Some(request)) => {
+            op = op.request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content("application/json", json_body(request))
+                    .build(),
+            ));
+        }
+        (_, None) => {}
+    }
+    let mut success = ResponseBuilder::new().description(described.summary);
+    if let Some(response) = described.response {
+        success = success.content("application/json", json_body(response));
+    }
+    op = op.response(endpoint.status.to_string(), success.build());
+    for error_doc in described.errors {
+        let example = (error_doc.example)();
+        op = op.response(
+            example.status_code().to_string(),
+            error(error_doc.description, &example),
+        );
+    }
+    let mut op = op.build();
+    add_common(endpoint, &mut op);
+    op
+}
+
+/// An error answer: `{"detail": "<message>", "code": "<CODE>"}`.
 #[derive(ToSchema)]
-#[schema(example = json!({"detail": "Could not validate credentials"}))]
+#[schema(example = json!({"detail": "Could not validate credentials", "code": "UNAUTHORIZED"}))]
 pub struct HttpError {
     /// Human-readable message.
     pub detail: String,
+    /// Stable machine-readable code (see the API description for the list).
+    pub code: String,
 }
 
 /// One problem of a 422 answer, as FastAPI reports it.
@@ -76,12 +356,15 @@ pub struct ValidationErrorItem {
     pub kind: String,
 }
 
-/// A 422 answer: `{"detail": [problems]}`, one entry per offending field.
+/// A 422 answer: `{"detail": [problems], "code": "VALIDATION_ERROR"}`, one
+/// entry per offending field.
 #[derive(ToSchema)]
-#[schema(example = json!({"detail": [{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}]}))]
+#[schema(example = json!({"detail": [{"loc": ["body", "email"], "msg": "Field required", "type": "missing"}], "code": "VALIDATION_ERROR"}))]
 pub struct ValidationError {
     /// Every problem found.
     pub detail: Vec<ValidationErrorItem>,
+    /// Always `VALIDATION_ERROR`.
+    pub code: String,
 }
 
 /// The OAuth2 password form of `POST /login`.
@@ -138,14 +421,6 @@ pub struct ListParams {
 #[openapi(
     info(
         title = "Agora",
-        description = "Users, JWT login, posts and votes. Log in with `POST /login` (the OAuth2 password form or JSON), then send `Authorization: Bearer <access_token>`.",
-    ),
-    paths(
-        paths::root, paths::health, paths::create_user, paths::me, paths::delete_account,
-        paths::get_user, paths::change_password, paths::login, paths::refresh, paths::logout,
-        paths::logout_all, paths::list_sessions, paths::end_session, paths::jwks,
-        paths::list_posts, paths::create_post, paths::get_post, paths::update_post,
-        paths::delete_post, paths::vote,
     ),
     components(schemas(
         UserId, PostId, Email, User, Post, PostWithVotes, Session, SessionInfo, Token, Message,
@@ -153,7 +428,6 @@ pub struct ListParams {
         PasswordChange, AccountDeletion, HttpError, ValidationError, ValidationErrorItem, Health,
         JwkSet,
     )),
-    modifiers(&CommonResponses),
     tags(
         (name = "auth", description = "Login, tokens and sessions"),
         (name = "users", description = "Accounts"),
@@ -166,299 +440,130 @@ struct ApiDoc;
 const BEARER: &str = "bearer";
 const OAUTH2: &str = "oauth2";
 
-/// Adds the security schemes and the error answers many operations share:
-/// 401 on authenticated ones, 413 and 422 where a body or parameter is
-/// parsed, 429 where attempts are throttled, 503 where the database is used.
-struct CommonResponses;
-
-impl Modify for CommonResponses {
-    fn modify(&self, doc: &mut Document) {
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            BEARER,
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .description(Some("The `access_token` of `POST /login`."))
-                    .build(),
-            ),
-        );
-        components.add_security_scheme(
-            OAUTH2,
-            SecurityScheme::OAuth2(OAuth2::with_description(
-                [Flow::Password(Password::new("/login", Scopes::new()))],
-                "OAuth2 password flow: `POST /login` with `username` and `password`.",
-            )),
-        );
-        for (path, item) in doc.paths.paths.iter_mut() {
-            for op in [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-            ]
-            .into_iter()
-            .flatten()
-            {
-                add_common(path, op);
-            }
-        }
-    }
+fn add_security_schemes(doc: &mut Document) {
+    let components = doc.components.get_or_insert_with(Default::default);
+    components.add_security_scheme(
+        BEARER,
+        SecurityScheme::Http(
+            HttpBuilder::new()
+                .scheme(HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .description(Some("The `access_token` of `POST /login`."))
+                .build(),
+        ),
+    );
+    components.add_security_scheme(
+        OAUTH2,
+        SecurityScheme::OAuth2(OAuth2::with_description(
+            [Flow::Password(Password::new("/login", Scopes::new()))],
+            "OAuth2 password flow: `POST /login` with `username` and `password`.",
+        )),
+    );
 }
 
-fn add_common(path: &str, op: &mut Operation) {
-    let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+/// Adds the error answers that follow from the endpoint's flags: 401 on
+/// authenticated ones, 413 and 422 where a body or parameter is parsed,
+/// 429 where attempts are throttled, 503 where the database is used.
+fn add_common(endpoint: &Endpoint, op: &mut Operation) {
     let has_input =
         op.request_body.is_some() || op.parameters.as_ref().is_some_and(|p| !p.is_empty());
-    let throttled = matches!(path, "/login" | "/users" | "/token/refresh")
-        || (path == "/users/me" && op.request_body.is_some())
-        || path == "/users/me/password";
-    let uses_database = !matches!(path, "/" | "/.well-known/jwks.json");
     let responses = &mut op.responses.responses;
-    let mut add = |status: &str, response: Response| {
+    let mut add = |description: &str, example: Error| {
         responses
-            .entry(status.to_owned())
-            .or_insert_with(|| response.into());
+            .entry(example.status_code().to_string())
+            .or_insert_with(|| error(description, &example).into());
     };
-    if secured {
+    if endpoint.auth {
         add(
-            "401",
-            error(
-                "Missing, invalid or expired bearer token (with `WWW-Authenticate: Bearer`)",
-                "Could not validate credentials",
-            ),
+            "Missing, invalid or expired bearer token (with `WWW-Authenticate: Bearer`)",
+            Error::Unauthorized,
         );
     }
     if op.request_body.is_some() {
-        add(
-            "413",
-            error(
-                "The body is larger than the limit",
-                "Request body too large",
-            ),
-        );
+        add("The body is larger than the limit", Error::PayloadTooLarge);
     }
     if has_input {
-        add("422", validation_error());
-    }
-    if throttled {
         add(
-            "429",
-            error(
-                "Too many attempts; retry after `Retry-After` seconds",
-                "Too many requests",
-            ),
+            "Invalid input: one entry per offending field",
+            Error::invalid(&["body", "email"], "Field required", "missing"),
         );
     }
-    if uses_database {
+    if endpoint.throttled {
         add(
-            "503",
-            error(
-                "The database is unreachable; retry later",
-                "Service temporarily unavailable, try again later",
-            ),
+            "Too many attempts; retry after `Retry-After` seconds",
+            Error::RateLimited {
+                retry_after_secs: 30,
+            },
+        );
+    }
+    if endpoint.storage {
+        add(
+            "The database is unreachable; retry later",
+            Error::unavailable("down"),
         );
     }
 }
 
-fn error(description: &str, detail: &str) -> Response {
+/// An error answer with `example`'s body.
+fn error(description: &str, example: &Error) -> Response {
+    let schema = match example {
+        Error::Validation(_) => "ValidationError",
+        _ => "HttpError",
+    };
     ResponseBuilder::new()
         .description(description)
         .content(
             "application/json",
             ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("HttpError")))
-                .example(Some(json!({ "detail": detail })))
+                .schema(Some(Ref::from_schema_name(schema)))
+                .example(Some(example.body()))
                 .build(),
         )
         .build()
 }
 
-fn validation_error() -> Response {
-    ResponseBuilder::new()
-        .description("Invalid input: one entry per offending field")
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ValidationError")))
-                .example(Some(json!({"detail": [
-                    {"loc": ["body", "email"], "msg": "Field required", "type": "missing"}
-                ]})))
-                .build(),
-        )
-        .build()
+/// The error codes, as listed in the document's description.
+fn codes_table() -> String {
+    ErrorCode::ALL
+        .iter()
+        .map(|code| format!("`{code}` ({})", code.kind().status_code()))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-/// Operation descriptions; the functions are never called (the adapters hold
-/// the real handlers), `#[utoipa::path]` only reads their attributes.
-#[allow(dead_code)]
-mod paths {
+#[cfg(test)]
+mod tests {
     use super::*;
+    use serde_json::json;
 
-    #[utoipa::path(get, path = "/", tag = "meta",
-        responses((status = 200, description = "Greeting", body = Message)))]
-    fn root() {}
+    #[test]
+    fn every_documented_endpoint_is_in_the_document_once() {
+        let documented = ENDPOINTS.iter().filter(|e| e.doc.is_some()).count();
+        assert_eq!(operations().len(), documented);
+        assert!(operations().contains(&("GET".to_owned(), "/posts/{id}".to_owned())));
+        assert!(
+            !operations()
+                .iter()
+                .any(|(_, path)| path.starts_with("/docs"))
+        );
+    }
 
-    #[utoipa::path(get, path = "/health", tag = "meta",
-        responses((status = 200, description = "The service and its database are up", body = Health)))]
-    fn health() {}
+    #[test]
+    fn the_description_lists_every_error_code() {
+        let description = document().info.description.unwrap_or_default();
+        for code in ErrorCode::ALL {
+            assert!(description.contains(code.as_str()), "{code}");
+        }
+    }
 
-    #[utoipa::path(post, path = "/users", tag = "users",
-        request_body = UserCreate,
-        responses(
-            (status = 201, description = "Registered", body = User,
-                example = json!({"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z"})),
-            (status = 409, description = "The email is taken", body = HttpError,
-                example = json!({"detail": "User with email: ada@example.com already exists"})),
-        ))]
-    fn create_user() {}
-
-    #[utoipa::path(get, path = "/users/me", tag = "users",
-        security(("bearer" = []), ("oauth2" = [])),
-        responses((status = 200, description = "The caller", body = User)))]
-    fn me() {}
-
-    #[utoipa::path(delete, path = "/users/me", tag = "users",
-        security(("bearer" = []), ("oauth2" = [])),
-        request_body = AccountDeletion,
-        responses(
-            (status = 204, description = "Account, posts, votes and sessions deleted"),
-            (status = 403, description = "Wrong password", body = HttpError,
-                example = json!({"detail": "Invalid Credentials"})),
-        ))]
-    fn delete_account() {}
-
-    #[utoipa::path(get, path = "/users/{id}", tag = "users",
-        params(("id" = i64, Path, description = "User id")),
-        responses(
-            (status = 200, description = "The user", body = User),
-            (status = 404, description = "No such user", body = HttpError,
-                example = json!({"detail": "User with id: 7 does not exist"})),
-        ))]
-    fn get_user() {}
-
-    #[utoipa::path(put, path = "/users/me/password", tag = "users",
-        security(("bearer" = []), ("oauth2" = [])),
-        request_body = PasswordChange,
-        responses(
-            (status = 204, description = "Changed; the caller's other sessions are ended"),
-            (status = 403, description = "Wrong current password", body = HttpError,
-                example = json!({"detail": "Invalid Credentials"})),
-        ))]
-    fn change_password() {}
-
-    #[utoipa::path(post, path = "/login", tag = "auth",
-        request_body(content(
-            (LoginForm = "application/x-www-form-urlencoded"),
-            (LoginRequest = "application/json"),
-        )),
-        responses(
-            (status = 200, description = "Logged in", body = Token),
-            (status = 403, description = "Unknown email or wrong password", body = HttpError,
-                example = json!({"detail": "Invalid Credentials"})),
-        ))]
-    fn login() {}
-
-    #[utoipa::path(post, path = "/token/refresh", tag = "auth",
-        request_body = RefreshRequest,
-        responses(
-            (status = 200, description = "A new token pair; the old refresh token is spent", body = Token),
-            (status = 401, description = "Unknown, spent or expired refresh token", body = HttpError,
-                example = json!({"detail": "Could not validate credentials"})),
-        ))]
-    fn refresh() {}
-
-    #[utoipa::path(post, path = "/logout", tag = "auth",
-        security(("bearer" = []), ("oauth2" = [])),
-        responses((status = 204, description = "The caller's session is ended")))]
-    fn logout() {}
-
-    #[utoipa::path(post, path = "/logout/all", tag = "auth",
-        security(("bearer" = []), ("oauth2" = [])),
-        responses((status = 204, description = "Every session of the caller is ended")))]
-    fn logout_all() {}
-
-    #[utoipa::path(get, path = "/sessions", tag = "auth",
-        security(("bearer" = []), ("oauth2" = [])),
-        responses((status = 200, description = "The caller's active sessions", body = Vec<SessionInfo>)))]
-    fn list_sessions() {}
-
-    #[utoipa::path(delete, path = "/sessions/{id}", tag = "auth",
-        security(("bearer" = []), ("oauth2" = [])),
-        params(("id" = String, Path, description = "Session id")),
-        responses(
-            (status = 204, description = "The session is ended"),
-            (status = 404, description = "No such session of the caller", body = HttpError,
-                example = json!({"detail": "Session not found"})),
-        ))]
-    fn end_session() {}
-
-    #[utoipa::path(get, path = "/.well-known/jwks.json", tag = "auth",
-        responses(
-            (status = 200, description = "The public keys that verify access tokens", body = JwkSet),
-            (status = 404, description = "Tokens are signed with a shared secret (HS256): no public keys", body = HttpError,
-                example = json!({"detail": "Not Found"})),
-        ))]
-    fn jwks() {}
-
-    #[utoipa::path(get, path = "/posts", tag = "posts",
-        security(("bearer" = []), ("oauth2" = [])),
-        params(ListParams),
-        responses((status = 200, description = "Posts visible to the caller, newest first", body = Vec<PostWithVotes>)))]
-    fn list_posts() {}
-
-    #[utoipa::path(post, path = "/posts", tag = "posts",
-        security(("bearer" = []), ("oauth2" = [])),
-        request_body = PostCreate,
-        responses((status = 201, description = "Created", body = Post)))]
-    fn create_post() {}
-
-    #[utoipa::path(get, path = "/posts/{id}", tag = "posts",
-        security(("bearer" = []), ("oauth2" = [])),
-        params(("id" = i64, Path, description = "Post id")),
-        responses(
-            (status = 200, description = "The post", body = PostWithVotes),
-            (status = 404, description = "No such post visible to the caller", body = HttpError,
-                example = json!({"detail": "post with id: 7 was not found"})),
-        ))]
-    fn get_post() {}
-
-    #[utoipa::path(put, path = "/posts/{id}", tag = "posts",
-        security(("bearer" = []), ("oauth2" = [])),
-        params(("id" = i64, Path, description = "Post id")),
-        request_body = PostCreate,
-        responses(
-            (status = 200, description = "Replaced", body = Post),
-            (status = 403, description = "Not the caller's post", body = HttpError,
-                example = json!({"detail": "Not authorized to perform requested action"})),
-            (status = 404, description = "No such post", body = HttpError,
-                example = json!({"detail": "post with id: 7 was not found"})),
-        ))]
-    fn update_post() {}
-
-    #[utoipa::path(delete, path = "/posts/{id}", tag = "posts",
-        security(("bearer" = []), ("oauth2" = [])),
-        params(("id" = i64, Path, description = "Post id")),
-        responses(
-            (status = 204, description = "Deleted"),
-            (status = 403, description = "Not the caller's post", body = HttpError,
-                example = json!({"detail": "Not authorized to perform requested action"})),
-            (status = 404, description = "No such post", body = HttpError,
-                example = json!({"detail": "post with id: 7 was not found"})),
-        ))]
-    fn delete_post() {}
-
-    #[utoipa::path(post, path = "/vote", tag = "posts",
-        security(("bearer" = []), ("oauth2" = [])),
-        request_body = VoteRequest,
-        responses(
-            (status = 201, description = "Vote added or removed", body = Message,
-                example = json!({"message": "Successfully added vote"})),
-            (status = 404, description = "No such post, or no vote to remove", body = HttpError,
-                example = json!({"detail": "Post with id: 7 does not exist"})),
-            (status = 409, description = "Already voted", body = HttpError,
-                example = json!({"detail": "user 1 has already voted on post 7"})),
-        ))]
-    fn vote() {}
+    #[test]
+    fn error_examples_carry_their_code() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let example = &doc["paths"]["/posts/{id}"]["get"]["responses"]["404"]["content"]["application/json"]
+            ["example"];
+        assert_eq!(
+            example,
+            &json!({"detail": "post with id: 7 was not found", "code": "POST_NOT_FOUND"})
+        );
+    }
 }

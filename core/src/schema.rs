@@ -372,10 +372,24 @@ fn serde_field_error(e: &serde_path_to_error::Error<serde_json::Error>) -> Field
             kind: "missing".to_owned(),
         };
     }
+    // serde says "invalid type: floating point `1e20`, expected i64"; the
+    // client gets the same words as for a bad path or query value.
+    let expected = message
+        .rsplit_once(", expected ")
+        .map_or("", |(_, expected)| expected);
+    let (msg, kind) = if expected.starts_with('i') || expected.starts_with('u') {
+        ("Input should be a valid integer", "int_type")
+    } else if expected.contains("string") {
+        ("Input should be a valid string", "string_type")
+    } else if expected.contains("bool") {
+        ("Input should be a valid boolean", "bool_type")
+    } else {
+        ("Input should be a valid value", "type_error")
+    };
     FieldError {
         loc,
-        msg: message,
-        kind: "type_error".to_owned(),
+        msg: msg.to_owned(),
+        kind: kind.to_owned(),
     }
 }
 
@@ -515,6 +529,19 @@ mod tests {
             parse_json::<PostCreate>(JSON, br#"{"title":"t","content":"x","published":"yes"}"#)
                 .unwrap_err();
         assert_eq!(locs(err), vec![vec!["body", "published"]]);
+    }
+
+    #[test]
+    fn body_type_errors_use_the_same_words_as_query_and_path_errors() {
+        let err = parse_json::<VoteRequest>(JSON, br#"{"post_id":1e20,"dir":1}"#).unwrap_err();
+        assert_eq!(err.field_errors()[0].msg, "Input should be a valid integer");
+        assert_eq!(err.field_errors()[0].kind, "int_type");
+        let err = parse_json::<PostCreate>(JSON, br#"{"title":5,"content":"x"}"#).unwrap_err();
+        assert_eq!(err.field_errors()[0].msg, "Input should be a valid string");
+        let err =
+            parse_json::<PostCreate>(JSON, br#"{"title":"t","content":"x","published":"yes"}"#)
+                .unwrap_err();
+        assert_eq!(err.field_errors()[0].kind, "bool_type");
     }
 
     #[test]

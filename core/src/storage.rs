@@ -15,7 +15,10 @@ use crate::domain::{
     Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, RefreshClaim, RefreshTokenRecord,
     Session, User, UserCredentials, UserId,
 };
-use crate::error::{Cause, Error};
+use crate::error::Error;
+
+/// The cause a [`StorageError`] carries (the driver's error).
+pub type StorageCause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// A storage failure, typed so services can turn it into the right answer.
 #[derive(Debug, thiserror::Error)]
@@ -34,17 +37,17 @@ pub enum StorageError {
     },
     /// The database cannot be reached (down, pool exhausted, timed out).
     #[error("database unavailable")]
-    Unavailable(#[source] Cause),
+    Unavailable(#[source] StorageCause),
     /// Anything else (the message carries the database's own, with its error code).
     #[error("storage failure: {0}")]
-    Other(#[source] Cause),
+    Other(#[source] StorageCause),
 }
 
 impl From<StorageError> for Error {
     fn from(e: StorageError) -> Self {
         match e {
-            StorageError::Unavailable(cause) => Error::Unavailable(cause),
-            other => Error::Internal(Box::new(other)),
+            StorageError::Unavailable(cause) => Error::Unavailable(cause.into()),
+            other => Error::internal(other),
         }
     }
 }

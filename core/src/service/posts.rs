@@ -7,14 +7,6 @@ use crate::error::{Error, Result};
 use crate::schema::{ListQuery, PostCreate};
 use crate::storage::StorageError;
 
-fn not_found(id: PostId) -> Error {
-    Error::NotFound(format!("post with id: {id} was not found"))
-}
-
-fn not_owner() -> Error {
-    Error::Forbidden("Not authorized to perform requested action".to_owned())
-}
-
 impl Agora {
     /// Creates a post owned by the caller.
     pub async fn create_post(&self, caller: &Caller, request: PostCreate) -> Result<Post> {
@@ -65,7 +57,7 @@ impl Agora {
                 post: self.post_shown_to(found.post, viewer),
                 ..found
             }),
-            _ => Err(not_found(id)),
+            _ => Err(Error::PostNotFound(id)),
         }
     }
 
@@ -82,7 +74,7 @@ impl Agora {
             .store
             .update_post(id, &draft)
             .await?
-            .ok_or_else(|| not_found(id))
+            .ok_or(Error::PostNotFound(id))
     }
 
     /// Deletes a post and its votes; only its owner may ([`Error::Forbidden`]).
@@ -91,7 +83,7 @@ impl Agora {
         if self.inner.store.delete_post(id).await? {
             Ok(())
         } else {
-            Err(not_found(id))
+            Err(Error::PostNotFound(id))
         }
     }
 
@@ -101,7 +93,7 @@ impl Agora {
     async fn owned_post(&self, caller: &Caller, id: PostId) -> Result<PostId> {
         let found = self.get_post(caller, id).await?;
         if found.post.owner_id != caller.id() {
-            return Err(not_owner());
+            return Err(Error::NotOwner);
         }
         Ok(found.post.id)
     }

@@ -219,7 +219,7 @@ impl Agora {
                 .revoke_session(user.id, session_id, now())
                 .await?
         {
-            return Err(Error::NotFound("Session not found".to_owned()));
+            return Err(Error::SessionNotFound);
         }
         tracing::info!(target: "agora::audit", event = "session_ended", user_id = user.id.0,
             session_id = %session_id, by_session = %current.id);

@@ -13,7 +13,7 @@ impl Agora {
     /// decided by the database's unique constraint. Registrations are
     /// throttled per client IP.
     pub async fn register(&self, request: UserCreate, client: &ClientInfo) -> Result<User> {
-        let email = Email::parse(&request.email);
+        let email = Email::parse(&request.email).map_err(|e| e.within(&["body", "email"]));
         let password = self.new_password(request.password, "password");
         let (email, password) = match (email, password) {
             (Ok(e), Ok(p)) => (e, p),
@@ -33,20 +33,18 @@ impl Agora {
                 tracing::info!(target: "agora::audit", event = "register", user_id = user.id.0, ip = ?client.ip);
                 Ok(user)
             }
-            Err(StorageError::Conflict { .. }) => Err(Error::Conflict(format!(
-                "User with email: {email} already exists"
-            ))),
+            Err(StorageError::Conflict { .. }) => Err(Error::EmailTaken(email.to_string())),
             Err(e) => Err(e.into()),
         }
     }
 
     /// A password chosen by the user, checked against the password rules;
-    /// errors point at `field`.
+    /// errors point at the body's `field`.
     fn new_password(&self, raw: String, field: &str) -> Result<Password> {
         self.inner
             .password_policy
             .check(raw)
-            .map_err(|e| relocate(e, field))
+            .map_err(|e| e.within(&["body", field]))
     }
 
     /// A user by id, or [`Error::NotFound`]; with the privacy switch on
@@ -57,7 +55,7 @@ impl Agora {
             .store
             .get_user(id)
             .await?
-            .ok_or_else(|| Error::NotFound(format!("User with id: {id} does not exist")))?;
+            .ok_or(Error::UserNotFound(id))?;
         Ok(self.shown_to(user, None))
     }
 
@@ -124,22 +122,5 @@ impl Agora {
         tracing::info!(target: "agora::audit", event = "account_deletion", outcome = "success",
             user_id = user.id.0, session_id = %session.id);
         Ok(())
-    }
-}
-
-/// Moves a validation error on `["body", "password"]` to `["body", field]`.
-fn relocate(err: Error, field: &str) -> Error {
-    match err {
-        Error::Validation(mut errors) => {
-            for e in &mut errors {
-                if let Some(last) = e.loc.last_mut()
-                    && last == "password"
-                {
-                    *last = field.to_owned();
-                }
-            }
-            Error::Validation(errors)
-        }
-        other => other,
     }
 }

@@ -34,27 +34,26 @@ impl Agora {
         let viewer = caller.user();
         let direction = request.direction()?;
         let post = PostId(request.post_id);
-        let missing = || Error::NotFound(format!("Post with id: {post} does not exist"));
         match self.inner.store.get_post(post).await? {
             Some(found) if found.post.is_visible_to(viewer.id) => {}
-            _ => return Err(missing()),
+            _ => return Err(Error::PostNotFound(post)),
         }
         match direction {
             VoteDirection::Up => match self.inner.store.add_vote(viewer.id, post).await {
                 Ok(()) => Ok(VoteOutcome::Added),
-                Err(StorageError::Conflict { .. }) => Err(Error::Conflict(format!(
-                    "user {} has already voted on post {post}",
-                    viewer.id
-                ))),
+                Err(StorageError::Conflict { .. }) => Err(Error::VoteExists {
+                    user: viewer.id,
+                    post,
+                }),
                 // Deleted between the check and the insert.
-                Err(StorageError::MissingReference { .. }) => Err(missing()),
+                Err(StorageError::MissingReference { .. }) => Err(Error::PostNotFound(post)),
                 Err(e) => Err(e.into()),
             },
             VoteDirection::Remove => {
                 if self.inner.store.remove_vote(viewer.id, post).await? {
                     Ok(VoteOutcome::Removed)
                 } else {
-                    Err(Error::NotFound("Vote does not exist".to_owned()))
+                    Err(Error::VoteNotFound)
                 }
             }
         }

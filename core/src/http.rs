@@ -1,0 +1,673 @@
+//! The HTTP contract in one place: every endpoint in one table
+//! ([`ENDPOINTS`]), the router that matches a request against it
+//! ([`route`]), and the dispatcher that serves it ([`Agora::handle`]).
+//!
+//! Adapters only translate: they hand core a request's method, path,
+//! headers and body and write back the [`Response`]. A new endpoint is
+//! therefore served by every adapter, and described by the OpenAPI document
+//! ([`crate::openapi`], generated from the same table), as soon as it is in
+//! [`ENDPOINTS`] and the exhaustive `match` of the dispatcher.
+//!
+//! ```
+//! use agora_core::http::{route, Operation};
+//! let found = route("GET", "/posts/7/").unwrap();
+//! assert_eq!(found.endpoint.operation, Operation::GetPost);
+//! assert_eq!(found.param.as_deref(), Some("7"));
+//! assert_eq!(route("PATCH", "/posts/7").unwrap_err().status_code(), 405);
+//! assert_eq!(route("GET", "//posts").unwrap_err().status_code(), 404);
+//! ```
+
+use std::borrow::Cow;
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::domain::{ClientInfo, PostId, UserId};
+use crate::error::{Error, Result};
+use crate::schema::{ListQuery, Message, parse_json, parse_login, parse_path_id};
+use crate::service::Agora;
+
+/// An HTTP method of the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Method {
+    /// `GET` (and `HEAD`, served as `GET`).
+    Get,
+    /// `POST`.
+    Post,
+    /// `PUT`.
+    Put,
+    /// `DELETE`.
+    Delete,
+}
+
+impl Method {
+    /// Every method, in the order an `Allow` header lists them.
+    pub const ALL: [Method; 4] = [Method::Get, Method::Post, Method::Put, Method::Delete];
+
+    /// The method's name, upper-case.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+        }
+    }
+
+    /// A request's method (`HEAD` is `GET`); `None` for any other.
+    pub fn parse(method: &str) -> Option<Method> {
+        match method {
+            "GET" | "HEAD" => Some(Method::Get),
+            "POST" => Some(Method::Post),
+            "PUT" => Some(Method::Put),
+            "DELETE" => Some(Method::Delete),
+            _ => None,
+        }
+    }
+}
+
+/// What an endpoint reads from the request body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyKind {
+    /// Nothing (a body sent anyway is not read).
+    None,
+    /// A JSON object.
+    Json,
+    /// `POST /login`: the OAuth2 password form or JSON.
+    Login,
+}
+
+/// Every operation of the API; the dispatcher's `match` on it is exhaustive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// `GET /`: a greeting.
+    Root,
+    /// `GET /health`: the database (and Redis) answer.
+    Health,
+    /// `POST /users`: registration.
+    CreateUser,
+    /// `GET /users/me`: the caller.
+    Me,
+    /// `DELETE /users/me`: account deletion.
+    DeleteAccount,
+    /// `GET /users/{id}`: a user.
+    GetUser,
+    /// `PUT /users/me/password`: password change.
+    ChangePassword,
+    /// `POST /login`: a token pair for an email and password.
+    Login,
+    /// `POST /token/refresh`: a new token pair for a refresh token.
+    Refresh,
+    /// `POST /logout`: ends the caller's session.
+    Logout,
+    /// `POST /logout/all`: ends every session of the caller.
+    LogoutAll,
+    /// `GET /sessions`: the caller's sessions.
+    ListSessions,
+    /// `DELETE /sessions/{id}`: ends one of them.
+    EndSession,
+    /// `GET /.well-known/jwks.json`: the token verification keys.
+    Jwks,
+    /// `GET /posts`: a page of posts.
+    ListPosts,
+    /// `POST /posts`: a new post.
+    CreatePost,
+    /// `GET /posts/{id}`: a post.
+    GetPost,
+    /// `PUT /posts/{id}`: replaces a post.
+    UpdatePost,
+    /// `DELETE /posts/{id}`: deletes a post.
+    DeletePost,
+    /// `POST /vote`: adds or removes a vote.
+    Vote,
+    /// `GET /openapi.json`: the OpenAPI document.
+    OpenApi,
+    /// `GET /docs/...`: Swagger UI.
+    Docs,
+}
+
+/// One row of the endpoint table.
+#[derive(Debug)]
+pub struct Endpoint {
+    /// What it does.
+    pub operation: Operation,
+    /// Its method.
+    pub method: Method,
+    /// Its path, relative to where the API is mounted; `{name}` is one
+    /// segment, `{*name}` the rest of the path.
+    pub path: &'static str,
+    /// The status of a successful answer.
+    pub status: u16,
+    /// Whether it needs `Authorization: Bearer <access token>` (401 without).
+    pub auth: bool,
+    /// What it reads from the body.
+    pub body: BodyKind,
+    /// Whether attempts are throttled (429).
+    pub throttled: bool,
+    /// Whether it uses the database (503 when it is down).
+    pub storage: bool,
+    /// Its OpenAPI description; `None` for the documentation routes.
+    pub doc: Option<crate::openapi::OperationDoc>,
+}
+
+impl Endpoint {
+    const fn new(operation: Operation, method: Method, path: &'static str, status: u16) -> Self {
+        Endpoint {
+            operation,
+            method,
+            path,
+            status,
+            auth: false,
+            body: BodyKind::None,
+            throttled: false,
+            storage: true,
+            doc: None,
+        }
+    }
+
+    const fn authenticated(mut self) -> Self {
+        self.auth = true;
+        self
+    }
+
+    const fn json(mut self) -> Self {
+        self.body = BodyKind::Json;
+        self
+    }
+
+    const fn throttled(mut self) -> Self {
+        self.throttled = true;
+        self
+    }
+
+    const fn no_storage(mut self) -> Self {
+        self.storage = false;
+        self
+    }
+
+    const fn doc(mut self, doc: crate::openapi::OperationDoc) -> Self {
+        self.doc = Some(doc);
+        self
+    }
+}
+
+use crate::openapi::docs as d;
+use Method::{Delete, Get, Post, Put};
+use Operation as Op;
+
+/// The API: every endpoint, once. Each path also answers with one trailing
+/// slash.
+pub static ENDPOINTS: &[Endpoint] = &[
+    Endpoint::new(Op::Root, Get, "/", 200)
+        .no_storage()
+        .doc(d::ROOT),
+    Endpoint::new(Op::Health, Get, "/health", 200).doc(d::HEALTH),
+    Endpoint::new(Op::CreateUser, Post, "/users", 201)
+        .json()
+        .throttled()
+        .doc(d::CREATE_USER),
+    Endpoint::new(Op::Me, Get, "/users/me", 200)
+        .authenticated()
+        .doc(d::ME),
+    Endpoint::new(Op::DeleteAccount, Delete, "/users/me", 204)
+        .authenticated()
+        .json()
+        .throttled()
+        .doc(d::DELETE_ACCOUNT),
+    Endpoint::new(Op::GetUser, Get, "/users/{id}", 200).doc(d::GET_USER),
+    Endpoint::new(Op::ChangePassword, Put, "/users/me/password", 204)
+        .authenticated()
+        .json()
+        .throttled()
+        .doc(d::CHANGE_PASSWORD),
+    Endpoint {
+        body: BodyKind::Login,
+        ..Endpoint::new(Op::Login, Post, "/login", 200)
+            .throttled()
+            .doc(d::LOGIN)
+    },
+    Endpoint::new(Op::Refresh, Post, "/token/refresh", 200)
+        .json()
+        .throttled()
+        .doc(d::REFRESH),
+    Endpoint::new(Op::Logout, Post, "/logout", 204)
+        .authenticated()
+        .doc(d::LOGOUT),
+    Endpoint::new(Op::LogoutAll, Post, "/logout/all", 204)
+        .authenticated()
+        .doc(d::LOGOUT_ALL),
+    Endpoint::new(Op::ListSessions, Get, "/sessions", 200)
+        .authenticated()
+        .doc(d::LIST_SESSIONS),
+    Endpoint::new(Op::EndSession, Delete, "/sessions/{id}", 204)
+        .authenticated()
+        .doc(d::END_SESSION),
+    Endpoint::new(Op::Jwks, Get, "/.well-known/jwks.json", 200)
+        .no_storage()
+        .doc(d::JWKS),
+    Endpoint::new(Op::ListPosts, Get, "/posts", 200)
+        .authenticated()
+        .doc(d::LIST_POSTS),
+    Endpoint::new(Op::CreatePost, Post, "/posts", 201)
+        .authenticated()
+        .json()
+        .doc(d::CREATE_POST),
+    Endpoint::new(Op::GetPost, Get, "/posts/{id}", 200)
+        .authenticated()
+        .doc(d::GET_POST),
+    Endpoint::new(Op::UpdatePost, Put, "/posts/{id}", 200)
+        .authenticated()
+        .json()
+        .doc(d::UPDATE_POST),
+    Endpoint::new(Op::DeletePost, Delete, "/posts/{id}", 204)
+        .authenticated()
+        .doc(d::DELETE_POST),
+    Endpoint::new(Op::Vote, Post, "/vote", 201)
+        .authenticated()
+        .json()
+        .doc(d::VOTE),
+    Endpoint::new(Op::OpenApi, Get, "/openapi.json", 200).no_storage(),
+    Endpoint::new(Op::Docs, Get, "/docs", 200).no_storage(),
+    Endpoint::new(Op::Docs, Get, "/docs/{*file}", 200).no_storage(),
+];
+
+/// The request headers CORS lets a browser send (lower-case).
+pub const CORS_ALLOWED_HEADERS: [&str; 2] = ["authorization", "content-type"];
+
+/// A request matched to its endpoint.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// The endpoint.
+    pub endpoint: &'static Endpoint,
+    /// The value of the path's `{name}` (percent-decoded) or `{*name}` part.
+    pub param: Option<String>,
+}
+
+/// Matches a request's method and path (relative to where the API is
+/// mounted, percent-encoded as received) against [`ENDPOINTS`]. One
+/// trailing slash is ignored; any other empty segment (`//posts`), or no
+/// matching path, is [`Error::RouteNotFound`]; a path with other methods
+/// only is [`Error::MethodNotAllowed`] (its `allow` lists them).
+pub fn route(method: &str, path: &str) -> Result<Route> {
+    let path = if path.is_empty() { "/" } else { path };
+    let trimmed = match path.strip_suffix('/') {
+        Some(rest) if !rest.is_empty() => rest,
+        _ => path,
+    };
+    let segments: Vec<&str> = trimmed.split('/').skip(1).collect();
+    if trimmed != "/" && segments.iter().any(|s| s.is_empty()) {
+        return Err(Error::RouteNotFound);
+    }
+    let mut allowed = Vec::new();
+    for endpoint in ENDPOINTS {
+        let Some(param) = match_path(endpoint.path, &segments) else {
+            continue;
+        };
+        if Method::parse(method) == Some(endpoint.method) {
+            return Ok(Route {
+                endpoint,
+                param: param.map(Cow::into_owned),
+            });
+        }
+        allowed.push(endpoint.method);
+    }
+    if allowed.is_empty() {
+        return Err(Error::RouteNotFound);
+    }
+    let allow: Vec<&str> = Method::ALL
+        .into_iter()
+        .filter(|m| allowed.contains(m))
+        .flat_map(|m| match m {
+            Method::Get => vec!["GET", "HEAD"],
+            other => vec![other.as_str()],
+        })
+        .collect();
+    Err(Error::MethodNotAllowed {
+        allow: allow.join(","),
+    })
+}
+
+/// `Some(param)` when `template` matches the path `segments` (without the
+/// leading empty one); `param` is the value of its `{...}` part if it has one.
+fn match_path<'p>(template: &str, segments: &[&'p str]) -> Option<Option<Cow<'p, str>>> {
+    let parts: Vec<&str> = template
+        .split('/')
+        .skip(1)
+        .filter(|s| !s.is_empty())
+        .collect();
+    let segments: Vec<&str> = segments.iter().copied().filter(|s| !s.is_empty()).collect();
+    let mut param = None;
+    for (i, part) in parts.iter().enumerate() {
+        if part.starts_with("{*") {
+            let rest = segments.get(i..).filter(|rest| !rest.is_empty())?;
+            return Some(Some(Cow::Owned(rest.join("/"))));
+        }
+        let segment = segments.get(i)?;
+        if part.starts_with('{') {
+            param = Some(
+                percent_encoding::percent_decode_str(segment)
+                    .decode_utf8()
+                    .ok()?,
+            );
+        } else if part != segment {
+            return None;
+        }
+    }
+    (parts.len() == segments.len()).then_some(param)
+}
+
+/// A request as an adapter hands it to [`Agora::handle`].
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The path as received (for the documentation's relative redirect).
+    pub path: &'a str,
+    /// The query string, without `?`.
+    pub query: Option<&'a str>,
+    /// The `Authorization` header.
+    pub authorization: Option<&'a str>,
+    /// The `Content-Type` header.
+    pub content_type: Option<&'a str>,
+    /// The body, read up to [`Agora::body_limit`] when the endpoint takes
+    /// one ([`Endpoint::body`]; else empty), or why it could not be read
+    /// ([`Error::PayloadTooLarge`], [`Error::BodyTimeout`]). The error is
+    /// answered only after authentication, as if the body were read last.
+    pub body: Result<&'a [u8]>,
+    /// Who sent it ([`Agora::client_info`]).
+    pub client: ClientInfo,
+}
+
+/// An answer to write back: status, headers (lower-case names; the
+/// content type among them when there is a body) and body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Response {
+    /// The status code.
+    pub status: u16,
+    /// Header name and value pairs.
+    pub headers: Vec<(&'static str, String)>,
+    /// The body (JSON unless the content type says otherwise).
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A JSON answer.
+    pub fn json(status: u16, value: &impl Serialize) -> Self {
+        match serde_json::to_vec(value) {
+            Ok(body) => Response::bytes(status, "application/json", body),
+            Err(e) => Response::error(&Error::internal(e)),
+        }
+    }
+
+    fn bytes(status: u16, content_type: &str, body: Vec<u8>) -> Self {
+        Response {
+            status,
+            headers: vec![("content-type", content_type.to_owned())],
+            body,
+        }
+    }
+
+    /// The answer to an error: its status, JSON body and headers
+    /// ([`Error::body`], [`Error::headers`]). Logs the cause of a 5xx.
+    pub fn error(err: &Error) -> Self {
+        err.log_if_server_error();
+        let mut response = Response::json(err.status_code(), &err.body());
+        response.headers.extend(err.headers());
+        response
+    }
+
+    /// The value of a header, by lower-case name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// What an operation answers before the table's status is applied.
+enum Reply {
+    Json(Vec<u8>),
+    Empty,
+    Raw(Response),
+}
+
+fn json(value: &impl Serialize) -> Result<Reply> {
+    Ok(Reply::Json(
+        serde_json::to_vec(value).map_err(Error::internal)?,
+    ))
+}
+
+impl Agora {
+    /// Serves a routed request: authenticates when the endpoint needs it,
+    /// parses the path value, query and body with core's parsers, calls
+    /// the service and answers with the table's success status, or with
+    /// the error's status, body and headers.
+    pub async fn handle(&self, route: &Route, request: Request<'_>) -> Response {
+        let endpoint = route.endpoint;
+        match self.dispatch(route, request).await {
+            Ok(Reply::Json(body)) => Response::bytes(endpoint.status, "application/json", body),
+            Ok(Reply::Empty) => Response {
+                status: endpoint.status,
+                headers: Vec::new(),
+                body: Vec::new(),
+            },
+            Ok(Reply::Raw(response)) => response,
+            Err(e) => Response::error(&e),
+        }
+    }
+
+    async fn dispatch(&self, route: &Route, req: Request<'_>) -> Result<Reply> {
+        let caller = match route.endpoint.auth {
+            true => Some(self.authenticate_header(req.authorization).await?),
+            false => None,
+        };
+        let caller = || {
+            caller
+                .as_ref()
+                .ok_or_else(|| Error::internal("the endpoint table marks this operation public"))
+        };
+        let param = route.param.as_deref().unwrap_or_default();
+        let id = || parse_path_id("id", param);
+        let body = || req.body.clone();
+        let client = &req.client;
+        match route.endpoint.operation {
+            Op::Root => json(&Message::new("Hello World")),
+            Op::Health => {
+                self.health().await?;
+                json(&json!({ "status": "ok", "database": self.backend() }))
+            }
+            Op::CreateUser => {
+                let request = parse_json(req.content_type, body()?)?;
+                json(&self.register(request, client).await?)
+            }
+            Op::Me => json(caller()?.user()),
+            Op::DeleteAccount => {
+                let request = parse_json(req.content_type, body()?)?;
+                self.delete_account(caller()?, request).await?;
+                Ok(Reply::Empty)
+            }
+            Op::GetUser => json(&self.get_user(UserId(id()?)).await?),
+            Op::ChangePassword => {
+                let request = parse_json(req.content_type, body()?)?;
+                self.change_password(caller()?, request).await?;
+                Ok(Reply::Empty)
+            }
+            Op::Login => {
+                let request = parse_login(req.content_type, body()?)?;
+                json(&self.login(request, client).await?)
+            }
+            Op::Refresh => {
+                let request = parse_json(req.content_type, body()?)?;
+                json(&self.refresh(request, client).await?)
+            }
+            Op::Logout => {
+                self.logout(caller()?).await?;
+                Ok(Reply::Empty)
+            }
+            Op::LogoutAll => {
+                self.logout_all(caller()?).await?;
+                Ok(Reply::Empty)
+            }
+            Op::ListSessions => json(&self.sessions(caller()?).await?),
+            Op::EndSession => {
+                self.end_session(caller()?, param).await?;
+                Ok(Reply::Empty)
+            }
+            Op::Jwks => json(&self.jwks().ok_or(Error::RouteNotFound)?),
+            Op::ListPosts => {
+                let query = ListQuery::parse(req.query)?;
+                json(&self.list_posts(caller()?, query).await?)
+            }
+            Op::CreatePost => {
+                let request = parse_json(req.content_type, body()?)?;
+                json(&self.create_post(caller()?, request).await?)
+            }
+            Op::GetPost => json(&self.get_post(caller()?, PostId(id()?)).await?),
+            Op::UpdatePost => {
+                let id = PostId(id()?);
+                let request = parse_json(req.content_type, body()?)?;
+                json(&self.update_post(caller()?, id, request).await?)
+            }
+            Op::DeletePost => {
+                self.delete_post(caller()?, PostId(id()?)).await?;
+                Ok(Reply::Empty)
+            }
+            Op::Vote => {
+                let request = parse_json(req.content_type, body()?)?;
+                json(&self.vote(caller()?, request).await?.message())
+            }
+            Op::OpenApi => Ok(Reply::Raw(Response::bytes(
+                200,
+                "application/json",
+                openapi_json().to_vec(),
+            ))),
+            Op::Docs => Ok(Reply::Raw(swagger_ui(req.path, param)?)),
+        }
+    }
+}
+
+/// The OpenAPI document as served, made once.
+fn openapi_json() -> &'static [u8] {
+    static DOCUMENT: OnceLock<Vec<u8>> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        crate::openapi::document()
+            .to_json()
+            .unwrap_or_else(|_| "{}".to_owned())
+            .into_bytes()
+    })
+}
+
+/// Swagger UI, from the files vendored into the binary (no internet needed):
+/// `docs` redirects to `docs/` (relative, so it works under any base path),
+/// which serves the page; the page loads `../openapi.json` and keeps the
+/// bearer token across reloads once "Authorize" has logged in.
+fn swagger_ui(path: &str, file: &str) -> Result<Response> {
+    if file.is_empty() && !path.ends_with('/') {
+        return Ok(Response {
+            status: 303,
+            headers: vec![("location", "docs/".to_owned())],
+            body: Vec::new(),
+        });
+    }
+    static CONFIG: OnceLock<Arc<utoipa_swagger_ui::Config<'static>>> = OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        Arc::new(utoipa_swagger_ui::Config::new(["../openapi.json"]).persist_authorization(true))
+    });
+    let file = utoipa_swagger_ui::serve(file, config.clone())
+        .map_err(|e| Error::internal(e.to_string()))?
+        .ok_or(Error::RouteNotFound)?;
+    let mut response = Response::bytes(200, &file.content_type, file.bytes.into_owned());
+    if file.gzpipped {
+        response
+            .headers
+            .push(("content-encoding", "gzip".to_owned()));
+    }
+    Ok(response)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn op(method: &str, path: &str) -> Result<(Operation, Option<String>)> {
+        route(method, path).map(|r| (r.endpoint.operation, r.param))
+    }
+
+    #[test]
+    fn every_path_matches_with_and_without_one_trailing_slash() {
+        assert_eq!(op("GET", "/").unwrap().0, Op::Root);
+        assert_eq!(op("GET", "").unwrap().0, Op::Root);
+        assert_eq!(op("GET", "/posts").unwrap().0, Op::ListPosts);
+        assert_eq!(op("GET", "/posts/").unwrap().0, Op::ListPosts);
+        assert_eq!(op("HEAD", "/posts").unwrap().0, Op::ListPosts);
+        assert_eq!(op("POST", "/posts/").unwrap().0, Op::CreatePost);
+        assert_eq!(op("GET", "/users/me").unwrap().0, Op::Me);
+        assert_eq!(
+            op("GET", "/users/12").unwrap(),
+            (Op::GetUser, Some("12".into()))
+        );
+        assert_eq!(
+            op("DELETE", "/sessions/a%20b").unwrap(),
+            (Op::EndSession, Some("a b".into()))
+        );
+        assert_eq!(
+            op("GET", "/docs/swagger-ui.css").unwrap(),
+            (Op::Docs, Some("swagger-ui.css".into()))
+        );
+        assert_eq!(op("GET", "/docs/").unwrap(), (Op::Docs, None));
+    }
+
+    #[test]
+    fn empty_segments_and_unknown_paths_are_not_found() {
+        for path in [
+            "//",
+            "//posts",
+            "/posts//",
+            "/posts//1",
+            "/nope",
+            "/posts/1/x",
+        ] {
+            assert!(
+                matches!(route("GET", path), Err(Error::RouteNotFound)),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_methods_of_a_known_path_are_405_with_allow() {
+        for (method, path, allow) in [
+            ("PATCH", "/posts/1", "GET,HEAD,PUT,DELETE"),
+            ("DELETE", "/posts", "GET,HEAD,POST"),
+            ("GET", "/login", "POST"),
+            ("OPTIONS", "/users/me", "GET,HEAD,DELETE"),
+        ] {
+            match route(method, path) {
+                Err(Error::MethodNotAllowed { allow: got }) => assert_eq!(got, allow, "{path}"),
+                other => panic!("{method} {path}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn an_undecodable_path_value_matches_nothing() {
+        assert!(matches!(
+            route("GET", "/posts/%FF"),
+            Err(Error::RouteNotFound)
+        ));
+    }
+
+    #[test]
+    fn each_method_and_path_is_in_the_table_once() {
+        let mut seen = std::collections::HashSet::new();
+        for e in ENDPOINTS {
+            assert!(
+                seen.insert((e.method, e.path)),
+                "{} {}",
+                e.method.as_str(),
+                e.path
+            );
+            assert!(e.path.starts_with('/'), "{}", e.path);
+        }
+    }
+}
