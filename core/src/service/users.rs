@@ -89,10 +89,7 @@ impl Agora {
     pub async fn change_password(&self, caller: &Caller, request: PasswordChange) -> Result<()> {
         let (user, session) = (caller.user(), session_of(caller)?);
         let new_password = self.new_password(request.new_password, "new_password")?;
-        if let Err(e) = self
-            .confirm_password(user, &request.current_password)
-            .await
-        {
+        if let Err(e) = self.confirm_password(user, &request.current_password).await {
             tracing::info!(target: "agora::audit", event = "password_change", outcome = "wrong_password",
                 user_id = user.id.0, session_id = %session.id);
             return Err(e);

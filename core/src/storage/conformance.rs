@@ -761,7 +761,12 @@ pub async fn ping_answers(store: Arc<dyn Store>) {
 /// the case ends, and `None` skips the case (a backend not configured).
 /// Needs `tokio` (with `macros` and `rt-multi-thread`) where it is used.
 ///
-/// ```ignore
+/// ```no_run
+/// use std::sync::Arc;
+///
+/// use agora_core::storage::Store;
+/// use agora_core::storage::memory::MemoryStore;
+///
 /// agora_core::storage_conformance_tests!(memory, async {
 ///     let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
 ///     Some((store, ()))
