@@ -10,7 +10,7 @@ use axum::Router;
 use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::any;
 use tower_http::trace::TraceLayer;
 
@@ -79,7 +79,8 @@ pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, Error> 
 /// Core's answer as axum's.
 pub(crate) fn respond(response: http::Response) -> Response {
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut reply = (status, response.body).into_response();
+    let mut reply = Response::new(Body::from(response.body));
+    *reply.status_mut() = status;
     let headers = reply.headers_mut();
     for (name, value) in response.headers {
         if let Ok(value) = HeaderValue::from_str(&value) {

@@ -48,6 +48,7 @@ impl Fairing for Cors {
         if request.method() == Method::Options {
             response.set_status(Status::Ok);
             response.remove_header("Content-Type");
+            response.remove_header("Allow");
             let methods: Vec<&str> = agora_core::http::Method::ALL
                 .iter()
                 .map(|m| m.as_str())

@@ -181,13 +181,19 @@ async fn mounts_under_a_base_path_beside_the_apps_own_routes() {
     let (status, content_type, body) = json_of(response).await;
     assert_eq!(status, Status::Unauthorized);
     assert_eq!(content_type.as_deref(), Some("application/json"));
-    assert_eq!(body, json!({"detail": "Could not validate credentials"}));
+    assert_eq!(
+        body,
+        json!({"detail": "Could not validate credentials", "code": "UNAUTHORIZED"})
+    );
 
     // Agora's routes are not at the root.
     let (status, _, body) = json_of(client.get("/users/me").dispatch().await).await;
     assert_eq!(
         (status, body),
-        (Status::NotFound, json!({"detail": "Not Found"}))
+        (
+            Status::NotFound,
+            json!({"detail": "Not Found", "code": "NOT_FOUND"})
+        )
     );
 }
 
@@ -212,7 +218,7 @@ async fn json_body_guard_on_an_apps_route_answers_like_agora() {
     assert_eq!(status, Status::UnprocessableEntity);
     assert_eq!(
         body,
-        json!({"detail": [{"loc": ["body", "content"], "msg": "Field required", "type": "missing"}]})
+        json!({"detail": [{"loc": ["body", "content"], "msg": "Field required", "type": "missing"}], "code": "VALIDATION_ERROR"})
     );
 
     let big = json!({"title": "t", "content": "x".repeat(t.config.body_limit)}).to_string();
@@ -221,7 +227,7 @@ async fn json_body_guard_on_an_apps_route_answers_like_agora() {
         (status, body),
         (
             Status::PayloadTooLarge,
-            json!({"detail": "Request body too large"})
+            json!({"detail": "Request body too large", "code": "PAYLOAD_TOO_LARGE"})
         )
     );
 }
@@ -249,7 +255,11 @@ async fn rocket_errors_are_json_never_html() {
         let (status, content_type, body) = json_of(client.get(path).dispatch().await).await;
         assert_eq!(status, Status::NotFound, "{path}");
         assert_eq!(content_type.as_deref(), Some("application/json"), "{path}");
-        assert_eq!(body, json!({"detail": "Not Found"}), "{path}");
+        assert_eq!(
+            body,
+            json!({"detail": "Not Found", "code": "NOT_FOUND"}),
+            "{path}"
+        );
     }
 
     // A known path with another method: 405 and Allow, as axum answers.
@@ -271,7 +281,7 @@ async fn rocket_errors_are_json_never_html() {
         if method != Method::Head {
             assert_eq!(
                 body,
-                json!({"detail": "Method Not Allowed"}),
+                json!({"detail": "Method Not Allowed", "code": "METHOD_NOT_ALLOWED"}),
                 "{method} {path}"
             );
         }
@@ -291,7 +301,7 @@ async fn rocket_errors_are_json_never_html() {
         (status, body),
         (
             Status::InternalServerError,
-            json!({"detail": "Internal Server Error"})
+            json!({"detail": "Internal Server Error", "code": "INTERNAL_ERROR"})
         )
     );
 }
@@ -344,7 +354,7 @@ async fn database_down_gives_503_json_on_health_requests_and_the_guard() {
         assert_eq!(content_type.as_deref(), Some("application/json"), "{uri}");
         assert_eq!(
             body,
-            json!({"detail": "Service temporarily unavailable, try again later"}),
+            json!({"detail": "Service temporarily unavailable, try again later", "code": "SERVICE_UNAVAILABLE"}),
             "no internals leak on {uri}"
         );
     }

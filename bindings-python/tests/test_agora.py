@@ -509,7 +509,7 @@ def test_vote_rejects_other_directions_and_unknown_posts(app: agora.Agora, user:
     with pytest.raises(agora.ValidationError) as caught:
         app.vote(user, post.id, 2)
     assert [e["loc"] for e in caught.value.errors] == [["body", "dir"]]
-    with pytest.raises(agora.NotFound, match="Post with id: 999999 does not exist"):
+    with pytest.raises(agora.NotFound, match="post with id: 999999 was not found"):
         app.vote(user, 999_999, 1)
 
 

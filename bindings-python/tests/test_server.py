@@ -68,7 +68,10 @@ def test_serve_answers_the_http_api_on_a_free_port(tmp_path: Path) -> None:
         app = agora.Agora(sqlite_url(tmp_path / "http.db"), jwt_secret=SECRET)
         assert app.get_post(token["access_token"], post["id"]).post.to_dict() == post
         status, body = request("GET", server.url + "/posts/999999", token=token["access_token"])
-        assert (status, body) == (404, {"detail": "post with id: 999999 was not found"})
+        assert (status, body) == (
+            404,
+            {"detail": "post with id: 999999 was not found", "code": "POST_NOT_FOUND"},
+        )
     assert not server.running
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", server.port), timeout=2).close()

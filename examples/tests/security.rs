@@ -131,7 +131,10 @@ async fn is_401(response: Response) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(response.headers()["www-authenticate"], "Bearer");
     let body: Value = response.json().await.expect("json");
-    assert_eq!(body, json!({"detail": "Could not validate credentials"}));
+    assert_eq!(
+        body,
+        json!({"detail": "Could not validate credentials", "code": "UNAUTHORIZED"})
+    );
 }
 
 async fn login_returns_a_refresh_token_and_refresh_rotates_it(a: Adapter) {
@@ -412,7 +415,10 @@ async fn unknown_email_and_wrong_password_get_the_same_answer(a: Adapter) {
         unknown.json().await.expect("json"),
         wrong.json().await.expect("json"),
     );
-    assert_eq!(unknown, json!({"detail": "Invalid Credentials"}));
+    assert_eq!(
+        unknown,
+        json!({"detail": "Invalid Credentials", "code": "INVALID_CREDENTIALS"})
+    );
     assert_eq!(unknown, wrong);
 }
 

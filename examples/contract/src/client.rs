@@ -361,16 +361,16 @@ impl Resp {
         self.json()
     }
 
-    /// Asserts the status and a body of exactly `{"detail": <string>}`, and
-    /// returns the detail.
+    /// Asserts the status and a body of exactly `{"detail": <string>,
+    /// "code": <CODE>}` (an upper-case code), and returns the detail.
     pub(crate) fn expect_detail(&self, status: u16) -> Result<String, String> {
         let body = self.expect(status)?;
         let obj = body
             .as_object()
             .ok_or_else(|| format!("{}: expected a JSON object, got {body}", self.what))?;
         ensure!(
-            obj.len() == 1,
-            "{}: expected only the key \"detail\", got {body}",
+            obj.len() == 2 && is_code(obj.get("code")),
+            "{}: expected only the keys \"detail\" and \"code\" (UPPER_SNAKE), got {body}",
             self.what
         );
         let detail = obj.get("detail").and_then(Value::as_str).ok_or_else(|| {
@@ -393,9 +393,29 @@ impl Resp {
         Ok(())
     }
 
+    /// Asserts the status, a `{"detail": <string>, "code": code}` body, and
+    /// returns the detail.
+    pub(crate) fn expect_error(&self, status: u16, code: &str) -> Result<String, String> {
+        let detail = self.expect_detail(status)?;
+        self.expect_code(code)?;
+        Ok(detail)
+    }
+
+    /// Asserts the body's `code` (after a status check).
+    pub(crate) fn expect_code(&self, code: &str) -> Result<(), String> {
+        let body = self.json()?;
+        ensure!(
+            body.get("code").and_then(Value::as_str) == Some(code),
+            "{}: expected code {code}, got {body}",
+            self.what
+        );
+        Ok(())
+    }
+
     /// Asserts the contract's 401: the exact body and `WWW-Authenticate: Bearer`.
     pub(crate) fn expect_401(&self) -> Result<(), String> {
         self.expect_exact_detail(401, CREDENTIALS_DETAIL)?;
+        self.expect_code("UNAUTHORIZED")?;
         ensure!(
             self.www_authenticate.as_deref() == Some("Bearer"),
             "{}: expected header WWW-Authenticate: Bearer, got {:?}",
@@ -415,6 +435,10 @@ impl Resp {
         let obj = body
             .as_object()
             .ok_or_else(|| format!("{what}: expected a JSON object, got {body}"))?;
+        ensure!(
+            obj.get("code").and_then(Value::as_str) == Some("VALIDATION_ERROR"),
+            "{what}: expected \"code\": \"VALIDATION_ERROR\", got {body}"
+        );
         let items = obj
             .get("detail")
             .and_then(Value::as_array)
@@ -546,4 +570,11 @@ pub(crate) fn ids(list: &[Value]) -> Vec<i64> {
     list.iter()
         .filter_map(|out| out["Post"]["id"].as_i64())
         .collect()
+}
+
+/// Whether `value` is an error code: a non-empty UPPER_SNAKE string.
+fn is_code(value: Option<&Value>) -> bool {
+    value
+        .and_then(Value::as_str)
+        .is_some_and(|c| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_uppercase() || ch == '_'))
 }

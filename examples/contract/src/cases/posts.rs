@@ -225,7 +225,7 @@ pub(crate) async fn create_post_with_oversized_body_is_413(ctx: Ctx) -> CaseResu
     let body = json!({"title": "big", "content": "x".repeat(100 * 1024), "published": true});
     ctx.post_json("/posts", Some(&user.token), body)
         .await?
-        .expect_detail(413)
+        .expect_error(413, "PAYLOAD_TOO_LARGE")
         .map(|_| ())
 }
 
@@ -423,7 +423,7 @@ pub(crate) async fn get_unknown_post_is_404(ctx: Ctx) -> CaseResult {
     let user = ctx.new_user().await?;
     ctx.get(&format!("/posts/{UNKNOWN_ID}"), Some(&user.token))
         .await?
-        .expect_detail(404)
+        .expect_error(404, "POST_NOT_FOUND")
         .map(|_| ())
 }
 
@@ -509,7 +509,7 @@ pub(crate) async fn update_post_by_non_owner_is_403_and_leaves_it_unchanged(
         json!({"title": "hijacked", "content": "hijacked", "published": true}),
     )
     .await?
-    .expect_detail(403)?;
+    .expect_error(403, "NOT_OWNER")?;
     let out = ctx.get_post(&owner.token, id).await?;
     ensure_eq!(out["Post"], post, "post after a forbidden update");
     Ok(())

@@ -167,7 +167,7 @@ pub(crate) async fn duplicate_email_is_409(ctx: Ctx) -> CaseResult {
         json!({"email": email, "password": "another password"}),
     )
     .await?
-    .expect_detail(409)
+    .expect_error(409, "EMAIL_TAKEN")
     .map(|_| ())
 }
 
@@ -180,7 +180,7 @@ pub(crate) async fn duplicate_email_differing_in_case_is_409(ctx: Ctx) -> CaseRe
         json!({"email": email.to_uppercase(), "password": PASSWORD}),
     )
     .await?
-    .expect_detail(409)
+    .expect_error(409, "EMAIL_TAKEN")
     .map(|_| ())
 }
 
@@ -288,7 +288,7 @@ pub(crate) async fn get_user_by_id_needs_no_auth(ctx: Ctx) -> CaseResult {
 pub(crate) async fn get_unknown_user_is_404(ctx: Ctx) -> CaseResult {
     ctx.get(&format!("/users/{UNKNOWN_ID}"), None)
         .await?
-        .expect_detail(404)
+        .expect_error(404, "USER_NOT_FOUND")
         .map(|_| ())
 }
 

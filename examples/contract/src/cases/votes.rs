@@ -47,7 +47,9 @@ pub(crate) async fn second_vote_is_409(ctx: Ctx) -> CaseResult {
     let (_owner, id) = user_and_post(&ctx).await?;
     let voter = ctx.new_user().await?;
     expect_message(&ctx.vote(&voter.token, id, 1).await?)?;
-    ctx.vote(&voter.token, id, 1).await?.expect_detail(409)?;
+    ctx.vote(&voter.token, id, 1)
+        .await?
+        .expect_error(409, "VOTE_EXISTS")?;
     ensure_eq!(
         ctx.votes_of(&voter.token, id).await?,
         1,
@@ -79,7 +81,9 @@ pub(crate) async fn removing_vote_returns_201_and_resets_count(ctx: Ctx) -> Case
 pub(crate) async fn removing_absent_vote_is_404(ctx: Ctx) -> CaseResult {
     let (_owner, id) = user_and_post(&ctx).await?;
     let voter = ctx.new_user().await?;
-    ctx.vote(&voter.token, id, 0).await?.expect_detail(404)?;
+    ctx.vote(&voter.token, id, 0)
+        .await?
+        .expect_error(404, "VOTE_NOT_FOUND")?;
     expect_message(&ctx.vote(&voter.token, id, 1).await?)?;
     expect_message(&ctx.vote(&voter.token, id, 0).await?)?;
     ctx.vote(&voter.token, id, 0)
@@ -107,7 +111,9 @@ pub(crate) async fn vote_on_other_users_unpublished_post_is_404(ctx: Ctx) -> Cas
         .create_post(&owner, &format!("draft {}", unique_marker()), false)
         .await?;
     let id = int(&draft, "id")?;
-    ctx.vote(&voter.token, id, 1).await?.expect_detail(404)?;
+    ctx.vote(&voter.token, id, 1)
+        .await?
+        .expect_error(404, "POST_NOT_FOUND")?;
     ensure_eq!(
         ctx.votes_of(&owner.token, id).await?,
         0,
