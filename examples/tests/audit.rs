@@ -3,7 +3,7 @@
 //! session and the client IP, and no log line ever contains a password or a
 //! token. One test in its own binary: it owns the global subscriber.
 
-mod common;
+use agora_contract::harness as common;
 
 use std::io::Write;
 use std::sync::{Arc, Mutex};

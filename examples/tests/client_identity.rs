@@ -3,8 +3,8 @@
 //! behind look-alike spellings of an email address, and a SQLite database
 //! file that only its owner can read. Over HTTP against both adapters.
 
-#[macro_use]
-mod common;
+use agora_contract::for_both_adapters;
+use agora_contract::harness::{self as common, Adapter};
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -16,12 +16,6 @@ use reqwest::{Client, Response, StatusCode};
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "a long enough password";
-
-#[derive(Clone, Copy, Debug)]
-enum Adapter {
-    Axum,
-    Rocket,
-}
 
 /// Starts `adapter` on `bind` (e.g. `[::]:0`, a dual-stack listener) and
 /// returns the port it listens on.

@@ -11,7 +11,7 @@
 //! Figures (latencies, counts) are printed to stderr: run with
 //! `--nocapture` to see them.
 
-mod common;
+use agora_contract::harness::{self as common, Adapter};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -36,19 +36,6 @@ const ANSWER_WITHIN: Duration = Duration::from_millis(2_000 + 1_500);
 
 /// The tests here measure latencies and load the machine: one at a time.
 static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
-#[derive(Clone, Copy, Debug)]
-enum Adapter {
-    Axum,
-    Rocket,
-}
-
-async fn spawn(adapter: Adapter, config: Config) -> String {
-    match adapter {
-        Adapter::Axum => common::spawn_axum(config).await,
-        Adapter::Rocket => common::spawn_rocket(config).await,
-    }
-}
 
 fn client() -> Client {
     // Longer than any deadline under test: a request that hangs shows up as
@@ -140,7 +127,7 @@ async fn silent_database_cuts(backend: Backend, adapter: Adapter) {
         db_statement_timeout: STATEMENT,
         ..common::config_for(&db)
     };
-    let base = spawn(adapter, config).await;
+    let base = common::spawn(adapter, config).await;
     let http = client();
     let token = account(&http, &base, "silence@example.com").await;
 

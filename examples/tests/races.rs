@@ -5,7 +5,7 @@
 //! Each test makes many requests arrive at once, then checks the invariant
 //! the race used to break.
 
-mod common;
+use agora_contract::harness as common;
 
 use std::collections::HashSet;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! restart. The database sits behind a TCP proxy that the test stops and
 //! starts.
 
-mod common;
+use agora_contract::harness as common;
 
 use std::time::{Duration, Instant};
 

@@ -7,7 +7,7 @@
 //! Needs `AGORA_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379`); Redis sits
 //! behind the TCP proxy of `common`. Throttling is on in every test.
 
-mod common;
+use agora_contract::harness::{self as common, Adapter};
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,12 +44,6 @@ fn fresh_prefix(name: &str) -> String {
     format!("agora:test:{name}:{}:{nanos}:", std::process::id())
 }
 
-#[derive(Clone, Copy, Debug)]
-enum Adapter {
-    Axum,
-    Rocket,
-}
-
 /// A server with throttling counters in Redis at `redis_url` under `prefix`.
 async fn server(adapter: Adapter, redis_url: &str, prefix: &str) -> (TestDatabase, String) {
     let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
@@ -61,10 +55,7 @@ async fn server(adapter: Adapter, redis_url: &str, prefix: &str) -> (TestDatabas
     };
     let mut config = config;
     config.throttle.enabled = true;
-    let base = match adapter {
-        Adapter::Axum => common::spawn_axum(config).await,
-        Adapter::Rocket => common::spawn_rocket(config).await,
-    };
+    let base = common::spawn(adapter, config).await;
     (db, base)
 }
 

@@ -7,7 +7,7 @@
 //! Rocket 0.5 applies none of the header/body/idle timeouts nor a connection
 //! limit (see `agora_rocket::server_config`); only its shutdown is tested.
 
-mod common;
+use agora_contract::harness as common;
 
 use std::io::Write as _;
 use std::net::SocketAddr;

@@ -15,6 +15,9 @@
 //! # }
 //! ```
 
+pub mod harness;
+pub mod security;
+
 use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;

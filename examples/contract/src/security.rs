@@ -1,13 +1,16 @@
-//! Issue 6's rules and attacks, one test each, over HTTP against both
-//! adapters (each test on its own server and SQLite database, so throttling
-//! counters do not leak between tests).
+//! The security suite: issue 6's rules and attacks, one case each, over
+//! HTTP against one adapter (each case on its own server and SQLite
+//! database, so throttling counters do not leak between cases). Each
+//! adapter crate runs every case with [`crate::security_suite!`]; a case's
+//! name says what it checks.
 
-#[macro_use]
-mod common;
+#![allow(missing_docs, clippy::expect_used, clippy::unwrap_used)]
 
 use std::time::Duration;
 
 use agora_core::Config;
+
+use crate::harness::{self as common, Adapter};
 use agora_sqlx::Backend;
 use agora_sqlx::testing::TestDatabase;
 use reqwest::{Client, Response, StatusCode};
@@ -22,21 +25,12 @@ struct Server {
     db: TestDatabase,
 }
 
-#[derive(Clone, Copy)]
-enum Adapter {
-    Axum,
-    Rocket,
-}
-
 async fn server(adapter: Adapter, tune: impl FnOnce(&mut Config)) -> Server {
     let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
     let mut config = common::config_for(&db);
     config.throttle.enabled = true;
     tune(&mut config);
-    let base = match adapter {
-        Adapter::Axum => common::spawn_axum(config).await,
-        Adapter::Rocket => common::spawn_rocket(config).await,
-    };
+    let base = common::spawn(adapter, config).await;
     let http = Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -137,7 +131,7 @@ async fn is_401(response: Response) {
     );
 }
 
-async fn login_returns_a_refresh_token_and_refresh_rotates_it(a: Adapter) {
+pub async fn login_returns_a_refresh_token_and_refresh_rotates_it(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("rot@example.com").await;
     let first = s.login("rot@example.com").await;
@@ -150,7 +144,7 @@ async fn login_returns_a_refresh_token_and_refresh_rotates_it(a: Adapter) {
     assert_eq!(s.me_status(&third.access).await, StatusCode::OK);
 }
 
-async fn replayed_refresh_token_revokes_the_whole_session(a: Adapter) {
+pub async fn replayed_refresh_token_revokes_the_whole_session(a: Adapter) {
     let s = server(a, |c| c.refresh_reuse_grace = Duration::from_millis(1)).await;
     s.register("replay@example.com").await;
     let first = s.login("replay@example.com").await;
@@ -163,7 +157,7 @@ async fn replayed_refresh_token_revokes_the_whole_session(a: Adapter) {
     assert_eq!(s.me_status(&first.access).await, StatusCode::UNAUTHORIZED);
 }
 
-async fn reuse_inside_the_grace_window_is_a_concurrent_retry_not_theft(a: Adapter) {
+pub async fn reuse_inside_the_grace_window_is_a_concurrent_retry_not_theft(a: Adapter) {
     let s = server(a, |_| {}).await; // default grace: 10 s
     s.register("grace@example.com").await;
     let first = s.login("grace@example.com").await;
@@ -179,7 +173,7 @@ async fn reuse_inside_the_grace_window_is_a_concurrent_retry_not_theft(a: Adapte
     assert_eq!(s.me_status(&retry.access).await, StatusCode::OK);
 }
 
-async fn refresh_token_is_refused_as_an_access_token_and_the_reverse(a: Adapter) {
+pub async fn refresh_token_is_refused_as_an_access_token_and_the_reverse(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("swap@example.com").await;
     let t = s.login("swap@example.com").await;
@@ -191,7 +185,7 @@ async fn refresh_token_is_refused_as_an_access_token_and_the_reverse(a: Adapter)
     tokens_of(s.refresh(&t.refresh).await).await;
 }
 
-async fn logout_ends_access_and_refresh_tokens_at_once(a: Adapter) {
+pub async fn logout_ends_access_and_refresh_tokens_at_once(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("out@example.com").await;
     let t = s.login("out@example.com").await;
@@ -207,7 +201,7 @@ async fn logout_ends_access_and_refresh_tokens_at_once(a: Adapter) {
     );
 }
 
-async fn logout_all_ends_every_session(a: Adapter) {
+pub async fn logout_all_ends_every_session(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("all@example.com").await;
     let one = s.login("all@example.com").await;
@@ -220,7 +214,7 @@ async fn logout_all_ends_every_session(a: Adapter) {
     }
 }
 
-async fn sessions_are_listed_and_can_be_ended_one_by_one(a: Adapter) {
+pub async fn sessions_are_listed_and_can_be_ended_one_by_one(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("list@example.com").await;
     let one = s.login("list@example.com").await;
@@ -269,7 +263,7 @@ async fn sessions_are_listed_and_can_be_ended_one_by_one(a: Adapter) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND, "already ended");
 }
 
-async fn another_users_session_cannot_be_ended(a: Adapter) {
+pub async fn another_users_session_cannot_be_ended(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("victim@example.com").await;
     s.register("mallory@example.com").await;
@@ -293,7 +287,7 @@ async fn another_users_session_cannot_be_ended(a: Adapter) {
     assert_eq!(s.me_status(&victim.access).await, StatusCode::OK);
 }
 
-async fn password_change_needs_the_current_password_and_ends_other_sessions(a: Adapter) {
+pub async fn password_change_needs_the_current_password_and_ends_other_sessions(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("pw@example.com").await;
     let here = s.login("pw@example.com").await;
@@ -344,7 +338,7 @@ async fn password_change_needs_the_current_password_and_ends_other_sessions(a: A
     assert_eq!(r.status(), StatusCode::OK);
 }
 
-async fn deleted_accounts_tokens_are_401_never_500(a: Adapter) {
+pub async fn deleted_accounts_tokens_are_401_never_500(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("bye@example.com").await;
     let t = s.login("bye@example.com").await;
@@ -391,7 +385,7 @@ async fn deleted_accounts_tokens_are_401_never_500(a: Adapter) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
-async fn unknown_email_and_wrong_password_get_the_same_answer(a: Adapter) {
+pub async fn unknown_email_and_wrong_password_get_the_same_answer(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("known@example.com").await;
     let unknown = s.login_raw("unknown@example.com", PASSWORD, None).await;
@@ -422,7 +416,7 @@ async fn unknown_email_and_wrong_password_get_the_same_answer(a: Adapter) {
     assert_eq!(unknown, wrong);
 }
 
-async fn five_failed_logins_lock_the_account_with_retry_after(a: Adapter) {
+pub async fn five_failed_logins_lock_the_account_with_retry_after(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("guessed@example.com").await;
     for _ in 0..5 {
@@ -458,7 +452,7 @@ async fn five_failed_logins_lock_the_account_with_retry_after(a: Adapter) {
     );
 }
 
-async fn spoofed_x_forwarded_for_does_not_dodge_the_account_counter(a: Adapter) {
+pub async fn spoofed_x_forwarded_for_does_not_dodge_the_account_counter(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("spoof@example.com").await;
     for i in 0..5 {
@@ -472,7 +466,7 @@ async fn spoofed_x_forwarded_for_does_not_dodge_the_account_counter(a: Adapter) 
     assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
 }
 
-async fn twenty_failures_from_one_ip_throttle_that_ip(a: Adapter) {
+pub async fn twenty_failures_from_one_ip_throttle_that_ip(a: Adapter) {
     let s = server(a, |_| {}).await;
     for i in 0..20 {
         let r = s
@@ -487,7 +481,7 @@ async fn twenty_failures_from_one_ip_throttle_that_ip(a: Adapter) {
     assert!(r.headers().contains_key("retry-after"));
 }
 
-async fn trusted_proxy_header_names_the_client_ip(a: Adapter) {
+pub async fn trusted_proxy_header_names_the_client_ip(a: Adapter) {
     let s = server(a, |c| {
         c.trusted_proxy_header = Some("X-Forwarded-For".to_owned())
     })
@@ -510,7 +504,7 @@ async fn trusted_proxy_header_names_the_client_ip(a: Adapter) {
     assert_eq!(other_client.status(), StatusCode::FORBIDDEN);
 }
 
-async fn registration_is_throttled_per_ip(a: Adapter) {
+pub async fn registration_is_throttled_per_ip(a: Adapter) {
     let s = server(a, |c| c.throttle.register_ip.max = 3).await;
     for i in 0..3 {
         s.register(&format!("new{i}@example.com")).await;
@@ -526,7 +520,7 @@ async fn registration_is_throttled_per_ip(a: Adapter) {
     assert!(r.headers().contains_key("retry-after"));
 }
 
-async fn bcrypt_hash_from_the_original_app_is_upgraded_on_login(a: Adapter) {
+pub async fn bcrypt_hash_from_the_original_app_is_upgraded_on_login(a: Adapter) {
     use agora_core::storage::Store;
     let s = server(a, |_| {}).await;
     s.register("legacy@example.com").await;
@@ -568,7 +562,7 @@ async fn bcrypt_hash_from_the_original_app_is_upgraded_on_login(a: Adapter) {
     let _: &dyn Store = &*store;
 }
 
-async fn common_password_is_rejected_at_registration(a: Adapter) {
+pub async fn common_password_is_rejected_at_registration(a: Adapter) {
     let s = server(a, |_| {}).await;
     for common in ["password", "12345678", "password123", "qwertyuiop"] {
         let r = s
@@ -588,7 +582,7 @@ async fn common_password_is_rejected_at_registration(a: Adapter) {
     }
 }
 
-async fn jwks_is_not_published_for_a_shared_secret(a: Adapter) {
+pub async fn jwks_is_not_published_for_a_shared_secret(a: Adapter) {
     let s = server(a, |_| {}).await;
     let r = s
         .http
@@ -599,7 +593,7 @@ async fn jwks_is_not_published_for_a_shared_secret(a: Adapter) {
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
 
-async fn jwks_publishes_the_eddsa_public_key_and_tokens_use_it(a: Adapter) {
+pub async fn jwks_publishes_the_eddsa_public_key_and_tokens_use_it(a: Adapter) {
     use agora_core::crypto::keys::{JwtAlgorithm, PemKey};
     let dir = tempfile::tempdir().expect("temp dir");
     let key = dir.path().join("ed25519.pem");
@@ -647,7 +641,7 @@ async fn jwks_publishes_the_eddsa_public_key_and_tokens_use_it(a: Adapter) {
     assert_eq!(s.me_status(&t.access).await, StatusCode::OK);
 }
 
-async fn hide_emails_hides_other_users_addresses_but_not_ones_own(a: Adapter) {
+pub async fn hide_emails_hides_other_users_addresses_but_not_ones_own(a: Adapter) {
     let s = server(a, |c| c.hide_emails = true).await;
     s.register("alice@example.com").await;
     s.register("bob@example.com").await;
@@ -709,26 +703,41 @@ async fn hide_emails_hides_other_users_addresses_but_not_ones_own(a: Adapter) {
     assert_eq!(own["Post"]["owner"]["email"], "alice@example.com");
 }
 
-for_both_adapters!(
-    login_returns_a_refresh_token_and_refresh_rotates_it,
-    replayed_refresh_token_revokes_the_whole_session,
-    reuse_inside_the_grace_window_is_a_concurrent_retry_not_theft,
-    refresh_token_is_refused_as_an_access_token_and_the_reverse,
-    logout_ends_access_and_refresh_tokens_at_once,
-    logout_all_ends_every_session,
-    sessions_are_listed_and_can_be_ended_one_by_one,
-    another_users_session_cannot_be_ended,
-    password_change_needs_the_current_password_and_ends_other_sessions,
-    deleted_accounts_tokens_are_401_never_500,
-    unknown_email_and_wrong_password_get_the_same_answer,
-    five_failed_logins_lock_the_account_with_retry_after,
-    spoofed_x_forwarded_for_does_not_dodge_the_account_counter,
-    twenty_failures_from_one_ip_throttle_that_ip,
-    trusted_proxy_header_names_the_client_ip,
-    registration_is_throttled_per_ip,
-    bcrypt_hash_from_the_original_app_is_upgraded_on_login,
-    common_password_is_rejected_at_registration,
-    jwks_is_not_published_for_a_shared_secret,
-    jwks_publishes_the_eddsa_public_key_and_tokens_use_it,
-    hide_emails_hides_other_users_addresses_but_not_ones_own,
-);
+/// One `#[tokio::test]` per security case against `$adapter` (a
+/// [`crate::harness::Adapter`]).
+#[macro_export]
+macro_rules! security_suite {
+    ($adapter:expr) => {
+        $crate::security_suite!(@cases $adapter,
+            login_returns_a_refresh_token_and_refresh_rotates_it,
+            replayed_refresh_token_revokes_the_whole_session,
+            reuse_inside_the_grace_window_is_a_concurrent_retry_not_theft,
+            refresh_token_is_refused_as_an_access_token_and_the_reverse,
+            logout_ends_access_and_refresh_tokens_at_once,
+            logout_all_ends_every_session,
+            sessions_are_listed_and_can_be_ended_one_by_one,
+            another_users_session_cannot_be_ended,
+            password_change_needs_the_current_password_and_ends_other_sessions,
+            deleted_accounts_tokens_are_401_never_500,
+            unknown_email_and_wrong_password_get_the_same_answer,
+            five_failed_logins_lock_the_account_with_retry_after,
+            spoofed_x_forwarded_for_does_not_dodge_the_account_counter,
+            twenty_failures_from_one_ip_throttle_that_ip,
+            trusted_proxy_header_names_the_client_ip,
+            registration_is_throttled_per_ip,
+            bcrypt_hash_from_the_original_app_is_upgraded_on_login,
+            common_password_is_rejected_at_registration,
+            jwks_is_not_published_for_a_shared_secret,
+            jwks_publishes_the_eddsa_public_key_and_tokens_use_it,
+            hide_emails_hides_other_users_addresses_but_not_ones_own,
+        );
+    };
+    (@cases $adapter:expr, $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::security::$case($adapter).await;
+            }
+        )*
+    };
+}

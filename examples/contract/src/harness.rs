@@ -1,20 +1,41 @@
-//! Shared set-up for the end-to-end tests: servers on free ports, fresh
-//! databases, and a TCP proxy that can cut a database off.
+//! Shared set-up for the end-to-end tests of every crate: servers of either
+//! adapter on free ports, configs over fresh databases, and a TCP proxy that
+//! can cut a database off. Test support: it panics on set-up failures.
 
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::expect_used)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use agora_core::Config;
 use agora_core::config::JwtSecret;
+use agora_core::domain::{ClientInfo, UserId};
+use agora_core::schema::{LoginRequest, UserCreate};
+use agora_core::{Agora, Config};
+use agora_sqlx::sqlite::SqliteStore;
 use agora_sqlx::testing::TestDatabase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
+
+/// The two HTTP adapters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Adapter {
+    /// `agora-axum`, served by `agora_axum::serve`.
+    Axum,
+    /// `agora-rocket`, served by `agora_rocket::app`.
+    Rocket,
+}
+
+/// Starts `adapter`'s server as its example does; returns its base URL.
+pub async fn spawn(adapter: Adapter, config: Config) -> String {
+    match adapter {
+        Adapter::Axum => spawn_axum(config).await,
+        Adapter::Rocket => spawn_rocket(config).await,
+    }
+}
 
 /// Starts the axum app exactly as the example server does, on 127.0.0.1:0
 /// over `config.database_url`; returns its base URL.
@@ -70,12 +91,71 @@ pub fn config_for(db: &TestDatabase) -> Config {
     config
 }
 
+/// An [`Agora`] over a fresh SQLite file, for in-process adapter tests.
+pub struct TestApp {
+    /// The services.
+    pub agora: Agora,
+    /// Its store, to change the database behind the service's back.
+    pub store: SqliteStore,
+    /// Its configuration (a fresh secret, defaults otherwise).
+    pub config: Config,
+    _dir: tempfile::TempDir,
+}
+
+/// A [`TestApp`] over a new temporary directory.
+pub async fn test_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("agora.db").display());
+    let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
+        .await
+        .expect("sqlite opens");
+    let config = Config {
+        database_url: url,
+        jwt_secret: Some(JwtSecret::generate()),
+        ..Config::default()
+    };
+    let agora = Agora::new(Arc::new(store.clone()), &config).expect("agora");
+    TestApp {
+        agora,
+        store,
+        config,
+        _dir: dir,
+    }
+}
+
+/// Registers `email` and logs in: the user's id and an access token.
+pub async fn token_for(agora: &Agora, email: &str) -> (UserId, String) {
+    let password = "a long enough password".to_owned();
+    let user = agora
+        .register(
+            UserCreate {
+                email: email.into(),
+                password: password.clone(),
+            },
+            &ClientInfo::default(),
+        )
+        .await
+        .expect("registers");
+    let token = agora
+        .login(
+            LoginRequest {
+                email: email.into(),
+                password,
+            },
+            &ClientInfo::default(),
+        )
+        .await
+        .expect("logs in");
+    (user.id, token.access_token)
+}
+
 /// A TCP proxy in front of a database (or Redis) server that can be stopped
 /// (refusing and cutting every connection, as a crashed database would) and
 /// started again on the same port, or made silent: connections stay open but
 /// every byte in either direction is dropped, as when a host or link dies
 /// without a FIN or RST.
 pub struct Proxy {
+    /// Where clients connect instead of the server.
     pub addr: SocketAddr,
     target: String,
     silent: Arc<AtomicBool>,
@@ -198,15 +278,15 @@ where
 
 /// One `#[tokio::test]` per case and adapter: `mod axum` and `mod rocket`,
 /// each calling `case(Adapter::Axum)` or `case(Adapter::Rocket)` of the
-/// test file (which defines `Adapter`).
-#[allow(unused_macros)]
+/// test file.
+#[macro_export]
 macro_rules! for_both_adapters {
     ($($case:ident),* $(,)?) => {
         mod axum {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(super::Adapter::Axum).await;
+                    super::$case($crate::harness::Adapter::Axum).await;
                 }
             )*
         }
@@ -214,7 +294,7 @@ macro_rules! for_both_adapters {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $case() {
-                    super::$case(super::Adapter::Rocket).await;
+                    super::$case($crate::harness::Adapter::Rocket).await;
                 }
             )*
         }

@@ -3,7 +3,7 @@
 //! configured backend (SQLite always; PostgreSQL and MySQL when
 //! `AGORA_TEST_POSTGRES_URL` / `AGORA_TEST_MYSQL_URL` are set).
 
-mod common;
+use agora_contract::harness as common;
 
 use agora_sqlx::Backend;
 use agora_sqlx::testing::TestDatabase;

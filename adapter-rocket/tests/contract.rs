@@ -4,7 +4,7 @@
 //! `AGORA_TEST_MYSQL_URL` are set), plus a request-by-request comparison of
 //! the rocket and axum servers: any difference between the adapters fails.
 
-mod common;
+use agora_contract::harness as common;
 
 use agora_core::Config;
 use agora_sqlx::Backend;
