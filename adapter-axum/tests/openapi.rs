@@ -4,28 +4,16 @@
 #![allow(clippy::unwrap_used)]
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 
-use agora_core::config::JwtSecret;
-use agora_core::{Agora, Config};
-use agora_sqlx::sqlite::SqliteStore;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Method, Request, StatusCode, header};
 use serde_json::Value;
 use tower::ServiceExt;
 
-async fn app() -> (Router, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("agora.db").display());
-    let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
-        .await
-        .unwrap();
-    let mut config = Config::default();
-    config.server.database_url = url;
-    config.tokens.secret = Some(JwtSecret::generate());
-    let agora = Agora::new(Arc::new(store), &config).unwrap();
-    (agora_axum::router(agora), dir)
+async fn app() -> (Router, agora_contract::harness::TestApp) {
+    let t = agora_contract::harness::test_app().await;
+    (agora_axum::router(t.agora.clone()), t)
 }
 
 async fn send(app: &Router, method: Method, uri: &str) -> (StatusCode, Vec<u8>, Option<String>) {

@@ -4,14 +4,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
 use agora_axum::AuthUser;
-use agora_core::config::JwtSecret;
-use agora_core::domain::{ClientInfo, UserId};
-use agora_core::schema::{LoginRequest, UserCreate};
-use agora_core::{Agora, Config};
-use agora_sqlx::sqlite::SqliteStore;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -19,55 +12,7 @@ use axum::routing::get;
 use serde_json::Value;
 use tower::ServiceExt;
 
-struct TestApp {
-    agora: Agora,
-    store: SqliteStore,
-    config: Config,
-    _dir: tempfile::TempDir,
-}
-
-async fn test_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("agora.db").display());
-    let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
-        .await
-        .unwrap();
-    let mut config = Config::default();
-    config.server.database_url = url;
-    config.tokens.secret = Some(JwtSecret::generate());
-    let agora = Agora::new(Arc::new(store.clone()), &config).unwrap();
-    TestApp {
-        agora,
-        store,
-        config,
-        _dir: dir,
-    }
-}
-
-async fn token_for(agora: &Agora, email: &str) -> (UserId, String) {
-    let password = "a long enough password".to_owned();
-    let user = agora
-        .register(
-            UserCreate {
-                email: email.into(),
-                password: password.clone(),
-            },
-            &ClientInfo::default(),
-        )
-        .await
-        .unwrap();
-    let token = agora
-        .login(
-            LoginRequest {
-                email: email.into(),
-                password,
-            },
-            &ClientInfo::default(),
-        )
-        .await
-        .unwrap();
-    (user.id, token.access_token)
-}
+use agora_contract::harness::{test_app, token_for};
 
 async fn send(app: &Router, request: Request<Body>) -> (StatusCode, axum::http::HeaderMap, Value) {
     let response = app.clone().oneshot(request).await.unwrap();

@@ -6,68 +6,15 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
-use agora_core::config::JwtSecret;
-use agora_core::domain::{ClientInfo, UserId};
-use agora_core::schema::{LoginRequest, PostCreate, UserCreate};
-use agora_core::{Agora, Config};
+use agora_core::Agora;
+use agora_core::schema::PostCreate;
 use agora_rocket::{AuthUser, JsonBody};
-use agora_sqlx::sqlite::SqliteStore;
 use rocket::http::{ContentType, Header, Method, Status};
 use rocket::local::asynchronous::{Client, LocalRequest, LocalResponse};
 use rocket::{Build, Rocket, get, post, routes};
 use serde_json::{Value, json};
 
-struct TestApp {
-    agora: Agora,
-    store: SqliteStore,
-    config: Config,
-    _dir: tempfile::TempDir,
-}
-
-async fn test_app() -> TestApp {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("agora.db").display());
-    let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
-        .await
-        .unwrap();
-    let mut config = Config::default();
-    config.server.database_url = url;
-    config.tokens.secret = Some(JwtSecret::generate());
-    let agora = Agora::new(Arc::new(store.clone()), &config).unwrap();
-    TestApp {
-        agora,
-        store,
-        config,
-        _dir: dir,
-    }
-}
-
-async fn token_for(agora: &Agora, email: &str) -> (UserId, String) {
-    let password = "a long enough password".to_owned();
-    let user = agora
-        .register(
-            UserCreate {
-                email: email.into(),
-                password: password.clone(),
-            },
-            &ClientInfo::default(),
-        )
-        .await
-        .unwrap();
-    let token = agora
-        .login(
-            LoginRequest {
-                email: email.into(),
-                password,
-            },
-            &ClientInfo::default(),
-        )
-        .await
-        .unwrap();
-    (user.id, token.access_token)
-}
+use agora_contract::harness::{test_app, token_for};
 
 /// A quiet rocket (no log output) to build on.
 fn quiet() -> Rocket<Build> {

@@ -3,29 +3,16 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::sync::Arc;
-
-use agora_core::config::JwtSecret;
-use agora_core::{Agora, Config};
-use agora_sqlx::sqlite::SqliteStore;
 use rocket::http::{ContentType, Method, Status};
 use rocket::local::asynchronous::Client;
 use serde_json::Value;
 
-async fn client() -> (Client, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("agora.db").display());
-    let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
+async fn client() -> (Client, agora_contract::harness::TestApp) {
+    let t = agora_contract::harness::test_app().await;
+    let client = Client::untracked(agora_rocket::app(t.agora.clone(), &t.config))
         .await
         .unwrap();
-    let mut config = Config::default();
-    config.server.database_url = url;
-    config.tokens.secret = Some(JwtSecret::generate());
-    let agora = Agora::new(Arc::new(store), &config).unwrap();
-    let client = Client::untracked(agora_rocket::app(agora, &config))
-        .await
-        .unwrap();
-    (client, dir)
+    (client, t)
 }
 
 #[rocket::async_test]

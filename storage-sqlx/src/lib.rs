@@ -29,27 +29,29 @@ macro_rules! post_columns {
     };
 }
 
-/// A post query: posts joined with their owner and vote count, then `$tail`.
+/// A post query: posts joined with their owner and vote count, then the
+/// tokens `$tail` (string literals and macro calls, for `concat!`).
 macro_rules! select_posts {
-    ($tail:literal) => {
+    ($($tail:tt)+) => {
         concat!(
             post_columns!(),
             "FROM posts p JOIN users u ON u.id = p.owner_id ",
-            $tail
+            $($tail)+
         )
     };
 }
 
-/// A page of posts, newest first. `$ids` picks the page's ids from `posts`
-/// alone (`SELECT id FROM posts WHERE ... ORDER BY id DESC LIMIT .. OFFSET
-/// ..`), so a deep `OFFSET` only walks the primary key: the owner join and
-/// the vote count run for the rows of the page, never for the skipped ones.
+/// A page of posts, newest first. The tokens `$ids` (for `concat!`) pick
+/// the page's ids from `posts` alone (`SELECT id FROM posts WHERE ... ORDER
+/// BY id DESC LIMIT .. OFFSET ..`), so a deep `OFFSET` only walks the primary
+/// key: the owner join and the vote count run for the rows of the page,
+/// never for the skipped ones.
 macro_rules! select_post_page {
-    ($ids:literal) => {
+    ($($ids:tt)+) => {
         concat!(
             post_columns!(),
             "FROM (",
-            $ids,
+            $($ids)+,
             ") page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.owner_id ",
             "ORDER BY p.id DESC"
         )
@@ -65,7 +67,6 @@ macro_rules! session_columns {
 
 mod bounded;
 mod error;
-mod list;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 mod pool;
@@ -75,8 +76,10 @@ pub mod postgres;
 pub mod redis;
 mod rows;
 mod sessions;
+mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 

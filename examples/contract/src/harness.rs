@@ -9,8 +9,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use agora_core::Config;
 use agora_core::config::JwtSecret;
+use agora_core::domain::{ClientInfo, UserId};
+use agora_core::schema::{LoginRequest, UserCreate};
+use agora_core::{Agora, Config};
+use agora_sqlx::sqlite::SqliteStore;
 use agora_sqlx::testing::TestDatabase;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
@@ -84,6 +87,62 @@ pub fn config_for(db: &TestDatabase) -> Config {
     config.tokens.secret = Some(JwtSecret::generate());
     config.throttle.enabled = false;
     config
+}
+
+/// An [`Agora`] over a fresh SQLite file, for in-process adapter tests.
+pub struct TestApp {
+    /// The services.
+    pub agora: Agora,
+    /// Its store, to change the database behind the service's back.
+    pub store: SqliteStore,
+    /// Its configuration (a fresh secret, defaults otherwise).
+    pub config: Config,
+    _dir: tempfile::TempDir,
+}
+
+/// A [`TestApp`] over a new temporary directory.
+pub async fn test_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let url = format!("sqlite://{}", dir.path().join("agora.db").display());
+    let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
+        .await
+        .expect("sqlite opens");
+    let mut config = Config::default();
+    config.server.database_url = url;
+    config.tokens.secret = Some(JwtSecret::generate());
+    let agora = Agora::new(Arc::new(store.clone()), &config).expect("agora");
+    TestApp {
+        agora,
+        store,
+        config,
+        _dir: dir,
+    }
+}
+
+/// Registers `email` and logs in: the user's id and an access token.
+pub async fn token_for(agora: &Agora, email: &str) -> (UserId, String) {
+    let password = "a long enough password".to_owned();
+    let user = agora
+        .register(
+            UserCreate {
+                email: email.into(),
+                password: password.clone(),
+            },
+            &ClientInfo::default(),
+        )
+        .await
+        .expect("registers");
+    let token = agora
+        .login(
+            LoginRequest {
+                email: email.into(),
+                password,
+            },
+            &ClientInfo::default(),
+        )
+        .await
+        .expect("logs in");
+    (user.id, token.access_token)
 }
 
 /// A TCP proxy in front of a database (or Redis) server that can be stopped
