@@ -48,7 +48,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::from_env()?;
     config.ensure_jwt_secret()?;
     let agora = agora_sqlx::open(&config).await?;
-    let database = agora_sqlx::redact_password(&config.database_url);
+    let database = agora_sqlx::redact_password(&config.server.database_url);
     let rocket = agora_rocket::app(agora, &config)
         .attach(AdHoc::on_liftoff("Agora address", |rocket| {
             Box::pin(async move {

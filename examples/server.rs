@@ -48,11 +48,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     let mut config = Config::from_env()?;
     config.ensure_jwt_secret()?;
     let agora = agora_sqlx::open(&config).await?;
-    let listener = tokio::net::TcpListener::bind(config.bind).await?;
+    let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
     println!(
         "Agora listening on http://{} (database: {})",
         listener.local_addr()?,
-        agora_sqlx::redact_password(&config.database_url)
+        agora_sqlx::redact_password(&config.server.database_url)
     );
     agora_axum::serve(listener, agora, &config, agora_examples::shutdown_signal()).await?;
     Ok(())

@@ -39,7 +39,7 @@ pub use extract::{AuthUser, Client, JsonBody};
 pub use routes::router;
 
 /// The router plus what a standalone server adds: CORS for
-/// `config.cors_origins` (none by default), and a deadline on request bodies
+/// `config.server.cors_origins` (none by default), and a deadline on request bodies
 /// (`config.server.body_timeout`: a body not in by then gets 408).
 pub fn app(agora: Agora, config: &Config) -> Router {
     let body_timeout = config.server.body_timeout;
@@ -52,10 +52,11 @@ pub fn app(agora: Agora, config: &Config) -> Router {
             })
         },
     ));
-    if config.cors_origins.is_empty() {
+    if config.server.cors_origins.is_empty() {
         return router;
     }
     let origins: Vec<HeaderValue> = config
+        .server
         .cors_origins
         .iter()
         .filter_map(|o| HeaderValue::from_str(o).ok())

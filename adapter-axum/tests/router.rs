@@ -5,7 +5,6 @@
 #![allow(clippy::unwrap_used)]
 
 use agora_axum::AuthUser;
-use agora_core::Config;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
@@ -143,10 +142,8 @@ async fn cors_is_off_by_default_and_allows_only_listed_origins() {
             .is_none()
     );
 
-    let config = Config {
-        cors_origins: vec!["https://a.example".into()],
-        ..t.config.clone()
-    };
+    let mut config = t.config.clone();
+    config.server.cors_origins = vec!["https://a.example".into()];
     let app = agora_axum::app(t.agora.clone(), &config);
     let response = app
         .clone()

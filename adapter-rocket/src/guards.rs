@@ -56,7 +56,7 @@ impl Sentinel for AuthUser {
 
 /// Who sent the request (IP and `User-Agent`), for sessions and throttling:
 /// the connection's peer address, or the header named by
-/// `Config::trusted_proxy_header` when a proxy is trusted.
+/// `Config::proxy` when a proxy is trusted.
 #[derive(Debug, Clone)]
 pub struct Client(pub ClientInfo);
 

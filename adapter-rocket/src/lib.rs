@@ -67,7 +67,7 @@ pub fn mount(rocket: Rocket<Build>, base: &str, agora: Agora) -> Rocket<Build> {
 }
 
 /// The rocket configuration a standalone server uses: listens on
-/// `config.bind`, rocket's data limits set to `config.body_limit` (for any
+/// `config.server.bind`, rocket's data limits set to `config.server.body_limit` (for any
 /// app routes using rocket's own data guards), no `Server` header (as axum),
 /// the client IP from the connection only (no `X-Real-IP`), rocket's own
 /// logger off and no colours (Agora logs through `tracing`).
@@ -86,7 +86,7 @@ pub fn mount(rocket: Rocket<Build>, base: &str, agora: Agora) -> Rocket<Build> {
 /// HTTP/2 ping interval. Put such a server behind a reverse proxy that
 /// enforces them, or use `agora_axum::serve`, which does.
 pub fn server_config(config: &Config) -> rocket::Config {
-    let limit = config.body_limit.bytes();
+    let limit = config.server.body_limit.bytes();
     let limits = [
         "form",
         "data-form",
@@ -102,8 +102,8 @@ pub fn server_config(config: &Config) -> rocket::Config {
         |d: std::time::Duration| u32::try_from(d.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
     let shutdown_secs = whole_secs(config.server.shutdown_timeout);
     rocket::Config {
-        address: config.bind.ip(),
-        port: config.bind.port(),
+        address: config.server.bind.ip(),
+        port: config.server.bind.port(),
         limits,
         ident: rocket::config::Ident::none(),
         // The peer address is the client, as with axum: do not trust an
@@ -122,13 +122,13 @@ pub fn server_config(config: &Config) -> rocket::Config {
 }
 
 /// A complete server, as the example runs it: [`server_config`], Agora's API
-/// mounted at `/` with its catchers, and [`Cors`] for `config.cors_origins`
+/// mounted at `/` with its catchers, and [`Cors`] for `config.server.cors_origins`
 /// (none by default). Launch it with [`Rocket::launch`].
 pub fn app(agora: Agora, config: &Config) -> Rocket<Build> {
     let rocket = mount(rocket::custom(server_config(config)), "/", agora);
-    if config.cors_origins.is_empty() {
+    if config.server.cors_origins.is_empty() {
         rocket
     } else {
-        rocket.attach(Cors::new(config.cors_origins.iter().cloned()))
+        rocket.attach(Cors::new(config.server.cors_origins.iter().cloned()))
     }
 }

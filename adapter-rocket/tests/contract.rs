@@ -6,7 +6,6 @@
 
 use agora_contract::harness as common;
 
-use agora_core::Config;
 use agora_sqlx::Backend;
 use agora_sqlx::testing::TestDatabase;
 
@@ -319,11 +318,12 @@ async fn rocket_and_axum_answer_every_probe_identically() {
     let axum_db = TestDatabase::create(Backend::Sqlite).await.expect("SQLite");
     let rocket_db = TestDatabase::create(Backend::Sqlite).await.expect("SQLite");
     // CORS on, as `AGORA_CORS_ORIGINS` turns it on for both example servers.
-    let config_for = |db: &TestDatabase| Config {
-        cors_origins: vec![ALLOWED_ORIGIN.to_owned()],
-        ..common::config_for(db)
+    let config_for = |db: &TestDatabase| {
+        let mut config = common::config_for(db);
+        config.server.cors_origins = vec![ALLOWED_ORIGIN.to_owned()];
+        config
     };
-    let body_limit = config_for(&axum_db).body_limit;
+    let body_limit = config_for(&axum_db).server.body_limit;
     let axum = common::spawn_axum(config_for(&axum_db)).await;
     let rocket = common::spawn_rocket(config_for(&rocket_db)).await;
     let client = reqwest::Client::builder()

@@ -6,8 +6,8 @@
 
 #![allow(clippy::unwrap_used)]
 
+use agora_core::Agora;
 use agora_core::schema::PostCreate;
-use agora_core::{Agora, Config};
 use agora_rocket::{AuthUser, JsonBody};
 use rocket::http::{ContentType, Header, Method, Status};
 use rocket::local::asynchronous::{Client, LocalRequest, LocalResponse};
@@ -166,7 +166,7 @@ async fn json_body_guard_on_an_apps_route_answers_like_agora() {
         json!({"detail": [{"loc": ["body", "content"], "msg": "Field required", "type": "missing"}], "code": "VALIDATION_ERROR"})
     );
 
-    let big = json!({"title": "t", "content": "x".repeat(t.config.body_limit)}).to_string();
+    let big = json!({"title": "t", "content": "x".repeat(t.config.server.body_limit)}).to_string();
     let (status, _, body) = json_of(post(big).await).await;
     assert_eq!(
         (status, body),
@@ -339,10 +339,8 @@ async fn cors_is_off_by_default_and_allows_only_listed_origins() {
             .is_none()
     );
 
-    let config = Config {
-        cors_origins: vec!["https://a.example".into()],
-        ..t.config.clone()
-    };
+    let mut config = t.config.clone();
+    config.server.cors_origins = vec!["https://a.example".into()];
     let client = Client::tracked(agora_rocket::app(t.agora.clone(), &config))
         .await
         .unwrap();

@@ -152,19 +152,12 @@ pub(crate) fn unavailable(py: Python<'_>, message: String) -> PyErr {
 }
 
 /// A configuration problem: `OSError` for the secret file, `ValueError`
-/// otherwise, naming the Python argument rather than the environment variable.
+/// otherwise, with core's message (which names the setting: the argument's
+/// name when [`crate::settings`] gave it, else the field of `Config`).
 pub(crate) fn config_err(err: ConfigError) -> PyErr {
     match err {
         ConfigError::SecretFile { .. } => PyOSError::new_err(err.to_string()),
-        ConfigError::Invalid { name, reason } => {
-            let name = match name {
-                "AGORA_JWT_SECRET" => "jwt_secret",
-                "AGORA_ACCESS_TOKEN_TTL" => "access_token_ttl",
-                "AGORA_DATABASE_URL" => "database_url",
-                other => other,
-            };
-            PyValueError::new_err(format!("{name}: {reason}"))
-        }
+        ConfigError::Invalid { .. } => PyValueError::new_err(err.to_string()),
     }
 }
 

@@ -101,21 +101,21 @@ fn set_server_setting(config: &mut Config, name: &str, value: &Bound<'_, PyAny>)
         })
     };
     match name {
-        "body_limit" => config.body_limit = extract(name, value)?,
-        "cors_origins" => config.cors_origins = extract(name, value)?,
-        "redis_url" => config.redis_url = extract(name, value)?,
-        "redis_prefix" => config.redis_prefix = extract(name, value)?,
-        "redis_timeout" => config.redis_timeout = duration()?,
+        "body_limit" => config.server.body_limit = extract(name, value)?,
+        "cors_origins" => config.server.cors_origins = extract(name, value)?,
+        "redis_url" => config.server.redis.url = extract(name, value)?,
+        "redis_prefix" => config.server.redis.prefix = extract(name, value)?,
+        "redis_timeout" => config.server.redis.timeout = duration()?,
         "header_timeout" => config.server.header_timeout = duration()?,
         "body_timeout" => config.server.body_timeout = duration()?,
         "idle_timeout" => config.server.idle_timeout = duration()?,
         "max_connections" => config.server.max_connections = extract(name, value)?,
         "shutdown_timeout" => config.server.shutdown_timeout = duration()?,
-        "pool_max_connections" => config.db_max_connections = extract(name, value)?,
-        "pool_acquire_timeout" => config.db_acquire_timeout = duration()?,
-        "pool_statement_timeout" => config.db_statement_timeout = duration()?,
-        "trusted_proxy_header" => config.trusted_proxy_header = extract(name, value)?,
-        "trusted_proxy_hops" => config.trusted_proxy_hops = extract(name, value)?,
+        "pool_max_connections" => config.server.pool.max_connections = extract(name, value)?,
+        "pool_acquire_timeout" => config.server.pool.acquire_timeout = duration()?,
+        "pool_statement_timeout" => config.server.pool.statement_timeout = duration()?,
+        "trusted_proxy_header" => config.proxy.header = extract(name, value)?,
+        "trusted_proxy_hops" => config.proxy.hops = extract(name, value)?,
         _ => {
             return Err(PyTypeError::new_err(format!(
                 "serve() got an unexpected keyword argument '{name}'"

@@ -168,11 +168,11 @@ impl Shared {
     fn open(py: Python<'_>, config: &Config) -> PyResult<Self> {
         let agora = settings::open(py, config)?;
         // The same keys, issuer and audience as the service verifies with.
-        let tokens = TokenKeys::from_config(config).map_err(crate::errors::config_err)?;
+        let tokens = TokenKeys::from_config(&config.tokens).map_err(crate::errors::config_err)?;
         Ok(Shared {
             agora,
             tokens,
-            database_url: agora_sqlx::redact_password(&config.database_url),
+            database_url: agora_sqlx::redact_password(&config.server.database_url),
         })
     }
 }

@@ -124,7 +124,8 @@ pub(crate) fn duration_arg(
 /// or the one kept beside the SQLite file (created on first use), or a fresh
 /// one for an in-memory database. `throttle: false` turns off login and
 /// registration throttling (for test suites that sign up many users);
-/// `refresh_reuse_grace` replaces [`Config::refresh_reuse_grace`].
+/// `refresh_reuse_grace` replaces `config.sessions.reuse_grace`. A refused
+/// argument's error names the argument.
 pub(crate) fn config(
     database_url: &str,
     jwt_secret: Option<Vec<u8>>,
@@ -134,19 +135,20 @@ pub(crate) fn config(
     hide_emails: bool,
 ) -> PyResult<Config> {
     let mut config = Config {
-        database_url: sqlx_database_url(database_url),
+        hide_emails,
         ..Config::default()
     };
+    config.server.database_url = sqlx_database_url(database_url);
     config.throttle.enabled = throttle;
-    config.hide_emails = hide_emails;
     if let Some(secret) = jwt_secret {
-        config.jwt_secret = Some(JwtSecret::new(secret).map_err(config_err)?);
+        let secret = JwtSecret::new(secret).map_err(|e| config_err(e.for_setting("jwt_secret")))?;
+        config.tokens.secret = Some(secret);
     }
     if let Some(ttl) = access_token_ttl {
-        config.access_token_ttl = ttl;
+        config.tokens.access_ttl = ttl;
     }
     if let Some(grace) = refresh_reuse_grace {
-        config.refresh_reuse_grace = grace;
+        config.sessions.reuse_grace = grace;
     }
     config.validate().map_err(config_err)?;
     config.ensure_jwt_secret().map_err(config_err)?;

@@ -10,6 +10,7 @@ use unicode_normalization::UnicodeNormalization;
 use validator::ValidateEmail;
 
 use crate::error::{Error, Result};
+use crate::setting::{ConfigError, Reason};
 
 /// The id of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
@@ -254,8 +255,7 @@ impl fmt::Debug for Password {
 /// The rules a new password (registration, password change) must pass:
 /// its length in characters after NFKC normalisation, and, unless disabled,
 /// the blocklist of common passwords. No composition rules (NIST SP 800-63B,
-/// ASVS 6.2.5). Built from [`Config`](crate::Config) with
-/// `PasswordPolicy::from(&config)`.
+/// ASVS 6.2.5). Configured as `config.passwords`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PasswordPolicy {
     /// Shortest accepted password, in characters (8).
@@ -282,17 +282,20 @@ impl Default for PasswordPolicy {
     }
 }
 
-impl From<&crate::config::Config> for PasswordPolicy {
-    fn from(config: &crate::config::Config) -> Self {
-        PasswordPolicy {
-            min_chars: config.password_min_chars,
-            max_chars: config.password_max_chars,
-            blocklist: config.password_blocklist,
-        }
-    }
-}
-
 impl PasswordPolicy {
+    /// Refuses a minimum of 0 or above the maximum.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.min_chars == 0 || self.min_chars > self.max_chars {
+            return Err(ConfigError::invalid(
+                "passwords.min_chars",
+                Reason::from("must be between 1 and ")
+                    .setting("passwords.max_chars")
+                    .then(format!(" ({})", self.max_chars)),
+            ));
+        }
+        Ok(())
+    }
+
     /// Normalises `raw` and checks it against the rules: a 422
     /// [`Error::Validation`] about the value itself (location `[]`, see
     /// [`Error::within`]; `string_too_short`, `string_too_long` or
@@ -491,6 +494,29 @@ impl Session {
     }
 }
 
+/// How long sessions and their refresh tokens live (`config.sessions`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// How long an unused refresh token stays valid (30 days).
+    pub refresh_ttl: std::time::Duration,
+    /// A session's absolute lifetime, however often it is refreshed (90 days).
+    pub lifetime: std::time::Duration,
+    /// How long after a refresh token was exchanged a client retrying
+    /// concurrently may exchange it again without this counting as reuse
+    /// (10 s). Reuse after it ends the whole session.
+    pub reuse_grace: std::time::Duration,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            refresh_ttl: std::time::Duration::from_secs(30 * 86_400),
+            lifetime: std::time::Duration::from_secs(90 * 86_400),
+            reuse_grace: std::time::Duration::from_secs(10),
+        }
+    }
+}
+
 /// Who makes an authenticated call: what [`crate::Agora::authenticate`]
 /// produces from an access token (the user and the session the token was
 /// issued for), or, for an app that authenticated the user by its own means,
@@ -589,7 +615,7 @@ impl fmt::Debug for RefreshClaim {
 /// Where a request comes from, for sessions, throttling and audit logs.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ClientInfo {
-    /// The client's IP address, if known (see `Config::trusted_proxy_header`).
+    /// The client's IP address, if known (see `Config::proxy`).
     pub ip: Option<IpAddr>,
     /// The `User-Agent` header, truncated to 256 characters.
     pub user_agent: Option<String>,
@@ -615,6 +641,51 @@ impl ClientInfo {
             ip: forwarded.or(peer).map(|ip| ip.to_canonical()),
             user_agent: user_agent.map(|ua| ua.chars().take(USER_AGENT_MAX_CHARS).collect()),
         }
+    }
+}
+
+/// The most trusted proxy hops [`TrustedProxy::hops`] accepts.
+pub const MAX_TRUSTED_PROXY_HOPS: usize = 16;
+
+/// Who may tell the client's address (`config.proxy`): unset, the client IP
+/// is the socket's peer and forwarding headers are ignored, so clients
+/// cannot pick their own IP.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustedProxy {
+    /// The header a trusted reverse proxy sets to the client's IP
+    /// (`X-Forwarded-For`, entry chosen by [`TrustedProxy::hops`];
+    /// `X-Real-IP`); `None` (the default): no proxy is trusted.
+    pub header: Option<String>,
+    /// How many trusted reverse proxies, in a chain in front of the server,
+    /// each append the address they received the request from to
+    /// [`TrustedProxy::header`] (1 by default, at most
+    /// [`MAX_TRUSTED_PROXY_HOPS`]). The client IP is the entry this many
+    /// places from the right, across every line of the header; with fewer
+    /// entries, the rightmost (see [`forwarded_client_ip`]). Set it to
+    /// exactly the number of proxies: one too many lets clients choose
+    /// their IP.
+    pub hops: usize,
+}
+
+impl Default for TrustedProxy {
+    fn default() -> Self {
+        TrustedProxy {
+            header: None,
+            hops: 1,
+        }
+    }
+}
+
+impl TrustedProxy {
+    /// Refuses a number of hops outside 1..=[`MAX_TRUSTED_PROXY_HOPS`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(1..=MAX_TRUSTED_PROXY_HOPS).contains(&self.hops) {
+            return Err(ConfigError::invalid(
+                "proxy.hops",
+                format!("must be from 1 to {MAX_TRUSTED_PROXY_HOPS}"),
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -779,28 +850,6 @@ mod tests {
         ] {
             assert!(policy.check(fine).is_ok(), "{fine}");
         }
-    }
-
-    #[test]
-    fn password_policy_comes_from_the_config() {
-        let config = crate::Config {
-            password_min_chars: 12,
-            password_max_chars: 64,
-            password_blocklist: false,
-            ..crate::Config::default()
-        };
-        assert_eq!(
-            PasswordPolicy::from(&config),
-            PasswordPolicy {
-                min_chars: 12,
-                max_chars: 64,
-                blocklist: false
-            }
-        );
-        assert_eq!(
-            PasswordPolicy::from(&crate::Config::default()),
-            PasswordPolicy::default()
-        );
     }
 
     /// The `passwords` crate exposes a look-up, not its list, so this reads

@@ -9,10 +9,11 @@
 //!
 //! ```no_run
 //! # async fn demo(store: std::sync::Arc<dyn agora_core::storage::Store>) -> Result<(), agora_core::Error> {
-//! use agora_core::{Agora, Config, config::JwtSecret, domain::ClientInfo};
+//! use agora_core::{Agora, Config, config::{JwtSecret, TokenConfig}, domain::ClientInfo};
 //! use agora_core::schema::{UserCreate, LoginRequest};
 //!
-//! let config = Config { jwt_secret: Some(JwtSecret::generate()), ..Config::default() };
+//! let tokens = TokenConfig { secret: Some(JwtSecret::generate()), ..TokenConfig::default() };
+//! let config = Config { tokens, ..Config::default() };
 //! let agora = Agora::new(store, &config)?;
 //! let client = ClientInfo::default(); // IP and User-Agent, when known
 //! let (email, password) = ("ada@example.com".to_owned(), "correct horse battery".to_owned());
@@ -30,6 +31,7 @@ pub mod http;
 pub mod openapi;
 pub mod schema;
 pub mod service;
+mod setting;
 pub mod storage;
 pub mod throttle;
 

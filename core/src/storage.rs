@@ -196,3 +196,8 @@ pub trait Store: UserStore + PostStore + VoteStore + SessionStore {
     /// The backend's name, for logs (`sqlite`, `postgres`, `mysql`).
     fn backend(&self) -> &'static str;
 }
+
+#[cfg(feature = "testing")]
+pub mod conformance;
+#[cfg(feature = "testing")]
+pub mod memory;

@@ -34,7 +34,7 @@ async fn spawn_on(adapter: Adapter, mut config: Config, bind: SocketAddr) -> u16
             port
         }
         Adapter::Rocket => {
-            config.bind = bind;
+            config.server.bind = bind;
             let (port_tx, port_rx) = tokio::sync::oneshot::channel();
             let rocket = agora_rocket::app(agora, &config).attach(
                 ::rocket::fairing::AdHoc::on_liftoff("report the port", move |rocket| {
@@ -179,7 +179,7 @@ async fn proxy_added_forwarded_for_line_beats_the_clients_own(adapter: Adapter) 
     let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
     let mut config = common::config_for(&db);
     config.throttle.enabled = true;
-    config.trusted_proxy_header = Some("X-Forwarded-For".to_owned());
+    config.proxy.header = Some("X-Forwarded-For".to_owned());
     let port = spawn_on(adapter, config, "127.0.0.1:0".parse().expect("addr")).await;
     let base = format!("http://127.0.0.1:{port}");
     let http = plain_client();
@@ -253,8 +253,8 @@ async fn proxy_added_forwarded_for_line_beats_the_clients_own(adapter: Adapter) 
 async fn two_trusted_hops_take_the_second_entry_from_the_right(adapter: Adapter) {
     let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
     let mut config = common::config_for(&db);
-    config.trusted_proxy_header = Some("X-Forwarded-For".to_owned());
-    config.trusted_proxy_hops = 2;
+    config.proxy.header = Some("X-Forwarded-For".to_owned());
+    config.proxy.hops = 2;
     let port = spawn_on(adapter, config, "127.0.0.1:0".parse().expect("addr")).await;
     let base = format!("http://127.0.0.1:{port}");
     let http = plain_client();
@@ -407,10 +407,8 @@ async fn new_sqlite_database_files_are_private() {
             .map_err(|e| format!("{}: {e}", path.display()))
     };
     let db = dir.path().join("fresh.db");
-    let config = Config {
-        database_url: format!("sqlite://{}", db.display()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.server.database_url = format!("sqlite://{}", db.display());
     let port = spawn_on(Adapter::Axum, config, "127.0.0.1:0".parse().expect("addr")).await;
     let base = format!("http://127.0.0.1:{port}");
     let http = plain_client();
@@ -439,9 +437,12 @@ async fn new_sqlite_database_files_are_private() {
     let existing = dir.path().join("shared.db");
     std::fs::write(&existing, b"").expect("create");
     std::fs::set_permissions(&existing, std::fs::Permissions::from_mode(0o640)).expect("chmod");
-    agora_sqlx::connect(&format!("sqlite://{}", existing.display()))
-        .await
-        .expect("opens");
+    agora_sqlx::connect(
+        &format!("sqlite://{}", existing.display()),
+        &agora_sqlx::PoolConfig::default(),
+    )
+    .await
+    .expect("opens");
     assert_eq!(mode(&existing), Ok(0o640));
 }
 

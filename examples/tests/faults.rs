@@ -17,7 +17,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use agora_core::Config;
+use agora_core::config::PoolConfig;
 use agora_sqlx::Backend;
 use agora_sqlx::testing::TestDatabase;
 use common::{Proxy, eventually, via};
@@ -120,12 +120,12 @@ async fn silent_database_cuts(backend: Backend, adapter: Adapter) {
     let (_, target) = via(db.url(), "127.0.0.1:1".parse().expect("addr"));
     let proxy = Proxy::start(&target).await;
     let (url, _) = via(db.url(), proxy.addr);
-    let config = Config {
-        database_url: url,
-        db_max_connections: 4,
-        db_acquire_timeout: ACQUIRE,
-        db_statement_timeout: STATEMENT,
-        ..common::config_for(&db)
+    let mut config = common::config_for(&db);
+    config.server.database_url = url;
+    config.server.pool = PoolConfig {
+        max_connections: 4,
+        acquire_timeout: ACQUIRE,
+        statement_timeout: STATEMENT,
     };
     let base = common::spawn(adapter, config).await;
     let http = client();
@@ -279,11 +279,11 @@ async fn heavy_listings_leave_room_for_everyone_else(backend: Backend) {
     let Some(db) = TestDatabase::create(backend).await else {
         return;
     };
-    let config = Config {
-        db_max_connections: 6,
-        db_acquire_timeout: ACQUIRE,
-        db_statement_timeout: Duration::from_secs(2),
-        ..common::config_for(&db)
+    let mut config = common::config_for(&db);
+    config.server.pool = PoolConfig {
+        max_connections: 6,
+        acquire_timeout: ACQUIRE,
+        statement_timeout: Duration::from_secs(2),
     };
     let base = common::spawn_axum(config).await;
     let http = client();

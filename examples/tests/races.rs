@@ -177,9 +177,9 @@ async fn guesses_spread_over_servers_sharing_redis_cannot_pass_the_limit(backend
     };
     let mut config = common::config_for(&db);
     config.throttle.enabled = true;
-    config.redis_url = Some(redis_url);
+    config.server.redis.url = Some(redis_url);
     // Counters of its own: other tests and earlier runs share this Redis.
-    config.redis_prefix = format!("agora:test:{}:", agora_core::crypto::random_hex(8));
+    config.server.redis.prefix = format!("agora:test:{}:", agora_core::crypto::random_hex(8));
     let mut bases = Vec::new();
     for _ in 0..3 {
         bases.push(common::spawn_axum(config.clone()).await);
@@ -266,7 +266,7 @@ async fn a_rehash_racing_a_password_change_cannot_undo_it(backend: Backend) {
     let Some(s) = server(backend, |_| {}).await else {
         return;
     };
-    let store = agora_sqlx::connect(s.db.url())
+    let store = agora_sqlx::connect(s.db.url(), &agora_sqlx::PoolConfig::default())
         .await
         .expect("same database");
     let email = agora_core::Email::parse("race-rehash@example.com").expect("email");

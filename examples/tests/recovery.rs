@@ -7,7 +7,6 @@ use agora_contract::harness as common;
 
 use std::time::{Duration, Instant};
 
-use agora_core::Config;
 use agora_sqlx::Backend;
 use agora_sqlx::testing::TestDatabase;
 use common::{Proxy, eventually, via};
@@ -20,11 +19,9 @@ async fn survives_an_outage(backend: Backend) {
     let (_, target) = via(db.url(), "127.0.0.1:1".parse().expect("addr"));
     let mut proxy = Proxy::start(&target).await;
     let (url, _) = via(db.url(), proxy.addr);
-    let config = Config {
-        database_url: url,
-        db_acquire_timeout: Duration::from_secs(1),
-        ..common::config_for(&db)
-    };
+    let mut config = common::config_for(&db);
+    config.server.database_url = url;
+    config.server.pool.acquire_timeout = Duration::from_secs(1);
     let base = common::spawn_axum(config).await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(20))

@@ -11,7 +11,7 @@ use agora_contract::harness::{self as common, Adapter};
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use agora_core::Config;
+use agora_core::config::RedisConfig;
 use agora_sqlx::Backend;
 use agora_sqlx::testing::TestDatabase;
 use common::{Proxy, eventually};
@@ -47,13 +47,12 @@ fn fresh_prefix(name: &str) -> String {
 /// A server with throttling counters in Redis at `redis_url` under `prefix`.
 async fn server(adapter: Adapter, redis_url: &str, prefix: &str) -> (TestDatabase, String) {
     let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
-    let config = Config {
-        redis_url: Some(redis_url.to_owned()),
-        redis_prefix: prefix.to_owned(),
-        redis_timeout: Duration::from_millis(300),
-        ..common::config_for(&db)
+    let mut config = common::config_for(&db);
+    config.server.redis = RedisConfig {
+        url: Some(redis_url.to_owned()),
+        prefix: prefix.to_owned(),
+        timeout: Duration::from_millis(300),
     };
-    let mut config = config;
     config.throttle.enabled = true;
     let base = common::spawn(adapter, config).await;
     (db, base)

@@ -316,7 +316,7 @@ async fn axum_shutdown_ends_within_its_deadline_despite_slow_clients() {
 async fn rocket_shutdown_finishes_requests_in_flight_within_its_deadline_despite_a_slow_client() {
     let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
     let mut config = common::config_for(&db);
-    config.bind = "127.0.0.1:0".parse().expect("address");
+    config.server.bind = "127.0.0.1:0".parse().expect("address");
     config.server.shutdown_timeout = Duration::from_secs(5);
     let agora = agora_sqlx::open(&config).await.expect("database opens");
     let (port_tx, port_rx) = oneshot::channel();

@@ -21,14 +21,13 @@ fn auth(c: &mut Criterion) {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let mut config = Config {
-        database_url: url.clone(),
-        jwt_secret: Some(JwtSecret::generate()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.tokens.secret = Some(JwtSecret::generate());
     config.throttle.enabled = false;
     let (agora, store, user_id, access, session_id) = rt.block_on(async {
-        let store: std::sync::Arc<dyn Store> = agora_sqlx::connect(&url).await.unwrap();
+        let store: std::sync::Arc<dyn Store> = agora_sqlx::connect(&url, &config.server.pool)
+            .await
+            .unwrap();
         let agora = Agora::new(store.clone(), &config).unwrap();
         let client = ClientInfo::default();
         let (email, password) = (
@@ -60,9 +59,9 @@ fn auth(c: &mut Criterion) {
         )
     });
     let keys = agora_core::crypto::jwt::TokenKeys::new(
-        config.jwt_secret.as_ref().unwrap(),
-        config.access_token_ttl,
-        config.token_leeway,
+        config.tokens.secret.as_ref().unwrap(),
+        config.tokens.access_ttl,
+        config.tokens.leeway,
     );
     let token = keys.issue(user_id, Some(&session_id)).unwrap().token;
 

@@ -5,11 +5,15 @@
 //! one module per backend behind a cargo feature of the same name (all on by
 //! default), and owns each backend's migrations.
 //!
+//! [`open`] builds an [`Agora`] from a whole [`Config`], honouring every
+//! setting (database, pool, Redis); [`connect`] opens just a store.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), agora_sqlx::ConnectError> {
+//! use agora_sqlx::PoolConfig;
 //! // Picks the backend from the scheme and runs its migrations.
-//! let store = agora_sqlx::connect("sqlite://agora.db").await?;
-//! let store = agora_sqlx::connect("postgres://app@db.internal/agora").await?;
+//! let store = agora_sqlx::connect("sqlite://agora.db", &PoolConfig::default()).await?;
+//! let store = agora_sqlx::connect("postgres://app@db.internal/agora", &PoolConfig::default()).await?;
 //! # Ok(()) }
 //! ```
 
@@ -25,27 +29,29 @@ macro_rules! post_columns {
     };
 }
 
-/// A post query: posts joined with their owner and vote count, then `$tail`.
+/// A post query: posts joined with their owner and vote count, then the
+/// tokens `$tail` (string literals and macro calls, for `concat!`).
 macro_rules! select_posts {
-    ($tail:literal) => {
+    ($($tail:tt)+) => {
         concat!(
             post_columns!(),
             "FROM posts p JOIN users u ON u.id = p.owner_id ",
-            $tail
+            $($tail)+
         )
     };
 }
 
-/// A page of posts, newest first. `$ids` picks the page's ids from `posts`
-/// alone (`SELECT id FROM posts WHERE ... ORDER BY id DESC LIMIT .. OFFSET
-/// ..`), so a deep `OFFSET` only walks the primary key: the owner join and
-/// the vote count run for the rows of the page, never for the skipped ones.
+/// A page of posts, newest first. The tokens `$ids` (for `concat!`) pick
+/// the page's ids from `posts` alone (`SELECT id FROM posts WHERE ... ORDER
+/// BY id DESC LIMIT .. OFFSET ..`), so a deep `OFFSET` only walks the primary
+/// key: the owner join and the vote count run for the rows of the page,
+/// never for the skipped ones.
 macro_rules! select_post_page {
-    ($ids:literal) => {
+    ($($ids:tt)+) => {
         concat!(
             post_columns!(),
             "FROM (",
-            $ids,
+            $($ids)+,
             ") page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.owner_id ",
             "ORDER BY p.id DESC"
         )
@@ -61,7 +67,6 @@ macro_rules! session_columns {
 
 mod bounded;
 mod error;
-mod list;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 mod pool;
@@ -71,17 +76,18 @@ pub mod postgres;
 pub mod redis;
 mod rows;
 mod sessions;
+mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
+mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-use std::sync::Arc;
-use std::time::Duration;
-
 use agora_core::storage::Store;
 use agora_core::{Agora, Config};
+use std::sync::Arc;
 
+pub use agora_core::config::PoolConfig;
 pub use bounded::{BoundedStore, LIGHT_SKIP_MAX};
 
 /// Why [`connect`] failed.
@@ -105,7 +111,7 @@ pub enum ConnectError {
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(#[from] agora_core::config::ConfigError),
-    /// Redis (`AGORA_REDIS_URL`) is unusable (a bad URL; Redis being down
+    /// Redis (`config.server.redis.url`) is unusable (a bad URL; Redis being down
     /// does not stop a server).
     #[error("cannot use Redis at {url}: {source}")]
     Redis {
@@ -114,59 +120,6 @@ pub enum ConnectError {
         /// What failed.
         source: agora_core::storage::StorageError,
     },
-}
-
-/// Connection pool settings.
-#[derive(Debug, Clone)]
-pub struct PoolConfig {
-    /// Most connections open at once. Post listings and searches may use at
-    /// most half of them (see [`BoundedStore`]), so logins, writes and
-    /// health checks always find one.
-    pub max_connections: u32,
-    /// How long a request waits for a free connection before failing with
-    /// "unavailable" (503) instead of hanging.
-    pub acquire_timeout: Duration,
-    /// The longest one statement may run: the database cancels it (PostgreSQL
-    /// `statement_timeout`, MariaDB `max_statement_time`, MySQL
-    /// `max_execution_time`), and [`BoundedStore`] abandons a storage call
-    /// with no answer after `acquire_timeout + statement_timeout`, closing
-    /// its connection.
-    pub statement_timeout: Duration,
-}
-
-impl PoolConfig {
-    /// The longest a storage call may take before [`BoundedStore`] gives up
-    /// on it: waiting for a connection, then running.
-    pub fn call_deadline(&self) -> Duration {
-        self.acquire_timeout.saturating_add(self.statement_timeout)
-    }
-
-    /// After how long without a statement the database closes a session
-    /// (PostgreSQL `idle_session_timeout`, MySQL `wait_timeout`): twice
-    /// [`Self::call_deadline`]. sqlx checks each connection given back to
-    /// the pool with a ping that has no time limit; if the link dies during
-    /// that ping, only the database closing the session ends the wait and
-    /// frees its place in the pool. Idle connections closed this way are
-    /// replaced on their next use.
-    pub fn session_idle_timeout(&self) -> Duration {
-        self.call_deadline().saturating_mul(2)
-    }
-}
-
-impl Default for PoolConfig {
-    fn default() -> Self {
-        PoolConfig::from(&Config::default())
-    }
-}
-
-impl From<&Config> for PoolConfig {
-    fn from(config: &Config) -> Self {
-        PoolConfig {
-            max_connections: config.db_max_connections,
-            acquire_timeout: config.db_acquire_timeout,
-            statement_timeout: config.db_statement_timeout,
-        }
-    }
 }
 
 /// The database behind a URL, from its scheme.
@@ -202,24 +155,23 @@ impl Backend {
     }
 }
 
-/// Opens the database named by `url` (`sqlite://`, `postgres://`,
-/// `mysql://`), runs its migrations, and returns the store. A SQLite file is
-/// created when missing.
-pub async fn connect(url: &str) -> Result<Arc<dyn Store>, ConnectError> {
-    connect_with(url, &PoolConfig::default()).await
-}
-
-/// [`connect`] to `config.database_url` with the pool settings of `config`.
-pub async fn connect_config(config: &Config) -> Result<Arc<dyn Store>, ConnectError> {
-    connect_with(&config.database_url, &PoolConfig::from(config)).await
-}
-
-/// Everything a server needs from `config`: the database (connected and
-/// migrated), throttling counters in Redis when `config.redis_url` is set
-/// (else in process), and the [`Agora`] services over them.
+/// Everything a server needs from `config`, and the one way to build an
+/// [`Agora`] that honours every setting: the database at
+/// `config.server.database_url` (connected with `config.server.pool`, and
+/// migrated), throttling counters in Redis when `config.server.redis.url`
+/// is set (else in process), and the [`Agora`] services over them.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// let mut config = agora_core::Config::from_env()?;
+/// config.ensure_jwt_secret()?;
+/// let agora = agora_sqlx::open(&config).await?;
+/// # Ok(()) }
+/// ```
 pub async fn open(config: &Config) -> Result<Agora, ConnectError> {
-    let store = connect_config(config).await?;
-    let Some(url) = &config.redis_url else {
+    let server = &config.server;
+    let store = connect(&server.database_url, &server.pool).await?;
+    let Some(url) = &server.redis.url else {
         return Ok(Agora::new(store, config)?);
     };
     #[cfg(feature = "redis")]
@@ -228,8 +180,8 @@ pub async fn open(config: &Config) -> Result<Agora, ConnectError> {
         // Redis until it is back); only an unusable URL stops it.
         let counters = redis::RedisThrottleStore::connect_with(
             url,
-            &config.redis_prefix,
-            config.redis_timeout,
+            &server.redis.prefix,
+            server.redis.timeout,
         )
         .await
         .map_err(|source| ConnectError::Redis {
@@ -249,10 +201,13 @@ pub async fn open(config: &Config) -> Result<Agora, ConnectError> {
     }
 }
 
-/// [`connect`] with explicit pool settings. The store is a
-/// [`BoundedStore`]: every call has a deadline, and listings keep to their
-/// share of the pool.
-pub async fn connect_with(url: &str, pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
+/// Opens the database named by `url` (`sqlite://`, `postgres://`,
+/// `mysql://`) with the pool settings `pool`, runs its migrations, and
+/// returns the store, for [`Agora::new`] or direct use ([`open`] does this
+/// and more from a whole configuration). A SQLite file is created when
+/// missing. The store is a [`BoundedStore`]: every call has a deadline, and
+/// listings keep to their share of the pool.
+pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
     let backend =
         Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_password(url)))?;
     match backend {
@@ -332,7 +287,10 @@ mod tests {
 
     #[tokio::test]
     async fn unknown_schemes_are_refused_clearly() {
-        let err = connect("oracle://x").await.err().expect("refused");
+        let err = connect("oracle://x", &PoolConfig::default())
+            .await
+            .err()
+            .expect("refused");
         assert!(err.to_string().contains("unsupported database URL"));
     }
 }

@@ -21,9 +21,11 @@ use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::keys::KeySet;
-use crate::config::{Config, ConfigError, JwtSecret};
+use super::secret::JwtSecret;
+use super::tokens::TokenConfig;
 use crate::domain::UserId;
 use crate::error::{Error, Result};
+use crate::setting::ConfigError;
 
 /// Tokens longer than this are rejected before any parsing.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -40,11 +42,11 @@ pub const DEFAULT_ISSUER: &str = "agora";
 /// The claims of an Agora access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
-    /// Issuer: who signed the token ([`Config::jwt_issuer`]).
+    /// Issuer: who signed the token ([`TokenConfig::issuer`]).
     pub iss: String,
     /// Subject: the user id as a string (RFC 7519).
     pub sub: String,
-    /// Audience: who the token is for ([`Config::jwt_audience`]).
+    /// Audience: who the token is for ([`TokenConfig::audience`]).
     pub aud: String,
     /// The user id as an integer, as the original API issued it.
     pub user_id: i64,
@@ -135,13 +137,13 @@ impl TokenKeys {
 
     /// The keys, issuer, audience, lifetime and leeway `config` describes;
     /// fails when the keys are missing or unusable.
-    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+    pub fn from_config(config: &TokenConfig) -> Result<Self, ConfigError> {
         Ok(Self::with_keys(
             KeySet::from_config(config)?,
-            config.access_token_ttl,
-            config.token_leeway,
-            &config.jwt_issuer,
-            &config.jwt_audience,
+            config.access_ttl,
+            config.leeway,
+            &config.issuer,
+            &config.audience,
         ))
     }
 
@@ -928,14 +930,14 @@ mod tests {
 
     #[test]
     fn token_keys_new_and_a_default_config_agree() {
-        let mut config = Config {
-            jwt_secret: Some(secret(7)),
-            ..Config::default()
+        let mut config = TokenConfig {
+            secret: Some(secret(7)),
+            ..TokenConfig::default()
         };
         let from_config = TokenKeys::from_config(&config).unwrap();
         let token = hs256().issue(UserId(3), None).unwrap().token;
         assert_eq!(from_config.verify(&token).unwrap().user_id, 3);
-        config.jwt_audience = "elsewhere".to_owned();
+        config.audience = "elsewhere".to_owned();
         assert!(rejected(&TokenKeys::from_config(&config).unwrap(), &token));
     }
 

@@ -6,7 +6,7 @@
 //! A set holds either HMAC secrets (HS256) or signature keys (EdDSA, ES256),
 //! never both (OWASP JWT cheat sheet: do not mix MAC and signature
 //! algorithms); the types below make mixing impossible, and
-//! [`Config::validate`] refuses configurations that ask for it.
+//! [`TokenConfig::validate`] refuses configurations that ask for it.
 //!
 //! Key ids are RFC 7638 JWK thumbprints (SHA-256) computed from the key
 //! itself, so every server and every rotation step agree on them without
@@ -20,12 +20,14 @@ use std::str::FromStr;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey};
 
-use crate::config::{Config, ConfigError, JwtSecret};
+use super::secret::JwtSecret;
+use super::tokens::TokenConfig;
+use crate::setting::{ConfigError, Reason};
 
 /// The longest `kid` looked up; a longer one is rejected without a look-up.
 pub const MAX_KID_LEN: usize = 128;
 
-/// How access tokens are signed (`AGORA_JWT_ALGORITHM`).
+/// How access tokens are signed (`config.tokens.algorithm`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 pub enum JwtAlgorithm {
     /// HMAC-SHA256 with a shared secret (the default). Only holders of the
@@ -81,9 +83,11 @@ impl FromStr for JwtAlgorithm {
         ]
         .into_iter()
         .find(|a| a.as_str().eq_ignore_ascii_case(s.trim()))
-        .ok_or_else(|| ConfigError::Invalid {
-            name: "AGORA_JWT_ALGORITHM",
-            reason: format!("{s:?} is not one of HS256, EdDSA, ES256"),
+        .ok_or_else(|| {
+            ConfigError::invalid(
+                "tokens.algorithm",
+                format!("{s:?} is not one of HS256, EdDSA, ES256"),
+            )
         })
     }
 }
@@ -106,11 +110,14 @@ impl PemKey {
         }
     }
 
-    /// Reads the PEM file at `path`; an error names `variable` and the path.
-    pub fn from_file(path: &Path, variable: &'static str) -> Result<Self, ConfigError> {
-        let pem = std::fs::read(path).map_err(|e| ConfigError::Invalid {
-            name: variable,
-            reason: format!("cannot read the key file {}: {e}", path.display()),
+    /// Reads the PEM file at `path`; an error names `setting` (the field
+    /// the key is for, e.g. `tokens.private_key`) and the path.
+    pub fn from_file(path: &Path, setting: &'static str) -> Result<Self, ConfigError> {
+        let pem = std::fs::read(path).map_err(|e| {
+            ConfigError::invalid(
+                setting,
+                format!("cannot read the key file {}: {e}", path.display()),
+            )
         })?;
         Ok(PemKey::new(pem, path.display().to_string()))
     }
@@ -200,15 +207,15 @@ impl KeySet {
         active: &PemKey,
         previous: &[PemKey],
     ) -> Result<Self, ConfigError> {
-        const ACTIVE: &str = "AGORA_JWT_PRIVATE_KEY_FILE";
-        const PREVIOUS: &str = "AGORA_JWT_VERIFY_KEY_FILES";
+        const ACTIVE: &str = "tokens.private_key";
+        const PREVIOUS: &str = "tokens.verify_keys";
         if !algorithm.is_asymmetric() {
-            return Err(ConfigError::Invalid {
-                name: "AGORA_JWT_ALGORITHM",
-                reason: "PEM keys sign with EdDSA or ES256, not HS256".to_owned(),
-            });
+            return Err(ConfigError::invalid(
+                "tokens.algorithm",
+                "PEM keys sign with EdDSA or ES256, not HS256",
+            ));
         }
-        let invalid = |name, reason| ConfigError::Invalid { name, reason };
+        let invalid = |name, reason: String| ConfigError::invalid(name, reason);
         let active_key = parse_pem(active).map_err(|r| invalid(ACTIVE, r))?;
         let Some(encoding) = active_key.private else {
             return Err(invalid(
@@ -220,13 +227,15 @@ impl KeySet {
             ));
         };
         if active_key.algorithm != algorithm.jwt() {
-            return Err(invalid(
+            return Err(ConfigError::invalid(
                 ACTIVE,
-                format!(
-                    "{} holds a key of type {}, but AGORA_JWT_ALGORITHM is {algorithm}",
+                Reason::from(format!(
+                    "{} holds a key of type {}, but ",
                     active.origin(),
                     key_type_name(active_key.algorithm)
-                ),
+                ))
+                .setting("tokens.algorithm")
+                .then(format!(" is {algorithm}")),
             ));
         }
         let signing = SigningKey {
@@ -273,28 +282,30 @@ impl KeySet {
         })
     }
 
-    /// The key set `config` describes (see [`Config::jwt_algorithm`]);
+    /// The key set `config` describes (see [`TokenConfig::algorithm`]);
     /// checks the configuration first.
-    pub fn from_config(config: &Config) -> Result<Self, ConfigError> {
+    pub fn from_config(config: &TokenConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        match config.jwt_algorithm {
+        match config.algorithm {
             JwtAlgorithm::HS256 => {
-                let secret = config.jwt_secret.as_ref().ok_or(ConfigError::Invalid {
-                    name: "AGORA_JWT_SECRET",
-                    reason:
-                        "no JWT secret configured; set AGORA_JWT_SECRET to at least 32 random bytes"
-                            .to_owned(),
+                let secret = config.secret.as_ref().ok_or_else(|| {
+                    ConfigError::invalid(
+                        "tokens.secret",
+                        Reason::from("no JWT secret configured; set ")
+                            .setting("tokens.secret")
+                            .then(" to at least 32 random bytes"),
+                    )
                 })?;
-                Ok(KeySet::hs256(secret, &config.jwt_previous_secrets))
+                Ok(KeySet::hs256(secret, &config.previous_secrets))
             }
             algorithm => {
-                let active = config.jwt_private_key.as_ref().ok_or_else(|| ConfigError::Invalid {
-                    name: "AGORA_JWT_PRIVATE_KEY_FILE",
-                    reason: format!(
-                        "{algorithm} needs a private key: set AGORA_JWT_PRIVATE_KEY_FILE to a PKCS#8 PEM file"
-                    ),
+                let active = config.private_key.as_ref().ok_or_else(|| {
+                    ConfigError::invalid(
+                        "tokens.private_key",
+                        super::tokens::needs_private_key(algorithm),
+                    )
                 })?;
-                KeySet::asymmetric(algorithm, active, &config.jwt_verify_keys)
+                KeySet::asymmetric(algorithm, active, &config.verify_keys)
             }
         }
     }
@@ -668,14 +679,14 @@ mod tests {
             let err = KeySet::asymmetric(JwtAlgorithm::EdDSA, &key, &[])
                 .unwrap_err()
                 .to_string();
-            assert!(err.starts_with("AGORA_JWT_PRIVATE_KEY_FILE"), "{err}");
+            assert!(err.starts_with("tokens.private_key"), "{err}");
             assert!(err.contains(key.origin()), "{err}");
         }
         let ok = ed25519().private;
         let err = KeySet::asymmetric(JwtAlgorithm::EdDSA, &ok, &[p384().public])
             .unwrap_err()
             .to_string();
-        assert!(err.starts_with("AGORA_JWT_VERIFY_KEY_FILES"), "{err}");
+        assert!(err.starts_with("tokens.verify_keys"), "{err}");
     }
 
     #[test]

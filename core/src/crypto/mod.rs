@@ -1,10 +1,13 @@
 //! Cryptography, all of it from vetted crates: argon2id password hashing
 //! ([`password`]), JWT access tokens ([`jwt`]) and the keys that sign and
-//! verify them ([`keys`]).
+//! verify them ([`keys`]), the HMAC secret ([`secret`]) and the token
+//! settings ([`tokens`]).
 
 pub mod jwt;
 pub mod keys;
 pub mod password;
+pub mod secret;
+pub mod tokens;
 
 /// `n` bytes from the operating system's CSPRNG, hex-encoded.
 pub fn random_hex(n: usize) -> String {

@@ -63,6 +63,24 @@ impl Default for HashParams {
     }
 }
 
+/// Password hashing settings (`config.hashing`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HashConfig {
+    /// Argon2id parameters for new hashes (OWASP m=19 MiB, t=2, p=1 by default).
+    pub params: HashParams,
+    /// Hashes running at once, each on its own thread; the number of cores by default.
+    pub concurrency: usize,
+}
+
+impl Default for HashConfig {
+    fn default() -> Self {
+        HashConfig {
+            params: HashParams::OWASP,
+            concurrency: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        }
+    }
+}
+
 /// The outcome of checking a password against a stored hash.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Verification {
@@ -122,6 +140,12 @@ impl PasswordHasher {
                 dummy_hash: OnceCell::new(),
             }),
         })
+    }
+
+    /// The hasher `config` describes; refused when its parameters are unusable.
+    pub fn from_config(config: &HashConfig) -> Result<Self, crate::setting::ConfigError> {
+        Self::new(config.params, config.concurrency)
+            .map_err(|e| crate::setting::ConfigError::invalid("hashing.params", e.to_string()))
     }
 
     /// The configured parameters.

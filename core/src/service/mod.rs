@@ -16,7 +16,7 @@ pub use votes::VoteOutcome;
 use crate::config::{Config, ConfigError};
 use crate::crypto::jwt::TokenKeys;
 use crate::crypto::password::PasswordHasher;
-use crate::domain::{ClientInfo, Post, User, UserId};
+use crate::domain::{ClientInfo, Post, SessionConfig, TrustedProxy, User, UserId};
 use crate::error::Result;
 use crate::storage::Store;
 use crate::throttle::{MemoryThrottleStore, Throttle, ThrottleStore};
@@ -37,11 +37,8 @@ struct Inner {
     throttle: Throttle,
     /// The throttling counters, checked by [`Agora::health`] when throttling is on.
     throttle_store: Option<Arc<dyn ThrottleStore>>,
-    trusted_proxy_header: Option<String>,
-    trusted_proxy_hops: usize,
-    refresh_token_ttl: std::time::Duration,
-    session_lifetime: std::time::Duration,
-    refresh_reuse_grace: std::time::Duration,
+    proxy: TrustedProxy,
+    sessions: SessionConfig,
 }
 
 impl std::fmt::Debug for Agora {
@@ -63,6 +60,10 @@ impl Agora {
     /// Builds the services over `store`, with throttling counters in this
     /// process. Fails when the configuration is invalid or its token keys
     /// (the JWT secret, or the EdDSA/ES256 key files) are missing or unusable.
+    ///
+    /// `store` is used as given: `config.server`'s database URL, pool and
+    /// Redis settings are not read here. To build Agora from a [`Config`]
+    /// with every field honoured, use `agora_sqlx::open(&config)`.
     pub fn new(store: Arc<dyn Store>, config: &Config) -> Result<Self, ConfigError> {
         Self::with_throttle_store(store, Arc::new(MemoryThrottleStore::default()), config)
     }
@@ -76,29 +77,20 @@ impl Agora {
     ) -> Result<Self, ConfigError> {
         config.validate()?;
         // HS256 secret or EdDSA/ES256 keys; a clear error when missing or unusable.
-        let tokens = TokenKeys::from_config(config)?;
-        let hasher =
-            PasswordHasher::new(config.hash_params, config.hash_concurrency).map_err(|e| {
-                ConfigError::Invalid {
-                    name: "hash_params",
-                    reason: e.to_string(),
-                }
-            })?;
+        let tokens = TokenKeys::from_config(&config.tokens)?;
+        let hasher = PasswordHasher::from_config(&config.hashing)?;
         Ok(Agora {
             inner: Arc::new(Inner {
                 store,
                 hasher,
                 tokens,
-                password_policy: crate::domain::PasswordPolicy::from(config),
-                body_limit: config.body_limit,
+                password_policy: config.passwords,
+                body_limit: config.server.body_limit,
                 hide_emails: config.hide_emails,
                 throttle_store: config.throttle.enabled.then(|| throttle_store.clone()),
                 throttle: Throttle::new(config.throttle.clone(), throttle_store),
-                trusted_proxy_header: config.trusted_proxy_header.clone(),
-                trusted_proxy_hops: config.trusted_proxy_hops,
-                refresh_token_ttl: config.refresh_token_ttl,
-                session_lifetime: config.session_lifetime,
-                refresh_reuse_grace: config.refresh_reuse_grace,
+                proxy: config.proxy.clone(),
+                sessions: config.sessions,
             }),
         })
     }
@@ -129,8 +121,7 @@ impl Agora {
     /// value of a request header by name, in the order received (all its
     /// lines: a proxy may add its own line after the client's). The client
     /// IP is taken from the configured trusted proxy header when there is
-    /// one (see [`Config::trusted_proxy_header`] and
-    /// [`Config::trusted_proxy_hops`]; rules in
+    /// one (see [`Config::proxy`]; rules in
     /// [`crate::domain::forwarded_client_ip`]), else from the peer;
     /// IPv4-mapped IPv6 addresses become IPv4 ([`ClientInfo::from_request`]).
     pub fn client_info<I, V>(
@@ -142,9 +133,11 @@ impl Agora {
         I: IntoIterator<Item = V>,
         V: AsRef<str>,
     {
-        let forwarded = self.inner.trusted_proxy_header.as_deref().and_then(|name| {
-            crate::domain::forwarded_client_ip(header(name), self.inner.trusted_proxy_hops)
-        });
+        let proxy = &self.inner.proxy;
+        let forwarded = proxy
+            .header
+            .as_deref()
+            .and_then(|name| crate::domain::forwarded_client_ip(header(name), proxy.hops));
         let user_agent = header("user-agent").into_iter().next();
         ClientInfo::from_request(peer, forwarded, user_agent.as_ref().map(AsRef::as_ref))
     }

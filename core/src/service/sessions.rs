@@ -54,7 +54,7 @@ impl Agora {
             user_id: user.id,
             created_at: now,
             last_used_at: now,
-            expires_at: now + duration(self.inner.session_lifetime),
+            expires_at: now + duration(self.inner.sessions.lifetime),
             revoked_at: None,
             user_agent: client.user_agent.clone(),
             ip: client.ip.map(|ip| ip.to_string()),
@@ -79,7 +79,7 @@ impl Agora {
         token: &str,
         now: DateTime<Utc>,
     ) -> RefreshTokenRecord {
-        let expires_at = (now + duration(self.inner.refresh_token_ttl)).min(session.expires_at);
+        let expires_at = (now + duration(self.inner.sessions.refresh_ttl)).min(session.expires_at);
         RefreshTokenRecord {
             token_hash: refresh_hash(token),
             session_id: session.id.clone(),
@@ -139,7 +139,7 @@ impl Agora {
             audit_fail("expired_or_ended");
             return Err(Error::Unauthorized);
         }
-        let grace = duration(self.inner.refresh_reuse_grace);
+        let grace = duration(self.inner.sessions.reuse_grace);
         if let Some(rotated_at) = claim.previously_rotated_at
             && now - rotated_at > grace
         {

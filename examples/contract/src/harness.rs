@@ -38,7 +38,7 @@ pub async fn spawn(adapter: Adapter, config: Config) -> String {
 }
 
 /// Starts the axum app exactly as the example server does, on 127.0.0.1:0
-/// over `config.database_url`; returns its base URL.
+/// over `config.server.database_url`; returns its base URL.
 pub async fn spawn_axum(mut config: Config) -> String {
     config.ensure_jwt_secret().expect("secret");
     let agora = agora_sqlx::open(&config).await.expect("database opens");
@@ -53,11 +53,11 @@ pub async fn spawn_axum(mut config: Config) -> String {
 }
 
 /// Starts the rocket app exactly as the example server does, on
-/// 127.0.0.1:0 over `config.database_url`; returns its base URL once it
+/// 127.0.0.1:0 over `config.server.database_url`; returns its base URL once it
 /// listens.
 pub async fn spawn_rocket(mut config: Config) -> String {
     config.ensure_jwt_secret().expect("secret");
-    config.bind = "127.0.0.1:0".parse().expect("address");
+    config.server.bind = "127.0.0.1:0".parse().expect("address");
     let agora = agora_sqlx::open(&config).await.expect("database opens");
     let (port_tx, port_rx) = tokio::sync::oneshot::channel();
     // Rocket binds port 0 at launch and writes the real port into its config.
@@ -82,11 +82,9 @@ pub async fn spawn_rocket(mut config: Config) -> String {
 /// throttling off: the contract suite registers hundreds of users from one
 /// IP. `tests/security.rs` tests throttling with it on.
 pub fn config_for(db: &TestDatabase) -> Config {
-    let mut config = Config {
-        database_url: db.url().to_owned(),
-        jwt_secret: Some(JwtSecret::generate()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.server.database_url = db.url().to_owned();
+    config.tokens.secret = Some(JwtSecret::generate());
     config.throttle.enabled = false;
     config
 }
@@ -109,11 +107,9 @@ pub async fn test_app() -> TestApp {
     let store = SqliteStore::connect(&url, &agora_sqlx::PoolConfig::default())
         .await
         .expect("sqlite opens");
-    let config = Config {
-        database_url: url,
-        jwt_secret: Some(JwtSecret::generate()),
-        ..Config::default()
-    };
+    let mut config = Config::default();
+    config.server.database_url = url;
+    config.tokens.secret = Some(JwtSecret::generate());
     let agora = Agora::new(Arc::new(store.clone()), &config).expect("agora");
     TestApp {
         agora,

@@ -145,7 +145,7 @@ pub async fn login_returns_a_refresh_token_and_refresh_rotates_it(a: Adapter) {
 }
 
 pub async fn replayed_refresh_token_revokes_the_whole_session(a: Adapter) {
-    let s = server(a, |c| c.refresh_reuse_grace = Duration::from_millis(1)).await;
+    let s = server(a, |c| c.sessions.reuse_grace = Duration::from_millis(1)).await;
     s.register("replay@example.com").await;
     let first = s.login("replay@example.com").await;
     let second = tokens_of(s.refresh(&first.refresh).await).await;
@@ -482,10 +482,7 @@ pub async fn twenty_failures_from_one_ip_throttle_that_ip(a: Adapter) {
 }
 
 pub async fn trusted_proxy_header_names_the_client_ip(a: Adapter) {
-    let s = server(a, |c| {
-        c.trusted_proxy_header = Some("X-Forwarded-For".to_owned())
-    })
-    .await;
+    let s = server(a, |c| c.proxy.header = Some("X-Forwarded-For".to_owned())).await;
     for i in 0..20 {
         s.login_raw(
             &format!("p{i}@example.com"),
@@ -525,7 +522,7 @@ pub async fn bcrypt_hash_from_the_original_app_is_upgraded_on_login(a: Adapter) 
     let s = server(a, |_| {}).await;
     s.register("legacy@example.com").await;
     // As the FastAPI app stored it (passlib's bcrypt), written straight to the database.
-    let store = agora_sqlx::connect(s.db.url())
+    let store = agora_sqlx::connect(s.db.url(), &agora_sqlx::PoolConfig::default())
         .await
         .expect("same database");
     let email = agora_core::Email::parse("legacy@example.com").expect("email");
@@ -603,11 +600,11 @@ pub async fn jwks_publishes_the_eddsa_public_key_and_tokens_use_it(a: Adapter) {
         .status()
         .expect("openssl genpkey runs (the openssl command line tool is needed)");
     assert!(made.success());
-    let pem = PemKey::from_file(&key, "AGORA_JWT_PRIVATE_KEY_FILE").expect("key");
+    let pem = PemKey::from_file(&key, "tokens.private_key").expect("key");
     let s = server(a, |c| {
-        c.jwt_secret = None;
-        c.jwt_algorithm = JwtAlgorithm::EdDSA;
-        c.jwt_private_key = Some(pem);
+        c.tokens.secret = None;
+        c.tokens.algorithm = JwtAlgorithm::EdDSA;
+        c.tokens.private_key = Some(pem);
     })
     .await;
     let jwks: Value = s

@@ -1,0 +1,118 @@
+//! Configuration: [`Config`] nests the settings each module owns, plus the
+//! [`ServerConfig`] only servers read; [`Config::from_env`] reads them from
+//! `AGORA_*` variables ([`mod@env`], the one module that knows those names).
+//!
+//! | field | type | owner |
+//! |---|---|---|
+//! | `tokens` | [`TokenConfig`] | [`crate::crypto::tokens`]: keys, issuer, audience, lifetime, leeway |
+//! | `passwords` | [`PasswordPolicy`] | [`crate::domain`]: length and blocklist |
+//! | `hashing` | [`HashConfig`] | [`crate::crypto::password`]: argon2 parameters, concurrency |
+//! | `throttle` | [`ThrottleConfig`] | [`crate::throttle`] |
+//! | `sessions` | [`SessionConfig`] | [`crate::domain`]: refresh token and session lifetimes |
+//! | `proxy` | [`TrustedProxy`] | [`crate::domain`]: whose header names the client IP |
+//! | `hide_emails` | `bool` | the services |
+//! | `server` | [`ServerConfig`] | servers only: database, pool, Redis, bind, CORS, body limit, HTTP timeouts |
+//!
+//! Errors name the setting by its field path (`tokens.secret`); errors of
+//! [`Config::from_env`] name the variable instead (`AGORA_JWT_SECRET`).
+//!
+//! Build an [`crate::Agora`] from a `Config` with `agora_sqlx::open(&config)`:
+//! it honours every field, the server ones included (database, pool, Redis).
+//! [`crate::Agora::new`] over a store you built yourself reads every field
+//! but `server`'s database, pool and Redis settings.
+
+pub mod env;
+mod server;
+
+use std::path::PathBuf;
+
+pub use crate::crypto::password::HashConfig;
+pub use crate::crypto::secret::{JwtSecret, MIN_SECRET_BYTES, MIN_SECRET_ENTROPY_BITS};
+pub use crate::crypto::tokens::TokenConfig;
+pub use crate::domain::{MAX_TRUSTED_PROXY_HOPS, PasswordPolicy, SessionConfig, TrustedProxy};
+pub use crate::setting::{ConfigError, Reason};
+pub use crate::throttle::ThrottleConfig;
+pub use server::{PoolConfig, RedisConfig, ServerConfig};
+
+/// Everything Agora can be configured with: each module's settings, and the
+/// server's.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Access tokens: keys, issuer, audience, lifetime, leeway.
+    pub tokens: TokenConfig,
+    /// The rules new passwords must pass.
+    pub passwords: PasswordPolicy,
+    /// Password hashing: argon2id parameters and concurrency.
+    pub hashing: HashConfig,
+    /// Login and registration throttling.
+    pub throttle: ThrottleConfig,
+    /// Refresh token and session lifetimes.
+    pub sessions: SessionConfig,
+    /// The trusted reverse proxy that names the client's IP, if any.
+    pub proxy: TrustedProxy,
+    /// Hide other users' email addresses (`null`) in `GET /users/{id}` and
+    /// post owners; users still see their own. Off by default, as the
+    /// original API showed them to everyone.
+    pub hide_emails: bool,
+    /// What only servers read: database, pool, Redis, bind address, CORS,
+    /// body limit, HTTP timeouts.
+    pub server: ServerConfig,
+}
+
+impl Config {
+    /// Reads `AGORA_*` environment variables over the defaults (see [`mod@env`]).
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::from_env`], reading variables through `lookup` (for tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        env::read(lookup)
+    }
+
+    /// Checks every module's rules (also run by [`crate::Agora::new`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.server.validate()?;
+        self.tokens.validate()?;
+        self.proxy.validate()?;
+        self.passwords.validate()
+    }
+
+    /// Makes sure a JWT secret is set when tokens are signed with HS256:
+    /// keeps a configured one, else loads or creates the secret file from
+    /// [`Config::secret_file`], else (in-memory database) generates one for
+    /// this process only. Does nothing with EdDSA or ES256, whose key is
+    /// [`TokenConfig::private_key`].
+    pub fn ensure_jwt_secret(&mut self) -> Result<(), ConfigError> {
+        if self.tokens.secret.is_none() && !self.tokens.algorithm.is_asymmetric() {
+            self.tokens.secret = Some(match self.secret_file() {
+                Some(path) => JwtSecret::load_or_create(&path)?,
+                None => JwtSecret::generate(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Where a server keeps a generated JWT secret: beside the SQLite file
+    /// (`agora.db` → `agora.db.jwt-secret`), or `agora.jwt-secret` in the
+    /// working directory for other databases. `None` for in-memory SQLite.
+    pub fn secret_file(&self) -> Option<PathBuf> {
+        let url = &self.server.database_url;
+        let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
+            return Some(PathBuf::from("agora.jwt-secret"));
+        };
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() || path == ":memory:" || url.contains("mode=memory") {
+            return None;
+        }
+        let mut file = PathBuf::from(path).into_os_string();
+        file.push(".jwt-secret");
+        Some(PathBuf::from(file))
+    }
+}
+
+#[cfg(test)]
+mod tests;

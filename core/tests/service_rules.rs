@@ -1,0 +1,573 @@
+//! Every service rule, proven on the in-memory store (no database):
+//! visibility, ownership, votes, session rotation and reuse, logout, password
+//! change, account deletion, hidden emails and throttling.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agora_core::config::JwtSecret;
+use agora_core::crypto::password::HashParams;
+use agora_core::domain::{Caller, ClientInfo};
+use agora_core::schema::{
+    AccountDeletion, ListQuery, LoginRequest, PasswordChange, PostCreate, RefreshRequest, Token,
+    UserCreate, VoteRequest,
+};
+use agora_core::storage::memory::MemoryStore;
+use agora_core::{Agora, Config, Error, Post, PostId, User, UserId};
+
+const PASSWORD: &str = "plum orchard at dusk";
+const NEW_PASSWORD: &str = "lanterns over the harbour";
+
+/// Agora on a fresh memory store, with cheap hashing and `adjust` applied
+/// to the configuration.
+fn agora_with(adjust: impl FnOnce(&mut Config)) -> Agora {
+    let mut config = Config::default();
+    config.tokens.secret = Some(JwtSecret::generate());
+    config.hashing.params = HashParams {
+        m_cost: 64,
+        t_cost: 1,
+        p_cost: 1,
+    };
+    adjust(&mut config);
+    Agora::new(Arc::new(MemoryStore::new()), &config).expect("valid configuration")
+}
+
+fn agora() -> Agora {
+    agora_with(|_| {})
+}
+
+fn email(name: &str) -> String {
+    format!("{name}@example.com")
+}
+
+async fn register(agora: &Agora, name: &str) -> User {
+    let request = UserCreate {
+        email: email(name),
+        password: PASSWORD.to_owned(),
+    };
+    agora
+        .register(request, &ClientInfo::default())
+        .await
+        .expect("registered")
+}
+
+async fn login_with(agora: &Agora, name: &str, password: &str) -> Result<Token, Error> {
+    let request = LoginRequest {
+        email: email(name),
+        password: password.to_owned(),
+    };
+    agora.login(request, &ClientInfo::default()).await
+}
+
+async fn login(agora: &Agora, name: &str) -> Token {
+    login_with(agora, name, PASSWORD).await.expect("logged in")
+}
+
+/// Registers `name`, logs in and authenticates with the access token.
+async fn signed_up(agora: &Agora, name: &str) -> (Caller, Token) {
+    register(agora, name).await;
+    let token = login(agora, name).await;
+    (caller(agora, &token).await, token)
+}
+
+async fn caller(agora: &Agora, token: &Token) -> Caller {
+    agora
+        .authenticate(&token.access_token)
+        .await
+        .expect("access token accepted")
+}
+
+async fn refresh(agora: &Agora, token: &Token) -> Result<Token, Error> {
+    let request = RefreshRequest {
+        refresh_token: token.refresh_token.clone(),
+    };
+    agora.refresh(request, &ClientInfo::default()).await
+}
+
+/// Whether the access token of `token` is refused as unauthenticated (401).
+async fn refused(agora: &Agora, token: &Token) -> bool {
+    matches!(
+        agora.authenticate(&token.access_token).await,
+        Err(Error::Unauthorized)
+    )
+}
+
+fn post(title: &str, published: bool) -> PostCreate {
+    PostCreate {
+        title: title.to_owned(),
+        content: format!("about {title}"),
+        published,
+    }
+}
+
+async fn create(agora: &Agora, caller: &Caller, title: &str, published: bool) -> Post {
+    agora
+        .create_post(caller, post(title, published))
+        .await
+        .expect("post created")
+}
+
+async fn listed(agora: &Agora, caller: &Caller) -> Vec<PostId> {
+    let query = ListQuery::new(100, 0, None, String::new()).expect("valid query");
+    let posts = agora.list_posts(caller, query).await.expect("listed");
+    posts.into_iter().map(|p| p.post.id).collect()
+}
+
+fn status<T: std::fmt::Debug>(result: Result<T, Error>) -> u16 {
+    result.expect_err("an error").status_code()
+}
+
+fn vote(post: PostId, dir: i64) -> VoteRequest {
+    VoteRequest {
+        post_id: post.0,
+        dir,
+    }
+}
+
+#[tokio::test]
+async fn unpublished_posts_are_seen_by_their_owner_only() {
+    let agora = agora();
+    let (alice, _) = signed_up(&agora, "alice").await;
+    let (bob, _) = signed_up(&agora, "bob").await;
+    let draft = create(&agora, &alice, "draft", false).await;
+    let public = create(&agora, &alice, "public", true).await;
+
+    assert_eq!(
+        agora.get_post(&alice, draft.id).await.expect("seen").post,
+        draft
+    );
+    assert_eq!(listed(&agora, &alice).await, vec![public.id, draft.id]);
+    // To anyone else it does not exist: 404 like a missing post.
+    assert_eq!(status(agora.get_post(&bob, draft.id).await), 404);
+    assert_eq!(listed(&agora, &bob).await, vec![public.id]);
+    assert_eq!(status(agora.vote(&bob, vote(draft.id, 1)).await), 404);
+    assert_eq!(status(agora.get_post(&bob, PostId(i64::MAX)).await), 404);
+}
+
+#[tokio::test]
+async fn only_the_owner_updates_or_deletes_a_post() {
+    let agora = agora();
+    let (alice, _) = signed_up(&agora, "alice").await;
+    let (bob, _) = signed_up(&agora, "bob").await;
+    let p = create(&agora, &alice, "mine", true).await;
+
+    assert!(matches!(
+        agora.update_post(&bob, p.id, post("stolen", true)).await,
+        Err(Error::NotOwner)
+    ));
+    assert!(matches!(
+        agora.delete_post(&bob, p.id).await,
+        Err(Error::NotOwner)
+    ));
+    assert_eq!(agora.get_post(&bob, p.id).await.expect("kept").post, p);
+
+    let updated = agora
+        .update_post(&alice, p.id, post("edited", false))
+        .await
+        .expect("owner updates");
+    assert_eq!(
+        (updated.title.as_str(), updated.published),
+        ("edited", false)
+    );
+    // Now unpublished: hidden from bob, so 404 rather than 403.
+    assert_eq!(
+        status(agora.update_post(&bob, p.id, post("x", true)).await),
+        404
+    );
+    agora
+        .delete_post(&alice, p.id)
+        .await
+        .expect("owner deletes");
+    assert_eq!(status(agora.get_post(&alice, p.id).await), 404);
+    assert_eq!(status(agora.delete_post(&alice, p.id).await), 404);
+    assert_eq!(
+        status(agora.update_post(&alice, p.id, post("x", true)).await),
+        404
+    );
+}
+
+#[tokio::test]
+async fn a_vote_is_counted_once_and_removed_once() {
+    let agora = agora();
+    let (alice, _) = signed_up(&agora, "alice").await;
+    let (bob, _) = signed_up(&agora, "bob").await;
+    let p = create(&agora, &alice, "votable", true).await;
+    let votes = |caller| {
+        let agora = agora.clone();
+        async move { agora.get_post(caller, p.id).await.expect("found").votes }
+    };
+
+    agora.vote(&bob, vote(p.id, 1)).await.expect("voted");
+    assert!(matches!(
+        agora.vote(&bob, vote(p.id, 1)).await,
+        Err(Error::VoteExists { user, post }) if (user, post) == (bob.id(), p.id)
+    ));
+    assert_eq!(votes(&alice).await, 1);
+    agora.vote(&alice, vote(p.id, 1)).await.expect("voted");
+    assert_eq!(votes(&bob).await, 2);
+
+    agora.vote(&bob, vote(p.id, 0)).await.expect("unvoted");
+    assert!(matches!(
+        agora.vote(&bob, vote(p.id, 0)).await,
+        Err(Error::VoteNotFound)
+    ));
+    assert_eq!(votes(&bob).await, 1);
+    assert_eq!(
+        status(agora.vote(&bob, vote(PostId(i64::MAX), 1)).await),
+        404
+    );
+    assert_eq!(status(agora.vote(&bob, vote(p.id, 2)).await), 422);
+}
+
+#[tokio::test]
+async fn a_taken_email_cannot_register_again() {
+    let agora = agora();
+    register(&agora, "alice").await;
+    let again = UserCreate {
+        email: "ALICE@example.com".to_owned(),
+        password: PASSWORD.to_owned(),
+    };
+    assert!(matches!(
+        agora.register(again, &ClientInfo::default()).await,
+        Err(Error::EmailTaken(_))
+    ));
+}
+
+#[tokio::test]
+async fn refreshing_rotates_the_tokens_and_a_reused_token_ends_the_session() {
+    let agora = agora_with(|c| c.sessions.reuse_grace = Duration::ZERO);
+    let (_, first) = signed_up(&agora, "alice").await;
+    let second = refresh(&agora, &first).await.expect("rotated");
+    assert_ne!(second.refresh_token, first.refresh_token);
+    caller(&agora, &second).await;
+
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    // The first token again, past the grace window: probably stolen.
+    assert!(matches!(
+        refresh(&agora, &first).await,
+        Err(Error::Unauthorized)
+    ));
+    assert!(refused(&agora, &second).await, "the session ended");
+    assert!(refused(&agora, &first).await);
+    assert!(matches!(
+        refresh(&agora, &second).await,
+        Err(Error::Unauthorized)
+    ));
+    // Logging in again starts a new session.
+    caller(&agora, &login(&agora, "alice").await).await;
+}
+
+#[tokio::test]
+async fn a_retry_within_the_grace_window_continues_the_one_chain() {
+    let agora = agora();
+    let (_, first) = signed_up(&agora, "alice").await;
+    let second = refresh(&agora, &first).await.expect("rotated");
+    let retried = refresh(&agora, &first).await.expect("within the grace");
+    assert_eq!(retried.refresh_token, second.refresh_token);
+    caller(&agora, &retried).await;
+    let third = refresh(&agora, &second).await.expect("the chain goes on");
+    caller(&agora, &third).await;
+}
+
+#[tokio::test]
+async fn unknown_refresh_tokens_and_access_tokens_are_refused() {
+    let agora = agora();
+    let (_, token) = signed_up(&agora, "alice").await;
+    for bogus in ["", "nope", token.access_token.as_str()] {
+        let request = RefreshRequest {
+            refresh_token: bogus.to_owned(),
+        };
+        assert!(matches!(
+            agora.refresh(request, &ClientInfo::default()).await,
+            Err(Error::Unauthorized)
+        ));
+    }
+    assert!(matches!(
+        agora.authenticate("not.a.token").await,
+        Err(Error::Unauthorized)
+    ));
+}
+
+#[tokio::test]
+async fn logout_ends_the_current_session_only() {
+    let agora = agora();
+    let (phone, phone_token) = signed_up(&agora, "alice").await;
+    let laptop_token = login(&agora, "alice").await;
+
+    let sessions = agora.sessions(&phone).await.expect("listed");
+    assert_eq!(sessions.len(), 2);
+    assert_eq!(sessions.iter().filter(|s| s.current).count(), 1);
+
+    agora.logout(&phone).await.expect("logged out");
+    assert!(refused(&agora, &phone_token).await);
+    assert!(matches!(
+        refresh(&agora, &phone_token).await,
+        Err(Error::Unauthorized)
+    ));
+    let laptop = caller(&agora, &laptop_token).await;
+    assert_eq!(agora.sessions(&laptop).await.expect("listed").len(), 1);
+    refresh(&agora, &laptop_token)
+        .await
+        .expect("still refreshes");
+}
+
+#[tokio::test]
+async fn ending_another_session_works_for_its_owner_only() {
+    let agora = agora();
+    let (alice, _) = signed_up(&agora, "alice").await;
+    let (bob, _) = signed_up(&agora, "bob").await;
+    let laptop_token = login(&agora, "alice").await;
+    let laptop = caller(&agora, &laptop_token).await;
+    let laptop_id = laptop.session().expect("a session").id.clone();
+
+    assert!(matches!(
+        agora.end_session(&bob, &laptop_id).await,
+        Err(Error::SessionNotFound)
+    ));
+    caller(&agora, &laptop_token).await;
+    agora
+        .end_session(&alice, &laptop_id)
+        .await
+        .expect("ended by its owner");
+    assert!(refused(&agora, &laptop_token).await);
+    assert!(matches!(
+        agora.end_session(&alice, &laptop_id).await,
+        Err(Error::SessionNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn logout_everywhere_ends_every_session() {
+    let agora = agora();
+    let (phone, phone_token) = signed_up(&agora, "alice").await;
+    let laptop_token = login(&agora, "alice").await;
+    let (_, bob_token) = signed_up(&agora, "bob").await;
+
+    assert_eq!(agora.logout_all(&phone).await.expect("ended"), 2);
+    for token in [&phone_token, &laptop_token] {
+        assert!(refused(&agora, token).await);
+        assert!(matches!(
+            refresh(&agora, token).await,
+            Err(Error::Unauthorized)
+        ));
+    }
+    caller(&agora, &bob_token).await;
+}
+
+#[tokio::test]
+async fn a_caller_without_a_session_cannot_act_on_sessions() {
+    let agora = agora();
+    let user = register(&agora, "alice").await;
+    let vouched = Caller::acting_for(user);
+    create(&agora, &vouched, "allowed", true).await;
+    assert!(matches!(
+        agora.logout(&vouched).await,
+        Err(Error::Unauthorized)
+    ));
+    assert!(matches!(
+        agora.sessions(&vouched).await,
+        Err(Error::Unauthorized)
+    ));
+}
+
+#[tokio::test]
+async fn a_password_change_ends_the_other_sessions_and_keeps_this_one() {
+    let agora = agora();
+    let (phone, phone_token) = signed_up(&agora, "alice").await;
+    let laptop_token = login(&agora, "alice").await;
+    let change = |current: &str| PasswordChange {
+        current_password: current.to_owned(),
+        new_password: NEW_PASSWORD.to_owned(),
+    };
+
+    assert!(matches!(
+        agora.change_password(&phone, change("wrong guess")).await,
+        Err(Error::InvalidCredentials)
+    ));
+    caller(&agora, &laptop_token).await;
+
+    agora
+        .change_password(&phone, change(PASSWORD))
+        .await
+        .expect("changed");
+    let phone = caller(&agora, &phone_token).await;
+    assert_eq!(agora.sessions(&phone).await.expect("listed").len(), 1);
+    refresh(&agora, &phone_token)
+        .await
+        .expect("the current session goes on");
+    assert!(refused(&agora, &laptop_token).await);
+    assert!(matches!(
+        refresh(&agora, &laptop_token).await,
+        Err(Error::Unauthorized)
+    ));
+    assert!(matches!(
+        login_with(&agora, "alice", PASSWORD).await,
+        Err(Error::InvalidCredentials)
+    ));
+    login_with(&agora, "alice", NEW_PASSWORD)
+        .await
+        .expect("the new password works");
+}
+
+#[tokio::test]
+async fn a_deleted_account_leaves_no_token_working() {
+    let agora = agora();
+    let (alice, token) = signed_up(&agora, "alice").await;
+    let other_token = login(&agora, "alice").await;
+    let (bob, _) = signed_up(&agora, "bob").await;
+    let p = create(&agora, &alice, "soon gone", true).await;
+    agora.vote(&bob, vote(p.id, 1)).await.expect("voted");
+    let deletion = |password: &str| AccountDeletion {
+        password: password.to_owned(),
+    };
+
+    assert!(matches!(
+        agora.delete_account(&alice, deletion("wrong guess")).await,
+        Err(Error::InvalidCredentials)
+    ));
+    caller(&agora, &token).await;
+
+    agora
+        .delete_account(&alice, deletion(PASSWORD))
+        .await
+        .expect("deleted");
+    for t in [&token, &other_token] {
+        assert!(refused(&agora, t).await);
+        assert!(matches!(refresh(&agora, t).await, Err(Error::Unauthorized)));
+    }
+    assert!(matches!(
+        login_with(&agora, "alice", PASSWORD).await,
+        Err(Error::InvalidCredentials)
+    ));
+    assert_eq!(status(agora.get_user(alice.id()).await), 404);
+    assert_eq!(status(agora.get_post(&bob, p.id).await), 404);
+    // The posts went with the account, and so did creating more as it.
+    assert_eq!(
+        status(agora.create_post(&alice, post("ghost", true)).await),
+        401
+    );
+}
+
+#[tokio::test]
+async fn hidden_emails_are_shown_to_their_owner_only() {
+    let agora = agora_with(|c| c.hide_emails = true);
+    let (alice, _) = signed_up(&agora, "alice").await;
+    let (bob, _) = signed_up(&agora, "bob").await;
+    let p = create(&agora, &bob, "bob's", true).await;
+
+    assert_eq!(agora.get_user(bob.id()).await.expect("found").email, None);
+    let seen_by_alice = agora.get_post(&alice, p.id).await.expect("found").post;
+    assert_eq!(seen_by_alice.owner.email, None);
+    assert_eq!(seen_by_alice.owner_id, bob.id());
+    let seen_by_bob = agora.get_post(&bob, p.id).await.expect("found").post;
+    assert_eq!(
+        seen_by_bob.owner.email.map(|e| e.as_str().to_owned()),
+        Some(email("bob"))
+    );
+    let query = ListQuery::new(10, 0, None, String::new()).expect("valid query");
+    let listed = agora.list_posts(&alice, query).await.expect("listed");
+    assert!(listed.iter().all(|p| p.post.owner.email.is_none()));
+}
+
+#[tokio::test]
+async fn emails_are_shown_when_not_hidden() {
+    let agora = agora();
+    let (alice, _) = signed_up(&agora, "alice").await;
+    let (bob, _) = signed_up(&agora, "bob").await;
+    let p = create(&agora, &bob, "bob's", true).await;
+    let bob_email = Some(email("bob"));
+    let shown = |user: User| user.email.map(|e| e.as_str().to_owned());
+    assert_eq!(
+        shown(agora.get_user(bob.id()).await.expect("found")),
+        bob_email
+    );
+    let seen_by_alice = agora.get_post(&alice, p.id).await.expect("found").post;
+    assert_eq!(shown(seen_by_alice.owner), bob_email);
+    assert_eq!(status(agora.get_user(UserId(i64::MAX)).await), 404);
+}
+
+/// Throttling with small limits: 3 failed logins per account, then a 30 s
+/// wait; 2 registrations per IP.
+fn throttled() -> Agora {
+    agora_with(|c| {
+        c.throttle.enabled = true;
+        c.throttle.login_account.max = 3;
+        c.throttle.backoff_base = Duration::from_secs(30);
+        c.throttle.register_ip.max = 2;
+    })
+}
+
+fn retry_after<T: std::fmt::Debug>(result: Result<T, Error>) -> u64 {
+    let error = result.expect_err("throttled");
+    assert_eq!(error.status_code(), 429, "{error:?}");
+    let header = error
+        .headers()
+        .into_iter()
+        .find(|(name, _)| *name == "retry-after")
+        .map(|(_, value)| value);
+    match error {
+        Error::RateLimited { retry_after_secs } => {
+            assert_eq!(header, Some(retry_after_secs.to_string()));
+            retry_after_secs
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn logins_are_throttled_after_repeated_failures() {
+    let agora = throttled();
+    register(&agora, "alice").await;
+    register(&agora, "bob").await;
+    for _ in 0..3 {
+        assert!(matches!(
+            login_with(&agora, "alice", "wrong guess").await,
+            Err(Error::InvalidCredentials)
+        ));
+    }
+    // Even the right password waits now: the answer must not tell.
+    let wait = retry_after(login_with(&agora, "alice", PASSWORD).await);
+    assert!((1..=30).contains(&wait), "{wait}");
+    retry_after(login_with(&agora, "alice", "wrong guess").await);
+    // Per account: another account is unaffected.
+    login(&agora, "bob").await;
+}
+
+#[tokio::test]
+async fn a_successful_login_clears_the_failures() {
+    let agora = throttled();
+    register(&agora, "alice").await;
+    for _ in 0..2 {
+        assert!(login_with(&agora, "alice", "wrong guess").await.is_err());
+    }
+    login(&agora, "alice").await;
+    for _ in 0..2 {
+        assert!(matches!(
+            login_with(&agora, "alice", "wrong guess").await,
+            Err(Error::InvalidCredentials)
+        ));
+    }
+    login(&agora, "alice").await;
+}
+
+#[tokio::test]
+async fn registrations_are_throttled_per_client_ip() {
+    let agora = throttled();
+    let client = |last| ClientInfo {
+        ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, last))),
+        user_agent: None,
+    };
+    let register_from = |name: &str, last| {
+        let agora = agora.clone();
+        let request = UserCreate {
+            email: email(name),
+            password: PASSWORD.to_owned(),
+        };
+        async move { agora.register(request, &client(last)).await }
+    };
+    register_from("a", 7).await.expect("first");
+    register_from("b", 7).await.expect("second");
+    assert!(retry_after(register_from("c", 7).await) > 0);
+    register_from("c", 8).await.expect("another address");
+}
