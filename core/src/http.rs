@@ -330,28 +330,26 @@ pub fn route(method: &str, path: &str) -> Result<Route> {
 /// `Some(param)` when `template` matches the path `segments` (without the
 /// leading empty one); `param` is the value of its `{...}` part if it has one.
 fn match_path<'p>(template: &str, segments: &[&'p str]) -> Option<Option<Cow<'p, str>>> {
-    let parts: Vec<&str> = template
-        .split('/')
-        .skip(1)
-        .filter(|s| !s.is_empty())
-        .collect();
-    let segments: Vec<&str> = segments.iter().copied().filter(|s| !s.is_empty()).collect();
+    // Runs on every request for every row: no allocation until a match.
+    let mut parts = template.split('/').filter(|s| !s.is_empty());
+    let mut rest = segments.iter().copied().filter(|s| !s.is_empty());
     let mut param = None;
-    for (i, part) in parts.iter().enumerate() {
-        if part.starts_with("{*") {
-            let rest = segments.get(i..).filter(|rest| !rest.is_empty())?;
-            return Some(Some(Cow::Owned(rest.join("/"))));
-        }
-        let segment = segments.get(i)?;
-        if part.starts_with('{') {
-            // Undecodable (not UTF-8): empty, which the value's parser rejects.
-            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8();
-            param = Some(decoded.unwrap_or_default());
-        } else if part != segment {
-            return None;
+    loop {
+        match (parts.next(), rest.next()) {
+            (None, None) => return Some(param),
+            (Some(part), Some(segment)) if part.starts_with("{*") => {
+                let tail: Vec<&str> = std::iter::once(segment).chain(rest).collect();
+                return Some(Some(Cow::Owned(tail.join("/"))));
+            }
+            (Some(part), Some(segment)) if part.starts_with('{') => {
+                // Undecodable (not UTF-8): empty, which the value's parser rejects.
+                let decoded = percent_encoding::percent_decode_str(segment).decode_utf8();
+                param = Some(decoded.unwrap_or_default());
+            }
+            (Some(part), Some(segment)) if part == segment => {}
+            _ => return None,
         }
     }
-    (parts.len() == segments.len()).then_some(param)
 }
 
 /// A request as an adapter hands it to [`Agora::handle`].
