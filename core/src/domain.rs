@@ -12,6 +12,14 @@ use validator::ValidateEmail;
 use crate::error::{Error, Result};
 use crate::setting::{ConfigError, Reason};
 
+mod social;
+
+pub use social::{
+    BIO_MAX_CHARS, COMMENT_MAX_CHARS, Comment, CommentId, DESCRIPTION_MAX_CHARS, IMAGE_URL_MAX_LEN,
+    Profile, ProfileChange, TAG_MAX_CHARS, TAGS_MAX, Tag, TagCount, USERNAME_MAX_CHARS,
+    USERNAME_MIN_CHARS, Username, parse_bio, parse_comment_body, parse_image_url,
+};
+
 /// The id of a user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, utoipa::ToSchema)]
 #[serde(transparent)]
@@ -332,9 +340,10 @@ pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
 }
 
-/// A user as clients see it: `{id, email, created_at}`. Never carries a password.
+/// A user as clients see it: `{id, email, created_at, username, bio,
+/// image}`. Never carries a password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z"}))]
+#[schema(example = json!({"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z", "username": "ada", "bio": null, "image": null}))]
 pub struct User {
     /// The user's id.
     pub id: UserId,
@@ -343,9 +352,32 @@ pub struct User {
     pub email: Option<Email>,
     /// When the user registered.
     pub created_at: DateTime<Utc>,
+    /// The user's public handle, if they chose one (their profile's address).
+    pub username: Option<Username>,
+    /// Free text about the user.
+    pub bio: Option<String>,
+    /// The URL of the user's picture.
+    pub image: Option<String>,
 }
 
 impl User {
+    /// A user just registered, with no profile fields but `username`.
+    pub fn new(
+        id: UserId,
+        email: Email,
+        username: Option<Username>,
+        created_at: DateTime<Utc>,
+    ) -> User {
+        User {
+            id,
+            email: Some(email),
+            created_at,
+            username,
+            bio: None,
+            image: None,
+        }
+    }
+
     /// The same user without the email address (shown as `null`).
     pub fn without_email(self) -> User {
         User {
@@ -380,7 +412,7 @@ impl fmt::Debug for UserCredentials {
 
 /// A post as clients see it (the `Post` schema of the original API).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": 7, "title": "Hello", "content": "First post", "published": true, "created_at": "2026-01-01T12:05:00Z", "owner_id": 1, "owner": {"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z"}}))]
+#[schema(example = json!({"id": 7, "title": "Hello", "content": "First post", "published": true, "created_at": "2026-01-01T12:05:00Z", "owner_id": 1, "owner": {"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z", "username": "ada", "bio": null, "image": null}, "description": null, "tags": ["rust"], "updated_at": null}))]
 pub struct Post {
     /// The post's id.
     pub id: PostId,
@@ -396,6 +428,12 @@ pub struct Post {
     pub owner_id: UserId,
     /// The owner.
     pub owner: User,
+    /// A short summary, if given.
+    pub description: Option<String>,
+    /// Its tags, in alphabetical order.
+    pub tags: Vec<Tag>,
+    /// When it was last edited (`null` until then).
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 impl Post {
@@ -409,24 +447,30 @@ impl Post {
             created_at,
             owner_id: owner.id,
             owner: owner.clone(),
+            description: draft.description.clone(),
+            tags: draft.tags.clone().unwrap_or_default(),
+            updated_at: None,
         }
     }
 
-    /// Whether `viewer` may see this post.
-    pub fn is_visible_to(&self, viewer: UserId) -> bool {
-        self.published || self.owner_id == viewer
+    /// Whether `viewer` (`None`: anonymous) may see this post.
+    pub fn is_visible_to(&self, viewer: Option<UserId>) -> bool {
+        self.published || Some(self.owner_id) == viewer
     }
 }
 
-/// A post with its vote count: serialises as `{"Post": {...}, "votes": n}`.
+/// A post with its vote count and whether the viewer voted for it:
+/// serialises as `{"Post": {...}, "votes": n, "voted": bool}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"Post": {"id": 7, "title": "Hello", "content": "First post", "published": true, "created_at": "2026-01-01T12:05:00Z", "owner_id": 1, "owner": {"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z"}}, "votes": 3}))]
+#[schema(example = json!({"Post": {"id": 7, "title": "Hello", "content": "First post", "published": true, "created_at": "2026-01-01T12:05:00Z", "owner_id": 1, "owner": {"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z", "username": "ada", "bio": null, "image": null}, "description": null, "tags": ["rust"], "updated_at": null}, "votes": 3, "voted": false}))]
 pub struct PostWithVotes {
     /// The post.
     #[serde(rename = "Post")]
     pub post: Post,
     /// How many users voted for it.
     pub votes: i64,
+    /// Whether the viewer is one of them (`false` for anonymous viewers).
+    pub voted: bool,
 }
 
 /// The longest title accepted, in characters.
@@ -443,13 +487,26 @@ pub struct PostDraft {
     pub content: String,
     /// Visibility.
     pub published: bool,
+    /// A short summary; on an update, `None` keeps the post's.
+    pub description: Option<String>,
+    /// Its tags; on an update, `None` keeps the post's.
+    pub tags: Option<Vec<Tag>>,
 }
 
 /// What a post listing asks for; built by [`crate::schema::ListQuery`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PostFilter {
-    /// Whose view: unpublished posts of other users are excluded.
-    pub viewer: UserId,
+    /// Whose view: unpublished posts of other users are excluded (all
+    /// unpublished posts for an anonymous viewer); `voted` is this viewer's.
+    pub viewer: Option<UserId>,
+    /// Only published posts of the users the viewer follows (the feed).
+    pub feed: bool,
+    /// Only posts carrying this tag.
+    pub tag: Option<Tag>,
+    /// Only posts of the user with this username (case-insensitively).
+    pub author: Option<Username>,
+    /// Only posts the user with this username voted for.
+    pub voted_by: Option<Username>,
     /// Page size, 1 to 100.
     pub limit: u32,
     /// Rows to skip (after applying `before`).

@@ -59,6 +59,18 @@ pub enum Error {
     /// The email address is registered already.
     #[error("User with email: {0} already exists")]
     EmailTaken(String),
+    /// Another user has this username (case-insensitively).
+    #[error("Username {0} is taken")]
+    UsernameTaken(String),
+    /// No user has this username.
+    #[error("No profile with username: {0}")]
+    ProfileNotFound(String),
+    /// No comment with this id on the post.
+    #[error("comment with id: {0} was not found")]
+    CommentNotFound(crate::domain::CommentId),
+    /// Authenticated, but the comment is someone else's.
+    #[error("Only the comment's author may do this")]
+    NotCommentAuthor,
     /// The caller has voted on this post already.
     #[error("user {user} has already voted on post {post}")]
     VoteExists {
@@ -141,6 +153,14 @@ error_codes! {
     MethodNotAllowed = "METHOD_NOT_ALLOWED", MethodNotAllowed;
     /// The email address is registered already (409).
     EmailTaken = "EMAIL_TAKEN", Conflict;
+    /// The username belongs to another user (409).
+    UsernameTaken = "USERNAME_TAKEN", Conflict;
+    /// No user has this username (404).
+    ProfileNotFound = "PROFILE_NOT_FOUND", NotFound;
+    /// No such comment on the post (404).
+    CommentNotFound = "COMMENT_NOT_FOUND", NotFound;
+    /// The comment belongs to someone else (403).
+    NotCommentAuthor = "NOT_COMMENT_AUTHOR", Forbidden;
     /// The caller has voted on the post already (409).
     VoteExists = "VOTE_EXISTS", Conflict;
     /// The body is over the size limit (413).
@@ -225,6 +245,10 @@ impl Error {
             Error::RouteNotFound => ErrorCode::NotFound,
             Error::MethodNotAllowed { .. } => ErrorCode::MethodNotAllowed,
             Error::EmailTaken(_) => ErrorCode::EmailTaken,
+            Error::UsernameTaken(_) => ErrorCode::UsernameTaken,
+            Error::ProfileNotFound(_) => ErrorCode::ProfileNotFound,
+            Error::CommentNotFound(_) => ErrorCode::CommentNotFound,
+            Error::NotCommentAuthor => ErrorCode::NotCommentAuthor,
             Error::VoteExists { .. } => ErrorCode::VoteExists,
             Error::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Error::BodyTimeout => ErrorCode::BodyTimeout,

@@ -12,7 +12,7 @@
 //! use agora_core::http::{route, Operation};
 //! let found = route("GET", "/posts/7/").unwrap();
 //! assert_eq!(found.endpoint.operation, Operation::GetPost);
-//! assert_eq!(found.param.as_deref(), Some("7"));
+//! assert_eq!(found.params, ["7"]);
 //! assert_eq!(route("PATCH", "/posts/7").unwrap_err().status_code(), 405);
 //! assert_eq!(route("GET", "//posts").unwrap_err().status_code(), 404);
 //! ```
@@ -23,7 +23,7 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::{ClientInfo, PostId, UserId};
+use crate::domain::{Caller, ClientInfo, CommentId, PostId, UserId};
 use crate::error::{Error, Result};
 use crate::schema::{ListQuery, Message, parse_json, parse_login, parse_path_id};
 use crate::service::Agora;
@@ -78,6 +78,18 @@ pub enum BodyKind {
     Login,
 }
 
+/// Whether an endpoint reads an access token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Auth {
+    /// Public: any `Authorization` header is ignored.
+    None,
+    /// Public, but a token, when sent, must be valid (401 otherwise) and
+    /// makes the answer the caller's (e.g. `following` on a profile).
+    Optional,
+    /// `Authorization: Bearer <access token>` is required (401 without).
+    Required,
+}
+
 /// Every operation of the API; the dispatcher's `match` on it is exhaustive.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Operation {
@@ -95,6 +107,24 @@ pub enum Operation {
     GetUser,
     /// `PUT /users/me/password`: password change.
     ChangePassword,
+    /// `PUT /users/me`: the caller's username, bio and image.
+    UpdateMe,
+    /// `GET /profiles/{username}`: a profile.
+    GetProfile,
+    /// `POST /profiles/{username}/follow`: follow a user.
+    Follow,
+    /// `DELETE /profiles/{username}/follow`: stop following.
+    Unfollow,
+    /// `GET /feed`: posts of the users the caller follows.
+    Feed,
+    /// `GET /tags`: tags in use, most used first.
+    Tags,
+    /// `GET /posts/{id}/comments`: a post's comments.
+    ListComments,
+    /// `POST /posts/{id}/comments`: a new comment.
+    AddComment,
+    /// `DELETE /posts/{id}/comments/{comment_id}`: deletes a comment.
+    DeleteComment,
     /// `POST /login`: a token pair for an email and password.
     Login,
     /// `POST /token/refresh`: a new token pair for a refresh token.
@@ -139,8 +169,8 @@ pub struct Endpoint {
     pub path: &'static str,
     /// The status of a successful answer.
     pub status: u16,
-    /// Whether it needs `Authorization: Bearer <access token>` (401 without).
-    pub auth: bool,
+    /// Whether it reads an access token.
+    pub auth: Auth,
     /// What it reads from the body.
     pub body: BodyKind,
     /// Whether attempts are throttled (429).
@@ -158,7 +188,7 @@ impl Endpoint {
             method,
             path,
             status,
-            auth: false,
+            auth: Auth::None,
             body: BodyKind::None,
             throttled: false,
             storage: true,
@@ -167,7 +197,12 @@ impl Endpoint {
     }
 
     const fn authenticated(mut self) -> Self {
-        self.auth = true;
+        self.auth = Auth::Required;
+        self
+    }
+
+    const fn optional_auth(mut self) -> Self {
+        self.auth = Auth::Optional;
         self
     }
 
@@ -215,6 +250,10 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .json()
         .throttled()
         .doc(d::DELETE_ACCOUNT),
+    Endpoint::new(Op::UpdateMe, Put, "/users/me", 200)
+        .authenticated()
+        .json()
+        .doc(d::UPDATE_ME),
     Endpoint::new(Op::GetUser, Get, "/users/{id}", 200).doc(d::GET_USER),
     Endpoint::new(Op::ChangePassword, Put, "/users/me/password", 204)
         .authenticated()
@@ -263,6 +302,34 @@ pub static ENDPOINTS: &[Endpoint] = &[
     Endpoint::new(Op::DeletePost, Delete, "/posts/{id}", 204)
         .authenticated()
         .doc(d::DELETE_POST),
+    Endpoint::new(Op::ListComments, Get, "/posts/{id}/comments", 200)
+        .authenticated()
+        .doc(d::LIST_COMMENTS),
+    Endpoint::new(Op::AddComment, Post, "/posts/{id}/comments", 201)
+        .authenticated()
+        .json()
+        .doc(d::ADD_COMMENT),
+    Endpoint::new(
+        Op::DeleteComment,
+        Delete,
+        "/posts/{id}/comments/{comment_id}",
+        204,
+    )
+    .authenticated()
+    .doc(d::DELETE_COMMENT),
+    Endpoint::new(Op::Feed, Get, "/feed", 200)
+        .authenticated()
+        .doc(d::FEED),
+    Endpoint::new(Op::Tags, Get, "/tags", 200).doc(d::TAGS),
+    Endpoint::new(Op::GetProfile, Get, "/profiles/{username}", 200)
+        .optional_auth()
+        .doc(d::GET_PROFILE),
+    Endpoint::new(Op::Follow, Post, "/profiles/{username}/follow", 200)
+        .authenticated()
+        .doc(d::FOLLOW),
+    Endpoint::new(Op::Unfollow, Delete, "/profiles/{username}/follow", 200)
+        .authenticated()
+        .doc(d::UNFOLLOW),
     Endpoint::new(Op::Vote, Post, "/vote", 201)
         .authenticated()
         .json()
@@ -280,9 +347,9 @@ pub const CORS_ALLOWED_HEADERS: [&str; 2] = ["authorization", "content-type"];
 pub struct Route {
     /// The endpoint.
     pub endpoint: &'static Endpoint,
-    /// The value of the path's `{name}` (percent-decoded; empty when that is
-    /// not UTF-8) or `{*name}` part.
-    pub param: Option<String>,
+    /// The values of the path's `{name}` parts (percent-decoded; empty when
+    /// that is not UTF-8) and `{*name}` part, in order.
+    pub params: Vec<String>,
 }
 
 /// Matches a request's method and path (relative to where the API is
@@ -300,13 +367,13 @@ pub fn route(method: &str, path: &str) -> Result<Route> {
     }
     let mut allowed = Vec::new();
     for endpoint in ENDPOINTS {
-        let Some(param) = match_path(endpoint.path, &segments) else {
+        let Some(params) = match_path(endpoint.path, &segments) else {
             continue;
         };
         if Method::parse(method) == Some(endpoint.method) {
             return Ok(Route {
                 endpoint,
-                param: param.map(Cow::into_owned),
+                params: params.into_iter().map(Cow::into_owned).collect(),
             });
         }
         allowed.push(endpoint.method);
@@ -327,24 +394,25 @@ pub fn route(method: &str, path: &str) -> Result<Route> {
     })
 }
 
-/// `Some(param)` when `template` matches the path `segments` (without the
-/// leading empty one); `param` is the value of its `{...}` part if it has one.
-fn match_path<'p>(template: &str, segments: &[&'p str]) -> Option<Option<Cow<'p, str>>> {
+/// `Some(params)` when `template` matches the path `segments` (without the
+/// leading empty one); `params` are the values of its `{...}` parts.
+fn match_path<'p>(template: &str, segments: &[&'p str]) -> Option<Vec<Cow<'p, str>>> {
     // Runs on every request for every row: no allocation until a match.
     let mut parts = template.split('/').filter(|s| !s.is_empty());
     let mut rest = segments.iter().copied().filter(|s| !s.is_empty());
-    let mut param = None;
+    let mut params = Vec::new();
     loop {
         match (parts.next(), rest.next()) {
-            (None, None) => return Some(param),
+            (None, None) => return Some(params),
             (Some(part), Some(segment)) if part.starts_with("{*") => {
                 let tail: Vec<&str> = std::iter::once(segment).chain(rest).collect();
-                return Some(Some(Cow::Owned(tail.join("/"))));
+                params.push(Cow::Owned(tail.join("/")));
+                return Some(params);
             }
             (Some(part), Some(segment)) if part.starts_with('{') => {
                 // Undecodable (not UTF-8): empty, which the value's parser rejects.
                 let decoded = percent_encoding::percent_decode_str(segment).decode_utf8();
-                param = Some(decoded.unwrap_or_default());
+                params.push(decoded.unwrap_or_default());
             }
             (Some(part), Some(segment)) if part == segment => {}
             _ => return None,
@@ -452,16 +520,17 @@ impl Agora {
     }
 
     async fn dispatch(&self, route: &Route, req: Request<'_>) -> Result<Reply> {
-        let caller = match route.endpoint.auth {
-            true => Some(self.authenticate_header(req.authorization).await?),
-            false => None,
+        let caller = match (route.endpoint.auth, req.authorization) {
+            (Auth::Required, header) | (Auth::Optional, header @ Some(_)) => {
+                Some(self.authenticate_header(header).await?)
+            }
+            (Auth::Optional | Auth::None, _) => None,
         };
+        let viewer: Option<&Caller> = caller.as_ref();
         let caller = || {
-            caller
-                .as_ref()
-                .ok_or_else(|| Error::internal("the endpoint table marks this operation public"))
+            viewer.ok_or_else(|| Error::internal("the endpoint table marks this operation public"))
         };
-        let param = route.param.as_deref().unwrap_or_default();
+        let param = route.params.first().map_or("", String::as_str);
         let id = || parse_path_id("id", param);
         let body = || req.body.clone();
         let client = &req.client;
@@ -482,6 +551,34 @@ impl Agora {
                 Ok(Reply::Empty)
             }
             Op::GetUser => json(&self.get_user(UserId(id()?)).await?),
+            Op::UpdateMe => {
+                let request = parse_json(req.content_type, body()?)?;
+                json(&self.update_profile(caller()?, request).await?)
+            }
+            Op::GetProfile => json(&self.profile(viewer, param).await?),
+            Op::Follow => json(&self.follow(caller()?, param).await?),
+            Op::Unfollow => json(&self.unfollow(caller()?, param).await?),
+            Op::Feed => {
+                let query = ListQuery::parse(req.query)?;
+                json(&self.feed(caller()?, query).await?)
+            }
+            Op::Tags => json(&self.tags(&ListQuery::parse(req.query)?).await?),
+            Op::ListComments => {
+                let query = ListQuery::parse(req.query)?;
+                json(&self.comments(viewer, PostId(id()?), &query).await?)
+            }
+            Op::AddComment => {
+                let id = PostId(id()?);
+                let request = parse_json(req.content_type, body()?)?;
+                json(&self.add_comment(caller()?, id, request).await?)
+            }
+            Op::DeleteComment => {
+                let post = PostId(id()?);
+                let raw = route.params.get(1).map_or("", String::as_str);
+                let comment = CommentId(parse_path_id("comment_id", raw)?);
+                self.delete_comment(caller()?, post, comment).await?;
+                Ok(Reply::Empty)
+            }
             Op::ChangePassword => {
                 let request = parse_json(req.content_type, body()?)?;
                 self.change_password(caller()?, request).await?;
@@ -511,13 +608,13 @@ impl Agora {
             Op::Jwks => json(&self.jwks().ok_or(Error::RouteNotFound)?),
             Op::ListPosts => {
                 let query = ListQuery::parse(req.query)?;
-                json(&self.list_posts(caller()?, query).await?)
+                json(&self.list_posts(Some(caller()?), query).await?)
             }
             Op::CreatePost => {
                 let request = parse_json(req.content_type, body()?)?;
                 json(&self.create_post(caller()?, request).await?)
             }
-            Op::GetPost => json(&self.get_post(caller()?, PostId(id()?)).await?),
+            Op::GetPost => json(&self.get_post(Some(caller()?), PostId(id()?)).await?),
             Op::UpdatePost => {
                 let id = PostId(id()?);
                 let request = parse_json(req.content_type, body()?)?;
@@ -585,7 +682,7 @@ mod tests {
     use super::*;
 
     fn op(method: &str, path: &str) -> Result<(Operation, Option<String>)> {
-        route(method, path).map(|r| (r.endpoint.operation, r.param))
+        route(method, path).map(|r| (r.endpoint.operation, r.params.first().cloned()))
     }
 
     #[test]
@@ -610,6 +707,14 @@ mod tests {
             (Op::Docs, Some("swagger-ui.css".into()))
         );
         assert_eq!(op("GET", "/docs/").unwrap(), (Op::Docs, None));
+        let comment = route("DELETE", "/posts/7/comments/9/").unwrap();
+        assert_eq!(comment.endpoint.operation, Op::DeleteComment);
+        assert_eq!(comment.params, ["7", "9"]);
+        assert_eq!(
+            op("POST", "/profiles/Ada.L/follow").unwrap(),
+            (Op::Follow, Some("Ada.L".into()))
+        );
+        assert_eq!(op("PUT", "/users/me").unwrap().0, Op::UpdateMe);
     }
 
     #[test]

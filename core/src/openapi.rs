@@ -27,12 +27,15 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use crate::domain::{Email, Post, PostId, PostWithVotes, Session, User, UserId};
+use crate::domain::{
+    Comment, CommentId, Email, Post, PostId, PostWithVotes, Profile, Session, Tag, TagCount, User,
+    UserId, Username,
+};
 use crate::error::{Error, ErrorCode};
-use crate::http::{BodyKind, ENDPOINTS, Endpoint, Method};
+use crate::http::{Auth, BodyKind, ENDPOINTS, Endpoint, Method};
 use crate::schema::{
-    AccountDeletion, LoginRequest, Message, PasswordChange, PostCreate, RefreshRequest,
-    SessionInfo, Token, UserCreate, VoteRequest,
+    AccountDeletion, CommentCreate, LoginRequest, Message, PasswordChange, PostCreate,
+    ProfileUpdate, RefreshRequest, SessionInfo, Token, UserCreate, VoteRequest,
 };
 
 /// The OpenAPI document, as served at `GET /openapi.json`: the info,
@@ -108,13 +111,24 @@ pub struct OperationDoc {
     pub request: Option<SchemaFn>,
     /// The success answer's schema (none for 204).
     pub response: Option<SchemaFn>,
-    /// The path's `{id}`: its description and whether it is an integer.
-    pub id: Option<(&'static str, bool)>,
+    /// The path's `{...}` parameters, in order.
+    pub path: &'static [PathParam],
     /// The query parameters.
     pub query: Option<fn() -> Vec<Parameter>>,
     /// The errors particular to it, each with an example (401, 413, 422,
     /// 429 and 503 are added from the endpoint's flags).
     pub errors: &'static [ErrorDoc],
+}
+
+/// A `{name}` part of an endpoint's path.
+#[derive(Debug, Clone, Copy)]
+pub struct PathParam {
+    /// Its name.
+    pub name: &'static str,
+    /// What it is.
+    pub description: &'static str,
+    /// Whether it is an integer (else a string).
+    pub integer: bool,
 }
 
 /// A documented error answer of one endpoint.
@@ -132,7 +146,7 @@ const fn doc(tag: &'static str, summary: &'static str) -> OperationDoc {
         summary,
         request: None,
         response: None,
-        id: None,
+        path: &[],
         query: None,
         errors: &[],
     }
@@ -149,8 +163,13 @@ impl OperationDoc {
         self
     }
 
-    const fn id(mut self, description: &'static str, integer: bool) -> Self {
-        self.id = Some((description, integer));
+    const fn path(mut self, params: &'static [PathParam]) -> Self {
+        self.path = params;
+        self
+    }
+
+    const fn query(mut self, params: fn() -> Vec<Parameter>) -> Self {
+        self.query = Some(params);
         self
     }
 
@@ -177,6 +196,43 @@ pub(crate) mod docs {
         Error::PostNotFound(PostId(7))
     });
     const NOT_OWNER: ErrorDoc = err("Not the caller's post", || Error::NotOwner);
+    const NO_PROFILE: ErrorDoc = err("No user has this username", || {
+        Error::ProfileNotFound("ada".to_owned())
+    });
+    const USERNAME_TAKEN: ErrorDoc = err("Another user has this username", || {
+        Error::UsernameTaken("ada".to_owned())
+    });
+    const USER_ID: PathParam = PathParam {
+        name: "id",
+        description: "User id",
+        integer: true,
+    };
+    const POST_ID: PathParam = PathParam {
+        name: "id",
+        description: "Post id",
+        integer: true,
+    };
+    const SESSION_ID: PathParam = PathParam {
+        name: "id",
+        description: "Session id",
+        integer: false,
+    };
+    const COMMENT_ID: PathParam = PathParam {
+        name: "comment_id",
+        description: "Comment id",
+        integer: true,
+    };
+    const USERNAME: PathParam = PathParam {
+        name: "username",
+        description: "Username (case-insensitive)",
+        integer: false,
+    };
+    fn list_params() -> Vec<Parameter> {
+        ListParams::into_params(|| Some(ParameterIn::Query))
+    }
+    fn page_params() -> Vec<Parameter> {
+        PageParams::into_params(|| Some(ParameterIn::Query))
+    }
 
     pub(crate) const ROOT: OperationDoc = doc("meta", "Greeting").response(schema::<Message>);
     pub(crate) const HEALTH: OperationDoc =
@@ -184,9 +240,66 @@ pub(crate) mod docs {
     pub(crate) const CREATE_USER: OperationDoc = doc("users", "Registered")
         .request(schema::<UserCreate>)
         .response(schema::<User>)
-        .errors(&[err("The email is taken", || {
-            Error::EmailTaken("ada@example.com".to_owned())
-        })]);
+        .errors(&[
+            err("The email is taken", || {
+                Error::EmailTaken("ada@example.com".to_owned())
+            }),
+            USERNAME_TAKEN,
+        ]);
+    pub(crate) const UPDATE_ME: OperationDoc = doc("users", "The caller, updated")
+        .request(schema::<ProfileUpdate>)
+        .response(schema::<User>)
+        .errors(&[USERNAME_TAKEN]);
+    pub(crate) const GET_PROFILE: OperationDoc = doc(
+        "profiles",
+        "The profile (`following` is the caller's, false without a token)",
+    )
+    .response(schema::<Profile>)
+    .path(&[USERNAME])
+    .errors(&[NO_PROFILE]);
+    pub(crate) const FOLLOW: OperationDoc =
+        doc("profiles", "The caller follows the user (idempotent)")
+            .response(schema::<Profile>)
+            .path(&[USERNAME])
+            .errors(&[NO_PROFILE]);
+    pub(crate) const UNFOLLOW: OperationDoc = doc(
+        "profiles",
+        "The caller does not follow the user (idempotent)",
+    )
+    .response(schema::<Profile>)
+    .path(&[USERNAME])
+    .errors(&[NO_PROFILE]);
+    pub(crate) const FEED: OperationDoc = doc(
+        "posts",
+        "Published posts of the users the caller follows, newest first",
+    )
+    .response(array::<PostWithVotes>)
+    .query(list_params);
+    pub(crate) const TAGS: OperationDoc = doc("posts", "Tags of published posts, most used first")
+        .response(array::<TagCount>)
+        .query(page_params);
+    pub(crate) const LIST_COMMENTS: OperationDoc = doc(
+        "comments",
+        "The post's comments, oldest first (`after`: a comment id)",
+    )
+    .response(array::<Comment>)
+    .path(&[POST_ID])
+    .query(page_params)
+    .errors(&[NO_POST]);
+    pub(crate) const ADD_COMMENT: OperationDoc = doc("comments", "Created")
+        .request(schema::<CommentCreate>)
+        .response(schema::<Comment>)
+        .path(&[POST_ID])
+        .errors(&[NO_POST]);
+    pub(crate) const DELETE_COMMENT: OperationDoc = doc("comments", "Deleted")
+        .path(&[POST_ID, COMMENT_ID])
+        .errors(&[
+            NO_POST,
+            err("No such comment on the post", || {
+                Error::CommentNotFound(CommentId(9))
+            }),
+            err("Not the caller's comment", || Error::NotCommentAuthor),
+        ]);
     pub(crate) const ME: OperationDoc = doc("users", "The caller").response(schema::<User>);
     pub(crate) const DELETE_ACCOUNT: OperationDoc =
         doc("users", "Account, posts, votes and sessions deleted")
@@ -194,7 +307,7 @@ pub(crate) mod docs {
             .errors(&[WRONG_PASSWORD]);
     pub(crate) const GET_USER: OperationDoc = doc("users", "The user")
         .response(schema::<User>)
-        .id("User id", true)
+        .path(&[USER_ID])
         .errors(&[err("No such user", || Error::UserNotFound(UserId(7)))]);
     pub(crate) const CHANGE_PASSWORD: OperationDoc =
         doc("users", "Changed; the caller's other sessions are ended")
@@ -217,7 +330,7 @@ pub(crate) mod docs {
     pub(crate) const LIST_SESSIONS: OperationDoc =
         doc("auth", "The caller's active sessions").response(array::<SessionInfo>);
     pub(crate) const END_SESSION: OperationDoc = doc("auth", "The session is ended")
-        .id("Session id", false)
+        .path(&[SESSION_ID])
         .errors(&[err("No such session of the caller", || {
             Error::SessionNotFound
         })]);
@@ -227,24 +340,24 @@ pub(crate) mod docs {
             "Tokens are signed with a shared secret (HS256): no public keys",
             || Error::RouteNotFound,
         )]);
-    pub(crate) const LIST_POSTS: OperationDoc = OperationDoc {
-        query: Some(|| ListParams::into_params(|| Some(ParameterIn::Query))),
-        ..doc("posts", "Posts visible to the caller, newest first").response(array::<PostWithVotes>)
-    };
+    pub(crate) const LIST_POSTS: OperationDoc =
+        doc("posts", "Posts visible to the caller, newest first")
+            .response(array::<PostWithVotes>)
+            .query(list_params);
     pub(crate) const CREATE_POST: OperationDoc = doc("posts", "Created")
         .request(schema::<PostCreate>)
         .response(schema::<Post>);
     pub(crate) const GET_POST: OperationDoc = doc("posts", "The post")
         .response(schema::<PostWithVotes>)
-        .id("Post id", true)
+        .path(&[POST_ID])
         .errors(&[NO_POST]);
     pub(crate) const UPDATE_POST: OperationDoc = doc("posts", "Replaced")
         .request(schema::<PostCreate>)
         .response(schema::<Post>)
-        .id("Post id", true)
+        .path(&[POST_ID])
         .errors(&[NOT_OWNER, NO_POST]);
     pub(crate) const DELETE_POST: OperationDoc = doc("posts", "Deleted")
-        .id("Post id", true)
+        .path(&[POST_ID])
         .errors(&[NOT_OWNER, NO_POST]);
     pub(crate) const VOTE: OperationDoc = doc("posts", "Vote added or removed")
         .request(schema::<VoteRequest>)
@@ -273,19 +386,27 @@ fn operation(endpoint: &Endpoint, described: &OperationDoc) -> Operation {
     let mut op = OperationBuilder::new()
         .tag(described.tag)
         .operation_id(Some(format!("{:?}", endpoint.operation)));
-    if endpoint.auth {
+    if endpoint.auth != Auth::None {
         op = op
             .security(SecurityRequirement::new(BEARER, Vec::<String>::new()))
             .security(SecurityRequirement::new(OAUTH2, Vec::<String>::new()));
     }
-    if let Some((description, integer)) = described.id {
-        let kind = if integer { Type::Integer } else { Type::String };
+    if endpoint.auth == Auth::Optional {
+        // The empty requirement: no token at all is fine too.
+        op = op.security(SecurityRequirement::default());
+    }
+    for param in described.path {
+        let kind = if param.integer {
+            Type::Integer
+        } else {
+            Type::String
+        };
         op = op.parameter(
             ParameterBuilder::new()
-                .name("id")
+                .name(param.name)
                 .parameter_in(ParameterIn::Path)
                 .required(Required::True)
-                .description(Some(description))
+                .description(Some(param.description))
                 .schema(Some(ObjectBuilder::new().schema_type(kind))),
         );
     }
@@ -415,6 +536,30 @@ pub struct ListParams {
     /// longest title); empty matches all.
     #[param(max_length = 300)]
     pub search: Option<String>,
+    /// Only posts with this tag (trimmed, lower-cased).
+    #[param(min_length = 1, max_length = 32)]
+    pub tag: Option<String>,
+    /// Only posts of the user with this username.
+    #[param(pattern = "^[A-Za-z0-9_.-]{3,30}$")]
+    pub author: Option<String>,
+    /// Only posts the user with this username voted for.
+    #[param(pattern = "^[A-Za-z0-9_.-]{3,30}$")]
+    pub voted_by: Option<String>,
+}
+
+/// The query string of lists without filters (`GET /tags`, comments).
+#[derive(IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Page size.
+    #[param(minimum = 1, maximum = 100, default = 10)]
+    pub limit: Option<i64>,
+    /// Rows to skip.
+    #[param(minimum = 0, default = 0)]
+    pub skip: Option<i64>,
+    /// Keyset pagination: only rows past this id, in the list's order
+    /// (comments only).
+    pub after: Option<i64>,
 }
 
 #[derive(OpenApi)]
@@ -423,15 +568,18 @@ pub struct ListParams {
         title = "Agora",
     ),
     components(schemas(
-        UserId, PostId, Email, User, Post, PostWithVotes, Session, SessionInfo, Token, Message,
-        UserCreate, LoginRequest, LoginForm, PostCreate, VoteRequest, RefreshRequest,
+        UserId, PostId, CommentId, Email, Username, Tag, User, Post, PostWithVotes, Session,
+        SessionInfo, Token, Message, Profile, Comment, TagCount, UserCreate, LoginRequest,
+        LoginForm, PostCreate, ProfileUpdate, CommentCreate, VoteRequest, RefreshRequest,
         PasswordChange, AccountDeletion, HttpError, ValidationError, ValidationErrorItem, Health,
         JwkSet,
     )),
     tags(
         (name = "auth", description = "Login, tokens and sessions"),
         (name = "users", description = "Accounts"),
-        (name = "posts", description = "Posts and votes"),
+        (name = "posts", description = "Posts, votes, the feed and tags"),
+        (name = "comments", description = "Comments on posts"),
+        (name = "profiles", description = "Profiles and follows"),
         (name = "meta", description = "Service information"),
     )
 )]
@@ -473,7 +621,7 @@ fn add_common(endpoint: &Endpoint, op: &mut Operation) {
             .entry(example.status_code().to_string())
             .or_insert_with(|| error(description, &example).into());
     };
-    if endpoint.auth {
+    if endpoint.auth != Auth::None {
         add(
             "Missing, invalid or expired bearer token (with `WWW-Authenticate: Bearer`)",
             Error::Unauthorized,

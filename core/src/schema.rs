@@ -8,7 +8,10 @@
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::domain::{CONTENT_MAX_CHARS, PostDraft, TITLE_MAX_CHARS};
+use crate::domain::{
+    CONTENT_MAX_CHARS, DESCRIPTION_MAX_CHARS, PostDraft, ProfileChange, TITLE_MAX_CHARS, Tag,
+    Username, parse_bio, parse_comment_body, parse_image_url,
+};
 use crate::error::{Error, FieldError, Result};
 
 /// `POST /users` body.
@@ -22,6 +25,96 @@ pub struct UserCreate {
     /// 128 characters by default, not a common password).
     #[schema(min_length = 8, max_length = 128)]
     pub password: String,
+    /// Optional public handle (3 to 30 letters, digits, `_`, `-`, `.`;
+    /// unique case-insensitively).
+    #[serde(default)]
+    #[schema(pattern = "^[A-Za-z0-9_.-]{3,30}$")]
+    pub username: Option<String>,
+}
+
+/// Deserialises a field that is present (`null` included) as `Some`, so
+/// that an absent field (`None`, by `#[serde(default)]`) differs from `null`.
+fn present<'de, D, T>(deserializer: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(deserializer).map(Some)
+}
+
+/// `PUT /users/me` body: each field given replaces the user's (`null` or
+/// an empty string clears it); absent fields are kept.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"username": "ada", "bio": "Mathematician", "image": "https://example.com/ada.png"}))]
+pub struct ProfileUpdate {
+    /// Public handle (3 to 30 letters, digits, `_`, `-`, `.`).
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_.-]{3,30}$")]
+    pub username: Option<Option<String>>,
+    /// Free text, at most 1,000 characters.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 1000)]
+    pub bio: Option<Option<String>>,
+    /// An `http` or `https` URL, at most 2,048 bytes.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 2048)]
+    pub image: Option<Option<String>>,
+}
+
+impl ProfileUpdate {
+    /// Checks every field given and returns all problems at once.
+    pub fn into_change(self) -> Result<ProfileChange> {
+        let mut errors = Vec::new();
+        let username = self.username.map(|value| {
+            value
+                .filter(|v| !v.is_empty())
+                .and_then(|v| collect(&mut errors, &["body", "username"], Username::parse(&v)))
+        });
+        let bio = self.bio.map(|value| {
+            let bio = parse_bio(&value.unwrap_or_default());
+            collect(&mut errors, &["body", "bio"], bio).flatten()
+        });
+        let image = self.image.map(|value| {
+            let image = parse_image_url(&value.unwrap_or_default());
+            collect(&mut errors, &["body", "image"], image).flatten()
+        });
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        Ok(ProfileChange {
+            username,
+            bio,
+            image,
+        })
+    }
+}
+
+/// The value of `result`, or `None` with its field errors, placed at
+/// `loc`, added to `errors`.
+fn collect<T>(errors: &mut Vec<FieldError>, loc: &[&str], result: Result<T>) -> Option<T> {
+    match result {
+        Ok(value) => Some(value),
+        Err(e) => {
+            errors.extend(e.within(loc).field_errors().to_vec());
+            None
+        }
+    }
+}
+
+/// `POST /posts/{id}/comments` body.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"body": "Nice post"}))]
+pub struct CommentCreate {
+    /// 1 to 10,000 characters, not blank.
+    #[schema(min_length = 1, max_length = 10000)]
+    pub body: String,
+}
+
+impl CommentCreate {
+    /// The checked text.
+    pub fn into_body(self) -> Result<String> {
+        parse_comment_body(&self.body).map_err(|e| e.within(&["body", "body"]))
+    }
 }
 
 /// `POST /login` body: JSON `{email, password}` or the OAuth2 password form
@@ -59,6 +152,16 @@ pub struct PostCreate {
     #[serde(default = "published_default")]
     #[schema(default = true)]
     pub published: bool,
+    /// A short summary, at most 1,000 characters; on an update, absent or
+    /// `null` keeps the post's.
+    #[serde(default)]
+    #[schema(max_length = 1000)]
+    pub description: Option<String>,
+    /// At most 10 tags of 1 to 32 characters (trimmed, lower-cased,
+    /// deduplicated); on an update, absent or `null` keeps the post's.
+    #[serde(default)]
+    #[schema(max_items = 10)]
+    pub tags: Option<Vec<String>>,
 }
 
 fn published_default() -> bool {
@@ -71,6 +174,18 @@ impl PostCreate {
         let mut errors = Vec::new();
         check_text(&mut errors, "title", &self.title, TITLE_MAX_CHARS);
         check_text(&mut errors, "content", &self.content, CONTENT_MAX_CHARS);
+        if let Some(description) = &self.description {
+            check_length(
+                &mut errors,
+                "description",
+                description,
+                DESCRIPTION_MAX_CHARS,
+            );
+        }
+        let tags = match self.tags.as_deref().map(Tag::parse_list) {
+            Some(parsed) => collect(&mut errors, &["body", "tags"], parsed),
+            None => None,
+        };
         if !errors.is_empty() {
             return Err(Error::Validation(errors));
         }
@@ -78,7 +193,22 @@ impl PostCreate {
             title: self.title,
             content: self.content,
             published: self.published,
+            description: self.description,
+            tags,
         })
+    }
+}
+
+/// At most `max` characters and no NUL; may be empty.
+fn check_length(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
+    if value.contains('\0') {
+        errors.push(nul_error(&["body", field]));
+    } else if value.chars().count() > max {
+        errors.push(FieldError::new(
+            &["body", field],
+            format!("String should have at most {max} characters"),
+            "string_too_long",
+        ));
     }
 }
 
@@ -151,6 +281,12 @@ pub struct ListQuery {
     pub after: Option<i64>,
     /// Title substring; empty matches everything.
     pub search: String,
+    /// Only posts with this tag.
+    pub tag: Option<Tag>,
+    /// Only posts of the user with this username.
+    pub author: Option<Username>,
+    /// Only posts the user with this username voted for.
+    pub voted_by: Option<Username>,
 }
 
 impl Default for ListQuery {
@@ -160,6 +296,9 @@ impl Default for ListQuery {
             skip: 0,
             after: None,
             search: String::new(),
+            tag: None,
+            author: None,
+            voted_by: None,
         }
     }
 }
@@ -218,9 +357,43 @@ impl ListQuery {
                 skip,
                 after,
                 search,
+                ..ListQuery::default()
             }),
             _ => Err(Error::Validation(errors)),
         }
+    }
+
+    /// This query with the posts filtered by `tag`, `author` (username)
+    /// and `voted_by` (username), each checked (errors at `["query",
+    /// <name>]`, reported together); `None` leaves a filter off.
+    ///
+    /// ```
+    /// use agora_core::schema::ListQuery;
+    /// let q = ListQuery::default().with_filters(Some("Rust"), Some("ada"), None).unwrap();
+    /// assert_eq!(q.tag.unwrap().as_str(), "rust");
+    /// assert!(ListQuery::default().with_filters(None, Some("a b"), None).is_err());
+    /// ```
+    pub fn with_filters(
+        self,
+        tag: Option<&str>,
+        author: Option<&str>,
+        voted_by: Option<&str>,
+    ) -> Result<Self> {
+        let mut errors = Vec::new();
+        let tag = tag.and_then(|t| collect(&mut errors, &["query", "tag"], Tag::parse(t)));
+        let author =
+            author.and_then(|a| collect(&mut errors, &["query", "author"], Username::parse(a)));
+        let voted_by =
+            voted_by.and_then(|v| collect(&mut errors, &["query", "voted_by"], Username::parse(v)));
+        if !errors.is_empty() {
+            return Err(Error::Validation(errors));
+        }
+        Ok(ListQuery {
+            tag,
+            author,
+            voted_by,
+            ..self
+        })
     }
 
     /// Parses a raw query string (without the `?`) into [`ListQuery::new`]'s
@@ -237,6 +410,7 @@ impl ListQuery {
         let defaults = ListQuery::default();
         let (mut limit, mut skip) = (i64::from(defaults.limit), 0);
         let (mut after, mut search) = (None, String::new());
+        let (mut tag, mut author, mut voted_by) = (None, None, None);
         let pairs: Vec<(String, String)> = serde_urlencoded::from_str(raw.unwrap_or(""))
             .map_err(|_| Error::invalid(&["query"], "Malformed query string", "query_invalid"))?;
         let mut errors = Vec::new();
@@ -253,10 +427,37 @@ impl ListQuery {
                 "skip" => skip = int("skip", &value).unwrap_or(skip),
                 "after" => after = int("after", &value).or(after),
                 "search" => search = value,
+                "tag" => tag = Some(value),
+                "author" => author = Some(value),
+                "voted_by" => voted_by = Some(value),
                 _ => {}
             }
         }
         let checked = ListQuery::new(limit, skip, after, search);
+        let filtered = ListQuery::default().with_filters(
+            tag.as_deref(),
+            author.as_deref(),
+            voted_by.as_deref(),
+        );
+        let checked = match (checked, filtered) {
+            (Ok(query), Ok(filters)) if errors.is_empty() => {
+                return Ok(ListQuery {
+                    tag: filters.tag,
+                    author: filters.author,
+                    voted_by: filters.voted_by,
+                    ..query
+                });
+            }
+            (checked, filtered) => {
+                errors.extend(
+                    filtered
+                        .err()
+                        .iter()
+                        .flat_map(|e| e.field_errors().to_vec()),
+                );
+                checked
+            }
+        };
         if errors.is_empty() {
             return checked;
         }

@@ -1,19 +1,20 @@
 //! Storage traits. Backends (`agora-sqlx`) implement them; services hold an
 //! `Arc<dyn Store>`.
 //!
-//! Contract for every backend: uniqueness (one account per email, one vote
-//! per user and post) is decided by database constraints, never by a
-//! check-then-insert, so concurrent callers get exactly one success and
-//! [`StorageError::Conflict`] for the rest. Deleting a user deletes their
-//! posts, votes and sessions; deleting a post deletes its votes; deleting a
-//! session deletes its refresh tokens.
+//! Contract for every backend: uniqueness (one account per email and per
+//! username, one vote per user and post, one follow per pair) is decided by
+//! database constraints, never by a check-then-insert, so concurrent callers
+//! get exactly one success and [`StorageError::Conflict`] for the rest (a
+//! follow is idempotent instead). Deleting a user deletes their posts,
+//! votes, follows, comments and sessions; deleting a post deletes its votes,
+//! tags and comments; deleting a session deletes its refresh tokens.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, RefreshClaim, RefreshTokenRecord,
-    Session, User, UserCredentials, UserId,
+    Comment, CommentId, Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, ProfileChange,
+    RefreshClaim, RefreshTokenRecord, Session, TagCount, User, UserCredentials, UserId, Username,
 };
 use crate::error::Error;
 
@@ -52,6 +53,11 @@ impl From<StorageError> for Error {
     }
 }
 
+/// The name of the unique constraint on users' emails.
+pub const EMAIL_KEY: &str = "users_email_key";
+/// The name of the unique constraint on users' usernames.
+pub const USERNAME_KEY: &str = "users_username_key";
+
 /// Result of a storage call.
 pub type StorageResult<T> = Result<T, StorageError>;
 
@@ -59,15 +65,35 @@ pub type StorageResult<T> = Result<T, StorageError>;
 #[async_trait]
 pub trait UserStore: Send + Sync {
     /// Inserts a user. A duplicate email (case-insensitively: emails arrive
-    /// lower-cased) is [`StorageError::Conflict`], decided by a unique constraint.
+    /// lower-cased) or username (case-insensitively) is
+    /// [`StorageError::Conflict`] naming [`EMAIL_KEY`] or [`USERNAME_KEY`],
+    /// decided by unique constraints.
     async fn create_user(
         &self,
         email: &Email,
+        username: Option<&Username>,
         password_hash: &str,
         created_at: DateTime<Utc>,
     ) -> StorageResult<User>;
     /// The user with this id, if any.
     async fn get_user(&self, id: UserId) -> StorageResult<Option<User>>;
+    /// Applies `change` to the user's profile fields in one statement (a
+    /// field left `None` keeps its value, whatever else writes meanwhile)
+    /// and returns the user as stored; `None` when there is no such user.
+    /// A username taken by another user (case-insensitively) is
+    /// [`StorageError::Conflict`] naming [`USERNAME_KEY`].
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: &ProfileChange,
+    ) -> StorageResult<Option<User>>;
+    /// The user with this username (case-insensitively), and whether
+    /// `viewer` follows them.
+    async fn find_by_username(
+        &self,
+        username: &Username,
+        viewer: Option<UserId>,
+    ) -> StorageResult<Option<(User, bool)>>;
     /// Deletes a user with their posts and votes (by `ON DELETE CASCADE`);
     /// `false` when there was no such user.
     async fn delete_user(&self, id: UserId) -> StorageResult<bool>;
@@ -84,18 +110,36 @@ pub trait PostStore: Send + Sync {
         draft: &PostDraft,
         created_at: DateTime<Utc>,
     ) -> StorageResult<Post>;
-    /// The post with this id and its vote count, whatever its visibility
-    /// (services apply the visibility rule).
-    async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>>;
+    /// The post with this id, its vote count and whether `viewer` voted
+    /// for it, whatever its visibility (services apply the visibility rule).
+    async fn get_post(
+        &self,
+        id: PostId,
+        viewer: Option<UserId>,
+    ) -> StorageResult<Option<PostWithVotes>>;
     /// A page of posts visible to `filter.viewer` (published, or owned by the
     /// viewer), with an id below `filter.before`, newest first (descending
-    /// id), whose title contains `filter.search` case-insensitively, skipping
-    /// `filter.skip` and returning at most `filter.limit`.
+    /// id), matching every filter given (title contains `filter.search`
+    /// case-insensitively, `tag`, `author`, `voted_by`, and with `feed`
+    /// only published posts of users the viewer follows), skipping
+    /// `filter.skip` and returning at most `filter.limit`. Every filter is
+    /// served by an index.
     async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>>;
-    /// Replaces title, content and published; `None` when the post is gone.
-    async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>>;
-    /// Deletes the post and its votes; `false` when it did not exist.
+    /// Replaces title, content and published, and description and tags
+    /// where the draft has them, and sets `updated_at`, atomically; `None`
+    /// when the post is gone. The answer's `voted` is `false`.
+    async fn update_post(
+        &self,
+        id: PostId,
+        draft: &PostDraft,
+        updated_at: DateTime<Utc>,
+    ) -> StorageResult<Option<Post>>;
+    /// Deletes the post with its votes, tags and comments; `false` when it
+    /// did not exist.
     async fn delete_post(&self, id: PostId) -> StorageResult<bool>;
+    /// The tags of published posts, most used first (ties alphabetically),
+    /// skipping `skip` and returning at most `limit`.
+    async fn tags(&self, limit: u32, skip: u64) -> StorageResult<Vec<TagCount>>;
 }
 
 /// Votes: at most one per user and post.
@@ -107,6 +151,44 @@ pub trait VoteStore: Send + Sync {
     async fn add_vote(&self, user: UserId, post: PostId) -> StorageResult<()>;
     /// Removes `user`'s vote on `post`; `false` when there was none.
     async fn remove_vote(&self, user: UserId, post: PostId) -> StorageResult<bool>;
+}
+
+/// Who follows whom: at most one edge per pair.
+#[async_trait]
+pub trait FollowStore: Send + Sync {
+    /// Makes `follower` follow `followee`; an existing edge is kept as it
+    /// is (idempotent: concurrent calls leave one edge, and none fails). A
+    /// missing user is [`StorageError::MissingReference`].
+    async fn follow(&self, follower: UserId, followee: UserId) -> StorageResult<()>;
+    /// Removes the edge; `false` when there was none.
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> StorageResult<bool>;
+}
+
+/// Comments on posts.
+#[async_trait]
+pub trait CommentStore: Send + Sync {
+    /// Inserts `author`'s comment on `post`; a missing post or author is
+    /// [`StorageError::MissingReference`].
+    async fn add_comment(
+        &self,
+        post: PostId,
+        author: &User,
+        body: &str,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<Comment>;
+    /// The comment with this id, with its author.
+    async fn get_comment(&self, id: CommentId) -> StorageResult<Option<Comment>>;
+    /// The post's comments with an id above `after`, oldest first,
+    /// skipping `skip` and returning at most `limit`.
+    async fn list_comments(
+        &self,
+        post: PostId,
+        after: i64,
+        limit: u32,
+        skip: u64,
+    ) -> StorageResult<Vec<Comment>>;
+    /// Deletes the comment; `false` when it did not exist.
+    async fn delete_comment(&self, id: CommentId) -> StorageResult<bool>;
 }
 
 /// Credentials, login sessions and their refresh tokens (stored as hashes
@@ -190,7 +272,9 @@ pub trait SessionStore: Send + Sync {
 
 /// Everything a backend provides.
 #[async_trait]
-pub trait Store: UserStore + PostStore + VoteStore + SessionStore {
+pub trait Store:
+    UserStore + PostStore + VoteStore + FollowStore + CommentStore + SessionStore
+{
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StorageResult<()>;
     /// The backend's name, for logs (`sqlite`, `postgres`, `mysql`).

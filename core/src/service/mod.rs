@@ -6,6 +6,7 @@
 mod auth;
 mod posts;
 mod sessions;
+mod social;
 mod users;
 mod votes;
 
@@ -160,8 +161,8 @@ impl Agora {
     }
 
     /// A post as `viewer` may see it (its owner's email, see [`Agora::shown_to`]).
-    fn post_shown_to(&self, mut post: Post, viewer: UserId) -> Post {
-        post.owner = self.shown_to(post.owner, Some(viewer));
+    fn post_shown_to(&self, mut post: Post, viewer: Option<UserId>) -> Post {
+        post.owner = self.shown_to(post.owner, viewer);
         post
     }
 

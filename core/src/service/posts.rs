@@ -2,7 +2,7 @@
 //! and visibility rules.
 
 use super::Agora;
-use crate::domain::{Caller, Post, PostFilter, PostId, PostWithVotes, now};
+use crate::domain::{Caller, Post, PostFilter, PostId, PostWithVotes, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{ListQuery, PostCreate};
 use crate::storage::StorageError;
@@ -24,15 +24,36 @@ impl Agora {
         }
     }
 
-    /// Posts visible to the caller, newest first, filtered and paged by `query`.
-    pub async fn list_posts(
+    /// Posts visible to the viewer (a caller, or `None` for an anonymous
+    /// one: published posts only), newest first, filtered and paged by
+    /// `query`.
+    pub async fn list_posts<'c>(
         &self,
-        caller: &Caller,
+        viewer: impl Into<Option<&'c Caller>>,
         query: ListQuery,
     ) -> Result<Vec<PostWithVotes>> {
-        let viewer = caller.id();
+        self.page_of_posts(viewer.into().map(Caller::id), query, false)
+            .await
+    }
+
+    /// The caller's feed: the published posts of the users they follow,
+    /// newest first, filtered and paged like [`Agora::list_posts`].
+    pub async fn feed(&self, caller: &Caller, query: ListQuery) -> Result<Vec<PostWithVotes>> {
+        self.page_of_posts(Some(caller.id()), query, true).await
+    }
+
+    async fn page_of_posts(
+        &self,
+        viewer: Option<UserId>,
+        query: ListQuery,
+        feed: bool,
+    ) -> Result<Vec<PostWithVotes>> {
         let filter = PostFilter {
             viewer,
+            feed,
+            tag: query.tag,
+            author: query.author,
+            voted_by: query.voted_by,
             limit: query.limit,
             skip: query.skip,
             before: query.after.unwrap_or(i64::MAX),
@@ -49,10 +70,15 @@ impl Agora {
     }
 
     /// One post with its votes. Someone else's unpublished post is
-    /// [`Error::NotFound`], exactly like a missing one.
-    pub async fn get_post(&self, caller: &Caller, id: PostId) -> Result<PostWithVotes> {
-        let viewer = caller.id();
-        match self.inner.store.get_post(id).await? {
+    /// [`Error::PostNotFound`], exactly like a missing one (for an
+    /// anonymous viewer, `None`, every unpublished post).
+    pub async fn get_post<'c>(
+        &self,
+        viewer: impl Into<Option<&'c Caller>>,
+        id: PostId,
+    ) -> Result<PostWithVotes> {
+        let viewer = viewer.into().map(Caller::id);
+        match self.inner.store.get_post(id, viewer).await? {
             Some(found) if found.post.is_visible_to(viewer) => Ok(PostWithVotes {
                 post: self.post_shown_to(found.post, viewer),
                 ..found
@@ -72,7 +98,7 @@ impl Agora {
         let id = self.owned_post(caller, id).await?;
         self.inner
             .store
-            .update_post(id, &draft)
+            .update_post(id, &draft, now())
             .await?
             .ok_or(Error::PostNotFound(id))
     }
@@ -91,7 +117,7 @@ impl Agora {
     /// when visible but someone else's. Ownership never changes, so the
     /// check cannot go stale before the write.
     async fn owned_post(&self, caller: &Caller, id: PostId) -> Result<PostId> {
-        let found = self.get_post(caller, id).await?;
+        let found = self.get_post(Some(caller), id).await?;
         if found.post.owner_id != caller.id() {
             return Err(Error::NotOwner);
         }

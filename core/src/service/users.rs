@@ -2,10 +2,10 @@
 
 use super::Agora;
 use super::auth::session_of;
-use crate::domain::{Caller, ClientInfo, Email, Password, User, UserId, now};
+use crate::domain::{Caller, ClientInfo, Email, Password, User, UserId, Username, now};
 use crate::error::{Error, Result};
 use crate::schema::{AccountDeletion, PasswordChange, UserCreate};
-use crate::storage::StorageError;
+use crate::storage::{StorageError, USERNAME_KEY};
 
 impl Agora {
     /// Registers a user: validates the email (lower-cased) and the password,
@@ -15,10 +15,15 @@ impl Agora {
     pub async fn register(&self, request: UserCreate, client: &ClientInfo) -> Result<User> {
         let email = Email::parse(&request.email).map_err(|e| e.within(&["body", "email"]));
         let password = self.new_password(request.password, "password");
-        let (email, password) = match (email, password) {
-            (Ok(e), Ok(p)) => (e, p),
-            (e, p) => {
-                let errors = [e.err(), p.err()]
+        let username = request
+            .username
+            .as_deref()
+            .map(|name| Username::parse(name).map_err(|e| e.within(&["body", "username"])))
+            .transpose();
+        let (email, password, username) = match (email, password, username) {
+            (Ok(e), Ok(p), Ok(u)) => (e, p, u),
+            (e, p, u) => {
+                let errors = [e.err(), p.err(), u.err()]
                     .into_iter()
                     .flatten()
                     .flat_map(|err| err.field_errors().to_vec())
@@ -28,11 +33,19 @@ impl Agora {
         };
         self.inner.throttle.check_registration(client.ip).await?;
         let hash = self.inner.hasher.hash(&password).await?;
-        match self.inner.store.create_user(&email, &hash, now()).await {
+        let created = self
+            .inner
+            .store
+            .create_user(&email, username.as_ref(), &hash, now())
+            .await;
+        match created {
             Ok(user) => {
                 tracing::info!(target: "agora::audit", event = "register", user_id = user.id.0, ip = ?client.ip);
                 Ok(user)
             }
+            Err(StorageError::Conflict { constraint }) if constraint == USERNAME_KEY => Err(
+                Error::UsernameTaken(username.map(|u| u.to_string()).unwrap_or_default()),
+            ),
             Err(StorageError::Conflict { .. }) => Err(Error::EmailTaken(email.to_string())),
             Err(e) => Err(e.into()),
         }

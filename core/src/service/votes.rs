@@ -34,8 +34,8 @@ impl Agora {
         let viewer = caller.user();
         let direction = request.direction()?;
         let post = PostId(request.post_id);
-        match self.inner.store.get_post(post).await? {
-            Some(found) if found.post.is_visible_to(viewer.id) => {}
+        match self.inner.store.get_post(post, Some(viewer.id)).await? {
+            Some(found) if found.post.is_visible_to(Some(viewer.id)) => {}
             _ => return Err(Error::PostNotFound(post)),
         }
         match direction {

@@ -15,6 +15,10 @@ use crate::domain::{
 };
 use crate::storage::{StorageError, Store};
 
+mod social;
+
+pub use social::*;
+
 fn email(tag: &str) -> Email {
     Email::parse(&format!("{tag}@example.com")).expect("valid email")
 }
@@ -24,19 +28,25 @@ fn draft(title: &str, published: bool) -> PostDraft {
         title: title.to_owned(),
         content: format!("content of {title}"),
         published,
+        description: None,
+        tags: None,
     }
 }
 
 async fn user(store: &dyn Store, tag: &str) -> User {
     store
-        .create_user(&email(tag), "$argon2id$fake", now())
+        .create_user(&email(tag), None, "$argon2id$fake", now())
         .await
         .expect("user created")
 }
 
 fn filter(viewer: &User) -> PostFilter {
     PostFilter {
-        viewer: viewer.id,
+        viewer: Some(viewer.id),
+        feed: false,
+        tag: None,
+        author: None,
+        voted_by: None,
         limit: 100,
         skip: 0,
         before: i64::MAX,
@@ -51,7 +61,7 @@ pub async fn duplicate_email_is_a_conflict_naming_the_constraint(store: Arc<dyn 
         first.email.as_ref().map(Email::as_str),
         Some("dup@example.com")
     );
-    match store.create_user(&email("dup"), "$h", now()).await {
+    match store.create_user(&email("dup"), None, "$h", now()).await {
         Err(StorageError::Conflict { constraint }) => assert_eq!(constraint, "users_email_key"),
         other => panic!("expected a conflict, got {other:?}"),
     }
@@ -62,7 +72,7 @@ pub async fn concurrent_registrations_of_one_email_insert_exactly_once(store: Ar
     let tasks: Vec<_> = (0..20)
         .map(|_| {
             let store = Arc::clone(&store);
-            tokio::spawn(async move { store.create_user(&email("race"), "$h", now()).await })
+            tokio::spawn(async move { store.create_user(&email("race"), None, "$h", now()).await })
         })
         .collect();
     let mut created = 0;
@@ -126,10 +136,20 @@ pub async fn posts_round_trip_with_owner_and_zero_votes(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert_eq!((created.owner_id, &created.owner), (u.id, &u));
-    let got = store.get_post(created.id).await.unwrap().expect("found");
+    let got = store
+        .get_post(created.id, None)
+        .await
+        .unwrap()
+        .expect("found");
     assert_eq!(got.post, created);
     assert_eq!(got.votes, 0);
-    assert!(store.get_post(PostId(i64::MAX)).await.unwrap().is_none());
+    assert!(
+        store
+            .get_post(PostId(i64::MAX), None)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// List is newest first paged by skip or keyset and hides others unpublished.
@@ -236,7 +256,7 @@ pub async fn update_replaces_fields_and_delete_removes(store: Arc<dyn Store>) {
         .await
         .unwrap();
     let updated = store
-        .update_post(p.id, &draft("after", false))
+        .update_post(p.id, &draft("after", false), now())
         .await
         .unwrap()
         .expect("exists");
@@ -250,14 +270,14 @@ pub async fn update_replaces_fields_and_delete_removes(store: Arc<dyn Store>) {
     );
     assert!(
         store
-            .update_post(PostId(i64::MAX), &draft("x", true))
+            .update_post(PostId(i64::MAX), &draft("x", true), now())
             .await
             .unwrap()
             .is_none()
     );
     assert!(store.delete_post(p.id).await.unwrap());
     assert!(!store.delete_post(p.id).await.unwrap());
-    assert!(store.get_post(p.id).await.unwrap().is_none());
+    assert!(store.get_post(p.id, None).await.unwrap().is_none());
 }
 
 /// Votes are unique per user and post and counted.
@@ -274,7 +294,15 @@ pub async fn votes_are_unique_per_user_and_post_and_counted(store: Arc<dyn Store
         Err(StorageError::Conflict { constraint }) => assert_eq!(constraint, "votes_pkey"),
         other => panic!("expected a conflict, got {other:?}"),
     }
-    assert_eq!(store.get_post(p.id).await.unwrap().expect("found").votes, 2);
+    assert_eq!(
+        store
+            .get_post(p.id, None)
+            .await
+            .unwrap()
+            .expect("found")
+            .votes,
+        2
+    );
     assert!(store.remove_vote(a.id, p.id).await.unwrap());
     assert!(!store.remove_vote(a.id, p.id).await.unwrap());
     assert_eq!(store.list_posts(&filter(&a)).await.unwrap()[0].votes, 1);
@@ -300,7 +328,15 @@ pub async fn vote_by_a_missing_user_is_a_missing_reference(store: Arc<dyn Store>
         store.add_vote(UserId(i64::MAX), p.id).await,
         Err(StorageError::MissingReference { .. })
     ));
-    assert_eq!(store.get_post(p.id).await.unwrap().expect("found").votes, 0);
+    assert_eq!(
+        store
+            .get_post(p.id, None)
+            .await
+            .unwrap()
+            .expect("found")
+            .votes,
+        0
+    );
 }
 
 /// Concurrent identical votes insert exactly once.
@@ -325,7 +361,15 @@ pub async fn concurrent_identical_votes_insert_exactly_once(store: Arc<dyn Store
         }
     }
     assert_eq!(added, 1);
-    assert_eq!(store.get_post(p.id).await.unwrap().expect("found").votes, 1);
+    assert_eq!(
+        store
+            .get_post(p.id, None)
+            .await
+            .unwrap()
+            .expect("found")
+            .votes,
+        1
+    );
 }
 
 /// Deleting a user cascades to posts and votes.
@@ -344,10 +388,10 @@ pub async fn deleting_a_user_cascades_to_posts_and_votes(store: Arc<dyn Store>) 
     store.add_vote(b.id, pa.id).await.unwrap();
     assert!(store.delete_user(a.id).await.unwrap());
     assert!(!store.delete_user(a.id).await.unwrap());
-    assert!(store.get_post(pa.id).await.unwrap().is_none());
+    assert!(store.get_post(pa.id, None).await.unwrap().is_none());
     assert_eq!(
         store
-            .get_post(pb.id)
+            .get_post(pb.id, None)
             .await
             .unwrap()
             .expect("b's post stays")
@@ -803,6 +847,16 @@ macro_rules! storage_conformance_tests {
                 claims_are_timed_by_the_database_and_successors_added_once,
                 logins_racing_a_logout_everywhere_leave_no_working_session,
                 ping_answers,
+                usernames_are_unique_case_insensitively_and_found_in_any_case,
+                concurrent_claims_of_one_username_succeed_exactly_once,
+                profile_updates_change_only_the_fields_given,
+                concurrent_follows_make_one_edge,
+                the_feed_lists_published_posts_of_followed_users,
+                tags_round_trip_filter_listings_and_are_counted,
+                author_and_voter_filters_combine_with_search,
+                the_voted_flag_is_the_viewers_own_vote,
+                comments_are_oldest_first_and_go_with_their_post_and_author,
+                deleting_a_user_removes_their_follows,
             ]
         );
     };

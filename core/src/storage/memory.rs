@@ -9,10 +9,14 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use super::{PostStore, SessionStore, StorageError, StorageResult, Store, UserStore, VoteStore};
+use super::{
+    CommentStore, EMAIL_KEY, FollowStore, PostStore, SessionStore, StorageError, StorageResult,
+    Store, USERNAME_KEY, UserStore, VoteStore,
+};
 use crate::domain::{
-    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, RefreshClaim, RefreshTokenRecord,
-    Session, User, UserCredentials, UserId, now,
+    Comment, CommentId, Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, ProfileChange,
+    RefreshClaim, RefreshTokenRecord, Session, Tag, TagCount, User, UserCredentials, UserId,
+    Username, now,
 };
 
 /// Agora's storage in this process's memory, for tests: nothing survives
@@ -26,10 +30,14 @@ pub struct MemoryStore {
 struct Tables {
     last_user_id: i64,
     last_post_id: i64,
+    last_comment_id: i64,
     users: BTreeMap<UserId, UserRow>,
     posts: BTreeMap<PostId, PostRow>,
     /// `(post, user)`, as the database's primary key.
     votes: BTreeSet<(PostId, UserId)>,
+    /// `(follower, followee)`, as the database's primary key.
+    follows: BTreeSet<(UserId, UserId)>,
+    comments: BTreeMap<CommentId, CommentRow>,
     sessions: HashMap<String, SessionRow>,
     refresh_tokens: HashMap<String, RefreshRow>,
 }
@@ -43,9 +51,19 @@ struct UserRow {
 
 #[derive(Debug)]
 struct PostRow {
+    /// Its tags are always `Some`.
     draft: PostDraft,
     created_at: DateTime<Utc>,
+    updated_at: Option<DateTime<Utc>>,
     owner: UserId,
+}
+
+#[derive(Debug)]
+struct CommentRow {
+    post: PostId,
+    author: UserId,
+    body: String,
+    created_at: DateTime<Utc>,
 }
 
 #[derive(Debug)]
@@ -79,6 +97,11 @@ fn email_key(email: &str) -> String {
     email.to_lowercase()
 }
 
+/// The key under which usernames are unique (ASCII, case-insensitively).
+fn username_key(username: &Username) -> String {
+    username.as_str().to_ascii_lowercase()
+}
+
 impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
@@ -104,6 +127,13 @@ impl Tables {
         })
     }
 
+    fn user_by_username(&self, username: &Username) -> Option<&UserRow> {
+        let key = username_key(username);
+        self.users
+            .values()
+            .find(|row| row.user.username.as_ref().map(username_key) == Some(key.clone()))
+    }
+
     fn votes_on(&self, post: PostId) -> i64 {
         let count = self
             .votes
@@ -112,13 +142,32 @@ impl Tables {
         i64::try_from(count).unwrap_or(i64::MAX)
     }
 
-    /// A stored post with its owner and vote count.
-    fn post(&self, id: PostId) -> Option<PostWithVotes> {
+    /// A stored post with its owner and vote count, and whether `viewer` voted for it.
+    fn post(&self, id: PostId, viewer: Option<UserId>) -> Option<PostWithVotes> {
         let row = self.posts.get(&id)?;
         let owner = &self.users.get(&row.owner)?.user;
+        let mut post = Post::new(id, &row.draft, row.created_at, owner);
+        post.updated_at = row.updated_at;
         Some(PostWithVotes {
-            post: Post::new(id, &row.draft, row.created_at, owner),
+            post,
             votes: self.votes_on(id),
+            voted: viewer.is_some_and(|v| self.votes.contains(&(id, v))),
+        })
+    }
+
+    /// The user's id, for a username filter (`Some(None)`: nobody has it).
+    fn filter_user(&self, username: Option<&Username>) -> Option<Option<UserId>> {
+        username.map(|name| self.user_by_username(name).map(|row| row.user.id))
+    }
+
+    fn comment(&self, id: CommentId) -> Option<Comment> {
+        let row = self.comments.get(&id)?;
+        Some(Comment {
+            id,
+            post_id: row.post,
+            body: row.body.clone(),
+            created_at: row.created_at,
+            author: self.users.get(&row.author)?.user.clone(),
         })
     }
 
@@ -134,6 +183,7 @@ impl Tables {
 
     fn delete_post(&mut self, id: PostId) -> bool {
         self.votes.retain(|(post, _)| *post != id);
+        self.comments.retain(|_, row| row.post != id);
         self.posts.remove(&id).is_some()
     }
 }
@@ -143,19 +193,24 @@ impl UserStore for MemoryStore {
     async fn create_user(
         &self,
         email: &Email,
+        username: Option<&Username>,
         password_hash: &str,
         created_at: DateTime<Utc>,
     ) -> StorageResult<User> {
         let mut tables = self.tables();
         if tables.user_by_email(email).is_some() {
-            return Err(conflict("users_email_key"));
+            return Err(conflict(EMAIL_KEY));
+        }
+        if username.is_some_and(|name| tables.user_by_username(name).is_some()) {
+            return Err(conflict(USERNAME_KEY));
         }
         tables.last_user_id += 1;
-        let user = User {
-            id: UserId(tables.last_user_id),
-            email: Some(email.clone()),
+        let user = User::new(
+            UserId(tables.last_user_id),
+            email.clone(),
+            username.cloned(),
             created_at,
-        };
+        );
         tables.users.insert(
             user.id,
             UserRow {
@@ -169,6 +224,46 @@ impl UserStore for MemoryStore {
 
     async fn get_user(&self, id: UserId) -> StorageResult<Option<User>> {
         Ok(self.tables().users.get(&id).map(|row| row.user.clone()))
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: &ProfileChange,
+    ) -> StorageResult<Option<User>> {
+        let mut tables = self.tables();
+        if let Some(Some(name)) = &change.username
+            && tables
+                .user_by_username(name)
+                .is_some_and(|row| row.user.id != id)
+        {
+            return Err(conflict(USERNAME_KEY));
+        }
+        let Some(row) = tables.users.get_mut(&id) else {
+            return Ok(None);
+        };
+        if let Some(username) = &change.username {
+            row.user.username.clone_from(username);
+        }
+        if let Some(bio) = &change.bio {
+            row.user.bio.clone_from(bio);
+        }
+        if let Some(image) = &change.image {
+            row.user.image.clone_from(image);
+        }
+        Ok(Some(row.user.clone()))
+    }
+
+    async fn find_by_username(
+        &self,
+        username: &Username,
+        viewer: Option<UserId>,
+    ) -> StorageResult<Option<(User, bool)>> {
+        let tables = self.tables();
+        Ok(tables.user_by_username(username).map(|row| {
+            let following = viewer.is_some_and(|v| tables.follows.contains(&(v, row.user.id)));
+            (row.user.clone(), following)
+        }))
     }
 
     async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
@@ -186,6 +281,8 @@ impl UserStore for MemoryStore {
             tables.delete_post(post);
         }
         tables.votes.retain(|(_, user)| *user != id);
+        tables.follows.retain(|(a, b)| *a != id && *b != id);
+        tables.comments.retain(|_, row| row.author != id);
         tables.sessions.retain(|_, row| row.session.user_id != id);
         let Tables {
             sessions,
@@ -211,52 +308,210 @@ impl PostStore for MemoryStore {
         }
         tables.last_post_id += 1;
         let id = PostId(tables.last_post_id);
+        let mut stored = draft.clone();
+        stored.tags = Some(draft.tags.clone().unwrap_or_default());
         tables.posts.insert(
             id,
             PostRow {
-                draft: draft.clone(),
+                draft: stored,
                 created_at,
+                updated_at: None,
                 owner: owner.id,
             },
         );
         Ok(Post::new(id, draft, created_at, owner))
     }
 
-    async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>> {
-        Ok(self.tables().post(id))
+    async fn get_post(
+        &self,
+        id: PostId,
+        viewer: Option<UserId>,
+    ) -> StorageResult<Option<PostWithVotes>> {
+        Ok(self.tables().post(id, viewer))
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
         let tables = self.tables();
         let search = filter.search.as_deref().map(str::to_lowercase);
+        let (Some(author), Some(voter)) = (
+            tables.filter_user(filter.author.as_ref()),
+            tables.filter_user(filter.voted_by.as_ref()),
+        ) else {
+            return Ok(Vec::new());
+        };
         let page = tables
             .posts
             .range(..PostId(filter.before))
             .rev()
-            .filter(|(_, row)| row.draft.published || row.owner == filter.viewer)
+            .filter(|(_, row)| row.draft.published || Some(row.owner) == filter.viewer)
             .filter(|(_, row)| {
                 search
                     .as_deref()
                     .is_none_or(|s| row.draft.title.to_lowercase().contains(s))
             })
+            .filter(|(_, row)| {
+                filter.tag.as_ref().is_none_or(|tag| {
+                    row.draft
+                        .tags
+                        .as_ref()
+                        .is_some_and(|tags| tags.contains(tag))
+                })
+            })
+            .filter(|(_, row)| author.is_none_or(|a| row.owner == a))
+            .filter(|(id, _)| voter.is_none_or(|v| tables.votes.contains(&(**id, v))))
+            .filter(|(_, row)| {
+                !filter.feed
+                    || (row.draft.published
+                        && filter
+                            .viewer
+                            .is_some_and(|v| tables.follows.contains(&(v, row.owner))))
+            })
             .skip(usize::try_from(filter.skip).unwrap_or(usize::MAX))
             .take(usize::try_from(filter.limit).unwrap_or(usize::MAX))
-            .filter_map(|(id, _)| tables.post(*id))
+            .filter_map(|(id, _)| tables.post(*id, filter.viewer))
             .collect();
         Ok(page)
     }
 
-    async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>> {
+    async fn update_post(
+        &self,
+        id: PostId,
+        draft: &PostDraft,
+        updated_at: DateTime<Utc>,
+    ) -> StorageResult<Option<Post>> {
         let mut tables = self.tables();
         let Some(row) = tables.posts.get_mut(&id) else {
             return Ok(None);
         };
-        row.draft = draft.clone();
-        Ok(tables.post(id).map(|found| found.post))
+        let PostDraft {
+            title,
+            content,
+            published,
+            description,
+            tags,
+        } = draft.clone();
+        row.draft.title = title;
+        row.draft.content = content;
+        row.draft.published = published;
+        if description.is_some() {
+            row.draft.description = description;
+        }
+        if tags.is_some() {
+            row.draft.tags = tags;
+        }
+        row.updated_at = Some(updated_at);
+        Ok(tables.post(id, None).map(|found| found.post))
     }
 
     async fn delete_post(&self, id: PostId) -> StorageResult<bool> {
         Ok(self.tables().delete_post(id))
+    }
+
+    async fn tags(&self, limit: u32, skip: u64) -> StorageResult<Vec<TagCount>> {
+        let tables = self.tables();
+        let mut counts: BTreeMap<&Tag, i64> = BTreeMap::new();
+        for row in tables.posts.values().filter(|row| row.draft.published) {
+            for tag in row.draft.tags.iter().flatten() {
+                *counts.entry(tag).or_default() += 1;
+            }
+        }
+        let mut tags: Vec<TagCount> = counts
+            .into_iter()
+            .map(|(tag, posts)| TagCount {
+                tag: tag.clone(),
+                posts,
+            })
+            .collect();
+        tags.sort_by(|a, b| b.posts.cmp(&a.posts).then_with(|| a.tag.cmp(&b.tag)));
+        Ok(tags
+            .into_iter()
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .collect())
+    }
+}
+
+#[async_trait]
+impl FollowStore for MemoryStore {
+    async fn follow(&self, follower: UserId, followee: UserId) -> StorageResult<()> {
+        let mut tables = self.tables();
+        for (user, constraint) in [
+            (follower, "follows_follower_id_fkey"),
+            (followee, "follows_followee_id_fkey"),
+        ] {
+            if !tables.users.contains_key(&user) {
+                return Err(missing(constraint));
+            }
+        }
+        tables.follows.insert((follower, followee));
+        Ok(())
+    }
+
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> StorageResult<bool> {
+        Ok(self.tables().follows.remove(&(follower, followee)))
+    }
+}
+
+#[async_trait]
+impl CommentStore for MemoryStore {
+    async fn add_comment(
+        &self,
+        post: PostId,
+        author: &User,
+        body: &str,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<Comment> {
+        let mut tables = self.tables();
+        if !tables.posts.contains_key(&post) {
+            return Err(missing("comments_post_id_fkey"));
+        }
+        if !tables.users.contains_key(&author.id) {
+            return Err(missing("comments_author_id_fkey"));
+        }
+        tables.last_comment_id += 1;
+        let id = CommentId(tables.last_comment_id);
+        tables.comments.insert(
+            id,
+            CommentRow {
+                post,
+                author: author.id,
+                body: body.to_owned(),
+                created_at,
+            },
+        );
+        Ok(Comment {
+            id,
+            post_id: post,
+            body: body.to_owned(),
+            created_at,
+            author: author.clone(),
+        })
+    }
+
+    async fn get_comment(&self, id: CommentId) -> StorageResult<Option<Comment>> {
+        Ok(self.tables().comment(id))
+    }
+
+    async fn list_comments(
+        &self,
+        post: PostId,
+        after: i64,
+        limit: u32,
+        skip: u64,
+    ) -> StorageResult<Vec<Comment>> {
+        let tables = self.tables();
+        Ok(tables
+            .comments
+            .range(CommentId(after.saturating_add(1))..)
+            .filter(|(_, row)| row.post == post)
+            .skip(usize::try_from(skip).unwrap_or(usize::MAX))
+            .take(usize::try_from(limit).unwrap_or(usize::MAX))
+            .filter_map(|(id, _)| tables.comment(*id))
+            .collect())
+    }
+
+    async fn delete_comment(&self, id: CommentId) -> StorageResult<bool> {
+        Ok(self.tables().comments.remove(&id).is_some())
     }
 }
 
