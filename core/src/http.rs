@@ -740,7 +740,7 @@ mod tests {
             ("PATCH", "/posts/1", "GET,HEAD,PUT,DELETE"),
             ("DELETE", "/posts", "GET,HEAD,POST"),
             ("GET", "/login", "POST"),
-            ("OPTIONS", "/users/me", "GET,HEAD,DELETE"),
+            ("OPTIONS", "/users/me", "GET,HEAD,PUT,DELETE"),
         ] {
             match route(method, path) {
                 Err(Error::MethodNotAllowed { allow: got }) => assert_eq!(got, allow, "{path}"),

@@ -784,6 +784,8 @@ mod tests {
             title: "   ".into(),
             content: "x".repeat(CONTENT_MAX_CHARS + 1),
             published: true,
+            description: None,
+            tags: None,
         }
         .into_draft()
         .unwrap_err();
@@ -837,6 +839,8 @@ mod tests {
             title: title.into(),
             content: "c".into(),
             published: true,
+            description: None,
+            tags: None,
         };
         assert_eq!(
             locs(post("a\0b").into_draft().unwrap_err()),

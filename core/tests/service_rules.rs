@@ -10,11 +10,12 @@ use agora_core::config::JwtSecret;
 use agora_core::crypto::password::HashParams;
 use agora_core::domain::{Caller, ClientInfo};
 use agora_core::schema::{
-    AccountDeletion, ListQuery, LoginRequest, PasswordChange, PostCreate, RefreshRequest, Token,
-    UserCreate, VoteRequest,
+    AccountDeletion, CommentCreate, ListQuery, LoginRequest, PasswordChange, PostCreate,
+    ProfileUpdate, RefreshRequest, Token, UserCreate, VoteRequest,
 };
 use agora_core::storage::memory::MemoryStore;
 use agora_core::{Agora, Config, Error, Post, PostId, User, UserId};
+use serde_json::json;
 
 const PASSWORD: &str = "plum orchard at dusk";
 const NEW_PASSWORD: &str = "lanterns over the harbour";
@@ -45,6 +46,8 @@ async fn register(agora: &Agora, name: &str) -> User {
     let request = UserCreate {
         email: email(name),
         password: PASSWORD.to_owned(),
+        // Names of three characters or more double as usernames.
+        username: Some(name.to_owned()).filter(|n| n.len() >= 3),
     };
     agora
         .register(request, &ClientInfo::default())
@@ -98,6 +101,8 @@ fn post(title: &str, published: bool) -> PostCreate {
         title: title.to_owned(),
         content: format!("about {title}"),
         published,
+        description: None,
+        tags: None,
     }
 }
 
@@ -225,6 +230,7 @@ async fn a_taken_email_cannot_register_again() {
     let agora = agora();
     register(&agora, "alice").await;
     let again = UserCreate {
+        username: None,
         email: "ALICE@example.com".to_owned(),
         password: PASSWORD.to_owned(),
     };
@@ -561,6 +567,7 @@ async fn registrations_are_throttled_per_client_ip() {
     let register_from = |name: &str, last| {
         let agora = agora.clone();
         let request = UserCreate {
+            username: None,
             email: email(name),
             password: PASSWORD.to_owned(),
         };
@@ -570,4 +577,230 @@ async fn registrations_are_throttled_per_client_ip() {
     register_from("b", 7).await.expect("second");
     assert!(retry_after(register_from("c", 7).await) > 0);
     register_from("c", 8).await.expect("another address");
+}
+
+fn profile_update(json: serde_json::Value) -> ProfileUpdate {
+    serde_json::from_value(json).expect("a valid body")
+}
+
+#[tokio::test]
+async fn usernames_are_unique_in_any_case_and_settable_later() {
+    let agora = agora();
+    let (ada, _) = signed_up(&agora, "ada").await;
+    assert_eq!(
+        ada.user().username.as_ref().map(|u| u.as_str()),
+        Some("ada")
+    );
+    let clash = UserCreate {
+        email: email("other"),
+        password: PASSWORD.to_owned(),
+        username: Some("ADA".to_owned()),
+    };
+    let err = agora
+        .register(clash, &ClientInfo::default())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status_code(), err.code().as_str()),
+        (409, "USERNAME_TAKEN")
+    );
+    let (bob, _) = signed_up(&agora, "bob").await;
+    let taken = agora
+        .update_profile(&bob, profile_update(json!({"username": "Ada"})))
+        .await;
+    assert_eq!(status(taken), 409);
+    let renamed = agora
+        .update_profile(
+            &bob,
+            profile_update(json!({"username": "Robert", "bio": "hi"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        renamed.username.as_ref().map(|u| u.as_str()),
+        Some("Robert")
+    );
+    let kept = agora
+        .update_profile(
+            &bob,
+            profile_update(json!({"image": "https://example.com/b.png"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (kept.bio.as_deref(), kept.username),
+        (Some("hi"), renamed.username)
+    );
+    let cleared = agora
+        .update_profile(&bob, profile_update(json!({"bio": null, "image": ""})))
+        .await
+        .unwrap();
+    assert_eq!((cleared.bio, cleared.image), (None, None));
+    let bad = agora
+        .update_profile(
+            &bob,
+            profile_update(json!({"username": "a b", "image": "javascript:alert(1)"})),
+        )
+        .await
+        .unwrap_err();
+    let locs: Vec<_> = bad.field_errors().iter().map(|e| e.loc.clone()).collect();
+    assert_eq!(locs, vec![vec!["body", "username"], vec!["body", "image"]]);
+}
+
+#[tokio::test]
+async fn follows_are_idempotent_and_never_of_yourself() {
+    let agora = agora();
+    let (fan, _) = signed_up(&agora, "fan").await;
+    signed_up(&agora, "star").await;
+    assert!(!agora.profile(&fan, "star").await.unwrap().following);
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (agora, fan) = (agora.clone(), fan.clone());
+            tokio::spawn(async move { agora.follow(&fan, "STAR").await })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap().unwrap().following);
+    }
+    assert!(agora.profile(&fan, "star").await.unwrap().following);
+    assert!(
+        !agora.profile(None, "star").await.unwrap().following,
+        "anonymous"
+    );
+    assert!(!agora.unfollow(&fan, "star").await.unwrap().following);
+    assert!(
+        !agora.unfollow(&fan, "star").await.unwrap().following,
+        "idempotent"
+    );
+    let own = agora.follow(&fan, "fan").await.unwrap_err();
+    assert_eq!(
+        (own.status_code(), own.field_errors()[0].kind.as_str()),
+        (422, "follow_self")
+    );
+    for unknown in ["nobody", "x", "not a name"] {
+        let err = agora.profile(&fan, unknown).await.unwrap_err();
+        assert_eq!(err.code().as_str(), "PROFILE_NOT_FOUND", "{unknown}");
+        assert_eq!(status(agora.follow(&fan, unknown).await), 404);
+    }
+}
+
+#[tokio::test]
+async fn the_feed_holds_the_published_posts_of_followed_users_only() {
+    let agora = agora();
+    let (reader, _) = signed_up(&agora, "reader").await;
+    let (writer, _) = signed_up(&agora, "writer").await;
+    let (other, _) = signed_up(&agora, "other").await;
+    agora.follow(&reader, "writer").await.unwrap();
+    let first = create(&agora, &writer, "first", true).await;
+    create(&agora, &writer, "draft", false).await;
+    create(&agora, &other, "unfollowed", true).await;
+    let second = create(&agora, &writer, "second", true).await;
+    let query = ListQuery::new(10, 0, None, String::new()).unwrap();
+    let feed = agora.feed(&reader, query.clone()).await.unwrap();
+    let ids: Vec<PostId> = feed.iter().map(|p| p.post.id).collect();
+    assert_eq!(ids, vec![second.id, first.id]);
+    let deeper = ListQuery::new(10, 0, Some(second.id.0), String::new()).unwrap();
+    assert_eq!(agora.feed(&reader, deeper).await.unwrap().len(), 1);
+    assert!(agora.feed(&other, query).await.unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn tags_are_normalised_filter_listings_and_are_counted() {
+    let agora = agora();
+    let (ada, _) = signed_up(&agora, "ada").await;
+    let tagged = |title: &str, tags: &[&str]| PostCreate {
+        tags: Some(tags.iter().map(|t| (*t).to_owned()).collect()),
+        ..post(title, true)
+    };
+    let p = agora
+        .create_post(&ada, tagged("p", &[" Rust", "sql", "rust "]))
+        .await
+        .unwrap();
+    let names: Vec<&str> = p.tags.iter().map(|t| t.as_str()).collect();
+    assert_eq!(names, ["rust", "sql"]);
+    agora
+        .create_post(&ada, tagged("q", &["rust"]))
+        .await
+        .unwrap();
+    let eleven: Vec<String> = (0..11).map(|i| format!("t{i}")).collect();
+    let too_many = PostCreate {
+        tags: Some(eleven),
+        ..post("r", true)
+    };
+    assert_eq!(status(agora.create_post(&ada, too_many).await), 422);
+    let by_tag = ListQuery::default()
+        .with_filters(Some("SQL"), None, None)
+        .unwrap();
+    let found = agora.list_posts(&ada, by_tag).await.unwrap();
+    assert_eq!(
+        found.iter().map(|f| f.post.id).collect::<Vec<_>>(),
+        vec![p.id]
+    );
+    let counts = agora.tags(&ListQuery::default()).await.unwrap();
+    let counts: Vec<(&str, i64)> = counts.iter().map(|c| (c.tag.as_str(), c.posts)).collect();
+    assert_eq!(counts, [("rust", 2), ("sql", 1)]);
+}
+
+#[tokio::test]
+async fn comments_follow_the_post_visibility_and_their_author_deletes_them() {
+    let agora = agora();
+    let (ada, _) = signed_up(&agora, "ada").await;
+    let (bob, _) = signed_up(&agora, "bob").await;
+    let public = create(&agora, &ada, "public", true).await;
+    let private = create(&agora, &ada, "private", false).await;
+    let body = |text: &str| CommentCreate {
+        body: text.to_owned(),
+    };
+    let c = agora
+        .add_comment(&bob, public.id, body("nice"))
+        .await
+        .unwrap();
+    assert_eq!((c.body.as_str(), c.author.id), ("nice", bob.id()));
+    assert_eq!(
+        status(agora.add_comment(&bob, private.id, body("x")).await),
+        404
+    );
+    assert_eq!(
+        status(agora.add_comment(&bob, public.id, body("  ")).await),
+        422
+    );
+    let query = ListQuery::default();
+    assert_eq!(status(agora.comments(&bob, private.id, &query).await), 404);
+    assert_eq!(status(agora.comments(None, private.id, &query).await), 404);
+    let listed = agora.comments(None, public.id, &query).await.unwrap();
+    assert_eq!(listed.iter().map(|c| c.id).collect::<Vec<_>>(), vec![c.id]);
+    let err = agora
+        .delete_comment(&ada, public.id, c.id)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (err.status_code(), err.code().as_str()),
+        (403, "NOT_COMMENT_AUTHOR")
+    );
+    let elsewhere = create(&agora, &ada, "elsewhere", true).await;
+    let err = agora
+        .delete_comment(&bob, elsewhere.id, c.id)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code().as_str(), "COMMENT_NOT_FOUND", "on another post");
+    agora.delete_comment(&bob, public.id, c.id).await.unwrap();
+    assert_eq!(
+        status(agora.delete_comment(&bob, public.id, c.id).await),
+        404
+    );
+}
+
+#[tokio::test]
+async fn anonymous_viewers_see_published_posts_only() {
+    let agora = agora();
+    let (ada, _) = signed_up(&agora, "ada").await;
+    let public = create(&agora, &ada, "public", true).await;
+    let private = create(&agora, &ada, "private", false).await;
+    let all = agora.list_posts(None, ListQuery::default()).await.unwrap();
+    assert_eq!(
+        all.iter().map(|p| p.post.id).collect::<Vec<_>>(),
+        vec![public.id]
+    );
+    assert_eq!(status(agora.get_post(None, private.id).await), 404);
+    assert!(!agora.get_post(None, public.id).await.unwrap().voted);
 }

@@ -155,9 +155,13 @@ impl Tables {
         })
     }
 
-    /// The user's id, for a username filter (`Some(None)`: nobody has it).
+    /// A username filter's user: `Some(None)` without a filter, `None`
+    /// when nobody has the username (nothing matches).
     fn filter_user(&self, username: Option<&Username>) -> Option<Option<UserId>> {
-        username.map(|name| self.user_by_username(name).map(|row| row.user.id))
+        match username {
+            None => Some(None),
+            Some(name) => self.user_by_username(name).map(|row| Some(row.user.id)),
+        }
     }
 
     fn comment(&self, id: CommentId) -> Option<Comment> {
