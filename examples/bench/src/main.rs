@@ -635,6 +635,28 @@ fn finish_perf(mut perf: Perf) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// The social listings measured at 10k and 1M posts: the feed of a user
+/// following 100 authors (every seeded user does), and a tag on 1% of posts.
+const SOCIAL_LABELS: [&str; 2] = ["GET /feed?limit=10", "GET /posts?limit=10&tag=t7"];
+
+/// Measures [`SOCIAL_LABELS`] on `server`, in that order.
+async fn social_lists(
+    run: &mut BackendRun<'_>,
+    server: &Server,
+    posts: i64,
+) -> Result<Vec<Measured>, BoxError> {
+    let paths = ["/feed?limit=10".to_owned(), format!("/posts?limit=10&tag={}", seed::TAG)];
+    let mut measured = Vec::new();
+    for (label, path) in SOCIAL_LABELS.iter().zip(paths) {
+        let c = run.ctx.connections;
+        measured.push(
+            run.measure(server, posts, vec![run.group(label, Kind::GetPath(path), c)], None)
+                .await?[0],
+        );
+    }
+    Ok(measured)
+}
+
 async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendReport, BoxError> {
     let pg = !url.starts_with("sqlite:");
     let slug = if pg { "postgres" } else { "sqlite" }.to_owned();
@@ -692,6 +714,7 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
             None,
         )
         .await?[0];
+    let small_social = social_lists(&mut run, &server, SMALL).await?;
     drop(server);
 
     // 100k posts, 1M votes: every route, the ceiling, the mixed scenario.
@@ -845,6 +868,7 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
 
     // 1M posts, 10M votes: the list's growth, deep pages, search.
     let mut large_list = None;
+    let mut large_social = None;
     let mut search_scale = REQUIRED;
     let mut counters = counters_required;
     if ctx.large {
@@ -867,6 +891,7 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
             .await?[0],
         );
         deep_pages(&mut run, &server, LARGE, &ids).await?;
+        large_social = Some(social_lists(&mut run, &server, LARGE).await?);
         let counters0 = db.pg_scan_counters().await?;
         run.measure(
             &server,
@@ -943,6 +968,28 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
             measured: "1M scale skipped (--quick or --no-large)".to_owned(),
             pass: None,
         }),
+    }
+    for (i, label) in SOCIAL_LABELS.iter().enumerate() {
+        let goal = format!("`{label}` p99 grows < 2x from 10k to 1M posts");
+        targets.push(match &large_social {
+            Some(large) => {
+                let growth = large[i].p99 as f64 / small_social[i].p99.max(1) as f64;
+                Target {
+                    goal,
+                    measured: format!(
+                        "{growth:.2}x ({} -> {})",
+                        ms(small_social[i].p99),
+                        ms(large[i].p99)
+                    ),
+                    pass: Some(growth < 2.0),
+                }
+            }
+            None => Target {
+                goal,
+                measured: "1M scale skipped (--quick or --no-large)".to_owned(),
+                pass: None,
+            },
+        });
     }
     if pg {
         let viewer = 1;

@@ -12,7 +12,12 @@
 //! - exactly [`VOTES_PER_POST`] votes per post (posts written through the API
 //!   between two scales get theirs with the next scale), by users 1..=990 only:
 //!   users 991..=1000 ([`VOTERS`]) have no seeded votes, so the `POST /vote`
-//!   scenario can give each request a fresh (user, post) pair.
+//!   scenario can give each request a fresh (user, post) pair;
+//! - user `i` is named `user<i>` and follows [`FOLLOWS_PER_USER`] other
+//!   users (`(i - 1 + 9k) % 1000 + 1` for k = 1..=100), so a feed holds the
+//!   posts of 10% of the users;
+//! - post `i` has the tag `t<i % 100>` (each tag on 1% of posts) and
+//!   [`TAG`] is the one the `GET /posts?tag=` scenario asks for.
 
 use std::str::FromStr;
 use std::time::{Duration, Instant};
@@ -31,6 +36,10 @@ pub const VOTERS: std::ops::RangeInclusive<i64> = 991..=1_000;
 pub const VOTES_PER_POST: i64 = 10;
 /// The search term: one of the nouns, in 1% of titles.
 pub const SEARCH_WORD: &str = "lighthouse";
+/// Authors each seeded user follows.
+pub const FOLLOWS_PER_USER: i64 = 100;
+/// The tag of the tag filter scenario: on 1% of posts.
+pub const TAG: &str = "t7";
 /// A tag in about 0.01% of titles (the rare-term search plan).
 pub const RARE_WORD: &str = "k4321";
 /// The email of seeded user `n`.
@@ -251,8 +260,8 @@ impl Db {
             Db::Sqlite(pool) => {
                 sqlx::query(
                     "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < ?1) \
-                     INSERT INTO users (email, password_hash, created_at) \
-                     SELECT 'user' || i || '@bench.example', ?2, \
+                     INSERT INTO users (email, username, password_hash, created_at) \
+                     SELECT 'user' || i || '@bench.example', 'user' || i, ?2, \
                             strftime('%Y-%m-%dT%H:%M:%S+00:00', 1700000000 + i * 60, 'unixepoch') \
                      FROM s",
                 )
@@ -260,16 +269,32 @@ impl Db {
                 .bind(phc)
                 .execute(pool)
                 .await?;
+                sqlx::query(
+                    "WITH RECURSIVE k(k) AS (SELECT 1 UNION ALL SELECT k + 1 FROM k WHERE k < ?1) \
+                     INSERT INTO follows (follower_id, followee_id) \
+                     SELECT u.id, ((u.id - 1 + 9 * k.k) % 1000) + 1 FROM users u CROSS JOIN k",
+                )
+                .bind(FOLLOWS_PER_USER)
+                .execute(pool)
+                .await?;
             }
             Db::Pg(pool) => {
                 sqlx::query(
-                    "INSERT INTO users (email, password_hash, created_at) \
-                     SELECT 'user' || i || '@bench.example', $2, \
+                    "INSERT INTO users (email, username, password_hash, created_at) \
+                     SELECT 'user' || i || '@bench.example', 'user' || i, $2, \
                             timestamptz '2023-11-14 22:13:20+00' + i * interval '1 minute' \
                      FROM generate_series(1, $1::bigint) AS s(i)",
                 )
                 .bind(USERS)
                 .bind(phc)
+                .execute(pool)
+                .await?;
+                sqlx::query(
+                    "INSERT INTO follows (follower_id, followee_id) \
+                     SELECT u.id, ((u.id - 1 + 9 * k) % 1000) + 1 \
+                     FROM users u CROSS JOIN generate_series(1, $1::bigint) AS k",
+                )
+                .bind(FOLLOWS_PER_USER)
                 .execute(pool)
                 .await?;
             }
@@ -342,6 +367,13 @@ impl Db {
                 .bind(VOTES_PER_POST)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::query(
+                    "INSERT OR IGNORE INTO post_tags (post_id, tag) \
+                     SELECT id, 't' || (id % 100) FROM posts WHERE id > ?1",
+                )
+                .bind(*voted_up_to)
+                .execute(&mut *tx)
+                .await?;
                 let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM posts")
                     .fetch_one(&mut *tx)
                     .await?;
@@ -388,6 +420,13 @@ impl Db {
                 .bind(VOTES_PER_POST)
                 .execute(&mut *conn)
                 .await?;
+                sqlx::query(
+                    "INSERT INTO post_tags (post_id, tag) \
+                     SELECT id, 't' || (id % 100) FROM posts WHERE id > $1 ON CONFLICT DO NOTHING",
+                )
+                .bind(*voted_up_to)
+                .execute(&mut *conn)
+                .await?;
                 let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM posts")
                     .fetch_one(&mut *conn)
                     .await?;
@@ -397,7 +436,7 @@ impl Db {
                     .await;
                 // VACUUM sets the visibility map, so vote counts are
                 // index-only scans as they would be under autovacuum.
-                sqlx::raw_sql("VACUUM ANALYZE users, posts, votes")
+                sqlx::raw_sql("VACUUM ANALYZE users, posts, votes, post_tags, follows")
                     .execute(&mut *conn)
                     .await?;
             }
@@ -430,6 +469,9 @@ impl Db {
             "published",
             "created_at",
             "owner_id",
+            // Left NULL on purpose: no description, never edited.
+            "description",
+            "updated_at",
         ];
         Ok(columns
             .into_iter()

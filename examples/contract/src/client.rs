@@ -8,7 +8,7 @@ use std::time::Duration;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::util::{form_body, unique_email, urlencode};
+use crate::util::{form_body, random_hex, unique_email, urlencode};
 
 /// How long one HTTP request may take.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -196,6 +196,17 @@ impl Ctx {
     pub(crate) async fn login(&self, email: &str, password: &str) -> Result<String, String> {
         let body = self.login_form(email, password).await?.expect(200)?;
         check_token_response(&body)
+    }
+
+    /// Registers a fresh user with a fresh username (returned) and logs it in.
+    pub(crate) async fn new_named_user(&self) -> Result<(User, String), String> {
+        let (email, username) = (unique_email(), format!("n{}", random_hex(8)));
+        let body = json!({"email": email, "password": PASSWORD, "username": username});
+        let user = self.post_json("/users", None, body).await?.expect(201)?;
+        ensure_eq!(user["username"], json!(username), "registered username");
+        let id = check_user(&user)?;
+        let token = self.login(&email, PASSWORD).await?;
+        Ok((User { id, email, token }, username))
     }
 
     /// Registers a fresh user and logs it in.
@@ -494,7 +505,8 @@ pub(crate) fn string<'a>(value: &'a Value, key: &str) -> Result<&'a str, String>
         .ok_or_else(|| format!("expected string field {key:?} in {value}"))
 }
 
-/// Asserts the `User` shape — exactly `{id, email, created_at}` — and returns
+/// Asserts the `User` shape — exactly `{id, email, created_at}` of the
+/// original API plus the profile's `{username, bio, image}` — and returns
 /// the id.
 pub(crate) fn check_user(user: &Value) -> Result<i64, String> {
     let obj = user
@@ -503,8 +515,8 @@ pub(crate) fn check_user(user: &Value) -> Result<i64, String> {
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort_unstable();
     ensure!(
-        keys == ["created_at", "email", "id"],
-        "a user must have exactly the keys id, email, created_at; got {user}"
+        keys == ["bio", "created_at", "email", "id", "image", "username"],
+        "a user must have exactly the keys id, email, created_at, username, bio, image; got {user}"
     );
     let id = int(user, "id")?;
     string(user, "email")?;

@@ -127,6 +127,7 @@ pub async fn token_for(agora: &Agora, email: &str) -> (UserId, String) {
             UserCreate {
                 email: email.into(),
                 password: password.clone(),
+                username: None,
             },
             &ClientInfo::default(),
         )

@@ -7,6 +7,7 @@ mod auth;
 mod general;
 mod login;
 mod posts;
+mod social;
 mod users;
 mod votes;
 
@@ -119,6 +120,16 @@ pub(crate) fn all() -> Vec<Case> {
         votes::votes_from_two_users_count_two,
         votes::user_may_vote_on_own_post,
         votes::concurrent_identical_votes_yield_one_201,
+        // The social graph.
+        social::usernames_are_unique_in_any_case_and_profiles_are_public,
+        social::update_me_changes_only_the_fields_given,
+        social::follows_are_idempotent_and_checked,
+        social::concurrent_follows_leave_one_edge,
+        social::the_feed_holds_followed_users_published_posts_newest_first,
+        social::tags_are_normalised_filter_posts_and_are_counted,
+        social::author_and_voted_by_filters_and_the_voted_flag,
+        social::comments_are_listed_oldest_first_and_deleted_by_their_author,
+        social::updating_a_post_sets_updated_at_and_keeps_omitted_tags,
     ]
 }
 
