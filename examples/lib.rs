@@ -1,4 +1,8 @@
-//! Shared pieces of Agora's example servers.
+//! Shared pieces of Agora's example servers, and the Conduit (RealWorld)
+//! API of `cargo run --example conduit`.
+
+#[path = "conduit/app.rs"]
+pub mod conduit;
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM, so servers can shut down
 /// gracefully and finish the requests in flight.

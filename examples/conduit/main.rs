@@ -1,0 +1,58 @@
+//! The RealWorld ("Conduit") API under `/api`, a thin translation over
+//! Agora's services (`agora_examples::conduit`), over SQLite by default.
+//!
+//! ```text
+//! cargo run --example conduit
+//! ```
+//!
+//! It listens on 127.0.0.1:8080 (`AGORA_BIND` to change it) and reads the
+//! same `AGORA_*` variables as `cargo run --example server` (see
+//! `examples/server.rs`): `AGORA_DATABASE_URL` (default `sqlite://agora.db`),
+//! `AGORA_JWT_SECRET`, ... The choices of the translation are listed in
+//! `examples/README.md`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use agora_core::Config;
+
+/// See `examples/server.rs`: argon2's large blocks go back to the system.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run().await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = Config::from_env()?;
+    if std::env::var_os("AGORA_BIND").is_none() {
+        config.server.bind = SocketAddr::from(([127, 0, 0, 1], 8080));
+    }
+    config.ensure_jwt_secret()?;
+    let agora = agora_sqlx::open(&config).await?;
+    let listener = tokio::net::TcpListener::bind(config.server.bind).await?;
+    println!(
+        "Conduit (RealWorld) API on http://{}/api (database: {})",
+        listener.local_addr()?,
+        agora_sqlx::redact_password(&config.server.database_url)
+    );
+    let (cors, shutdown) = (
+        &config.server.cors_origins,
+        agora_examples::shutdown_signal(),
+    );
+    agora_examples::conduit::serve(listener, agora, cors, shutdown).await?;
+    Ok(())
+}
