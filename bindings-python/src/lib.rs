@@ -6,8 +6,8 @@
 //! It is a thin translation layer: Python arguments become `agora-core`
 //! schema types (`UserCreate`, `LoginRequest`, `RefreshRequest`,
 //! `PostCreate`, `VoteRequest`, `ListQuery`, `PasswordChange`,
-//! `AccountDeletion`), the calls go to [`agora_core::Agora`], and results
-//! become frozen Python objects. `Agora` and `AsyncAgora` are generated from
+//! `AccountDeletion`, `ProfileUpdate`, `CommentCreate`), the calls go to
+//! [`agora_core::Agora`], and results become frozen Python objects. `Agora` and `AsyncAgora` are generated from
 //! one list of operations (`service.rs`). Every rule stays in `agora-core`;
 //! every [`agora_core::Error`] becomes a Python exception carrying its code,
 //! status, detail and headers in [`errors::to_py_err`].
@@ -60,6 +60,9 @@ fn _agora(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<types::Token>()?;
     m.add_class::<types::VoteResult>()?;
     m.add_class::<types::Session>()?;
+    m.add_class::<types::Profile>()?;
+    m.add_class::<types::TagCount>()?;
+    m.add_class::<types::Comment>()?;
     m.add_class::<service::Agora>()?;
     m.add_class::<service::AsyncAgora>()?;
     m.add_class::<server::Server>()?;

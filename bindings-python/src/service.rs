@@ -14,12 +14,12 @@ use std::time::Duration;
 
 use agora_core::Config;
 use agora_core::crypto::jwt::TokenKeys;
-use agora_core::domain::ClientInfo;
+use agora_core::domain::{ClientInfo, CommentId};
 use agora_core::schema::{
-    AccountDeletion, ListQuery, LoginRequest, PasswordChange, PostCreate, RefreshRequest,
-    UserCreate, VoteRequest,
+    AccountDeletion, CommentCreate, ListQuery, LoginRequest, PasswordChange, PostCreate,
+    ProfileUpdate, RefreshRequest, UserCreate, VoteRequest,
 };
-use agora_core::{PostId, UserId};
+use agora_core::{Caller, PostId, UserId};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
@@ -27,7 +27,10 @@ use pyo3::{Borrowed, IntoPyObjectExt};
 
 use crate::block_on;
 use crate::settings::{self, DEFAULT_DATABASE_URL};
-use crate::types::{Post, PostWithVotes, Session, Token, User, Vote, VoteResult, repr_str};
+use crate::types::{
+    Comment, Post, PostWithVotes, Profile, Session, TagCount, Token, User, Vote, VoteResult,
+    repr_str,
+};
 
 /// The access token in `value` (`str` or `agora.Token`), if it holds one.
 fn access_token(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
@@ -67,14 +70,23 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Actor {
 
 impl Actor {
     /// The caller the core service acts for.
-    async fn resolve(
-        self,
-        agora: &agora_core::Agora,
-    ) -> agora_core::error::Result<agora_core::Caller> {
+    async fn resolve(self, agora: &agora_core::Agora) -> agora_core::error::Result<Caller> {
         match self {
-            Actor::User(user) => Ok(agora_core::Caller::acting_for(user)),
+            Actor::User(user) => Ok(Caller::acting_for(user)),
             Actor::Token(token) => agora.authenticate(&token).await,
         }
+    }
+}
+
+/// The viewer of a read (`user` may be `None`: anonymous, as over HTTP
+/// without a token); an actor is resolved as [`Actor::resolve`] does.
+async fn viewer(
+    agora: &agora_core::Agora,
+    user: Option<Actor>,
+) -> agora_core::error::Result<Option<Caller>> {
+    match user {
+        Some(actor) => actor.resolve(agora).await.map(Some),
+        None => Ok(None),
     }
 }
 
@@ -110,6 +122,48 @@ fn client_info(client_ip: Option<&str>, user_agent: Option<&str>) -> PyResult<Cl
         })
         .transpose()?;
     Ok(ClientInfo::from_request(ip, None, user_agent))
+}
+
+/// A field of `update_profile`: omitted (or `...`) keeps it, `None` clears
+/// it, a `str` replaces it.
+#[derive(Default)]
+pub(crate) struct Change(Option<Option<String>>);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Change {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        if value.is(value.py().Ellipsis()) {
+            return Ok(Change(None));
+        }
+        Ok(Change(Some(value.extract()?)))
+    }
+}
+
+/// The page (`limit`, `skip`, `after`, `search`) and the filters (`tag`,
+/// `author`, `voted_by`) of a list of posts, checked by core's query
+/// constructors, every problem reported at once (as `GET /posts` does).
+fn post_query(
+    limit: i64,
+    skip: i64,
+    after: Option<i64>,
+    search: &str,
+    [tag, author, voted_by]: [Option<&str>; 3],
+) -> agora_core::error::Result<ListQuery> {
+    let page = ListQuery::new(limit, skip, after, search.to_owned());
+    match (
+        ListQuery::default().with_filters(tag, author, voted_by),
+        page,
+    ) {
+        (Ok(_), Ok(page)) => page.with_filters(tag, author, voted_by),
+        (filters, page) => Err(agora_core::Error::Validation(
+            [filters.err(), page.err()]
+                .iter()
+                .flatten()
+                .flat_map(|e| e.field_errors().to_vec())
+                .collect(),
+        )),
+    }
 }
 
 /// An operation's result as Python sees it: `None` for `()` (pyo3 alone
@@ -246,6 +300,8 @@ macro_rules! service_class {
 
             $(
                 $(#[$attr])*
+                // The arguments are the Python signature's.
+                #[allow(clippy::too_many_arguments)]
                 fn $name<'py>(
                     &self,
                     py: Python<'py>,
@@ -269,7 +325,8 @@ macro_rules! service_classes {
 }
 
 /// Agora's services for synchronous Python code: users, login, tokens,
-/// posts and votes over a SQLite, PostgreSQL or MySQL database.
+/// posts and votes, profiles, follows, tags and comments over a SQLite,
+/// PostgreSQL or MySQL database.
 ///
 /// `database_url` defaults to `sqlite:///agora.db` (`agora.db` in the working
 /// directory, created and migrated on first use). SQLite URLs follow
@@ -293,7 +350,8 @@ macro_rules! service_classes {
 /// `agora.User` from this library, or an access token (`str` or `agora.Token`).
 /// Session calls (`logout`, `logout_all`, `sessions`, `end_session`,
 /// `change_password`, `delete_account`) take the access `token` itself, since
-/// they act on its session.
+/// they act on its session. Reads (`profile`, `get_post`, `list_posts`,
+/// `comments`) also take `user=None`: an anonymous viewer.
 #[pyclass(frozen, module = "agora", name = "Agora")]
 pub struct Agora {
     shared: Shared,
@@ -316,12 +374,15 @@ pub struct AsyncAgora {
 }
 
 service_classes! {
-    /// Registers a user. Raises `ValidationError` for a bad email or a
-    /// password outside 8..=128 characters, `Conflict` for a taken email
-    /// (case-insensitive), `RateLimited` when `client_ip` registers too often.
-    #[pyo3(signature = (email, password, *, client_ip = None, user_agent = None))]
-    fn register(agora, email: String, password: String, client_ip: Option<&str>, user_agent: Option<&str>) {
-        let (request, client) = (UserCreate { email, password }, client_info(client_ip, user_agent)?);
+    /// Registers a user, with an optional public `username` (3 to 30
+    /// letters, digits, `_`, `-`, `.`). Raises `ValidationError` for a bad
+    /// email, username or a password outside 8..=128 characters, `Conflict`
+    /// for a taken email or username (case-insensitive; `code`
+    /// `EMAIL_TAKEN` or `USERNAME_TAKEN`), `RateLimited` when `client_ip`
+    /// registers too often.
+    #[pyo3(signature = (email, password, *, username = None, client_ip = None, user_agent = None))]
+    fn register(agora, email: String, password: String, username: Option<String>, client_ip: Option<&str>, user_agent: Option<&str>) {
+        let (request, client) = (UserCreate { email, password, username }, client_info(client_ip, user_agent)?);
         async move { Ok(User { inner: agora.register(request, &client).await? }) }
     }
 
@@ -405,55 +466,114 @@ service_classes! {
         async move { Ok(User { inner: agora.get_user(UserId(id)).await? }) }
     }
 
+    /// Changes `user`'s `username`, `bio` and `image`: an omitted argument
+    /// keeps the field, `None` (or `""`) clears it. Returns the updated
+    /// `User`. Raises `ValidationError` (bad username, bio over 1,000
+    /// characters, image not an http(s) URL), `Conflict` (`USERNAME_TAKEN`:
+    /// another user's, in any case).
+    #[pyo3(signature = (user, *, username = Change::default(), bio = Change::default(), image = Change::default()))]
+    fn update_profile(agora, user: Actor, username: Change, bio: Change, image: Change) {
+        let request = ProfileUpdate { username: username.0, bio: bio.0, image: image.0 };
+        async move { Ok(User { inner: agora.update_profile(&user.resolve(&agora).await?, request).await? }) }
+    }
+
+    /// The profile of the user with this `username` (case-insensitive), as
+    /// `user` sees it (`following`); `user=None` is an anonymous viewer.
+    /// Raises `NotFound` (`PROFILE_NOT_FOUND`).
+    fn profile(agora, user: Option<Actor>, username: String) {
+        async move { Ok(Profile { inner: agora.profile(viewer(&agora, user).await?.as_ref(), &username).await? }) }
+    }
+
+    /// `user` follows the user with this `username` and gets their profile
+    /// (`following=True`). Idempotent: one edge however often (and
+    /// concurrently) it is called. Raises `ValidationError` for yourself,
+    /// `NotFound` (`PROFILE_NOT_FOUND`) for an unknown username.
+    fn follow(agora, user: Actor, username: String) {
+        async move { Ok(Profile { inner: agora.follow(&user.resolve(&agora).await?, &username).await? }) }
+    }
+
+    /// `user` no longer follows the user with this `username` (idempotent)
+    /// and gets their profile (`following=False`). Raises `NotFound`
+    /// (`PROFILE_NOT_FOUND`).
+    fn unfollow(agora, user: Actor, username: String) {
+        async move { Ok(Profile { inner: agora.unfollow(&user.resolve(&agora).await?, &username).await? }) }
+    }
+
     /// Returns when the database (and Redis, if configured) answers; raises
     /// `Unavailable` otherwise.
     fn health(agora) {
         async move { agora.health().await }
     }
 
-    /// Creates a post owned by `user`. Raises `ValidationError` for a blank
-    /// or oversized title (300 characters) or content (10,000).
-    #[pyo3(signature = (user, title, content, published = true))]
-    fn create_post(agora, user: Actor, title: String, content: String, published: bool) {
-        let post = PostCreate { title, content, published };
+    /// Creates a post owned by `user`, with an optional `description` (at
+    /// most 1,000 characters) and `tags` (at most 10; trimmed, lower-cased,
+    /// deduplicated, sorted). Raises `ValidationError` for a blank or
+    /// oversized title (300 characters) or content (10,000), or a bad tag.
+    #[pyo3(signature = (user, title, content, published = true, *, description = None, tags = None))]
+    fn create_post(agora, user: Actor, title: String, content: String, published: bool, description: Option<String>, tags: Option<Vec<String>>) {
+        let post = PostCreate { title, content, published, description, tags };
         async move {
             let caller = user.resolve(&agora).await?;
             Ok(Post { inner: agora.create_post(&caller, post).await? })
         }
     }
 
-    /// One post with its votes. Someone else's unpublished post raises
-    /// `NotFound`, exactly like a missing one.
-    fn get_post(agora, user: Actor, id: i64) {
+    /// One post with its votes (`voted`: whether `user` voted for it;
+    /// `user=None` is an anonymous viewer). Someone else's unpublished post
+    /// raises `NotFound`, exactly like a missing one.
+    fn get_post(agora, user: Option<Actor>, id: i64) {
         async move {
-            let caller = user.resolve(&agora).await?;
-            Ok(PostWithVotes { inner: agora.get_post(&caller, PostId(id)).await? })
+            let viewer = viewer(&agora, user).await?;
+            Ok(PostWithVotes { inner: agora.get_post(viewer.as_ref(), PostId(id)).await? })
         }
     }
 
-    /// Posts visible to `user`, newest first: `limit` 1..=100, `skip` >= 0,
-    /// `search` a case-insensitive substring of the title (empty: all).
-    /// `after=<id>` (keyset paging) lists only posts with a smaller id: pass
-    /// the last id of a page to get the next one as fast as the first. The
-    /// arguments go through the core's one query constructor, so their
-    /// bounds and errors are those of `GET /posts`; like the HTTP API, the
-    /// caller is authenticated first.
-    #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None))]
-    fn list_posts(agora, user: Actor, limit: i64, skip: i64, search: &str, after: Option<i64>) {
-        let search = search.to_owned();
+    /// Posts visible to `user` (`None`: anonymous, published posts only),
+    /// newest first: `limit` 1..=100, `skip` >= 0, `search` a
+    /// case-insensitive substring of the title (empty: all). `after=<id>`
+    /// (keyset paging) lists only posts with a smaller id: pass the last id
+    /// of a page to get the next one as fast as the first. `tag`, `author`
+    /// and `voted_by` (usernames) filter. The arguments go through the
+    /// core's query constructors, so their bounds and errors are those of
+    /// `GET /posts`; like the HTTP API, the caller is authenticated first.
+    #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None, tag = None, author = None, voted_by = None))]
+    fn list_posts(agora, user: Option<Actor>, limit: i64, skip: i64, search: &str, after: Option<i64>, tag: Option<&str>, author: Option<&str>, voted_by: Option<&str>) {
+        let query = post_query(limit, skip, after, search, [tag, author, voted_by]);
         async move {
-            let caller = user.resolve(&agora).await?;
-            let query = ListQuery::new(limit, skip, after, search)?;
-            let posts = agora.list_posts(&caller, query).await?;
+            let viewer = viewer(&agora, user).await?;
+            let posts = agora.list_posts(viewer.as_ref(), query?).await?;
             Ok(posts.into_iter().map(|inner| PostWithVotes { inner }).collect::<Vec<_>>())
         }
     }
 
-    /// Replaces a post's title, content and visibility. Raises `NotFound`,
-    /// `Forbidden` (not the owner) or `ValidationError`.
-    #[pyo3(signature = (user, id, title, content, published = true))]
-    fn update_post(agora, user: Actor, id: i64, title: String, content: String, published: bool) {
-        let post = PostCreate { title, content, published };
+    /// `user`'s feed: the published posts of the users they follow, newest
+    /// first, paged and filtered like `list_posts`.
+    #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None, tag = None, author = None, voted_by = None))]
+    fn feed(agora, user: Actor, limit: i64, skip: i64, search: &str, after: Option<i64>, tag: Option<&str>, author: Option<&str>, voted_by: Option<&str>) {
+        let query = post_query(limit, skip, after, search, [tag, author, voted_by]);
+        async move {
+            let caller = user.resolve(&agora).await?;
+            let posts = agora.feed(&caller, query?).await?;
+            Ok(posts.into_iter().map(|inner| PostWithVotes { inner }).collect::<Vec<_>>())
+        }
+    }
+
+    /// The tags of published posts with their counts, most used first,
+    /// paged by `limit` (1..=100) and `skip`.
+    #[pyo3(signature = (limit = 10, skip = 0))]
+    fn tags(agora, limit: i64, skip: i64) {
+        async move {
+            let tags = agora.tags(&ListQuery::new(limit, skip, None, String::new())?).await?;
+            Ok(tags.into_iter().map(|inner| TagCount { inner }).collect::<Vec<_>>())
+        }
+    }
+
+    /// Replaces a post's title, content and visibility; `description` and
+    /// `tags` replace the post's when given (`None` keeps them). Raises
+    /// `NotFound`, `Forbidden` (not the owner) or `ValidationError`.
+    #[pyo3(signature = (user, id, title, content, published = true, *, description = None, tags = None))]
+    fn update_post(agora, user: Actor, id: i64, title: String, content: String, published: bool, description: Option<String>, tags: Option<Vec<String>>) {
+        let post = PostCreate { title, content, published, description, tags };
         async move {
             let caller = user.resolve(&agora).await?;
             Ok(Post { inner: agora.update_post(&caller, PostId(id), post).await? })
@@ -463,6 +583,34 @@ service_classes! {
     /// Deletes a post and its votes. Raises `NotFound` or `Forbidden`.
     fn delete_post(agora, user: Actor, id: i64) {
         async move { agora.delete_post(&user.resolve(&agora).await?, PostId(id)).await }
+    }
+
+    /// The comments on a post `user` can see (`None`: anonymous), oldest
+    /// first, paged by `limit`, `skip` and `after` (a comment id: only newer
+    /// ones). Raises `NotFound` (`POST_NOT_FOUND`).
+    #[pyo3(signature = (user, post_id, limit = 10, skip = 0, *, after = None))]
+    fn comments(agora, user: Option<Actor>, post_id: i64, limit: i64, skip: i64, after: Option<i64>) {
+        async move {
+            let viewer = viewer(&agora, user).await?;
+            let query = ListQuery::new(limit, skip, after, String::new())?;
+            let comments = agora.comments(viewer.as_ref(), PostId(post_id), &query).await?;
+            Ok(comments.into_iter().map(|inner| Comment { inner }).collect::<Vec<_>>())
+        }
+    }
+
+    /// `user` comments on a post they can see. Raises `ValidationError` (a
+    /// blank body or one over 10,000 characters), `NotFound`
+    /// (`POST_NOT_FOUND`).
+    fn add_comment(agora, user: Actor, post_id: i64, body: String) {
+        let request = CommentCreate { body };
+        async move { Ok(Comment { inner: agora.add_comment(&user.resolve(&agora).await?, PostId(post_id), request).await? }) }
+    }
+
+    /// Deletes one of `user`'s comments. Raises `NotFound` (the post, or
+    /// the comment on that post: `COMMENT_NOT_FOUND`), `Forbidden`
+    /// (`NOT_COMMENT_AUTHOR`: someone else's).
+    fn delete_comment(agora, user: Actor, post_id: i64, comment_id: i64) {
+        async move { agora.delete_comment(&user.resolve(&agora).await?, PostId(post_id), CommentId(comment_id)).await }
     }
 
     /// `dir=1` adds `user`'s vote (`Conflict` if already there), `dir=0`

@@ -43,6 +43,9 @@ impl Value for agora_core::Post {}
 impl Value for agora_core::PostWithVotes {}
 impl Value for agora_core::schema::Token {}
 impl Value for agora_core::schema::SessionInfo {}
+impl Value for agora_core::domain::Profile {}
+impl Value for agora_core::domain::TagCount {}
+impl Value for agora_core::domain::Comment {}
 
 /// What a vote did, and on which post; its JSON is the HTTP API's
 /// `{"message": ...}`.
@@ -126,8 +129,9 @@ macro_rules! result_class {
 
 result_class! {
     /// A registered user: `id`, `email` (lower-cased), `created_at` (aware
-    /// UTC datetime). Never carries a password.
-    User(agora_core::User) repr(id, email) {
+    /// UTC datetime), and the profile's `username`, `bio` and `image` (each
+    /// `None` until set). Never carries a password.
+    User(agora_core::User) repr(id, email, username) {
         /// The user's id.
         id: i64 = |user| user.id.0;
         /// The user's email address, lower-cased; `None` for another user's
@@ -135,12 +139,19 @@ result_class! {
         email: Option<&str> = |user| user.email.as_ref().map(|e| e.as_str());
         /// When the user registered (timezone-aware, UTC).
         created_at: DateTime<Utc> = |user| user.created_at;
+        /// The public handle (as typed; unique case-insensitively), if chosen.
+        username: Option<&str> = |user| user.username.as_ref().map(|u| u.as_str());
+        /// Free text about the user, if set.
+        bio: Option<&str> = |user| user.bio.as_deref();
+        /// The URL of the user's picture, if set.
+        image: Option<&str> = |user| user.image.as_deref();
     }
 }
 
 result_class! {
     /// A post: `id`, `title`, `content`, `published`, `created_at`,
-    /// `owner_id` and `owner` (a `User`).
+    /// `owner_id`, `owner` (a `User`), `description`, `tags` (normalised,
+    /// sorted) and `updated_at`.
     Post(agora_core::Post) repr(id, title, published, owner_id) {
         /// The post's id.
         id: i64 = |post| post.id.0;
@@ -156,16 +167,24 @@ result_class! {
         owner_id: i64 = |post| post.owner_id.0;
         /// The owner.
         owner: User = |post| User { inner: post.owner.clone() };
+        /// A short summary, if given.
+        description: Option<&str> = |post| post.description.as_deref();
+        /// The tags: trimmed, lower-cased, deduplicated, in alphabetical order.
+        tags: Vec<&str> = |post| post.tags.iter().map(|t| t.as_str()).collect();
+        /// When it was last edited (timezone-aware, UTC); `None` until then.
+        updated_at: Option<DateTime<Utc>> = |post| post.updated_at;
     }
 }
 
 result_class! {
     /// A post with its vote count, as `GET /posts` lists it.
-    PostWithVotes(agora_core::PostWithVotes) repr(post, votes) {
+    PostWithVotes(agora_core::PostWithVotes) repr(post, votes, voted) {
         /// The post.
         post: Post = |listed| Post { inner: listed.post.clone() };
         /// How many users voted for it.
         votes: i64 = |listed| listed.votes;
+        /// Whether the viewer is one of them (`False` for anonymous viewers).
+        voted: bool = |listed| listed.voted;
     }
 }
 
@@ -220,5 +239,48 @@ result_class! {
         added: bool = |vote| vote.outcome == VoteOutcome::Added;
         /// `"successfully added vote"` or `"successfully deleted vote"`.
         message: String = |vote| vote.outcome.message().message;
+    }
+}
+
+result_class! {
+    /// A user's public face, as `GET /profiles/{username}` answers it:
+    /// `username`, `bio`, `image`, and `following` (whether the viewer
+    /// follows them; `False` for anonymous viewers).
+    Profile(agora_core::domain::Profile) repr(username, following) {
+        /// The username.
+        username: &str = |profile| profile.username.as_str();
+        /// Free text, if set.
+        bio: Option<&str> = |profile| profile.bio.as_deref();
+        /// An image URL, if set.
+        image: Option<&str> = |profile| profile.image.as_deref();
+        /// Whether the viewer follows this user.
+        following: bool = |profile| profile.following;
+    }
+}
+
+result_class! {
+    /// A tag with how many published posts carry it, as `GET /tags` lists it.
+    TagCount(agora_core::domain::TagCount) repr(tag, posts) {
+        /// The tag (lower-cased).
+        tag: &str = |count| count.tag.as_str();
+        /// How many published posts carry it.
+        posts: i64 = |count| count.posts;
+    }
+}
+
+result_class! {
+    /// A comment on a post: `id`, `post_id`, `body`, `created_at` (aware
+    /// UTC datetime) and `author` (a `User`).
+    Comment(agora_core::domain::Comment) repr(id, post_id) {
+        /// The comment's id.
+        id: i64 = |comment| comment.id.0;
+        /// The post it is on.
+        post_id: i64 = |comment| comment.post_id.0;
+        /// Its text.
+        body: &str = |comment| &comment.body;
+        /// When it was written (timezone-aware, UTC).
+        created_at: DateTime<Utc> = |comment| comment.created_at;
+        /// Who wrote it.
+        author: User = |comment| User { inner: comment.author.clone() };
     }
 }

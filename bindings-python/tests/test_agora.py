@@ -53,7 +53,7 @@ def test_register_returns_a_user_with_a_lowercased_email_and_an_aware_timestamp(
 
 def test_user_to_dict_is_the_http_json_shape(user: agora.User) -> None:
     data = user.to_dict()
-    assert list(data) == ["id", "email", "created_at"]
+    assert list(data) == ["id", "email", "created_at", "username", "bio", "image"]
     assert data["id"] == user.id and data["email"] == user.email
     assert data["created_at"].endswith("Z")
     parsed = datetime.fromisoformat(data["created_at"].replace("Z", "+00:00"))
@@ -377,7 +377,19 @@ def test_create_post_defaults_to_published_and_carries_its_owner(
     assert post.owner.email == user.email
     assert post.created_at.tzinfo is not None
     data = post.to_dict()
-    assert list(data) == ["id", "title", "content", "published", "created_at", "owner_id", "owner"]
+    assert list(data) == [
+        "id",
+        "title",
+        "content",
+        "published",
+        "created_at",
+        "owner_id",
+        "owner",
+        "description",
+        "tags",
+        "updated_at",
+    ]
+    assert (post.description, post.tags, post.updated_at) == (None, [], None)
     assert data["owner"] == user.to_dict()
 
 
@@ -402,8 +414,8 @@ def test_get_post_returns_the_post_with_its_votes(app: agora.Agora, user: agora.
     post = app.create_post(user, "Counted", "body")
     found = app.get_post(user, post.id)
     assert isinstance(found, agora.PostWithVotes)
-    assert found.post == post and found.votes == 0
-    assert found.to_dict() == {"Post": post.to_dict(), "votes": 0}
+    assert found.post == post and (found.votes, found.voted) == (0, False)
+    assert found.to_dict() == {"Post": post.to_dict(), "votes": 0, "voted": False}
     with pytest.raises(agora.NotFound, match="post with id: 999999 was not found"):
         app.get_post(user, 999_999)
 

@@ -1,4 +1,5 @@
-"""Agora: users, JWT login, posts and votes, from Python.
+"""Agora: users, JWT login, posts and votes, profiles, follows, tags and
+comments, from Python.
 
 A typed binding to Agora's Rust core (the "social media API" of the popular
 FastAPI course, rebuilt as a library). Every rule, every hash and every SQL
@@ -16,6 +17,7 @@ query runs in Rust; this package gives them a Pythonic face::
     page.to_dict()   # {"Post": {...}, "votes": 1}, the HTTP API's JSON
     token = app.refresh(token.refresh_token)   # rotation: a new token pair
     app.sessions(token)                        # [agora.Session(current=True)]
+    app.follow(me, "grace")                    # agora.Profile(following=True)
     app.logout(token)
 
 * :class:`Agora` blocks (releasing the GIL) and is safe to share across
@@ -30,10 +32,13 @@ query runs in Rust; this package gives them a Pythonic face::
 
 from ._agora import (
     Agora,
+    Comment,
     Post,
     PostWithVotes,
+    Profile,
     Server,
     Session,
+    TagCount,
     Token,
     User,
     VoteResult,
@@ -63,6 +68,7 @@ __all__ = [
     "Agora",
     "AgoraError",
     "AsyncAgora",
+    "Comment",
     "Conflict",
     "FieldError",
     "Forbidden",
@@ -71,9 +77,11 @@ __all__ = [
     "PayloadTooLarge",
     "Post",
     "PostWithVotes",
+    "Profile",
     "RateLimited",
     "Server",
     "Session",
+    "TagCount",
     "Token",
     "Unauthorized",
     "Unavailable",

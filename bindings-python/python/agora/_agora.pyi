@@ -20,6 +20,7 @@ from typing_extensions import Self, disjoint_base
 __version__: str
 
 _Actor = Union[User, Token, str]
+_Viewer = Optional[_Actor]
 _AccessToken = Union[Token, str]
 _T = TypeVar("_T")
 _Coroutine = Coroutine[Any, Any, _T]
@@ -60,7 +61,8 @@ class _Service:
 @final
 class User(_Result):
     """A registered user: ``id``, ``email`` (lower-cased), ``created_at``
-    (aware UTC datetime). Never carries a password."""
+    (aware UTC datetime), and the profile's ``username``, ``bio`` and
+    ``image`` (each ``None`` until set). Never carries a password."""
 
     @property
     def id(self) -> int:
@@ -72,11 +74,21 @@ class User(_Result):
     @property
     def created_at(self) -> datetime:
         """When the user registered (timezone-aware, UTC)."""
+    @property
+    def username(self) -> Optional[str]:
+        """The public handle (as typed; unique case-insensitively), if chosen."""
+    @property
+    def bio(self) -> Optional[str]:
+        """Free text about the user, if set."""
+    @property
+    def image(self) -> Optional[str]:
+        """The URL of the user's picture, if set."""
 
 @final
 class Post(_Result):
     """A post: ``id``, ``title``, ``content``, ``published``, ``created_at``,
-    ``owner_id`` and ``owner`` (a :class:`User`)."""
+    ``owner_id``, ``owner`` (a :class:`User`), ``description``, ``tags``
+    (normalised, sorted) and ``updated_at``."""
 
     @property
     def id(self) -> int:
@@ -99,11 +111,20 @@ class Post(_Result):
     @property
     def owner(self) -> User:
         """The owner."""
+    @property
+    def description(self) -> Optional[str]:
+        """A short summary, if given."""
+    @property
+    def tags(self) -> List[str]:
+        """The tags: trimmed, lower-cased, deduplicated, in alphabetical order."""
+    @property
+    def updated_at(self) -> Optional[datetime]:
+        """When it was last edited (timezone-aware, UTC); ``None`` until then."""
 
 @final
 class PostWithVotes(_Result):
     """A post with its vote count, as ``GET /posts`` lists it
-    (``to_dict()``: ``{"Post": {...}, "votes": n}``)."""
+    (``to_dict()``: ``{"Post": {...}, "votes": n, "voted": bool}``)."""
 
     @property
     def post(self) -> Post:
@@ -111,6 +132,60 @@ class PostWithVotes(_Result):
     @property
     def votes(self) -> int:
         """How many users voted for it."""
+    @property
+    def voted(self) -> bool:
+        """Whether the viewer is one of them (``False`` for anonymous viewers)."""
+
+@final
+class Profile(_Result):
+    """A user's public face, as ``GET /profiles/{username}`` answers it:
+    ``username``, ``bio``, ``image``, and ``following`` (whether the viewer
+    follows them; ``False`` for anonymous viewers)."""
+
+    @property
+    def username(self) -> str:
+        """The username."""
+    @property
+    def bio(self) -> Optional[str]:
+        """Free text, if set."""
+    @property
+    def image(self) -> Optional[str]:
+        """An image URL, if set."""
+    @property
+    def following(self) -> bool:
+        """Whether the viewer follows this user."""
+
+@final
+class TagCount(_Result):
+    """A tag with how many published posts carry it, as ``GET /tags`` lists it."""
+
+    @property
+    def tag(self) -> str:
+        """The tag (lower-cased)."""
+    @property
+    def posts(self) -> int:
+        """How many published posts carry it."""
+
+@final
+class Comment(_Result):
+    """A comment on a post: ``id``, ``post_id``, ``body``, ``created_at``
+    (aware UTC datetime) and ``author`` (a :class:`User`)."""
+
+    @property
+    def id(self) -> int:
+        """The comment's id."""
+    @property
+    def post_id(self) -> int:
+        """The post it is on."""
+    @property
+    def body(self) -> str:
+        """Its text."""
+    @property
+    def created_at(self) -> datetime:
+        """When it was written (timezone-aware, UTC)."""
+    @property
+    def author(self) -> User:
+        """Who wrote it."""
 
 @final
 class Token(_Result):
@@ -181,7 +256,8 @@ class Session(_Result):
 @final
 class Agora(_Service):
     """Agora's services for synchronous Python code: users, login, tokens,
-    posts and votes over a SQLite database.
+    posts and votes, profiles, follows, tags and comments over a SQLite
+    database.
 
     ``database_url`` defaults to ``sqlite:///agora.db`` (``agora.db`` in the
     working directory, created and migrated on first use). SQLite URLs follow
@@ -206,7 +282,9 @@ class Agora(_Service):
     library, or an access token (``str`` or :class:`Token`). Session calls
     (``logout``, ``logout_all``, ``sessions``, ``end_session``,
     ``change_password``, ``delete_account``) take the access ``token``
-    itself, since they act on its session.
+    itself, since they act on its session. Reads (``profile``,
+    ``get_post``, ``list_posts``, ``comments``) also take ``user=None``: an
+    anonymous viewer.
     """
 
     def register(
@@ -214,11 +292,14 @@ class Agora(_Service):
         email: str,
         password: str,
         *,
+        username: Optional[str] = None,
         client_ip: Optional[str] = None,
         user_agent: Optional[str] = None,
     ) -> User:
-        """Registers a user. Raises ``ValidationError`` for a bad email or a
-        password outside 8..=128 characters, ``Conflict`` for a taken email,
+        """Registers a user, with an optional public ``username``. Raises
+        ``ValidationError`` for a bad email, username or a password outside
+        8..=128 characters, ``Conflict`` for a taken email or username
+        (case-insensitive; ``code`` ``EMAIL_TAKEN`` or ``USERNAME_TAKEN``),
         ``RateLimited`` when ``client_ip`` registers too often."""
     def login(
         self,
@@ -268,16 +349,61 @@ class Agora(_Service):
         """The user an access token belongs to. Raises ``Unauthorized``."""
     def get_user(self, id: int) -> User:
         """A user by id. Raises ``NotFound``."""
+    def update_profile(
+        self,
+        user: _Actor,
+        *,
+        username: Optional[str] = ...,
+        bio: Optional[str] = ...,
+        image: Optional[str] = ...,
+    ) -> User:
+        """Changes ``user``'s profile: an omitted argument keeps the field,
+        ``None`` (or ``""``) clears it. Raises ``ValidationError``,
+        ``Conflict`` (``USERNAME_TAKEN``)."""
+    def profile(self, user: _Viewer, username: str) -> Profile:
+        """The profile of ``username`` (case-insensitive) as ``user`` sees it
+        (``None``: anonymous). Raises ``NotFound`` (``PROFILE_NOT_FOUND``)."""
+    def follow(self, user: _Actor, username: str) -> Profile:
+        """``user`` follows ``username`` (idempotent). Raises
+        ``ValidationError`` for yourself, ``NotFound`` (``PROFILE_NOT_FOUND``)."""
+    def unfollow(self, user: _Actor, username: str) -> Profile:
+        """``user`` stops following ``username`` (idempotent). Raises
+        ``NotFound`` (``PROFILE_NOT_FOUND``)."""
     def health(self) -> None:
         """Returns when the database answers; raises ``Unavailable`` otherwise."""
     def create_post(
-        self, user: _Actor, title: str, content: str, published: bool = True
+        self,
+        user: _Actor,
+        title: str,
+        content: str,
+        published: bool = True,
+        *,
+        description: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
     ) -> Post:
-        """Creates a post owned by ``user``. Raises ``ValidationError``."""
-    def get_post(self, user: _Actor, id: int) -> PostWithVotes:
-        """One post with its votes. Raises ``NotFound`` (also for someone
-        else's unpublished post)."""
+        """Creates a post owned by ``user`` (``tags`` are trimmed,
+        lower-cased, deduplicated and sorted). Raises ``ValidationError``."""
+    def get_post(self, user: _Viewer, id: int) -> PostWithVotes:
+        """One post with its votes (``user=None``: anonymous). Raises
+        ``NotFound`` (also for someone else's unpublished post)."""
     def list_posts(
+        self,
+        user: _Viewer,
+        limit: int = 10,
+        skip: int = 0,
+        search: str = "",
+        *,
+        after: Optional[int] = None,
+        tag: Optional[str] = None,
+        author: Optional[str] = None,
+        voted_by: Optional[str] = None,
+    ) -> List[PostWithVotes]:
+        """Posts visible to ``user`` (``None``: anonymous), newest first;
+        ``limit`` 1..=100, ``skip`` >= 0, ``search`` a case-insensitive
+        title substring; ``after=<id>`` keeps only posts with a smaller id
+        (keyset paging); ``tag``, ``author`` and ``voted_by`` (usernames)
+        filter."""
+    def feed(
         self,
         user: _Actor,
         limit: int = 10,
@@ -285,17 +411,45 @@ class Agora(_Service):
         search: str = "",
         *,
         after: Optional[int] = None,
+        tag: Optional[str] = None,
+        author: Optional[str] = None,
+        voted_by: Optional[str] = None,
     ) -> List[PostWithVotes]:
-        """Posts visible to ``user``, newest first; ``limit`` 1..=100,
-        ``skip`` >= 0, ``search`` a case-insensitive title substring;
-        ``after=<id>`` keeps only posts with a smaller id (keyset paging)."""
+        """The published posts of the users ``user`` follows, newest first,
+        paged and filtered like ``list_posts``."""
+    def tags(self, limit: int = 10, skip: int = 0) -> List[TagCount]:
+        """The tags of published posts with their counts, most used first."""
     def update_post(
-        self, user: _Actor, id: int, title: str, content: str, published: bool = True
+        self,
+        user: _Actor,
+        id: int,
+        title: str,
+        content: str,
+        published: bool = True,
+        *,
+        description: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
     ) -> Post:
-        """Replaces a post's fields. Raises ``NotFound``, ``Forbidden`` or
-        ``ValidationError``."""
+        """Replaces a post's fields (``description`` and ``tags`` only when
+        given). Raises ``NotFound``, ``Forbidden`` or ``ValidationError``."""
     def delete_post(self, user: _Actor, id: int) -> None:
         """Deletes a post and its votes. Raises ``NotFound`` or ``Forbidden``."""
+    def comments(
+        self,
+        user: _Viewer,
+        post_id: int,
+        limit: int = 10,
+        skip: int = 0,
+        *,
+        after: Optional[int] = None,
+    ) -> List[Comment]:
+        """The comments on a post ``user`` can see (``None``: anonymous),
+        oldest first. Raises ``NotFound``."""
+    def add_comment(self, user: _Actor, post_id: int, body: str) -> Comment:
+        """``user`` comments on a post. Raises ``ValidationError``, ``NotFound``."""
+    def delete_comment(self, user: _Actor, post_id: int, comment_id: int) -> None:
+        """Deletes one of ``user``'s comments. Raises ``NotFound``
+        (``COMMENT_NOT_FOUND``), ``Forbidden`` (``NOT_COMMENT_AUTHOR``)."""
     def vote(self, user: _Actor, post_id: int, dir: int) -> VoteResult:
         """``dir=1`` adds the vote (``Conflict`` if there), ``dir=0`` removes
         it (``NotFound`` if none). Raises ``NotFound`` for an unknown or
@@ -315,6 +469,7 @@ class AsyncAgora(_Service):
         email: str,
         password: str,
         *,
+        username: Optional[str] = None,
         client_ip: Optional[str] = None,
         user_agent: Optional[str] = None,
     ) -> _Coroutine[User]: ...
@@ -343,12 +498,42 @@ class AsyncAgora(_Service):
     def delete_account(self, token: _AccessToken, password: str) -> _Coroutine[None]: ...
     def authenticate(self, access_token: str) -> _Coroutine[User]: ...
     def get_user(self, id: int) -> _Coroutine[User]: ...
+    def update_profile(
+        self,
+        user: _Actor,
+        *,
+        username: Optional[str] = ...,
+        bio: Optional[str] = ...,
+        image: Optional[str] = ...,
+    ) -> _Coroutine[User]: ...
+    def profile(self, user: _Viewer, username: str) -> _Coroutine[Profile]: ...
+    def follow(self, user: _Actor, username: str) -> _Coroutine[Profile]: ...
+    def unfollow(self, user: _Actor, username: str) -> _Coroutine[Profile]: ...
     def health(self) -> _Coroutine[None]: ...
     def create_post(
-        self, user: _Actor, title: str, content: str, published: bool = True
+        self,
+        user: _Actor,
+        title: str,
+        content: str,
+        published: bool = True,
+        *,
+        description: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
     ) -> _Coroutine[Post]: ...
-    def get_post(self, user: _Actor, id: int) -> _Coroutine[PostWithVotes]: ...
+    def get_post(self, user: _Viewer, id: int) -> _Coroutine[PostWithVotes]: ...
     def list_posts(
+        self,
+        user: _Viewer,
+        limit: int = 10,
+        skip: int = 0,
+        search: str = "",
+        *,
+        after: Optional[int] = None,
+        tag: Optional[str] = None,
+        author: Optional[str] = None,
+        voted_by: Optional[str] = None,
+    ) -> _Coroutine[List[PostWithVotes]]: ...
+    def feed(
         self,
         user: _Actor,
         limit: int = 10,
@@ -356,11 +541,34 @@ class AsyncAgora(_Service):
         search: str = "",
         *,
         after: Optional[int] = None,
+        tag: Optional[str] = None,
+        author: Optional[str] = None,
+        voted_by: Optional[str] = None,
     ) -> _Coroutine[List[PostWithVotes]]: ...
+    def tags(self, limit: int = 10, skip: int = 0) -> _Coroutine[List[TagCount]]: ...
     def update_post(
-        self, user: _Actor, id: int, title: str, content: str, published: bool = True
+        self,
+        user: _Actor,
+        id: int,
+        title: str,
+        content: str,
+        published: bool = True,
+        *,
+        description: Optional[str] = None,
+        tags: Optional[Sequence[str]] = None,
     ) -> _Coroutine[Post]: ...
     def delete_post(self, user: _Actor, id: int) -> _Coroutine[None]: ...
+    def comments(
+        self,
+        user: _Viewer,
+        post_id: int,
+        limit: int = 10,
+        skip: int = 0,
+        *,
+        after: Optional[int] = None,
+    ) -> _Coroutine[List[Comment]]: ...
+    def add_comment(self, user: _Actor, post_id: int, body: str) -> _Coroutine[Comment]: ...
+    def delete_comment(self, user: _Actor, post_id: int, comment_id: int) -> _Coroutine[None]: ...
     def vote(self, user: _Actor, post_id: int, dir: int) -> _Coroutine[VoteResult]: ...
 
 @final

@@ -16,4 +16,7 @@ def misuse(app: agora.Agora) -> None:
     app.refresh(app.login("a", "b"))  # E: refresh takes the refresh token string
     count: str = app.logout_all("t")  # E: an int, not a str
     agora.Agora(refresh_reuse_grace="10s")  # E: seconds or a timedelta
-    del token, count
+    app.update_profile(user, bio=5)  # E: a bio is a str or None
+    app.feed(user, tag=["rust"])  # E: one tag, a str
+    follows: bool = app.follow(user, "ada")  # E: a Profile, not a bool
+    del token, count, follows

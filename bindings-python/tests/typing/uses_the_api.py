@@ -57,6 +57,34 @@ async def async_session_flow(app: agora.AsyncAgora) -> int:
     return await app.logout_all(token)
 
 
+def social_flow(app: agora.Agora) -> List[Dict[str, Any]]:
+    ada: agora.User = app.register("ada@example.com", "pw", username="ada")
+    name: Optional[str] = ada.username
+    ada = app.update_profile(ada, bio=None, image="https://example.com/a.png")
+    profile: agora.Profile = app.follow(ada, "bob")
+    following: bool = app.profile(None, "bob").following and not app.unfollow(ada, "bob").following
+    post = app.create_post(ada, "t", "c", tags=["rust"], description=None)
+    tags: List[str] = post.tags
+    edited: Optional[datetime] = post.updated_at
+    feed: List[agora.PostWithVotes] = app.feed(ada, tag="rust", author="bob", voted_by="ada")
+    voted: bool = app.list_posts(None, tag="rust")[0].voted
+    counts: List[agora.TagCount] = app.tags(limit=5)
+    comment: agora.Comment = app.add_comment(ada, post.id, "Nice")
+    comments: List[agora.Comment] = app.comments(None, post.id, after=comment.id)
+    app.delete_comment(ada, post.id, comment.id)
+    del name, profile, following, tags, edited, feed, voted, comments
+    return [c.to_dict() for c in counts]
+
+
+async def async_social_flow(app: agora.AsyncAgora) -> agora.Profile:
+    await app.update_profile("token", username="ada")
+    posts: List[agora.PostWithVotes] = await app.feed("token")
+    comment: agora.Comment = await app.add_comment("token", posts[0].post.id, "Nice")
+    await app.delete_comment("token", comment.post_id, comment.id)
+    del posts
+    return await app.follow("token", "bob")
+
+
 async def async_flow(app: agora.AsyncAgora) -> agora.User:
     token = await app.login("ada@example.com", "correct horse battery")
     posts: List[agora.PostWithVotes] = await app.list_posts(token)
