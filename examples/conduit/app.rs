@@ -1,10 +1,6 @@
-//! The RealWorld ("Conduit") API, <https://realworld-docs.netlify.app>, as a
-//! thin translation over [`Agora`]'s services: each handler parses Conduit's
-//! wire format, calls one core service (or two, see below) and writes
-//! Conduit's answer. Validation, ownership, visibility and uniqueness are
-//! core's; this module only maps formats. The choices a translation has to
-//! make (slugs, `articlesCount`, users without a username, ...) are listed
-//! in `examples/README.md`.
+//! The RealWorld ("Conduit") API as a thin translation over [`Agora`]'s
+//! services: handlers only map wire formats; every rule is core's. The
+//! translation's choices (slugs, `articlesCount`, ...) are in `examples/README.md`.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -57,11 +53,12 @@ pub fn router(agora: Agora) -> Router {
             axum::routing::delete(delete_comment),
         )
         .route("/tags", get(tags))
-        .method_not_allowed_fallback(method_not_allowed)
-        .fallback(not_found);
+        .method_not_allowed_fallback(async || {
+            refuse(StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed")
+        });
     Router::new()
         .nest("/api", api)
-        .fallback(not_found)
+        .fallback(async || refuse(StatusCode::NOT_FOUND, "Not Found"))
         .with_state(agora)
 }
 
@@ -180,15 +177,8 @@ fn field_message(error: &FieldError) -> String {
     }
 }
 
-async fn not_found() -> ApiError {
-    ApiError::Conduit(StatusCode::NOT_FOUND, "Not Found".to_owned())
-}
-
-async fn method_not_allowed() -> ApiError {
-    ApiError::Conduit(
-        StatusCode::METHOD_NOT_ALLOWED,
-        "Method Not Allowed".to_owned(),
-    )
+fn refuse(status: StatusCode, message: &str) -> ApiError {
+    ApiError::Conduit(status, message.to_owned())
 }
 
 type Answer = Result<Response, ApiError>;
@@ -383,7 +373,7 @@ fn timestamp(at: DateTime<Utc>) -> String {
 
 /// `<slugified title>-<id>`: the title's ASCII letters and digits,
 /// lower-cased, other runs of characters as one `-`. Only the id counts
-/// when a slug is resolved ([`post_id`]).
+/// when a slug is resolved.
 pub fn slug(post: &Post) -> String {
     let mut slug = String::new();
     for c in post.title.chars() {
@@ -404,9 +394,9 @@ fn post_id(slug: &str) -> Result<PostId, ApiError> {
     let digits = slug.rsplit('-').next().unwrap_or(slug);
     match digits.parse::<i64>() {
         Ok(id) if id > 0 && digits.bytes().all(|b| b.is_ascii_digit()) => Ok(PostId(id)),
-        _ => Err(ApiError::Conduit(
+        _ => Err(refuse(
             StatusCode::NOT_FOUND,
-            format!("No article with slug: {slug}"),
+            &format!("No article with slug: {slug}"),
         )),
     }
 }
@@ -522,16 +512,16 @@ async fn current_user(ctx: Ctx) -> Answer {
 async fn update_user(ctx: Ctx, body: Body) -> Answer {
     let (caller, token) = ctx.caller().await?;
     let UserEnvelope::<UserChange> { user } = ctx.json(body).await?;
-    let refuse = |msg: &str| ApiError::Conduit(StatusCode::UNPROCESSABLE_ENTITY, msg.to_owned());
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
     if let Some(email) = user.email.filter(|e| !e.is_empty())
         && Email::parse(&email).ok().as_ref() != caller.user().email.as_ref()
     {
-        return Err(refuse(
-            "email: cannot be changed (Agora has no email change)",
-        ));
+        let message = "email: cannot be changed (Agora has no email change)";
+        return Err(refuse(unprocessable, message));
     }
     if user.password.is_some_and(|p| !p.is_empty()) {
         return Err(refuse(
+            unprocessable,
             "password: cannot be changed here: Agora changes a password only with the current \
              one (PUT /users/me/password of its native API)",
         ));

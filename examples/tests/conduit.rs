@@ -294,7 +294,11 @@ async fn the_main_conduit_flows_work() {
     assert_eq!(updated["tagList"], json!(["dragons", "training"]));
     assert_eq!(updated["slug"], slug.as_str());
 
-    // Unknown slugs are 404.
+    // Unknown slugs and routes are 404, a known route with another method 405.
+    let (status, body) = api.get("/nothing", None).await;
+    error(status, &body, 404);
+    let (status, body) = api.call(Method::PATCH, "/user", Some(&ada), None).await;
+    error(status, &body, 405);
     for missing in ["/articles/nothing-here-99999", "/articles/no-id"] {
         let (status, body) = api.get(missing, None).await;
         error(status, &body, 404);
