@@ -28,7 +28,8 @@ def test_register_then_fetch_the_user(client: TestClient) -> None:
     response = client.post("/users", json={"email": "Ada@Example.com", "password": PASSWORD})
     assert response.status_code == 201
     user = response.json()
-    assert list(user) == ["id", "email", "created_at"] and user["email"] == "ada@example.com"
+    assert list(user) == ["id", "email", "created_at", "username", "bio", "image"]
+    assert user["email"] == "ada@example.com" and user["username"] is None
     assert client.get(f"/users/{user['id']}").json() == user
     missing = client.get("/users/999999")
     assert (missing.status_code, missing.json()) == (404, {"detail": "User with id: 999999 does not exist"})
@@ -87,7 +88,7 @@ def test_posts_are_created_read_updated_and_deleted_by_their_owner(
     assert post["published"] is True and post["owner"]["email"] == owner["email"]
     assert post["owner_id"] == owner["id"]
     fetched = client.get(f"/posts/{post['id']}", headers=other["headers"])
-    assert fetched.json() == {"Post": post, "votes": 0}
+    assert fetched.json() == {"Post": post, "votes": 0, "voted": False}
 
     change = {"title": "Edited", "content": "Second", "published": True}
     forbidden = client.put(f"/posts/{post['id']}", json=change, headers=other["headers"])
