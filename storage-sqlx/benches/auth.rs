@@ -39,6 +39,7 @@ fn auth(c: &mut Criterion) {
                 UserCreate {
                     email: email.clone(),
                     password: password.clone(),
+                    username: None,
                 },
                 &client,
             )

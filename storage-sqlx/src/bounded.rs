@@ -5,11 +5,12 @@ use std::future::Future;
 use std::time::Duration;
 
 use agora_core::domain::{
-    Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, RefreshClaim, RefreshTokenRecord,
-    Session, User, UserCredentials, UserId,
+    Comment, CommentId, Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, ProfileChange,
+    RefreshClaim, RefreshTokenRecord, Session, TagCount, User, UserCredentials, UserId, Username,
 };
 use agora_core::storage::{
-    PostStore, SessionStore, StorageError, StorageResult, Store, UserStore, VoteStore,
+    CommentStore, FollowStore, PostStore, SessionStore, StorageError, StorageResult, Store,
+    UserStore, VoteStore,
 };
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -25,11 +26,15 @@ use crate::PoolConfig;
 ///   [`StorageError::Unavailable`] (a 503). Its connection, given back
 ///   mid-query, fails the pool's release check and is closed rather than
 ///   reused (see the pool options).
-/// - Post searches and deep listings (skipping more than
-///   [`LIGHT_SKIP_MAX`] rows), whose cost the caller chooses, run on at most
-///   half of the pool's connections at once (at least one); one waits for
-///   its turn at most the acquire timeout, then gets a 503. Logins, writes,
-///   health checks and first pages of posts always find a connection.
+/// - Calls whose cost the caller chooses run on at most half of the pool's
+///   connections at once (at least one); one waits for its turn at most the
+///   acquire timeout, then gets a 503. These are post searches, feeds (a
+///   merge of every followed user's posts), deep listings of posts or
+///   comments (skipping more than [`LIGHT_SKIP_MAX`] rows) and the tag
+///   counts (an aggregate over every tagged post). Logins, writes, health
+///   checks, look-ups and first pages of posts (also by tag, author or
+///   voter: each walks an index newest first and stops after the page)
+///   always find a connection.
 ///
 /// [`crate::connect`] returns its stores wrapped in this.
 #[derive(Debug)]
@@ -40,7 +45,7 @@ pub struct BoundedStore<S> {
     listings: Semaphore,
 }
 
-/// The deepest `skip` of a listing that needs no turn (without a search):
+/// The deepest `skip` of a listing that needs no turn (without a search or feed):
 /// such a page walks at most this many index entries more than it returns.
 pub const LIGHT_SKIP_MAX: u64 = 1_000;
 
@@ -50,7 +55,7 @@ enum Overload {
     #[error("no answer from the database within {0:?}: call abandoned")]
     Deadline(Duration),
     #[error(
-        "searches and deep listings are using their share of the pool: none finished within {0:?}"
+        "searches, feeds and deep listings are using their share of the pool: none finished within {0:?}"
     )]
     ListingsBusy(Duration),
 }
@@ -77,6 +82,20 @@ impl<S> BoundedStore<S> {
         &self.inner
     }
 
+    /// Runs `call` in its turn among the calls whose cost the caller chooses.
+    async fn in_turn<T>(&self, call: impl Future<Output = StorageResult<T>>) -> StorageResult<T> {
+        let _turn = match tokio::time::timeout(self.turn_wait, self.listings.acquire()).await {
+            Ok(Ok(permit)) => permit,
+            // The semaphore is never closed; treat it like a full one.
+            Ok(Err(_)) | Err(_) => {
+                return Err(StorageError::Unavailable(Box::new(Overload::ListingsBusy(
+                    self.turn_wait,
+                ))));
+            }
+        };
+        self.bounded(call).await
+    }
+
     async fn bounded<T>(&self, call: impl Future<Output = StorageResult<T>>) -> StorageResult<T> {
         match tokio::time::timeout(self.deadline, call).await {
             Ok(result) => result,
@@ -95,15 +114,36 @@ impl<S: Store> UserStore for BoundedStore<S> {
     async fn create_user(
         &self,
         email: &Email,
+        username: Option<&Username>,
         password_hash: &str,
         created_at: DateTime<Utc>,
     ) -> StorageResult<User> {
-        self.bounded(self.inner.create_user(email, password_hash, created_at))
-            .await
+        self.bounded(
+            self.inner
+                .create_user(email, username, password_hash, created_at),
+        )
+        .await
     }
 
     async fn get_user(&self, id: UserId) -> StorageResult<Option<User>> {
         self.bounded(self.inner.get_user(id)).await
+    }
+
+    async fn update_profile(
+        &self,
+        id: UserId,
+        change: &ProfileChange,
+    ) -> StorageResult<Option<User>> {
+        self.bounded(self.inner.update_profile(id, change)).await
+    }
+
+    async fn find_by_username(
+        &self,
+        username: &Username,
+        viewer: Option<UserId>,
+    ) -> StorageResult<Option<(User, bool)>> {
+        self.bounded(self.inner.find_by_username(username, viewer))
+            .await
     }
 
     async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
@@ -123,32 +163,84 @@ impl<S: Store> PostStore for BoundedStore<S> {
             .await
     }
 
-    async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>> {
-        self.bounded(self.inner.get_post(id)).await
+    async fn get_post(
+        &self,
+        id: PostId,
+        viewer: Option<UserId>,
+    ) -> StorageResult<Option<PostWithVotes>> {
+        self.bounded(self.inner.get_post(id, viewer)).await
     }
 
     async fn list_posts(&self, filter: &PostFilter) -> StorageResult<Vec<PostWithVotes>> {
-        if filter.search.is_none() && filter.skip <= LIGHT_SKIP_MAX {
+        if filter.search.is_none() && !filter.feed && filter.skip <= LIGHT_SKIP_MAX {
             return self.bounded(self.inner.list_posts(filter)).await;
         }
-        let _turn = match tokio::time::timeout(self.turn_wait, self.listings.acquire()).await {
-            Ok(Ok(permit)) => permit,
-            // The semaphore is never closed; treat it like a full one.
-            Ok(Err(_)) | Err(_) => {
-                return Err(StorageError::Unavailable(Box::new(Overload::ListingsBusy(
-                    self.turn_wait,
-                ))));
-            }
-        };
-        self.bounded(self.inner.list_posts(filter)).await
+        self.in_turn(self.inner.list_posts(filter)).await
     }
 
-    async fn update_post(&self, id: PostId, draft: &PostDraft) -> StorageResult<Option<Post>> {
-        self.bounded(self.inner.update_post(id, draft)).await
+    async fn update_post(
+        &self,
+        id: PostId,
+        draft: &PostDraft,
+        updated_at: DateTime<Utc>,
+    ) -> StorageResult<Option<Post>> {
+        self.bounded(self.inner.update_post(id, draft, updated_at))
+            .await
     }
 
     async fn delete_post(&self, id: PostId) -> StorageResult<bool> {
         self.bounded(self.inner.delete_post(id)).await
+    }
+
+    async fn tags(&self, limit: u32, skip: u64) -> StorageResult<Vec<TagCount>> {
+        self.in_turn(self.inner.tags(limit, skip)).await
+    }
+}
+
+#[async_trait]
+impl<S: Store> FollowStore for BoundedStore<S> {
+    async fn follow(&self, follower: UserId, followee: UserId) -> StorageResult<()> {
+        self.bounded(self.inner.follow(follower, followee)).await
+    }
+
+    async fn unfollow(&self, follower: UserId, followee: UserId) -> StorageResult<bool> {
+        self.bounded(self.inner.unfollow(follower, followee)).await
+    }
+}
+
+#[async_trait]
+impl<S: Store> CommentStore for BoundedStore<S> {
+    async fn add_comment(
+        &self,
+        post: PostId,
+        author: &User,
+        body: &str,
+        created_at: DateTime<Utc>,
+    ) -> StorageResult<Comment> {
+        self.bounded(self.inner.add_comment(post, author, body, created_at))
+            .await
+    }
+
+    async fn get_comment(&self, id: CommentId) -> StorageResult<Option<Comment>> {
+        self.bounded(self.inner.get_comment(id)).await
+    }
+
+    async fn list_comments(
+        &self,
+        post: PostId,
+        after: i64,
+        limit: u32,
+        skip: u64,
+    ) -> StorageResult<Vec<Comment>> {
+        let listing = self.inner.list_comments(post, after, limit, skip);
+        if skip <= LIGHT_SKIP_MAX {
+            return self.bounded(listing).await;
+        }
+        self.in_turn(listing).await
+    }
+
+    async fn delete_comment(&self, id: CommentId) -> StorageResult<bool> {
+        self.bounded(self.inner.delete_comment(id)).await
     }
 }
 

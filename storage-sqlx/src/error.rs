@@ -37,7 +37,8 @@ pub(crate) fn map(err: sqlx::Error) -> StorageError {
 
 /// PostgreSQL reports constraint names; SQLite and MySQL only put something
 /// in the message. Recover the names the migrations give:
-/// - SQLite: `UNIQUE constraint failed: users.email`, `FOREIGN KEY constraint failed`;
+/// - SQLite: `UNIQUE constraint failed: users.email` (or `users.username`,
+///   the column of `users_username_key`), `FOREIGN KEY constraint failed`;
 /// - MariaDB: `Duplicate entry 'x' for key 'users_email_key'` (MySQL 8:
 ///   `'users.users_email_key'`); every primary key is called `PRIMARY`, and
 ///   the only one a write can collide on is `votes_pkey`;
@@ -60,6 +61,7 @@ fn constraint_from_message(message: &str) -> String {
     }
     match message.rsplit(": ").next().unwrap_or_default() {
         "users.email" => "users_email_key".to_owned(),
+        "users.username" => "users_username_key".to_owned(),
         "votes.post_id, votes.user_id" => "votes_pkey".to_owned(),
         other => other.to_owned(),
     }
@@ -140,6 +142,28 @@ mod tests {
                 "users_email_key",
             ),
             ("Duplicate entry '1-2' for key 'PRIMARY'", "votes_pkey"),
+            (
+                "UNIQUE constraint failed: users.username",
+                "users_username_key",
+            ),
+            (
+                "Duplicate entry 'ada' for key 'users_username_key'",
+                "users_username_key",
+            ),
+            (
+                "Duplicate entry 'ada' for key 'users.users_username_key'",
+                "users_username_key",
+            ),
+            (
+                "Cannot add or update a child row: a foreign key constraint fails (`t`.`follows`, \
+                 CONSTRAINT `follows_followee_id_fkey` FOREIGN KEY (`followee_id`) REFERENCES `users` (`id`) ON DELETE CASCADE)",
+                "follows_followee_id_fkey",
+            ),
+            (
+                "Cannot add or update a child row: a foreign key constraint fails (`t`.`comments`, \
+                 CONSTRAINT `comments_post_id_fkey` FOREIGN KEY (`post_id`) REFERENCES `posts` (`id`) ON DELETE CASCADE)",
+                "comments_post_id_fkey",
+            ),
             (
                 "Cannot add or update a child row: a foreign key constraint fails (`t`.`votes`, \
                  CONSTRAINT `votes_post_id_fkey` FOREIGN KEY (`post_id`) REFERENCES `posts` (`id`))",

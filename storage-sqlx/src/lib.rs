@@ -17,44 +17,48 @@
 //! # Ok(()) }
 //! ```
 
-/// The columns of a post row (`rows::PostRow`): the post, its owner and its
-/// vote count, from `posts p` and `users u` (the same on every backend).
-macro_rules! post_columns {
+/// The columns of a user row (`rows::UserRow`), from `users` unaliased.
+macro_rules! user_columns {
     () => {
+        "id, email, created_at, username, bio, image"
+    };
+}
+
+/// The columns of a post row (`rows::PostRow`), from `posts p` and `users
+/// u` (the same on every backend but for `$tags`, the dialect's expression
+/// of the post's tags as one text): the post, its owner, its tags, its vote
+/// count, and whether the viewer voted for it, which ends open: the
+/// statement continues with the viewer's placeholder, then `) AS voted`.
+macro_rules! post_columns {
+    ($tags:literal) => {
         concat!(
             "SELECT p.id, p.title, p.content, p.published, p.created_at, p.owner_id, ",
+            "p.description, p.updated_at, ",
             "u.email AS owner_email, u.created_at AS owner_created_at, ",
-            "(SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes "
+            "u.username AS owner_username, u.bio AS owner_bio, u.image AS owner_image, ",
+            $tags,
+            " AS tags, (SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes, ",
+            "(SELECT COUNT(*) FROM votes vv WHERE vv.post_id = p.id AND vv.user_id = "
         )
     };
 }
 
-/// A post query: posts joined with their owner and vote count, then the
-/// tokens `$tail` (string literals and macro calls, for `concat!`).
-macro_rules! select_posts {
-    ($($tail:tt)+) => {
+/// The columns of a comment row (`rows::CommentRow`), from `comments c` and
+/// its author `users u`.
+macro_rules! comment_columns {
+    () => {
         concat!(
-            post_columns!(),
-            "FROM posts p JOIN users u ON u.id = p.owner_id ",
-            $($tail)+
+            "SELECT c.id, c.post_id, c.body, c.created_at, c.author_id, ",
+            "u.email AS author_email, u.created_at AS author_created_at, ",
+            "u.username AS author_username, u.bio AS author_bio, u.image AS author_image "
         )
     };
 }
 
-/// A page of posts, newest first. The tokens `$ids` (for `concat!`) pick
-/// the page's ids from `posts` alone (`SELECT id FROM posts WHERE ... ORDER
-/// BY id DESC LIMIT .. OFFSET ..`), so a deep `OFFSET` only walks the primary
-/// key: the owner join and the vote count run for the rows of the page,
-/// never for the skipped ones.
-macro_rules! select_post_page {
-    ($($ids:tt)+) => {
-        concat!(
-            post_columns!(),
-            "FROM (",
-            $($ids)+,
-            ") page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.owner_id ",
-            "ORDER BY p.id DESC"
-        )
+/// Joins a comment `c` with its author `u`.
+macro_rules! comment_author {
+    () => {
+        "JOIN users u ON u.id = c.author_id "
     };
 }
 

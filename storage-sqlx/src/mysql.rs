@@ -41,11 +41,17 @@ impl MySqlStore {
     }
 }
 
+/// Bytes `GROUP_CONCAT` may return: a post's tags need at most 10 x 32
+/// characters x 4 bytes plus separators; 64 KiB leaves room to spare.
+const GROUP_CONCAT_MAX_LEN: u32 = 65_536;
+
 /// Has the server cancel any statement of this session that runs past
 /// `limit` (MariaDB's `max_statement_time`, seconds, every statement; else
 /// MySQL's `max_execution_time`, milliseconds, read-only `SELECT`s only) and
 /// close the session after `idle` without a statement (`wait_timeout`, see
-/// `PoolConfig::session_idle_timeout`).
+/// `PoolConfig::session_idle_timeout`). Also lets `GROUP_CONCAT` return a
+/// post's tags whole: up to 10 tags of 32 characters of 4 bytes, more than
+/// MySQL's default `group_concat_max_len` of 1024 bytes.
 async fn limit_session(
     conn: &mut MySqlConnection,
     limit: Duration,
@@ -53,7 +59,10 @@ async fn limit_session(
 ) -> Result<(), sqlx::Error> {
     let seconds = limit.as_secs_f64().max(0.001);
     let idle = idle.as_secs().max(1);
-    let mariadb = format!("SET SESSION max_statement_time = {seconds:.3}, wait_timeout = {idle}");
+    let mariadb = format!(
+        "SET SESSION max_statement_time = {seconds:.3}, wait_timeout = {idle}, \
+         group_concat_max_len = {GROUP_CONCAT_MAX_LEN}"
+    );
     match sqlx::raw_sql(AssertSqlSafe(mariadb))
         .execute(&mut *conn)
         .await
@@ -64,7 +73,10 @@ async fn limit_session(
                 .is_some_and(|e| e.number() == 1193) =>
         {
             let millis = limit.as_millis().max(1);
-            let mysql = format!("SET SESSION max_execution_time = {millis}, wait_timeout = {idle}");
+            let mysql = format!(
+                "SET SESSION max_execution_time = {millis}, wait_timeout = {idle}, \
+                 group_concat_max_len = {GROUP_CONCAT_MAX_LEN}"
+            );
             sqlx::raw_sql(AssertSqlSafe(mysql))
                 .execute(conn)
                 .await

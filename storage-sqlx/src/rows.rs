@@ -2,7 +2,8 @@
 //! over the database).
 
 use agora_core::domain::{
-    Email, Post, PostId, PostWithVotes, RefreshClaim, Session, User, UserCredentials, UserId,
+    Comment, CommentId, Email, Post, PostId, PostWithVotes, RefreshClaim, Session, Tag, TagCount,
+    User, UserCredentials, UserId, Username,
 };
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
@@ -12,15 +13,47 @@ pub(crate) struct UserRow {
     id: i64,
     email: String,
     created_at: DateTime<Utc>,
+    username: Option<String>,
+    bio: Option<String>,
+    image: Option<String>,
+}
+
+/// A user from its stored columns.
+fn user(
+    id: i64,
+    email: String,
+    created_at: DateTime<Utc>,
+    username: Option<String>,
+    bio: Option<String>,
+    image: Option<String>,
+) -> User {
+    User {
+        id: UserId(id),
+        email: Some(Email::from_trusted(email)),
+        created_at,
+        username: username.map(Username::from_trusted),
+        bio,
+        image,
+    }
 }
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
-        User {
-            id: UserId(r.id),
-            email: Some(Email::from_trusted(r.email)),
-            created_at: r.created_at,
-        }
+        user(r.id, r.email, r.created_at, r.username, r.bio, r.image)
+    }
+}
+
+/// A user with whether the viewer follows them (a count: 0 or 1).
+#[derive(FromRow)]
+pub(crate) struct FollowedUserRow {
+    #[sqlx(flatten)]
+    user: UserRow,
+    following: i64,
+}
+
+impl From<FollowedUserRow> for (User, bool) {
+    fn from(r: FollowedUserRow) -> Self {
+        (r.user.into(), r.following > 0)
     }
 }
 
@@ -42,6 +75,10 @@ impl From<CredentialsRow> for UserCredentials {
     }
 }
 
+/// The separator of the tags in a post row's `tags` (tags never contain
+/// control characters).
+const TAG_SEPARATOR: char = '\u{1f}';
+
 #[derive(FromRow)]
 pub(crate) struct PostRow {
     id: i64,
@@ -50,9 +87,31 @@ pub(crate) struct PostRow {
     published: bool,
     created_at: DateTime<Utc>,
     owner_id: i64,
+    description: Option<String>,
+    updated_at: Option<DateTime<Utc>>,
     owner_email: String,
     owner_created_at: DateTime<Utc>,
+    owner_username: Option<String>,
+    owner_bio: Option<String>,
+    owner_image: Option<String>,
+    /// The tags joined by [`TAG_SEPARATOR`]; NULL when there are none.
+    tags: Option<String>,
     votes: i64,
+    /// The viewer's votes on the post: 0 or 1.
+    voted: i64,
+}
+
+/// The tags of a post row, in alphabetical (code point) order whatever
+/// order the database aggregated them in.
+fn split_tags(joined: Option<String>) -> Vec<Tag> {
+    let mut tags: Vec<Tag> = joined
+        .iter()
+        .flat_map(|joined| joined.split(TAG_SEPARATOR))
+        .filter(|tag| !tag.is_empty())
+        .map(|tag| Tag::from_trusted(tag.to_owned()))
+        .collect();
+    tags.sort();
+    tags
 }
 
 impl From<PostRow> for PostWithVotes {
@@ -65,13 +124,68 @@ impl From<PostRow> for PostWithVotes {
                 published: r.published,
                 created_at: r.created_at,
                 owner_id: UserId(r.owner_id),
-                owner: User {
-                    id: UserId(r.owner_id),
-                    email: Some(Email::from_trusted(r.owner_email)),
-                    created_at: r.owner_created_at,
-                },
+                owner: user(
+                    r.owner_id,
+                    r.owner_email,
+                    r.owner_created_at,
+                    r.owner_username,
+                    r.owner_bio,
+                    r.owner_image,
+                ),
+                description: r.description,
+                tags: split_tags(r.tags),
+                updated_at: r.updated_at,
             },
             votes: r.votes,
+            voted: r.voted > 0,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct TagCountRow {
+    tag: String,
+    posts: i64,
+}
+
+impl From<TagCountRow> for TagCount {
+    fn from(r: TagCountRow) -> Self {
+        TagCount {
+            tag: Tag::from_trusted(r.tag),
+            posts: r.posts,
+        }
+    }
+}
+
+#[derive(FromRow)]
+pub(crate) struct CommentRow {
+    id: i64,
+    post_id: i64,
+    body: String,
+    created_at: DateTime<Utc>,
+    author_id: i64,
+    author_email: String,
+    author_created_at: DateTime<Utc>,
+    author_username: Option<String>,
+    author_bio: Option<String>,
+    author_image: Option<String>,
+}
+
+impl From<CommentRow> for Comment {
+    fn from(r: CommentRow) -> Self {
+        Comment {
+            id: CommentId(r.id),
+            post_id: PostId(r.post_id),
+            body: r.body,
+            created_at: r.created_at,
+            author: user(
+                r.author_id,
+                r.author_email,
+                r.author_created_at,
+                r.author_username,
+                r.author_bio,
+                r.author_image,
+            ),
         }
     }
 }
@@ -103,23 +217,30 @@ impl From<SessionRow> for Session {
     }
 }
 
-/// A session with its user's columns (`user_email`, `user_created_at`).
+/// A session with its user's columns (`user_email`, `user_created_at`,
+/// `user_username`, `user_bio`, `user_image`).
 #[derive(FromRow)]
 pub(crate) struct SessionUserRow {
     #[sqlx(flatten)]
     session: SessionRow,
     user_email: String,
     user_created_at: DateTime<Utc>,
+    user_username: Option<String>,
+    user_bio: Option<String>,
+    user_image: Option<String>,
 }
 
 impl From<SessionUserRow> for (User, Session) {
     fn from(r: SessionUserRow) -> Self {
-        let user = User {
-            id: UserId(r.session.user_id),
-            email: Some(Email::from_trusted(r.user_email)),
-            created_at: r.user_created_at,
-        };
-        (user, r.session.into())
+        let owner = user(
+            r.session.user_id,
+            r.user_email,
+            r.user_created_at,
+            r.user_username,
+            r.user_bio,
+            r.user_image,
+        );
+        (owner, r.session.into())
     }
 }
 
@@ -165,7 +286,15 @@ pub(crate) fn like_pattern(search: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::like_pattern;
+    use super::{like_pattern, split_tags};
+
+    #[test]
+    fn tags_are_split_and_sorted_by_code_point() {
+        let tags = split_tags(Some("sql\u{1f}c++\u{1f}rust\u{1f}é".to_owned()));
+        let tags: Vec<&str> = tags.iter().map(|t| t.as_str()).collect();
+        assert_eq!(tags, ["c++", "rust", "sql", "é"]);
+        assert!(split_tags(None).is_empty());
+    }
 
     #[test]
     fn like_wildcards_in_searches_are_literal() {

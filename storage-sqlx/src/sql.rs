@@ -1,8 +1,10 @@
 //! Every statement of the store, written once: each dialect's [`Sql`] below
 //! comes from [`sql!`] given only what that dialect does differently
-//! (placeholders, the database's clock, the case-insensitive email and title
-//! matches, the "insert unless present" syntax, and whether inserts return
-//! their id).
+//! (placeholders, the database's clock, the case-insensitive email, username
+//! and title matches, how a post's tags are aggregated and sorted, the
+//! "insert unless present" syntax, and whether inserts return their id).
+//! Post listings, whose filters combine, are assembled from these parts at
+//! run time (`store.rs`).
 
 /// The store's statements in one dialect. Each binds its values in the
 /// order its user in `store.rs` or `sessions.rs` gives them.
@@ -12,21 +14,57 @@ pub(crate) struct Sql {
     /// Whether the inserts end in `RETURNING id` (else the new row's id
     /// comes from the connection).
     pub(crate) inserts_return_ids: bool,
-    /// Inserts a user (and returns its id where the dialect can).
+    /// Inserts a user (and returns its id where the dialect can). Binds
+    /// email, password hash, created_at, username (NULL for none).
     pub(crate) insert_user: &'static str,
     pub(crate) get_user: &'static str,
     pub(crate) delete_user: &'static str,
-    /// Inserts a post (and returns its id where the dialect can).
+    /// Inserts a post (and returns its id where the dialect can). Binds
+    /// title, content, published, created_at, owner, description.
     pub(crate) insert_post: &'static str,
+    /// A post with its owner, tags and vote count. Binds viewer (for
+    /// `voted`; NULL for none), id.
     pub(crate) get_post: &'static str,
-    /// Every post visible to the viewer. Binds viewer, before, limit, skip.
-    pub(crate) list_posts: &'static str,
-    /// Visible posts whose title contains the bound `LIKE` pattern,
-    /// case-insensitively (escape character `\`). Binds viewer, before,
-    /// pattern, limit, skip.
-    pub(crate) search_posts: &'static str,
+    /// The head of a page of posts: the post columns up to the viewer's
+    /// placeholder of `voted` (bound next), then [`Sql::post_page_from`],
+    /// the page's ids (a query built at run time, see `store.rs`) and
+    /// [`Sql::post_page_tail`].
+    pub(crate) post_page_head: &'static str,
+    pub(crate) post_page_from: &'static str,
+    pub(crate) post_page_tail: &'static str,
+    /// Matches `posts p` whose title is `LIKE` the pattern bound between
+    /// the two parts, case-insensitively, with `\` as the escape character.
+    pub(crate) title_contains: (&'static str, &'static str),
+    /// Matches `users` by the username bound between the two parts,
+    /// case-insensitively, as its unique index compares (so the index serves it).
+    pub(crate) username_is: (&'static str, &'static str),
+    /// Binds title, content, published, description (NULL keeps it), updated_at, id.
     pub(crate) update_post: &'static str,
+    pub(crate) post_exists: &'static str,
     pub(crate) delete_post: &'static str,
+    /// Binds post id, tag.
+    pub(crate) insert_tag: &'static str,
+    pub(crate) delete_tags: &'static str,
+    /// Tags of published posts with their counts, most used first, ties by
+    /// tag in code point order. Binds limit, skip.
+    pub(crate) tag_counts: &'static str,
+    /// Binds, per field (username, bio, image), whether to set it and its
+    /// value, then the id.
+    pub(crate) update_profile: &'static str,
+    /// A user by username, case-insensitively, with whether the bound
+    /// viewer follows them. Binds viewer, username.
+    pub(crate) find_by_username: &'static str,
+    /// Inserts a follow unless present (foreign key errors still raised).
+    /// Binds follower, followee.
+    pub(crate) insert_follow: &'static str,
+    pub(crate) delete_follow: &'static str,
+    /// Inserts a comment (and returns its id where the dialect can). Binds
+    /// post, author, body, created_at.
+    pub(crate) insert_comment: &'static str,
+    pub(crate) get_comment: &'static str,
+    /// Binds post, after, limit, skip.
+    pub(crate) list_comments: &'static str,
+    pub(crate) delete_comment: &'static str,
     pub(crate) insert_vote: &'static str,
     pub(crate) delete_vote: &'static str,
     pub(crate) ping: &'static str,
@@ -63,10 +101,19 @@ pub(crate) struct Sql {
 /// - `placeholders`: `positional` (`?`) or `numbered` (`$1`, `$2`, ...);
 /// - `now`: the database's current UTC time, to the microsecond;
 /// - `email_is`: matches `users` by the email bound first, case-insensitively;
-/// - `title_contains`: matches `posts` whose title is `LIKE` the pattern
-///   bound third, case-insensitively, with `\` as the escape character;
+/// - `username_is`: what comes before and after the bound username in a
+///   case-insensitive match of `users` by username, the way its unique index
+///   compares;
+/// - `title_contains`: what comes before and after the bound pattern in a
+///   match of `posts p` whose title is `LIKE` it, case-insensitively, with
+///   `\` as the escape character;
+/// - `tags_of_post`: the tags of `posts p` as one text, separated by the
+///   character 31 (which tags cannot contain), NULL when it has none;
+/// - `tag_order`: `post_tags t`'s tag, to sort by code point;
 /// - `insert_once`: the clause that makes an insert of an existing refresh
-///   token do nothing.
+///   token do nothing;
+/// - `follow_once`: the same for an existing follow, still raising foreign
+///   key errors.
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
         sql!(@ids $backend, true, " RETURNING id", $($rest)+)
@@ -91,41 +138,87 @@ macro_rules! sql {
         $backend:literal, $returns:literal, $returning_id:literal,
         now: $now:literal,
         email_is: $email_is:literal,
-        title_contains: $title_contains:literal,
-        insert_once: $insert_once:literal $(,)?
+        username_is: [$username_pre:literal, $username_post:literal],
+        title_contains: [$title_pre:literal, $title_post:literal],
+        tags_of_post: $tags_of_post:literal,
+        tag_order: $tag_order:literal,
+        insert_once: $insert_once:literal,
+        follow_once: $follow_once:literal $(,)?
     ) => {
         Sql {
             backend: $backend,
             inserts_return_ids: $returns,
             insert_user: concat!(
-                "INSERT INTO users (email, password_hash, created_at) VALUES (",
-                $p1, ", ", $p2, ", ", $p3, ")", $returning_id
+                "INSERT INTO users (email, password_hash, created_at, username) VALUES (",
+                $p1, ", ", $p2, ", ", $p3, ", ", $p4, ")", $returning_id
             ),
-            get_user: concat!("SELECT id, email, created_at FROM users WHERE id = ", $p1),
+            get_user: concat!("SELECT ", user_columns!(), " FROM users WHERE id = ", $p1),
+            update_profile: concat!(
+                "UPDATE users SET username = CASE WHEN ", $p1, " THEN ", $p2, " ELSE username END, ",
+                "bio = CASE WHEN ", $p3, " THEN ", $p4, " ELSE bio END, ",
+                "image = CASE WHEN ", $p5, " THEN ", $p6, " ELSE image END WHERE id = ", $p7
+            ),
+            find_by_username: concat!(
+                "SELECT ", user_columns!(),
+                ", (SELECT COUNT(*) FROM follows f WHERE f.follower_id = ", $p1,
+                " AND f.followee_id = users.id) AS following FROM users WHERE ",
+                $username_pre, $p2, $username_post
+            ),
             delete_user: concat!("DELETE FROM users WHERE id = ", $p1),
             insert_post: concat!(
-                "INSERT INTO posts (title, content, published, created_at, owner_id) VALUES (",
-                $p1, ", ", $p2, ", ", $p3, ", ", $p4, ", ", $p5, ")", $returning_id
+                "INSERT INTO posts (title, content, published, created_at, owner_id, description) VALUES (",
+                $p1, ", ", $p2, ", ", $p3, ", ", $p4, ", ", $p5, ", ", $p6, ")", $returning_id
             ),
-            get_post: select_posts!("WHERE p.id = ", $p1),
-            list_posts: select_post_page!(concat!(
-                "SELECT id FROM posts WHERE (published OR owner_id = ", $p1, ") AND id < ", $p2,
-                " ORDER BY id DESC LIMIT ", $p3, " OFFSET ", $p4
-            )),
-            search_posts: select_post_page!(concat!(
-                "SELECT id FROM posts WHERE (published OR owner_id = ", $p1, ") AND id < ", $p2,
-                " AND ", $title_contains, " ORDER BY id DESC LIMIT ", $p4, " OFFSET ", $p5
-            )),
+            get_post: concat!(
+                post_columns!($tags_of_post), $p1,
+                ") AS voted FROM posts p JOIN users u ON u.id = p.owner_id WHERE p.id = ", $p2
+            ),
+            post_page_head: post_columns!($tags_of_post),
+            post_page_from: ") AS voted FROM (",
+            post_page_tail: concat!(
+                ") page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.owner_id ",
+                "ORDER BY p.id DESC"
+            ),
+            title_contains: ($title_pre, $title_post),
+            username_is: ($username_pre, $username_post),
             update_post: concat!(
                 "UPDATE posts SET title = ", $p1, ", content = ", $p2, ", published = ", $p3,
-                " WHERE id = ", $p4
+                ", description = COALESCE(", $p4, ", description), updated_at = ", $p5,
+                " WHERE id = ", $p6
             ),
+            post_exists: concat!("SELECT id FROM posts WHERE id = ", $p1),
             delete_post: concat!("DELETE FROM posts WHERE id = ", $p1),
+            insert_tag: concat!("INSERT INTO post_tags (post_id, tag) VALUES (", $p1, ", ", $p2, ")"),
+            delete_tags: concat!("DELETE FROM post_tags WHERE post_id = ", $p1),
+            tag_counts: concat!(
+                "SELECT t.tag, COUNT(*) AS posts FROM post_tags t JOIN posts p ON p.id = t.post_id ",
+                "WHERE p.published GROUP BY t.tag ORDER BY COUNT(*) DESC, ", $tag_order,
+                " LIMIT ", $p1, " OFFSET ", $p2
+            ),
+            insert_follow: concat!(
+                "INSERT INTO follows (follower_id, followee_id) VALUES (", $p1, ", ", $p2, ") ",
+                $follow_once
+            ),
+            delete_follow: concat!(
+                "DELETE FROM follows WHERE follower_id = ", $p1, " AND followee_id = ", $p2
+            ),
+            insert_comment: concat!(
+                "INSERT INTO comments (post_id, author_id, body, created_at) VALUES (",
+                $p1, ", ", $p2, ", ", $p3, ", ", $p4, ")", $returning_id
+            ),
+            get_comment: concat!(comment_columns!(), "FROM comments c ", comment_author!(), "WHERE c.id = ", $p1),
+            list_comments: concat!(
+                comment_columns!(),
+                "FROM (SELECT id FROM comments WHERE post_id = ", $p1, " AND id > ", $p2,
+                " ORDER BY id LIMIT ", $p3, " OFFSET ", $p4, ") page JOIN comments c ON c.id = page.id ",
+                comment_author!(), "ORDER BY c.id"
+            ),
+            delete_comment: concat!("DELETE FROM comments WHERE id = ", $p1),
             insert_vote: concat!("INSERT INTO votes (post_id, user_id) VALUES (", $p1, ", ", $p2, ")"),
             delete_vote: concat!("DELETE FROM votes WHERE post_id = ", $p1, " AND user_id = ", $p2),
             ping: "SELECT 1",
             find_credentials: concat!(
-                "SELECT id, email, created_at, password_hash, credential_generation FROM users WHERE ",
+                "SELECT ", user_columns!(), ", password_hash, credential_generation FROM users WHERE ",
                 $email_is
             ),
             upgrade_password_hash: concat!(
@@ -148,7 +241,8 @@ macro_rules! sql {
             session_user: concat!(
                 "SELECT ",
                 session_columns!(),
-                ", u.email AS user_email, u.created_at AS user_created_at FROM sessions s JOIN users u ON u.id = s.user_id ",
+                ", u.email AS user_email, u.created_at AS user_created_at, u.username AS user_username, ",
+                "u.bio AS user_bio, u.image AS user_image FROM sessions s JOIN users u ON u.id = s.user_id ",
                 "WHERE s.id = ", $p1, " AND s.user_id = ", $p2,
                 " AND s.credential_generation = u.credential_generation"
             ),
@@ -206,8 +300,12 @@ pub(crate) const SQLITE: Sql = sql! {
     placeholders: positional,
     now: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
     email_is: "email = ?",
-    title_contains: "title LIKE ? ESCAPE '\\'",
+    username_is: ["username = ", ""],
+    title_contains: ["p.title LIKE ", " ESCAPE '\\'"],
+    tags_of_post: "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
+    tag_order: "t.tag",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
+    follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
 };
 
 /// PostgreSQL: `ILIKE` is served by the trigram index.
@@ -218,8 +316,12 @@ pub(crate) const POSTGRES: Sql = sql! {
     placeholders: numbered,
     now: "clock_timestamp()",
     email_is: "lower(email) = lower($1)",
-    title_contains: "title ILIKE $3",
+    username_is: ["lower(username) = lower(", ")"],
+    title_contains: ["p.title ILIKE ", ""],
+    tags_of_post: "(SELECT string_agg(pt.tag, chr(31) ORDER BY pt.tag) FROM post_tags pt WHERE pt.post_id = p.id)",
+    tag_order: "t.tag COLLATE \"C\"",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
+    follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
 };
 
 /// MySQL/MariaDB: no `RETURNING` in MySQL 8; emails through the stored
@@ -234,6 +336,10 @@ pub(crate) const MYSQL: Sql = sql! {
     placeholders: positional,
     now: "UTC_TIMESTAMP(6)",
     email_is: "email_lower = LOWER(?)",
-    title_contains: "LOWER(title) LIKE LOWER(?)",
+    username_is: ["username_lower = LOWER(", ")"],
+    title_contains: ["LOWER(p.title) LIKE LOWER(", ")"],
+    tags_of_post: "(SELECT GROUP_CONCAT(pt.tag ORDER BY pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
+    tag_order: "t.tag",
     insert_once: "ON DUPLICATE KEY UPDATE token_hash = token_hash",
+    follow_once: "ON DUPLICATE KEY UPDATE follower_id = follower_id",
 };

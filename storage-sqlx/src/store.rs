@@ -21,11 +21,14 @@ macro_rules! impl_store {
         $crate::sessions::impl_session_store!($store, $db, $sql);
 
         mod store {
+            use std::collections::BTreeSet;
+
             use agora_core::domain::{
-                Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, User, UserId,
+                Comment, CommentId, Email, Post, PostDraft, PostFilter, PostId, PostWithVotes,
+                ProfileChange, Tag, TagCount, User, UserId, Username,
             };
             use agora_core::storage::{
-                PostStore, StorageResult, Store, UserStore, VoteStore,
+                CommentStore, FollowStore, PostStore, StorageResult, Store, UserStore, VoteStore,
             };
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
@@ -33,26 +36,29 @@ macro_rules! impl_store {
             use super::$store;
             use $sql as SQL;
             use crate::error::map;
-            use crate::rows::{PostRow, UserRow, like_pattern};
+            use crate::rows::{
+                CommentRow, FollowedUserRow, PostRow, TagCountRow, UserRow, like_pattern,
+            };
+            use crate::sessions::retrying;
+
+            type Tx<'c> = sqlx::Transaction<'c, $db>;
 
             #[async_trait]
             impl UserStore for $store {
                 async fn create_user(
                     &self,
                     email: &Email,
+                    username: Option<&Username>,
                     password_hash: &str,
                     created_at: DateTime<Utc>,
                 ) -> StorageResult<User> {
                     let insert = sqlx::query(SQL.insert_user)
                         .bind(email.as_str())
                         .bind(password_hash)
-                        .bind(created_at);
+                        .bind(created_at)
+                        .bind(username.map(Username::as_str));
                     let id = $crate::store::inserted_id!($ids, insert, &self.pool);
-                    Ok(User {
-                        id: UserId(id),
-                        email: Some(email.clone()),
-                        created_at,
-                    })
+                    Ok(User::new(UserId(id), email.clone(), username.cloned(), created_at))
                 }
 
                 async fn get_user(&self, id: UserId) -> StorageResult<Option<User>> {
@@ -64,6 +70,55 @@ macro_rules! impl_store {
                     Ok(row.map(User::from))
                 }
 
+                /// One `UPDATE` setting each field to `CASE WHEN <given>
+                /// THEN <value> ELSE <itself> END`, so a field left out keeps
+                /// whatever a concurrent update wrote; read back in the same
+                /// transaction, which holds the row.
+                async fn update_profile(
+                    &self,
+                    id: UserId,
+                    change: &ProfileChange,
+                ) -> StorageResult<Option<User>> {
+                    let username = change
+                        .username
+                        .as_ref()
+                        .map(|u| u.as_ref().map(Username::as_str));
+                    retrying(|| async {
+                        let mut tx = self.pool.begin().await?;
+                        sqlx::query(SQL.update_profile)
+                            .bind(username.is_some())
+                            .bind(username.flatten())
+                            .bind(change.bio.is_some())
+                            .bind(change.bio.as_ref().and_then(Option::as_deref))
+                            .bind(change.image.is_some())
+                            .bind(change.image.as_ref().and_then(Option::as_deref))
+                            .bind(id.0)
+                            .execute(&mut *tx)
+                            .await?;
+                        let row: Option<UserRow> = sqlx::query_as(SQL.get_user)
+                            .bind(id.0)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        Ok(row.map(User::from))
+                    })
+                    .await
+                }
+
+                async fn find_by_username(
+                    &self,
+                    username: &Username,
+                    viewer: Option<UserId>,
+                ) -> StorageResult<Option<(User, bool)>> {
+                    let row: Option<FollowedUserRow> = sqlx::query_as(SQL.find_by_username)
+                        .bind(viewer.map(|v| v.0))
+                        .bind(username.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map)?;
+                    Ok(row.map(Into::into))
+                }
+
                 async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
                     delete(&self.pool, SQL.delete_user, id.0).await
                 }
@@ -71,24 +126,48 @@ macro_rules! impl_store {
 
             #[async_trait]
             impl PostStore for $store {
+                /// The post and its tags in one transaction (the post alone
+                /// when it has none).
                 async fn create_post(
                     &self,
                     owner: &User,
                     draft: &PostDraft,
                     created_at: DateTime<Utc>,
                 ) -> StorageResult<Post> {
-                    let insert = sqlx::query(SQL.insert_post)
-                        .bind(&draft.title)
-                        .bind(&draft.content)
-                        .bind(draft.published)
-                        .bind(created_at)
-                        .bind(owner.id.0);
-                    let id = $crate::store::inserted_id!($ids, insert, &self.pool);
-                    Ok(Post::new(PostId(id), draft, created_at, owner))
+                    let tags: BTreeSet<&Tag> = draft.tags.iter().flatten().collect();
+                    let insert = || {
+                        sqlx::query(SQL.insert_post)
+                            .bind(&draft.title)
+                            .bind(&draft.content)
+                            .bind(draft.published)
+                            .bind(created_at)
+                            .bind(owner.id.0)
+                            .bind(draft.description.as_deref())
+                    };
+                    let id = if tags.is_empty() {
+                        $crate::store::inserted_id!($ids, insert(), &self.pool)
+                    } else {
+                        retrying(|| async {
+                            let mut tx = self.pool.begin().await?;
+                            let id = $crate::store::inserted_id!(@raw $ids, insert(), &mut *tx);
+                            insert_tags(&mut tx, id, &tags).await?;
+                            tx.commit().await?;
+                            Ok(id)
+                        })
+                        .await?
+                    };
+                    let mut post = Post::new(PostId(id), draft, created_at, owner);
+                    post.tags = tags.into_iter().cloned().collect();
+                    Ok(post)
                 }
 
-                async fn get_post(&self, id: PostId) -> StorageResult<Option<PostWithVotes>> {
+                async fn get_post(
+                    &self,
+                    id: PostId,
+                    viewer: Option<UserId>,
+                ) -> StorageResult<Option<PostWithVotes>> {
                     let row: Option<PostRow> = sqlx::query_as(SQL.get_post)
+                        .bind(viewer.map(|v| v.0))
                         .bind(id.0)
                         .fetch_optional(&self.pool)
                         .await
@@ -96,60 +175,159 @@ macro_rules! impl_store {
                     Ok(row.map(PostWithVotes::from))
                 }
 
-                /// Two static statements rather than `(? IS NULL OR ...)`,
-                /// so each gets its own plan (PostgreSQL's trigram index
-                /// serves only the search).
+                /// The statement is built for the filters given (each set
+                /// of filters is its own statement text, so each gets its
+                /// own cached plan: PostgreSQL's trigram index serves the
+                /// searches, and no `(? IS NULL OR ...)` hides an index).
+                /// The page's ids are picked by an inner query ordered by
+                /// the column of the index that drives the filter
+                /// (`post_tags (tag, post_id)` for a tag, `votes (user_id,
+                /// post_id)` for a voter, else the posts' id, with `posts
+                /// (owner_id, id)` for an author and the feed), then
+                /// joined with owners, tags and counts for the page only.
                 async fn list_posts(
                     &self,
                     filter: &PostFilter,
                 ) -> StorageResult<Vec<PostWithVotes>> {
-                    let query = match &filter.search {
-                        None => sqlx::query_as::<_, PostRow>(SQL.list_posts)
-                            .bind(filter.viewer.0)
-                            .bind(filter.before),
-                        Some(search) => sqlx::query_as::<_, PostRow>(SQL.search_posts)
-                            .bind(filter.viewer.0)
-                            .bind(filter.before)
-                            .bind(like_pattern(search)),
+                    let viewer = filter.viewer.map(|v| v.0);
+                    if filter.feed && viewer.is_none() {
+                        return Ok(Vec::new());
+                    }
+                    let (user_pre, user_post) = SQL.username_is;
+                    let key = if filter.tag.is_some() {
+                        "t.post_id"
+                    } else if filter.voted_by.is_some() {
+                        "vb.post_id"
+                    } else {
+                        "p.id"
                     };
+                    let mut query = sqlx::QueryBuilder::<$db>::new(SQL.post_page_head);
+                    query.push_bind(viewer).push(SQL.post_page_from);
+                    query.push("SELECT ").push(key).push(" AS id FROM posts p");
+                    if let Some(tag) = &filter.tag {
+                        query
+                            .push(" JOIN post_tags t ON t.post_id = p.id AND t.tag = ")
+                            .push_bind(tag.as_str());
+                    }
+                    if let Some(voter) = &filter.voted_by {
+                        query
+                            .push(" JOIN votes vb ON vb.post_id = p.id AND vb.user_id = (SELECT id FROM users WHERE ")
+                            .push(user_pre)
+                            .push_bind(voter.as_str())
+                            .push(user_post)
+                            .push(")");
+                    }
+                    if filter.feed {
+                        query
+                            .push(" JOIN follows f ON f.followee_id = p.owner_id AND f.follower_id = ")
+                            .push_bind(viewer);
+                    }
+                    match viewer {
+                        Some(viewer) if !filter.feed => {
+                            query
+                                .push(" WHERE (p.published OR p.owner_id = ")
+                                .push_bind(viewer)
+                                .push(")");
+                        }
+                        // Anonymous viewers, and the feed, see published posts only.
+                        _ => {
+                            query.push(" WHERE p.published");
+                        }
+                    }
+                    query.push(" AND ").push(key).push(" < ").push_bind(filter.before);
+                    if let Some(author) = &filter.author {
+                        query
+                            .push(" AND p.owner_id = (SELECT id FROM users WHERE ")
+                            .push(user_pre)
+                            .push_bind(author.as_str())
+                            .push(user_post)
+                            .push(")");
+                    }
+                    if let Some(search) = &filter.search {
+                        let (title_pre, title_post) = SQL.title_contains;
+                        query
+                            .push(" AND ")
+                            .push(title_pre)
+                            .push_bind(like_pattern(search))
+                            .push(title_post);
+                    }
+                    query
+                        .push(" ORDER BY ")
+                        .push(key)
+                        .push(" DESC LIMIT ")
+                        .push_bind(i64::from(filter.limit))
+                        .push(" OFFSET ")
+                        .push_bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
+                        .push(SQL.post_page_tail);
                     let rows = query
-                        .bind(i64::from(filter.limit))
-                        .bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
+                        .build_query_as::<PostRow>()
                         .fetch_all(&self.pool)
                         .await
                         .map_err(map)?;
                     Ok(rows.into_iter().map(PostWithVotes::from).collect())
                 }
 
-                /// Reads the post back in the same transaction: the update
-                /// holds its row, and a missing row is what tells a missing
-                /// post (MySQL counts changed rows, not matched ones, so an
-                /// update writing identical values changes none).
+                /// One transaction: the update (description only when
+                /// given), the tags replaced when given, and the post read
+                /// back. The update holds the post's row, and a missing row
+                /// is what tells a missing post (MySQL counts changed rows,
+                /// not matched ones).
                 async fn update_post(
                     &self,
                     id: PostId,
                     draft: &PostDraft,
+                    updated_at: DateTime<Utc>,
                 ) -> StorageResult<Option<Post>> {
-                    let mut tx = self.pool.begin().await.map_err(map)?;
-                    sqlx::query(SQL.update_post)
-                        .bind(&draft.title)
-                        .bind(&draft.content)
-                        .bind(draft.published)
-                        .bind(id.0)
-                        .execute(&mut *tx)
-                        .await
-                        .map_err(map)?;
-                    let row: Option<PostRow> = sqlx::query_as(SQL.get_post)
-                        .bind(id.0)
-                        .fetch_optional(&mut *tx)
-                        .await
-                        .map_err(map)?;
-                    tx.commit().await.map_err(map)?;
-                    Ok(row.map(|r| PostWithVotes::from(r).post))
+                    let tags: Option<BTreeSet<&Tag>> =
+                        draft.tags.as_ref().map(|tags| tags.iter().collect());
+                    retrying(|| async {
+                        let mut tx = self.pool.begin().await?;
+                        sqlx::query(SQL.update_post)
+                            .bind(&draft.title)
+                            .bind(&draft.content)
+                            .bind(draft.published)
+                            .bind(draft.description.as_deref())
+                            .bind(updated_at)
+                            .bind(id.0)
+                            .execute(&mut *tx)
+                            .await?;
+                        if let Some(tags) = &tags {
+                            let exists: Option<(i64,)> = sqlx::query_as(SQL.post_exists)
+                                .bind(id.0)
+                                .fetch_optional(&mut *tx)
+                                .await?;
+                            if exists.is_none() {
+                                return Ok(None);
+                            }
+                            sqlx::query(SQL.delete_tags)
+                                .bind(id.0)
+                                .execute(&mut *tx)
+                                .await?;
+                            insert_tags(&mut tx, id.0, tags).await?;
+                        }
+                        let row: Option<PostRow> = sqlx::query_as(SQL.get_post)
+                            .bind(None::<i64>)
+                            .bind(id.0)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        Ok(row.map(|r| PostWithVotes::from(r).post))
+                    })
+                    .await
                 }
 
                 async fn delete_post(&self, id: PostId) -> StorageResult<bool> {
                     delete(&self.pool, SQL.delete_post, id.0).await
+                }
+
+                async fn tags(&self, limit: u32, skip: u64) -> StorageResult<Vec<TagCount>> {
+                    let rows: Vec<TagCountRow> = sqlx::query_as(SQL.tag_counts)
+                        .bind(i64::from(limit))
+                        .bind(i64::try_from(skip).unwrap_or(i64::MAX))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map)?;
+                    Ok(rows.into_iter().map(TagCount::from).collect())
                 }
             }
 
@@ -177,6 +355,89 @@ macro_rules! impl_store {
             }
 
             #[async_trait]
+            impl FollowStore for $store {
+                /// Insert unless present: concurrent follows leave one edge
+                /// and all succeed (a deadlock between them, which InnoDB
+                /// may report for concurrent upserts, is retried).
+                async fn follow(&self, follower: UserId, followee: UserId) -> StorageResult<()> {
+                    retrying(|| {
+                        sqlx::query(SQL.insert_follow)
+                            .bind(follower.0)
+                            .bind(followee.0)
+                            .execute(&self.pool)
+                    })
+                    .await?;
+                    Ok(())
+                }
+
+                async fn unfollow(&self, follower: UserId, followee: UserId) -> StorageResult<bool> {
+                    let done = sqlx::query(SQL.delete_follow)
+                        .bind(follower.0)
+                        .bind(followee.0)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map)?;
+                    Ok(done.rows_affected() > 0)
+                }
+            }
+
+            #[async_trait]
+            impl CommentStore for $store {
+                async fn add_comment(
+                    &self,
+                    post: PostId,
+                    author: &User,
+                    body: &str,
+                    created_at: DateTime<Utc>,
+                ) -> StorageResult<Comment> {
+                    let insert = sqlx::query(SQL.insert_comment)
+                        .bind(post.0)
+                        .bind(author.id.0)
+                        .bind(body)
+                        .bind(created_at);
+                    let id = $crate::store::inserted_id!($ids, insert, &self.pool);
+                    Ok(Comment {
+                        id: CommentId(id),
+                        post_id: post,
+                        body: body.to_owned(),
+                        created_at,
+                        author: author.clone(),
+                    })
+                }
+
+                async fn get_comment(&self, id: CommentId) -> StorageResult<Option<Comment>> {
+                    let row: Option<CommentRow> = sqlx::query_as(SQL.get_comment)
+                        .bind(id.0)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(map)?;
+                    Ok(row.map(Comment::from))
+                }
+
+                async fn list_comments(
+                    &self,
+                    post: PostId,
+                    after: i64,
+                    limit: u32,
+                    skip: u64,
+                ) -> StorageResult<Vec<Comment>> {
+                    let rows: Vec<CommentRow> = sqlx::query_as(SQL.list_comments)
+                        .bind(post.0)
+                        .bind(after)
+                        .bind(i64::from(limit))
+                        .bind(i64::try_from(skip).unwrap_or(i64::MAX))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err(map)?;
+                    Ok(rows.into_iter().map(Comment::from).collect())
+                }
+
+                async fn delete_comment(&self, id: CommentId) -> StorageResult<bool> {
+                    delete(&self.pool, SQL.delete_comment, id.0).await
+                }
+            }
+
+            #[async_trait]
             impl Store for $store {
                 async fn ping(&self) -> StorageResult<()> {
                     sqlx::query(SQL.ping)
@@ -189,6 +450,22 @@ macro_rules! impl_store {
                 fn backend(&self) -> &'static str {
                     SQL.backend
                 }
+            }
+
+            /// Adds a post's tags (one statement per tag: at most ten).
+            async fn insert_tags(
+                tx: &mut Tx<'_>,
+                post: i64,
+                tags: &BTreeSet<&Tag>,
+            ) -> Result<(), sqlx::Error> {
+                for tag in tags {
+                    sqlx::query(SQL.insert_tag)
+                        .bind(post)
+                        .bind(tag.as_str())
+                        .execute(&mut **tx)
+                        .await?;
+                }
+                Ok(())
             }
 
             /// Runs a `DELETE` by id; whether it removed a row.
@@ -210,8 +487,18 @@ macro_rules! impl_store {
 
 /// The id of the row that the insert `$query` adds on `$pool`: read from
 /// its `RETURNING id` (`returning`), or from the connection
-/// (`last_insert_id`, MySQL's `LAST_INSERT_ID()`).
+/// (`last_insert_id`, MySQL's `LAST_INSERT_ID()`). With `@raw` first, it
+/// fails with the `sqlx::Error` itself (inside a transaction that may be
+/// retried).
 macro_rules! inserted_id {
+    (@raw returning, $query:expr, $pool:expr) => {{
+        let row = $query.fetch_one($pool).await?;
+        sqlx::Row::try_get::<i64, _>(&row, 0)?
+    }};
+    (@raw last_insert_id, $query:expr, $pool:expr) => {{
+        let done = $query.execute($pool).await?;
+        i64::try_from(done.last_insert_id()).map_err(|e| sqlx::Error::Decode(Box::new(e)))?
+    }};
     (returning, $query:expr, $pool:expr) => {{
         let row = $query.fetch_one($pool).await.map_err($crate::error::map)?;
         sqlx::Row::try_get::<i64, _>(&row, 0).map_err($crate::error::map)?
