@@ -645,13 +645,21 @@ async fn social_lists(
     server: &Server,
     posts: i64,
 ) -> Result<Vec<Measured>, BoxError> {
-    let paths = ["/feed?limit=10".to_owned(), format!("/posts?limit=10&tag={}", seed::TAG)];
+    let paths = [
+        "/feed?limit=10".to_owned(),
+        format!("/posts?limit=10&tag={}", seed::TAG),
+    ];
     let mut measured = Vec::new();
     for (label, path) in SOCIAL_LABELS.iter().zip(paths) {
         let c = run.ctx.connections;
         measured.push(
-            run.measure(server, posts, vec![run.group(label, Kind::GetPath(path), c)], None)
-                .await?[0],
+            run.measure(
+                server,
+                posts,
+                vec![run.group(label, Kind::GetPath(path), c)],
+                None,
+            )
+            .await?[0],
         );
     }
     Ok(measured)
