@@ -72,7 +72,10 @@ async fn document_lists_every_route_and_only_those() {
     // The methods of each path: a documented method is routed (not 405, and
     // not the fallback's 404), any other method is a 405.
     for path in routed_paths {
-        let uri = path.replace("{id}", "1");
+        let uri = path
+            .replace("{id}", "1")
+            .replace("{comment_id}", "1")
+            .replace("{username}", "someone");
         for method in [
             Method::GET,
             Method::POST,

@@ -98,10 +98,12 @@ fn mask_volatile(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, v) in map.iter_mut() {
+                // `updated_at` only once set: `null` is no time to mask.
                 if matches!(
                     key.as_str(),
                     "created_at" | "access_token" | "refresh_token"
-                ) {
+                ) || (key == "updated_at" && v.is_string())
+                {
                     *v = serde_json::Value::String("<varies>".to_owned());
                 } else {
                     mask_volatile(v);

@@ -20,7 +20,10 @@ async fn every_documented_operation_is_served_and_other_methods_are_405() {
     let (client, _dir) = client().await;
     let documented = agora_core::openapi::operations();
     for (method, path) in &documented {
-        let uri = path.replace("{id}", "1");
+        let uri = path
+            .replace("{id}", "1")
+            .replace("{comment_id}", "1")
+            .replace("{username}", "someone");
         for candidate in [
             Method::Get,
             Method::Post,

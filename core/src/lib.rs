@@ -17,7 +17,8 @@
 //! let agora = Agora::new(store, &config)?;
 //! let client = ClientInfo::default(); // IP and User-Agent, when known
 //! let (email, password) = ("ada@example.com".to_owned(), "correct horse battery".to_owned());
-//! let user = agora.register(UserCreate { email: email.clone(), password: password.clone() }, &client).await?;
+//! let request = UserCreate { email: email.clone(), password: password.clone(), username: Some("ada".into()) };
+//! let user = agora.register(request, &client).await?;
 //! let token = agora.login(LoginRequest { email, password }, &client).await?;
 //! assert_eq!(agora.authenticate(&token.access_token).await?.id(), user.id);
 //! # Ok(()) }
