@@ -1,4 +1,4 @@
-//! Issue 11's races, fired concurrently over HTTP at the axum server on every
+//! Issue 11's races (and the social graph's), fired concurrently over HTTP at the axum server on every
 //! configured backend (SQLite always; PostgreSQL and MariaDB when their
 //! `AGORA_TEST_*_URL` is set), and at several servers sharing Redis.
 //!
@@ -395,6 +395,131 @@ async fn concurrent_refreshes_continue_one_chain(backend: Backend) {
     assert_ne!(body["refresh_token"], json!(next));
 }
 
+/// 100 registrations claiming one username (in different cases) at once:
+/// exactly one gets it, the others a 409 `USERNAME_TAKEN`, none a 500.
+async fn concurrent_claims_of_one_username_make_one_owner(backend: Backend) {
+    let Some(s) = server(backend, |_| {}).await else {
+        return;
+    };
+    let mut set = JoinSet::new();
+    for i in 0..100 {
+        let (http, base) = (s.http.clone(), s.base.clone());
+        let name = if i % 2 == 0 { "Wanted" } else { "wANTED" };
+        set.spawn(async move {
+            let body = json!({"email": format!("claim{i}@example.com"), "password": PASSWORD,
+                "username": name});
+            let r = http.post(format!("{base}/users")).json(&body).send().await;
+            let r = r.expect("register");
+            (r.status(), r.json::<Value>().await.unwrap_or(Value::Null))
+        });
+    }
+    let (mut owners, mut taken) = (0, 0);
+    while let Some(answer) = set.join_next().await {
+        let (status, body) = answer.expect("task");
+        match status {
+            StatusCode::CREATED => owners += 1,
+            StatusCode::CONFLICT => {
+                assert_eq!(body["code"], json!("USERNAME_TAKEN"), "{backend:?}");
+                taken += 1;
+            }
+            other => panic!("{backend:?}: {other} {body}"),
+        }
+    }
+    assert_eq!((owners, taken), (1, 99), "{backend:?}");
+}
+
+/// 100 follows of one user and 100 comments on one post at once: one edge
+/// (the feed shows the post once, one unfollow ends it) and 100 comments.
+async fn concurrent_follows_and_comments_are_each_counted_right(backend: Backend) {
+    let Some(s) = server(backend, |_| {}).await else {
+        return;
+    };
+    let (fan, star) = ("race-fan@example.com", "race-star@example.com");
+    s.register(fan).await;
+    let body = json!({"email": star, "password": PASSWORD, "username": "star"});
+    let r = s
+        .http
+        .post(format!("{}/users", s.base))
+        .json(&body)
+        .send()
+        .await;
+    assert_eq!(r.expect("register").status(), StatusCode::CREATED);
+    let (fan, star) = (s.login(fan, PASSWORD).await, s.login(star, PASSWORD).await);
+    let post: Value = s
+        .http
+        .post(format!("{}/posts", s.base))
+        .bearer_auth(&star.access)
+        .json(&json!({"title": "t", "content": "c"}))
+        .send()
+        .await
+        .expect("post")
+        .json()
+        .await
+        .expect("json");
+    let post = post["id"].as_i64().expect("id");
+    let mut set = JoinSet::new();
+    for i in 0..200 {
+        let (http, base, token) = (s.http.clone(), s.base.clone(), fan.access.clone());
+        set.spawn(async move {
+            let request = if i % 2 == 0 {
+                http.post(format!("{base}/profiles/star/follow"))
+            } else {
+                let url = format!("{base}/posts/{post}/comments");
+                http.post(url)
+                    .json(&json!({"body": format!("comment {i}")}))
+            };
+            request
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("request")
+                .status()
+        });
+    }
+    while let Some(status) = set.join_next().await {
+        let status = status.expect("task");
+        assert!(status.is_success(), "{backend:?}: {status}");
+    }
+    let get = |path: String| {
+        let (http, token) = (s.http.clone(), fan.access.clone());
+        async move {
+            let r = http.get(path).bearer_auth(token).send().await.expect("get");
+            r.json::<Value>().await.expect("json")
+        }
+    };
+    let feed = get(format!("{}/feed?limit=100", s.base)).await;
+    assert_eq!(
+        feed.as_array().map(Vec::len),
+        Some(1),
+        "{backend:?}: {feed}"
+    );
+    let mut comments = std::collections::BTreeSet::new();
+    let mut after = 0;
+    loop {
+        let url = format!("{}/posts/{post}/comments?limit=100&after={after}", s.base);
+        let page = get(url).await;
+        let page = page.as_array().expect("array").clone();
+        let Some(last) = page.last() else { break };
+        after = last["id"].as_i64().expect("id");
+        comments.extend(page.iter().map(|c| c["id"].as_i64().expect("id")));
+    }
+    assert_eq!(comments.len(), 100, "{backend:?}");
+    let unfollowed = s
+        .http
+        .delete(format!("{}/profiles/star/follow", s.base))
+        .bearer_auth(&fan.access)
+        .send()
+        .await
+        .expect("unfollow");
+    assert_eq!(unfollowed.status(), StatusCode::OK);
+    let feed = get(format!("{}/feed", s.base)).await;
+    assert_eq!(
+        feed,
+        json!([]),
+        "{backend:?}: one unfollow removes the one edge"
+    );
+}
+
 macro_rules! on_every_backend {
     ($($case:ident),* $(,)?) => {
         $(
@@ -427,4 +552,6 @@ on_every_backend!(
     a_rehash_racing_a_password_change_cannot_undo_it,
     logins_racing_account_deletion_are_never_500,
     concurrent_refreshes_continue_one_chain,
+    concurrent_claims_of_one_username_make_one_owner,
+    concurrent_follows_and_comments_are_each_counted_right,
 );
