@@ -42,10 +42,15 @@ pub use routes::router;
 /// `config.server.cors_origins` (none by default), and a deadline on request bodies
 /// (`config.server.body_timeout`: a body not in by then gets 408).
 pub fn app(agora: Agora, config: &Config) -> Router {
+    with_server_layers(router(agora), config)
+}
+
+/// `router` with the body deadline and CORS of [`app`].
+fn with_server_layers(router: Router, config: &Config) -> Router {
     let body_timeout = config.server.body_timeout;
     // The whole body within the deadline (tower-http's `DeadlineBody`); the
     // handler reading it past the deadline answers 408.
-    let router = router(agora).layer(axum::middleware::map_request(
+    let router = router.layer(axum::middleware::map_request(
         move |request: axum::extract::Request| async move {
             request.map(|body| {
                 axum::body::Body::new(tower_http::timeout::DeadlineBody::new(body_timeout, body))
@@ -89,11 +94,20 @@ pub async fn serve(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    serve::run(
-        listener,
-        app(agora, config),
-        config.server.clone(),
-        shutdown,
-    )
-    .await
+    serve_router(listener, router(agora), config, shutdown).await
+}
+
+/// Serves any router, say an app's own with Agora's [`router`] nested in
+/// it, the way [`serve`] serves Agora's: with the body deadline and CORS of
+/// [`app`], and every connection limit and the graceful shutdown of
+/// [`serve`]. Its handlers see the peer address as
+/// `ConnectInfo<SocketAddr>` (what [`Client`] reads).
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    router: Router,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = with_server_layers(router, config);
+    serve::run(listener, app, config.server.clone(), shutdown).await
 }

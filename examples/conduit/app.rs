@@ -4,8 +4,6 @@
 
 use std::collections::HashMap;
 use std::convert::Infallible;
-use std::future::Future;
-use std::net::SocketAddr;
 
 use agora_axum::Client;
 use agora_core::domain::{Caller, Comment, CommentId, Email, PostId, User};
@@ -25,7 +23,6 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
-use tower_http::cors::{AllowOrigin, Any, CorsLayer};
 
 /// Conduit's default page size for article lists.
 pub const DEFAULT_LIMIT: i64 = 20;
@@ -60,32 +57,6 @@ pub fn router(agora: Agora) -> Router {
         .nest("/api", api)
         .fallback(async || refuse(StatusCode::NOT_FOUND, "Not Found"))
         .with_state(agora)
-}
-
-/// Serves [`router`] on `listener` until `shutdown` completes, with CORS
-/// for `cors_origins` (`AGORA_CORS_ORIGINS`; none: no CORS headers), which
-/// a Conduit frontend served from another origin needs.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    agora: Agora,
-    cors_origins: &[String],
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    let mut app = router(agora);
-    if !cors_origins.is_empty() {
-        let origins = cors_origins
-            .iter()
-            .filter_map(|o| HeaderValue::from_str(o).ok());
-        let cors = CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
-            .allow_methods(Any)
-            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE]);
-        app = app.layer(cors);
-    }
-    let app = app.into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
 }
 
 /// An error in Conduit's shape, `{"errors": {"body": ["..."]}}`.

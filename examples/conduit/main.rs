@@ -49,10 +49,8 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         agora_sqlx::redact_password(&config.server.database_url)
     );
-    let (cors, shutdown) = (
-        &config.server.cors_origins,
-        agora_examples::shutdown_signal(),
-    );
-    agora_examples::conduit::serve(listener, agora, cors, shutdown).await?;
+    // Served like the native API: body deadline, CORS, connection limits.
+    let app = agora_examples::conduit::router(agora);
+    agora_axum::serve_router(listener, app, &config, agora_examples::shutdown_signal()).await?;
     Ok(())
 }

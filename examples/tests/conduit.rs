@@ -1,41 +1,46 @@
 //! The Conduit (RealWorld) example server, `agora_examples::conduit`, on a
-//! free port over a fresh SQLite file: its main flows through HTTP, and the
+//! free port over a fresh database of every configured backend (SQLite
+//! always; PostgreSQL and MariaDB when `AGORA_TEST_POSTGRES_URL` /
+//! `AGORA_TEST_MYSQL_URL` are set): its main flows through HTTP, and the
 //! official Postman suite run by newman (when `npx` and `../shared/realworld`
 //! are there).
 
 use std::path::PathBuf;
 use std::process::Command;
 
-use agora_core::Config;
-use agora_core::config::JwtSecret;
+use agora_contract::harness as common;
+use agora_sqlx::Backend;
+use agora_sqlx::testing::TestDatabase;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// A running server: the API's base URL (`.../api`) and its database's directory.
+/// A running server: the API's base URL (`.../api`), its database, and a
+/// scratch directory.
 struct Server {
     base: String,
+    _db: TestDatabase,
     dir: tempfile::TempDir,
 }
 
-async fn start() -> Server {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let mut config = Config::default();
-    config.server.database_url = format!("sqlite://{}", dir.path().join("conduit.db").display());
-    config.tokens.secret = Some(JwtSecret::generate());
-    // Many registrations and logins from one IP.
-    config.throttle.enabled = false;
+/// The server over a fresh database of `backend`; `None` when that backend
+/// is not configured (the harness prints `skipped: ...`).
+async fn start(backend: Backend) -> Option<Server> {
+    let db = TestDatabase::create(backend).await?;
+    let mut config = common::config_for(&db);
+    config.server.cors_origins = vec!["http://localhost:4200".to_owned()];
     let agora = agora_sqlx::open(&config).await.expect("database opens");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let base = format!("http://{}/api", listener.local_addr().expect("addr"));
-    let cors = vec!["http://localhost:4200".to_owned()];
     tokio::spawn(async move {
-        agora_examples::conduit::serve(listener, agora, &cors, std::future::pending())
+        let app = agora_examples::conduit::router(agora);
+        agora_axum::serve_router(listener, app, &config, std::future::pending())
             .await
             .expect("server runs");
     });
-    Server { base, dir }
+    let dir = tempfile::tempdir().expect("temp dir");
+    Some(Server { base, _db: db, dir })
 }
 
 struct Api {
@@ -98,9 +103,10 @@ fn is_millis_timestamp(value: &Value) -> bool {
     s.len() == 24 && s.ends_with('Z') && s.as_bytes()[19] == b'.'
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_main_conduit_flows_work() {
-    let server = start().await;
+async fn the_main_conduit_flows_work(backend: Backend) {
+    let Some(server) = start(backend).await else {
+        return;
+    };
     let api = Api {
         http: reqwest::Client::new(),
         base: server.base.clone(),
@@ -342,8 +348,7 @@ async fn the_main_conduit_flows_work() {
     error(status, &body, 404);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_official_postman_suite_passes() {
+async fn the_official_postman_suite_passes(backend: Backend) {
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/realworld");
     let collection = shared.join("Conduit.postman_collection.json");
     if !collection.exists() {
@@ -355,7 +360,9 @@ async fn the_official_postman_suite_passes() {
         eprintln!("skipped: npx is not available");
         return;
     }
-    let server = start().await;
+    let Some(server) = start(backend).await else {
+        return;
+    };
     let report = server.dir.path().join("newman.json");
     let mut newman = Command::new("npx");
     newman
@@ -390,3 +397,8 @@ async fn the_official_postman_suite_passes() {
         output.status
     );
 }
+
+agora_contract::on_every_backend!(
+    the_main_conduit_flows_work,
+    the_official_postman_suite_passes
+);

@@ -520,32 +520,7 @@ async fn concurrent_follows_and_comments_are_each_counted_right(backend: Backend
     );
 }
 
-macro_rules! on_every_backend {
-    ($($case:ident),* $(,)?) => {
-        $(
-            mod $case {
-                use agora_sqlx::Backend;
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    super::$case(Backend::Sqlite).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    super::$case(Backend::Postgres).await;
-                }
-
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn mysql() {
-                    super::$case(Backend::MySql).await;
-                }
-            }
-        )*
-    };
-}
-
-on_every_backend!(
+agora_contract::on_every_backend!(
     concurrent_guesses_cannot_pass_the_account_limit,
     guesses_spread_over_servers_sharing_redis_cannot_pass_the_limit,
     logins_racing_a_password_change_leave_no_working_session,

@@ -297,3 +297,31 @@ macro_rules! for_both_adapters {
         }
     };
 }
+
+/// One `#[tokio::test]` per case and storage backend: `mod <case>` with
+/// `sqlite`, `postgres` and `mysql`, each calling `case(Backend::...)` of
+/// the test file (a case skips itself when its backend is not configured,
+/// as `TestDatabase::create` does).
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    super::$case(agora_sqlx::Backend::Sqlite).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    super::$case(agora_sqlx::Backend::Postgres).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn mysql() {
+                    super::$case(agora_sqlx::Backend::MySql).await;
+                }
+            }
+        )*
+    };
+}
