@@ -140,32 +140,6 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Change {
     }
 }
 
-/// The page (`limit`, `skip`, `after`, `search`) and the filters (`tag`,
-/// `author`, `voted_by`) of a list of posts, checked by core's query
-/// constructors, every problem reported at once (as `GET /posts` does).
-fn post_query(
-    limit: i64,
-    skip: i64,
-    after: Option<i64>,
-    search: &str,
-    [tag, author, voted_by]: [Option<&str>; 3],
-) -> agora_core::error::Result<ListQuery> {
-    let page = ListQuery::new(limit, skip, after, search.to_owned());
-    match (
-        ListQuery::default().with_filters(tag, author, voted_by),
-        page,
-    ) {
-        (Ok(_), Ok(page)) => page.with_filters(tag, author, voted_by),
-        (filters, page) => Err(agora_core::Error::Validation(
-            [filters.err(), page.err()]
-                .iter()
-                .flatten()
-                .flat_map(|e| e.field_errors().to_vec())
-                .collect(),
-        )),
-    }
-}
-
 /// An operation's result as Python sees it: `None` for `()` (pyo3 alone
 /// would give an empty tuple), else the value's own conversion.
 struct Answer<T>(T);
@@ -538,7 +512,7 @@ service_classes! {
     /// `GET /posts`; like the HTTP API, the caller is authenticated first.
     #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None, tag = None, author = None, voted_by = None))]
     fn list_posts(agora, user: Option<Actor>, limit: i64, skip: i64, search: &str, after: Option<i64>, tag: Option<&str>, author: Option<&str>, voted_by: Option<&str>) {
-        let query = post_query(limit, skip, after, search, [tag, author, voted_by]);
+        let query = ListQuery::filtered(ListQuery::new(limit, skip, after, search.to_owned()), tag, author, voted_by);
         async move {
             let viewer = viewer(&agora, user).await?;
             let posts = agora.list_posts(viewer.as_ref(), query?).await?;
@@ -550,7 +524,7 @@ service_classes! {
     /// first, paged and filtered like `list_posts`.
     #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None, tag = None, author = None, voted_by = None))]
     fn feed(agora, user: Actor, limit: i64, skip: i64, search: &str, after: Option<i64>, tag: Option<&str>, author: Option<&str>, voted_by: Option<&str>) {
-        let query = post_query(limit, skip, after, search, [tag, author, voted_by]);
+        let query = ListQuery::filtered(ListQuery::new(limit, skip, after, search.to_owned()), tag, author, voted_by);
         async move {
             let caller = user.resolve(&agora).await?;
             let posts = agora.feed(&caller, query?).await?;

@@ -396,6 +396,42 @@ impl ListQuery {
         })
     }
 
+    /// `page` (a [`ListQuery::new`] result) filtered as
+    /// [`ListQuery::with_filters`] does, the problems of both reported
+    /// together.
+    ///
+    /// ```
+    /// use agora_core::schema::ListQuery;
+    /// let page = ListQuery::new(0, 0, None, String::new());
+    /// let err = ListQuery::filtered(page, None, Some("a b"), None).unwrap_err();
+    /// assert_eq!(err.field_errors().len(), 2);
+    /// ```
+    pub fn filtered(
+        page: Result<Self>,
+        tag: Option<&str>,
+        author: Option<&str>,
+        voted_by: Option<&str>,
+    ) -> Result<Self> {
+        match (
+            page,
+            ListQuery::default().with_filters(tag, author, voted_by),
+        ) {
+            (Ok(page), Ok(filters)) => Ok(ListQuery {
+                tag: filters.tag,
+                author: filters.author,
+                voted_by: filters.voted_by,
+                ..page
+            }),
+            (page, filters) => Err(Error::Validation(
+                [page.err(), filters.err()]
+                    .iter()
+                    .flatten()
+                    .flat_map(|e| e.field_errors().to_vec())
+                    .collect(),
+            )),
+        }
+    }
+
     /// Parses a raw query string (without the `?`) into [`ListQuery::new`]'s
     /// arguments (absent ones take their defaults). Unknown keys are
     /// ignored; for a repeated key the last value wins.
@@ -433,31 +469,12 @@ impl ListQuery {
                 _ => {}
             }
         }
-        let checked = ListQuery::new(limit, skip, after, search);
-        let filtered = ListQuery::default().with_filters(
+        let checked = ListQuery::filtered(
+            ListQuery::new(limit, skip, after, search),
             tag.as_deref(),
             author.as_deref(),
             voted_by.as_deref(),
         );
-        let checked = match (checked, filtered) {
-            (Ok(query), Ok(filters)) if errors.is_empty() => {
-                return Ok(ListQuery {
-                    tag: filters.tag,
-                    author: filters.author,
-                    voted_by: filters.voted_by,
-                    ..query
-                });
-            }
-            (checked, filtered) => {
-                errors.extend(
-                    filtered
-                        .err()
-                        .iter()
-                        .flat_map(|e| e.field_errors().to_vec()),
-                );
-                checked
-            }
-        };
         if errors.is_empty() {
             return checked;
         }
@@ -830,6 +847,29 @@ mod tests {
         assert_eq!(
             ListQuery::parse(Some("search=a+b%26c")).unwrap().search,
             "a b&c"
+        );
+    }
+
+    #[test]
+    fn filters_are_parsed_and_every_problem_is_reported_at_once() {
+        let q = ListQuery::parse(Some("tag=+Rust&author=Ada&voted_by=bob")).unwrap();
+        assert_eq!(q.tag.as_ref().map(Tag::as_str), Some("rust"));
+        assert_eq!(q.author.as_ref().map(Username::as_str), Some("Ada"));
+        assert_eq!(q.voted_by.as_ref().map(Username::as_str), Some("bob"));
+        let err = ListQuery::parse(Some("limit=0&tag=%20&author=a%20b&voted_by=x")).unwrap_err();
+        assert_eq!(
+            locs(err),
+            vec![
+                vec!["query", "limit"],
+                vec!["query", "tag"],
+                vec!["query", "author"],
+                vec!["query", "voted_by"]
+            ]
+        );
+        let err = ListQuery::parse(Some("limit=x&author=a%20b")).unwrap_err();
+        assert_eq!(
+            locs(err),
+            vec![vec!["query", "limit"], vec!["query", "author"]]
         );
     }
 

@@ -522,7 +522,12 @@ async fn list_articles(ctx: Ctx, raw: Params) -> Answer {
     let viewer = ctx.viewer().await?;
     let params = params(raw)?;
     let get = |name: &str| params.get(name).map(String::as_str);
-    let query = list_query(&params)?.with_filters(get("tag"), get("author"), get("favorited"))?;
+    let query = ListQuery::filtered(
+        list_query(&params),
+        get("tag"),
+        get("author"),
+        get("favorited"),
+    )?;
     articles(&ctx.agora, viewer.as_ref(), false, query).await
 }
 
