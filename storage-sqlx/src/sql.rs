@@ -6,6 +6,28 @@
 //! Post listings, whose filters combine, are assembled from these parts at
 //! run time (`store.rs`).
 
+/// How a dialect reads a feed (the published posts of the users someone
+/// follows, newest first) so that its cost stays flat however many posts
+/// there are.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FeedPlan {
+    /// Join `follows`; the planner picks the order (PostgreSQL walks the
+    /// posts' primary key newest first and probes `follows`).
+    Join,
+    /// Join `follows` after `posts` (MySQL's `STRAIGHT_JOIN`): the posts'
+    /// primary key newest first, each probed in `follows`' primary key. The
+    /// walk stops when the page is full: flat while the followed users
+    /// write a steady share of the posts; a feed of users who wrote
+    /// nothing lately walks far.
+    PostsFirst,
+    /// Each followed user's newest posts, at most the page's `limit +
+    /// skip` each (an index range per user, `(owner_id, id)`), then the
+    /// page of those: the cost is bounded by the follows, never by the
+    /// posts. SQLite's planner would otherwise sort every post of the
+    /// followed users.
+    NewestOfEachAuthor,
+}
+
 /// The store's statements in one dialect. Each binds its values in the
 /// order its user in `store.rs` or `sessions.rs` gives them.
 pub(crate) struct Sql {
@@ -38,6 +60,8 @@ pub(crate) struct Sql {
     /// Matches `users` by the username bound between the two parts,
     /// case-insensitively, as its unique index compares (so the index serves it).
     pub(crate) username_is: (&'static str, &'static str),
+    /// How the feed is read.
+    pub(crate) feed: FeedPlan,
     /// Binds title, content, published, description (NULL keeps it), updated_at, id.
     pub(crate) update_post: &'static str,
     pub(crate) post_exists: &'static str,
@@ -113,7 +137,8 @@ pub(crate) struct Sql {
 /// - `insert_once`: the clause that makes an insert of an existing refresh
 ///   token do nothing;
 /// - `follow_once`: the same for an existing follow, still raising foreign
-///   key errors.
+///   key errors;
+/// - `feed`: the [`FeedPlan`].
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
         sql!(@ids $backend, true, " RETURNING id", $($rest)+)
@@ -143,7 +168,8 @@ macro_rules! sql {
         tags_of_post: $tags_of_post:literal,
         tag_order: $tag_order:literal,
         insert_once: $insert_once:literal,
-        follow_once: $follow_once:literal $(,)?
+        follow_once: $follow_once:literal,
+        feed: $feed:ident $(,)?
     ) => {
         Sql {
             backend: $backend,
@@ -181,6 +207,7 @@ macro_rules! sql {
             ),
             title_contains: ($title_pre, $title_post),
             username_is: ($username_pre, $username_post),
+            feed: FeedPlan::$feed,
             update_post: concat!(
                 "UPDATE posts SET title = ", $p1, ", content = ", $p2, ", published = ", $p3,
                 ", description = COALESCE(", $p4, ", description), updated_at = ", $p5,
@@ -306,6 +333,7 @@ pub(crate) const SQLITE: Sql = sql! {
     tag_order: "t.tag",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
     follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
+    feed: NewestOfEachAuthor,
 };
 
 /// PostgreSQL: `ILIKE` is served by the trigram index.
@@ -322,6 +350,7 @@ pub(crate) const POSTGRES: Sql = sql! {
     tag_order: "t.tag COLLATE \"C\"",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
     follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
+    feed: Join,
 };
 
 /// MySQL/MariaDB: no `RETURNING` in MySQL 8; emails through the stored
@@ -342,4 +371,5 @@ pub(crate) const MYSQL: Sql = sql! {
     tag_order: "t.tag",
     insert_once: "ON DUPLICATE KEY UPDATE token_hash = token_hash",
     follow_once: "ON DUPLICATE KEY UPDATE follower_id = follower_id",
+    feed: PostsFirst,
 };

@@ -36,6 +36,7 @@ macro_rules! impl_store {
             use super::$store;
             use $sql as SQL;
             use crate::error::map;
+            use crate::sql::FeedPlan;
             use crate::rows::{
                 CommentRow, FollowedUserRow, PostRow, TagCountRow, UserRow, like_pattern,
             };
@@ -217,10 +218,29 @@ macro_rules! impl_store {
                             .push(user_post)
                             .push(")");
                     }
+                    // A feed without other filters is read by the dialect's
+                    // plan; with filters, a page may lie deeper than each
+                    // author's newest posts, so it joins `follows`.
+                    let unfiltered = filter.tag.is_none()
+                        && filter.voted_by.is_none()
+                        && filter.author.is_none()
+                        && filter.search.is_none();
+                    let feed_plan = match SQL.feed {
+                        FeedPlan::NewestOfEachAuthor if !unfiltered => FeedPlan::Join,
+                        plan => plan,
+                    };
                     if filter.feed {
-                        query
-                            .push(" JOIN follows f ON f.followee_id = p.owner_id AND f.follower_id = ")
-                            .push_bind(viewer);
+                        let join = match feed_plan {
+                            FeedPlan::Join => Some(" JOIN"),
+                            FeedPlan::PostsFirst => Some(" STRAIGHT_JOIN"),
+                            FeedPlan::NewestOfEachAuthor => None,
+                        };
+                        if let Some(join) = join {
+                            query
+                                .push(join)
+                                .push(" follows f ON f.followee_id = p.owner_id AND f.follower_id = ")
+                                .push_bind(viewer);
+                        }
                     }
                     match viewer {
                         Some(viewer) if !filter.feed => {
@@ -235,6 +255,21 @@ macro_rules! impl_store {
                         }
                     }
                     query.push(" AND ").push(key).push(" < ").push_bind(filter.before);
+                    if filter.feed && feed_plan == FeedPlan::NewestOfEachAuthor {
+                        let depth = u64::from(filter.limit).saturating_add(filter.skip);
+                        query
+                            .push(
+                                " AND p.id IN (SELECT y.id FROM follows f JOIN posts y ON y.id IN \
+                                 (SELECT z.id FROM posts z WHERE z.owner_id = f.followee_id \
+                                 AND z.published AND z.id < ",
+                            )
+                            .push_bind(filter.before)
+                            .push(" ORDER BY z.id DESC LIMIT ")
+                            .push_bind(i64::try_from(depth).unwrap_or(i64::MAX))
+                            .push(") WHERE f.follower_id = ")
+                            .push_bind(viewer)
+                            .push(")");
+                    }
                     if let Some(author) = &filter.author {
                         query
                             .push(" AND p.owner_id = (SELECT id FROM users WHERE ")

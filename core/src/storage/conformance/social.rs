@@ -224,6 +224,23 @@ pub async fn the_feed_lists_published_posts_of_followed_users(store: Arc<dyn Sto
     let mut lonely = filter(&other);
     lonely.feed = true;
     assert!(store.list_posts(&lonely).await.unwrap().is_empty());
+    // With a filter too: an older post of a followed user, deeper than the
+    // newest few, is found.
+    let tagged = PostDraft {
+        tags: tags(&["deep"]),
+        ..draft("tagged", true)
+    };
+    let deep = store.create_post(&followed, &tagged, now()).await.unwrap();
+    for i in 0..3 {
+        let newer = draft(&format!("newer {i}"), true);
+        store.create_post(&followed, &newer, now()).await.unwrap();
+    }
+    let mut feed = filter(&reader);
+    feed.feed = true;
+    feed.limit = 1;
+    feed.tag = Tag::parse("deep").ok();
+    let page = store.list_posts(&feed).await.unwrap();
+    assert_eq!(ids(&page, |p| p.post.id.0), vec![deep.id.0]);
 }
 
 /// Tags round trip sorted, filter listings, survive updates that omit them, and are counted.
