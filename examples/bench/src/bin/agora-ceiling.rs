@@ -64,13 +64,20 @@ macro_rules! session_columns {
     };
 }
 
+/// The post columns Agora reads (with its owner's profile, its tags
+/// joined by char 31, its votes and whether the viewer, bound first as
+/// `$viewer`, voted), then `$tail`.
 macro_rules! select_posts {
-    ($tail:literal) => {
+    ($tags:literal, $viewer:literal, $tail:literal) => {
         concat!(
             "SELECT p.id, p.title, p.content, p.published, p.created_at, p.owner_id, ",
-            "u.email AS owner_email, u.created_at AS owner_created_at, ",
-            "(SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes ",
-            "FROM posts p JOIN users u ON u.id = p.owner_id ",
+            "p.description, p.updated_at, u.email AS owner_email, u.created_at AS owner_created_at, ",
+            "u.username, u.bio, u.image, ",
+            $tags,
+            ", (SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes, ",
+            "(SELECT COUNT(*) FROM votes vv WHERE vv.post_id = p.id AND vv.user_id = ",
+            $viewer,
+            ") AS voted FROM posts p JOIN users u ON u.id = p.owner_id ",
             $tail
         )
     };
@@ -81,19 +88,28 @@ const SQLITE: Sql = Sql {
     session_user: concat!(
         "SELECT ",
         session_columns!(),
-        ", u.email AS user_email, u.created_at AS user_created_at \
+        ", u.email AS user_email, u.created_at AS user_created_at, \
+         u.username, u.bio, u.image \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.user_id = ?"
     ),
     newest_session: "SELECT id, user_id FROM sessions WHERE revoked_at IS NULL \
                      ORDER BY created_at DESC LIMIT 1",
-    get_post: select_posts!("WHERE p.id = ?"),
+    get_post: select_posts!(
+        "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
+        "?1",
+        "WHERE p.id = ?2"
+    ),
     list: select_posts!(
-        "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
-         ORDER BY p.id DESC LIMIT ? OFFSET ?"
+        "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
+        "?1",
+        "WHERE (p.published OR p.owner_id = ?1) AND p.id < ?2 \
+         ORDER BY p.id DESC LIMIT ?3 OFFSET ?4"
     ),
     search: select_posts!(
-        "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
-         AND p.title LIKE ? ESCAPE '\\' ORDER BY p.id DESC LIMIT ? OFFSET ?"
+        "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
+        "?1",
+        "WHERE (p.published OR p.owner_id = ?1) AND p.id < ?2 \
+         AND p.title LIKE ?3 ESCAPE '\\' ORDER BY p.id DESC LIMIT ?4 OFFSET ?5"
     ),
 };
 
@@ -102,17 +118,26 @@ const POSTGRES: Sql = Sql {
     session_user: concat!(
         "SELECT ",
         session_columns!(),
-        ", u.email AS user_email, u.created_at AS user_created_at \
+        ", u.email AS user_email, u.created_at AS user_created_at, \
+         u.username, u.bio, u.image \
          FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2"
     ),
     newest_session: "SELECT id, user_id FROM sessions WHERE revoked_at IS NULL \
                      ORDER BY created_at DESC LIMIT 1",
-    get_post: select_posts!("WHERE p.id = $1"),
+    get_post: select_posts!(
+        "(SELECT string_agg(pt.tag, chr(31) ORDER BY pt.tag) FROM post_tags pt WHERE pt.post_id = p.id)",
+        "$1",
+        "WHERE p.id = $2"
+    ),
     list: select_posts!(
+        "(SELECT string_agg(pt.tag, chr(31) ORDER BY pt.tag) FROM post_tags pt WHERE pt.post_id = p.id)",
+        "$1",
         "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
          ORDER BY p.id DESC LIMIT $3 OFFSET $4"
     ),
     search: select_posts!(
+        "(SELECT string_agg(pt.tag, chr(31) ORDER BY pt.tag) FROM post_tags pt WHERE pt.post_id = p.id)",
+        "$1",
         "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
          AND p.title ILIKE $3 ORDER BY p.id DESC LIMIT $4 OFFSET $5"
     ),
@@ -151,9 +176,16 @@ macro_rules! write_post {
         let published: bool = row.try_get(3)?;
         let created_at: DateTime<Utc> = row.try_get(4)?;
         let owner_id: i64 = row.try_get(5)?;
-        let owner_email: &str = row.try_get(6)?;
-        let owner_created_at: DateTime<Utc> = row.try_get(7)?;
-        let votes: i64 = row.try_get(8)?;
+        let description: Option<&str> = row.try_get(6)?;
+        let updated_at: Option<DateTime<Utc>> = row.try_get(7)?;
+        let owner_email: &str = row.try_get(8)?;
+        let owner_created_at: DateTime<Utc> = row.try_get(9)?;
+        let username: Option<&str> = row.try_get(10)?;
+        let bio: Option<&str> = row.try_get(11)?;
+        let image: Option<&str> = row.try_get(12)?;
+        let tags: Option<&str> = row.try_get(13)?;
+        let votes: i64 = row.try_get(14)?;
+        let voted: i64 = row.try_get(15)?;
         let out: &mut String = $out;
         let _ = write!(out, "{{\"id\":{id},\"title\":");
         json_str(out, title);
@@ -167,9 +199,32 @@ macro_rules! write_post {
         json_str(out, owner_email);
         let _ = write!(
             out,
-            ",\"owner_created_at\":\"{}\",\"votes\":{votes}}}",
+            ",\"owner_created_at\":\"{}\"",
             owner_created_at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
         );
+        for (name, value) in [("description", description), ("username", username), ("bio", bio), ("image", image)] {
+            let _ = write!(out, ",\"{name}\":");
+            match value {
+                Some(text) => json_str(out, text),
+                None => out.push_str("null"),
+            }
+        }
+        match updated_at {
+            Some(at) => {
+                let _ = write!(out, ",\"updated_at\":\"{}\"", at.to_rfc3339_opts(SecondsFormat::AutoSi, true));
+            }
+            None => out.push_str(",\"updated_at\":null"),
+        }
+        out.push_str(",\"tags\":[");
+        let mut tags: Vec<&str> = tags.map(|t| t.split('\u{1f}').collect()).unwrap_or_default();
+        tags.sort_unstable();
+        for (i, tag) in tags.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_str(out, tag);
+        }
+        let _ = write!(out, "],\"votes\":{votes},\"voted\":{}}}", voted > 0);
     }};
 }
 
@@ -232,7 +287,7 @@ async fn get_post(State(app): State<App>, Path(id): Path<i64>) -> Response {
     let auth = &*app.auth;
     let result: Result<Option<String>, sqlx::Error> = on_db!(&app.db, pool, sql => async {
         authenticate!(pool, sql, auth);
-        let Some(row) = sqlx::query(sql.get_post).bind(id).fetch_optional(pool).await? else {
+        let Some(row) = sqlx::query(sql.get_post).bind(auth.user).bind(id).fetch_optional(pool).await? else {
             return Ok(None);
         };
         let mut out = String::with_capacity(512);
