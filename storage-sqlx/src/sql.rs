@@ -6,28 +6,6 @@
 //! Post listings, whose filters combine, are assembled from these parts at
 //! run time (`store.rs`).
 
-/// How a dialect reads a feed (the published posts of the users someone
-/// follows, newest first) so that its cost stays flat however many posts
-/// there are.
-#[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum FeedPlan {
-    /// Join `follows`; the planner picks the order (PostgreSQL walks the
-    /// posts' primary key newest first and probes `follows`).
-    Join,
-    /// Join `follows` after `posts` (MySQL's `STRAIGHT_JOIN`): the posts'
-    /// primary key newest first, each probed in `follows`' primary key. The
-    /// walk stops when the page is full: flat while the followed users
-    /// write a steady share of the posts; a feed of users who wrote
-    /// nothing lately walks far.
-    PostsFirst,
-    /// Each followed user's newest posts, at most the page's `limit +
-    /// skip` each (an index range per user, `(owner_id, id)`), then the
-    /// page of those: the cost is bounded by the follows, never by the
-    /// posts. SQLite's planner would otherwise sort every post of the
-    /// followed users.
-    NewestOfEachAuthor,
-}
-
 /// The store's statements in one dialect. Each binds its values in the
 /// order its user in `store.rs` or `sessions.rs` gives them.
 pub(crate) struct Sql {
@@ -60,8 +38,16 @@ pub(crate) struct Sql {
     /// Matches `users` by the username bound between the two parts,
     /// case-insensitively, as its unique index compares (so the index serves it).
     pub(crate) username_is: (&'static str, &'static str),
-    /// How the feed is read.
-    pub(crate) feed: FeedPlan,
+    /// How a feed joins `follows` to `posts p`: the posts' primary key
+    /// walked newest first, each post's author probed in `follows`' primary
+    /// key, until the page is full. Flat in the number of posts while the
+    /// followed users write a steady share of them (a feed of users who
+    /// wrote nothing lately walks far: feeds take a listing turn, see
+    /// `BoundedStore`). PostgreSQL's planner picks that order itself (plain
+    /// `JOIN`); SQLite's (`CROSS JOIN` keeps the order written) and
+    /// MariaDB's (`STRAIGHT_JOIN`) would otherwise sort every post of the
+    /// followed users.
+    pub(crate) feed_join: &'static str,
     /// Binds title, content, published, description (NULL keeps it), updated_at, id.
     pub(crate) update_post: &'static str,
     pub(crate) post_exists: &'static str,
@@ -138,7 +124,7 @@ pub(crate) struct Sql {
 ///   token do nothing;
 /// - `follow_once`: the same for an existing follow, still raising foreign
 ///   key errors;
-/// - `feed`: the [`FeedPlan`].
+/// - `feed_join`: the join of `follows` in a feed (see [`Sql::feed_join`]).
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
         sql!(@ids $backend, true, " RETURNING id", $($rest)+)
@@ -169,7 +155,7 @@ macro_rules! sql {
         tag_order: $tag_order:literal,
         insert_once: $insert_once:literal,
         follow_once: $follow_once:literal,
-        feed: $feed:ident $(,)?
+        feed_join: $feed_join:literal $(,)?
     ) => {
         Sql {
             backend: $backend,
@@ -207,7 +193,7 @@ macro_rules! sql {
             ),
             title_contains: ($title_pre, $title_post),
             username_is: ($username_pre, $username_post),
-            feed: FeedPlan::$feed,
+            feed_join: $feed_join,
             update_post: concat!(
                 "UPDATE posts SET title = ", $p1, ", content = ", $p2, ", published = ", $p3,
                 ", description = COALESCE(", $p4, ", description), updated_at = ", $p5,
@@ -333,7 +319,7 @@ pub(crate) const SQLITE: Sql = sql! {
     tag_order: "t.tag",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
     follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
-    feed: NewestOfEachAuthor,
+    feed_join: "CROSS JOIN",
 };
 
 /// PostgreSQL: `ILIKE` is served by the trigram index.
@@ -350,7 +336,7 @@ pub(crate) const POSTGRES: Sql = sql! {
     tag_order: "t.tag COLLATE \"C\"",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
     follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
-    feed: Join,
+    feed_join: "JOIN",
 };
 
 /// MySQL/MariaDB: no `RETURNING` in MySQL 8; emails through the stored
@@ -371,5 +357,5 @@ pub(crate) const MYSQL: Sql = sql! {
     tag_order: "t.tag",
     insert_once: "ON DUPLICATE KEY UPDATE token_hash = token_hash",
     follow_once: "ON DUPLICATE KEY UPDATE follower_id = follower_id",
-    feed: PostsFirst,
+    feed_join: "STRAIGHT_JOIN",
 };

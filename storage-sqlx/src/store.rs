@@ -36,7 +36,6 @@ macro_rules! impl_store {
             use super::$store;
             use $sql as SQL;
             use crate::error::map;
-            use crate::sql::FeedPlan;
             use crate::rows::{
                 CommentRow, FollowedUserRow, PostRow, TagCountRow, UserRow, like_pattern,
             };
@@ -184,8 +183,9 @@ macro_rules! impl_store {
                 /// the column of the index that drives the filter
                 /// (`post_tags (tag, post_id)` for a tag, `votes (user_id,
                 /// post_id)` for a voter, else the posts' id, with `posts
-                /// (owner_id, id)` for an author and the feed), then
-                /// joined with owners, tags and counts for the page only.
+                /// (owner_id, id)` for an author; a feed probes `follows`
+                /// for each post, see `Sql::feed_join`), then joined with
+                /// owners, tags and counts for the page only.
                 async fn list_posts(
                     &self,
                     filter: &PostFilter,
@@ -218,29 +218,12 @@ macro_rules! impl_store {
                             .push(user_post)
                             .push(")");
                     }
-                    // A feed without other filters is read by the dialect's
-                    // plan; with filters, a page may lie deeper than each
-                    // author's newest posts, so it joins `follows`.
-                    let unfiltered = filter.tag.is_none()
-                        && filter.voted_by.is_none()
-                        && filter.author.is_none()
-                        && filter.search.is_none();
-                    let feed_plan = match SQL.feed {
-                        FeedPlan::NewestOfEachAuthor if !unfiltered => FeedPlan::Join,
-                        plan => plan,
-                    };
                     if filter.feed {
-                        let join = match feed_plan {
-                            FeedPlan::Join => Some(" JOIN"),
-                            FeedPlan::PostsFirst => Some(" STRAIGHT_JOIN"),
-                            FeedPlan::NewestOfEachAuthor => None,
-                        };
-                        if let Some(join) = join {
-                            query
-                                .push(join)
-                                .push(" follows f ON f.followee_id = p.owner_id AND f.follower_id = ")
-                                .push_bind(viewer);
-                        }
+                        query
+                            .push(" ")
+                            .push(SQL.feed_join)
+                            .push(" follows f ON f.followee_id = p.owner_id AND f.follower_id = ")
+                            .push_bind(viewer);
                     }
                     match viewer {
                         Some(viewer) if !filter.feed => {
@@ -255,21 +238,6 @@ macro_rules! impl_store {
                         }
                     }
                     query.push(" AND ").push(key).push(" < ").push_bind(filter.before);
-                    if filter.feed && feed_plan == FeedPlan::NewestOfEachAuthor {
-                        let depth = u64::from(filter.limit).saturating_add(filter.skip);
-                        query
-                            .push(
-                                " AND p.id IN (SELECT y.id FROM follows f JOIN posts y ON y.id IN \
-                                 (SELECT z.id FROM posts z WHERE z.owner_id = f.followee_id \
-                                 AND z.published AND z.id < ",
-                            )
-                            .push_bind(filter.before)
-                            .push(" ORDER BY z.id DESC LIMIT ")
-                            .push_bind(i64::try_from(depth).unwrap_or(i64::MAX))
-                            .push(") WHERE f.follower_id = ")
-                            .push_bind(viewer)
-                            .push(")");
-                    }
                     if let Some(author) = &filter.author {
                         query
                             .push(" AND p.owner_id = (SELECT id FROM users WHERE ")
