@@ -50,14 +50,27 @@ pub(crate) struct Sql {
     pub(crate) feed_join: &'static str,
     /// Binds title, content, published, description (NULL keeps it), updated_at, id.
     pub(crate) update_post: &'static str,
-    pub(crate) post_exists: &'static str,
     pub(crate) delete_post: &'static str,
     /// Binds post id, tag.
     pub(crate) insert_tag: &'static str,
     pub(crate) delete_tags: &'static str,
     /// Tags of published posts with their counts, most used first, ties by
     /// tag in code point order. Binds limit, skip.
+    /// Listed tags, most used first. Binds limit, skip.
     pub(crate) tag_counts: &'static str,
+    /// Takes a post's row lock (SQLite: the write lock) before reading what
+    /// the write will change. Binds id.
+    pub(crate) lock_post: &'static str,
+    /// Binds id.
+    pub(crate) post_published: &'static str,
+    /// Adds 1 to the count of each of a post's tags. Binds post id.
+    pub(crate) count_tags_of_post: &'static str,
+    /// Takes 1 from the count of each of a post's tags. Binds post id.
+    pub(crate) uncount_tags_of_post: &'static str,
+    /// Binds owner id.
+    pub(crate) lock_user_posts: &'static str,
+    /// Takes a user's published posts from their tags' counts. Binds owner id twice.
+    pub(crate) uncount_tags_of_user: &'static str,
     /// Binds, per field (username, bio, image), whether to set it and its
     /// value, then the id.
     pub(crate) update_profile: &'static str,
@@ -124,6 +137,8 @@ pub(crate) struct Sql {
 ///   token do nothing;
 /// - `follow_once`: the same for an existing follow, still raising foreign
 ///   key errors;
+/// - `count_once`: the clause that makes an insert of an existing tag count
+///   add 1 to it;
 /// - `feed_join`: the join of `follows` in a feed (see [`Sql::feed_join`]).
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
@@ -155,6 +170,7 @@ macro_rules! sql {
         tag_order: $tag_order:literal,
         insert_once: $insert_once:literal,
         follow_once: $follow_once:literal,
+        count_once: $count_once:literal,
         feed_join: $feed_join:literal $(,)?
     ) => {
         Sql {
@@ -199,14 +215,30 @@ macro_rules! sql {
                 ", description = COALESCE(", $p4, ", description), updated_at = ", $p5,
                 " WHERE id = ", $p6
             ),
-            post_exists: concat!("SELECT id FROM posts WHERE id = ", $p1),
             delete_post: concat!("DELETE FROM posts WHERE id = ", $p1),
             insert_tag: concat!("INSERT INTO post_tags (post_id, tag) VALUES (", $p1, ", ", $p2, ")"),
             delete_tags: concat!("DELETE FROM post_tags WHERE post_id = ", $p1),
             tag_counts: concat!(
-                "SELECT t.tag, COUNT(*) AS posts FROM post_tags t JOIN posts p ON p.id = t.post_id ",
-                "WHERE p.published GROUP BY t.tag ORDER BY COUNT(*) DESC, ", $tag_order,
-                " LIMIT ", $p1, " OFFSET ", $p2
+                "SELECT t.tag, t.posts FROM tag_counts t WHERE t.posts > 0 ",
+                "ORDER BY t.posts DESC, ", $tag_order, " LIMIT ", $p1, " OFFSET ", $p2
+            ),
+            lock_post: concat!("UPDATE posts SET published = published WHERE id = ", $p1),
+            post_published: concat!("SELECT published FROM posts WHERE id = ", $p1),
+            count_tags_of_post: concat!(
+                "INSERT INTO tag_counts (tag, posts) SELECT tag, 1 FROM post_tags WHERE post_id = ",
+                $p1, " ORDER BY tag ", $count_once
+            ),
+            uncount_tags_of_post: concat!(
+                "UPDATE tag_counts SET posts = posts - 1 WHERE tag IN ",
+                "(SELECT tag FROM post_tags WHERE post_id = ", $p1, ")"
+            ),
+            lock_user_posts: concat!("UPDATE posts SET published = published WHERE owner_id = ", $p1),
+            uncount_tags_of_user: concat!(
+                "UPDATE tag_counts SET posts = posts - (SELECT COUNT(*) FROM post_tags t ",
+                "JOIN posts p ON p.id = t.post_id WHERE p.owner_id = ", $p1,
+                " AND p.published AND t.tag = tag_counts.tag) WHERE tag IN (SELECT t.tag FROM ",
+                "post_tags t JOIN posts p ON p.id = t.post_id WHERE p.owner_id = ", $p2,
+                " AND p.published)"
             ),
             insert_follow: concat!(
                 "INSERT INTO follows (follower_id, followee_id) VALUES (", $p1, ", ", $p2, ") ",
@@ -319,6 +351,7 @@ pub(crate) const SQLITE: Sql = sql! {
     tag_order: "t.tag",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
     follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
+    count_once: "ON CONFLICT (tag) DO UPDATE SET posts = tag_counts.posts + 1",
     feed_join: "CROSS JOIN",
 };
 
@@ -336,6 +369,7 @@ pub(crate) const POSTGRES: Sql = sql! {
     tag_order: "t.tag COLLATE \"C\"",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
     follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
+    count_once: "ON CONFLICT (tag) DO UPDATE SET posts = tag_counts.posts + 1",
     feed_join: "JOIN",
 };
 
@@ -357,5 +391,6 @@ pub(crate) const MYSQL: Sql = sql! {
     tag_order: "t.tag",
     insert_once: "ON DUPLICATE KEY UPDATE token_hash = token_hash",
     follow_once: "ON DUPLICATE KEY UPDATE follower_id = follower_id",
+    count_once: "ON DUPLICATE KEY UPDATE posts = posts + 1",
     feed_join: "STRAIGHT_JOIN",
 };

@@ -119,15 +119,36 @@ macro_rules! impl_store {
                     Ok(row.map(Into::into))
                 }
 
+                /// One transaction: the user's posts locked, their tags'
+                /// counts lowered, the user deleted (the rest cascades).
                 async fn delete_user(&self, id: UserId) -> StorageResult<bool> {
-                    delete(&self.pool, SQL.delete_user, id.0).await
+                    retrying(|| async {
+                        let mut tx = self.pool.begin().await?;
+                        sqlx::query(SQL.lock_user_posts)
+                            .bind(id.0)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query(SQL.uncount_tags_of_user)
+                            .bind(id.0)
+                            .bind(id.0)
+                            .execute(&mut *tx)
+                            .await?;
+                        let done = sqlx::query(SQL.delete_user)
+                            .bind(id.0)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        Ok(done.rows_affected() > 0)
+                    })
+                    .await
                 }
             }
 
             #[async_trait]
             impl PostStore for $store {
-                /// The post and its tags in one transaction (the post alone
-                /// when it has none).
+                /// The post, its tags and, when it is published, their
+                /// counts, in one transaction (the post alone when it has
+                /// no tags).
                 async fn create_post(
                     &self,
                     owner: &User,
@@ -151,6 +172,12 @@ macro_rules! impl_store {
                             let mut tx = self.pool.begin().await?;
                             let id = $crate::store::inserted_id!(@raw $ids, insert(), &mut *tx);
                             insert_tags(&mut tx, id, &tags).await?;
+                            if draft.published {
+                                sqlx::query(SQL.count_tags_of_post)
+                                    .bind(id)
+                                    .execute(&mut *tx)
+                                    .await?;
+                            }
                             tx.commit().await?;
                             Ok(id)
                         })
@@ -270,11 +297,12 @@ macro_rules! impl_store {
                     Ok(rows.into_iter().map(PostWithVotes::from).collect())
                 }
 
-                /// One transaction: the update (description only when
-                /// given), the tags replaced when given, and the post read
-                /// back. The update holds the post's row, and a missing row
-                /// is what tells a missing post (MySQL counts changed rows,
-                /// not matched ones).
+                /// One transaction: the post's row locked, its tags taken
+                /// from their counts if it was published, the update
+                /// (description only when given), the tags replaced when
+                /// given, counted again if it is published, and the post
+                /// read back. A missing row is what tells a missing post
+                /// (MySQL counts changed rows, not matched ones).
                 async fn update_post(
                     &self,
                     id: PostId,
@@ -285,6 +313,15 @@ macro_rules! impl_store {
                         draft.tags.as_ref().map(|tags| tags.iter().collect());
                     retrying(|| async {
                         let mut tx = self.pool.begin().await?;
+                        let Some(was_published) = lock_post(&mut tx, id.0).await? else {
+                            return Ok(None);
+                        };
+                        if was_published {
+                            sqlx::query(SQL.uncount_tags_of_post)
+                                .bind(id.0)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
                         sqlx::query(SQL.update_post)
                             .bind(&draft.title)
                             .bind(&draft.content)
@@ -295,18 +332,17 @@ macro_rules! impl_store {
                             .execute(&mut *tx)
                             .await?;
                         if let Some(tags) = &tags {
-                            let exists: Option<(i64,)> = sqlx::query_as(SQL.post_exists)
-                                .bind(id.0)
-                                .fetch_optional(&mut *tx)
-                                .await?;
-                            if exists.is_none() {
-                                return Ok(None);
-                            }
                             sqlx::query(SQL.delete_tags)
                                 .bind(id.0)
                                 .execute(&mut *tx)
                                 .await?;
                             insert_tags(&mut tx, id.0, tags).await?;
+                        }
+                        if draft.published {
+                            sqlx::query(SQL.count_tags_of_post)
+                                .bind(id.0)
+                                .execute(&mut *tx)
+                                .await?;
                         }
                         let row: Option<PostRow> = sqlx::query_as(SQL.get_post)
                             .bind(None::<i64>)
@@ -319,8 +355,29 @@ macro_rules! impl_store {
                     .await
                 }
 
+                /// One transaction: the post's row locked, its tags taken
+                /// from their counts if it was published, the post deleted
+                /// (its tags, votes and comments cascade).
                 async fn delete_post(&self, id: PostId) -> StorageResult<bool> {
-                    delete(&self.pool, SQL.delete_post, id.0).await
+                    retrying(|| async {
+                        let mut tx = self.pool.begin().await?;
+                        let Some(was_published) = lock_post(&mut tx, id.0).await? else {
+                            return Ok(false);
+                        };
+                        if was_published {
+                            sqlx::query(SQL.uncount_tags_of_post)
+                                .bind(id.0)
+                                .execute(&mut *tx)
+                                .await?;
+                        }
+                        let done = sqlx::query(SQL.delete_post)
+                            .bind(id.0)
+                            .execute(&mut *tx)
+                            .await?;
+                        tx.commit().await?;
+                        Ok(done.rows_affected() > 0)
+                    })
+                    .await
                 }
 
                 async fn tags(&self, limit: u32, skip: u64) -> StorageResult<Vec<TagCount>> {
@@ -456,6 +513,20 @@ macro_rules! impl_store {
             }
 
             /// Adds a post's tags (one statement per tag: at most ten).
+            /// Locks the post's row (SQLite: takes the write lock) and
+            /// reads whether it is published; `None` when it is gone.
+            async fn lock_post(tx: &mut Tx<'_>, post: i64) -> Result<Option<bool>, sqlx::Error> {
+                sqlx::query(SQL.lock_post)
+                    .bind(post)
+                    .execute(&mut **tx)
+                    .await?;
+                let published: Option<(bool,)> = sqlx::query_as(SQL.post_published)
+                    .bind(post)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                Ok(published.map(|(p,)| p))
+            }
+
             async fn insert_tags(
                 tx: &mut Tx<'_>,
                 post: i64,

@@ -857,6 +857,7 @@ macro_rules! storage_conformance_tests {
                 the_voted_flag_is_the_viewers_own_vote,
                 comments_are_oldest_first_and_go_with_their_post_and_author,
                 deleting_a_user_removes_their_follows,
+                tag_counts_follow_every_write_exactly,
             ]
         );
     };

@@ -158,6 +158,12 @@ const NOUNS: [&str; 100] = [
     "zeppelin",
 ];
 
+/// The store keeps `tag_counts` on every write; rows seeded in bulk are
+/// counted here, from scratch.
+const RECOUNT_TAGS: &str = "DELETE FROM tag_counts; \
+    INSERT INTO tag_counts (tag, posts) SELECT t.tag, COUNT(*) FROM post_tags t \
+    JOIN posts p ON p.id = t.post_id WHERE p.published GROUP BY t.tag";
+
 const CONTENT: &str = "Lorem ipsum dolor sit amet, consectetur adipiscing elit, sed do \
     eiusmod tempor incididunt ut labore et dolore magna aliqua. Ut enim ad minim veniam, \
     quis nostrud exercitation. Post number ";
@@ -374,6 +380,7 @@ impl Db {
                 .bind(*voted_up_to)
                 .execute(&mut *tx)
                 .await?;
+                sqlx::raw_sql(RECOUNT_TAGS).execute(&mut *tx).await?;
                 let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM posts")
                     .fetch_one(&mut *tx)
                     .await?;
@@ -427,6 +434,7 @@ impl Db {
                 .bind(*voted_up_to)
                 .execute(&mut *conn)
                 .await?;
+                sqlx::raw_sql(RECOUNT_TAGS).execute(&mut *conn).await?;
                 let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM posts")
                     .fetch_one(&mut *conn)
                     .await?;
@@ -436,7 +444,7 @@ impl Db {
                     .await;
                 // VACUUM sets the visibility map, so vote counts are
                 // index-only scans as they would be under autovacuum.
-                sqlx::raw_sql("VACUUM ANALYZE users, posts, votes, post_tags, follows")
+                sqlx::raw_sql("VACUUM ANALYZE users, posts, votes, post_tags, follows, tag_counts")
                     .execute(&mut *conn)
                     .await?;
             }

@@ -68,3 +68,14 @@ CREATE TABLE comments (
     CONSTRAINT comments_post_id_fkey FOREIGN KEY (post_id) REFERENCES posts (id) ON DELETE CASCADE,
     CONSTRAINT comments_author_id_fkey FOREIGN KEY (author_id) REFERENCES users (id) ON DELETE CASCADE
 ) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;
+
+-- Published posts per tag, kept by the store in the transaction of every
+-- write that changes one (a post created, edited, deleted, or its owner
+-- deleted), so `GET /tags` reads an index instead of counting every tagged
+-- post. A tag whose count falls to 0 keeps its row and is not listed.
+CREATE TABLE tag_counts (
+    tag   VARCHAR(32) NOT NULL,
+    posts BIGINT      NOT NULL DEFAULT 0,
+    CONSTRAINT tag_counts_pkey PRIMARY KEY (tag),
+    KEY tag_counts_posts_idx (posts DESC, tag)
+) ENGINE = InnoDB DEFAULT CHARSET = utf8mb4 COLLATE = utf8mb4_bin;

@@ -69,3 +69,13 @@ CREATE TABLE comments (
 CREATE INDEX comments_post_id_id_idx ON comments (post_id, id);
 -- Cascading deletes from users.
 CREATE INDEX comments_author_id_idx ON comments (author_id);
+
+-- Published posts per tag, kept by the store in the transaction of every
+-- write that changes one (a post created, edited, deleted, or its owner
+-- deleted), so `GET /tags` reads an index instead of counting every tagged
+-- post. A tag whose count falls to 0 keeps its row and is not listed.
+CREATE TABLE tag_counts (
+    tag   TEXT    NOT NULL PRIMARY KEY,
+    posts INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX tag_counts_posts_idx ON tag_counts (posts DESC, tag);

@@ -454,3 +454,89 @@ pub async fn deleting_a_user_removes_their_follows(store: Arc<dyn Store>) {
     feed.feed = true;
     assert!(store.list_posts(&feed).await.unwrap().is_empty());
 }
+
+/// Tag counts follow every write, exactly, under concurrency: creations,
+/// edits that publish, unpublish or retag, deletions of posts and of their
+/// owner.
+pub async fn tag_counts_follow_every_write_exactly(store: Arc<dyn Store>) {
+    let owner = named(&*store, "counted", "counted").await;
+    let other = named(&*store, "other", "other").await;
+    let hot = |published| PostDraft {
+        tags: tags(&["hot", "warm"]),
+        ..draft("hot", published)
+    };
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, owner) = (Arc::clone(&store), owner.clone());
+            tokio::spawn(async move { store.create_post(&owner, &hot(i % 4 != 0), now()).await })
+        })
+        .collect();
+    let mut posts = Vec::new();
+    for task in tasks {
+        posts.push(task.await.expect("task ran").expect("created"));
+    }
+    let count = |tag: &'static str| {
+        let store = Arc::clone(&store);
+        async move {
+            let all = store.tags(100, 0).await.unwrap();
+            all.iter()
+                .find(|c| c.tag.as_str() == tag)
+                .map_or(0, |c| c.posts)
+        }
+    };
+    assert_eq!(
+        (count("hot").await, count("warm").await),
+        (15, 15),
+        "published only"
+    );
+    // Edits at once: the 5 drafts published, 5 published posts retagged.
+    let (drafts, published): (Vec<_>, Vec<_>) = posts.iter().partition(|p| !p.published);
+    let mut edits = Vec::new();
+    for p in drafts
+        .iter()
+        .copied()
+        .chain(published.iter().copied().take(5))
+    {
+        let (store, id, was_draft) = (Arc::clone(&store), p.id, !p.published);
+        edits.push(tokio::spawn(async move {
+            let change = if was_draft {
+                draft("now public", true)
+            } else {
+                PostDraft {
+                    tags: tags(&["cold"]),
+                    ..draft("retagged", true)
+                }
+            };
+            store.update_post(id, &change, now()).await
+        }));
+    }
+    for edit in edits {
+        edit.await
+            .expect("task ran")
+            .expect("updated")
+            .expect("exists");
+    }
+    assert_eq!((count("hot").await, count("cold").await), (15, 5));
+    let unpublish = draft("hidden", false);
+    store
+        .update_post(published[6].id, &unpublish, now())
+        .await
+        .unwrap();
+    assert_eq!(count("hot").await, 14);
+    assert!(store.delete_post(published[7].id).await.unwrap());
+    assert_eq!(count("hot").await, 13);
+    store.create_post(&other, &hot(true), now()).await.unwrap();
+    assert!(store.delete_user(owner.id).await.unwrap());
+    assert_eq!((count("hot").await, count("cold").await), (1, 0));
+    let listed: Vec<String> = store
+        .tags(100, 0)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|c| c.tag.as_str().to_owned())
+        .collect();
+    assert!(
+        !listed.contains(&"cold".to_owned()),
+        "a count of 0 is not listed"
+    );
+}
