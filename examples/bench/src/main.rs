@@ -640,8 +640,13 @@ fn finish_perf(mut perf: Perf) -> Result<(), BoxError> {
 }
 
 /// The social listings measured at 10k and 1M posts: the feed of a user
-/// following 100 authors (every seeded user does), and a tag on 1% of posts.
-const SOCIAL_LABELS: [&str; 2] = ["GET /feed?limit=10", "GET /posts?limit=10&tag=t7"];
+/// following 100 authors (every seeded user does), a tag on 1% of posts,
+/// and the most used tags.
+const SOCIAL_LABELS: [&str; 3] = [
+    "GET /feed?limit=10",
+    "GET /posts?limit=10&tag=t7",
+    "GET /tags?limit=10",
+];
 
 /// Measures [`SOCIAL_LABELS`] on `server`, in that order.
 async fn social_lists(
@@ -652,6 +657,7 @@ async fn social_lists(
     let paths = [
         "/feed?limit=10".to_owned(),
         format!("/posts?limit=10&tag={}", seed::TAG),
+        "/tags?limit=10".to_owned(),
     ];
     let mut measured = Vec::new();
     for (label, path) in SOCIAL_LABELS.iter().zip(paths) {
