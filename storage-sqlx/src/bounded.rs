@@ -192,8 +192,13 @@ impl<S: Store> PostStore for BoundedStore<S> {
         self.bounded(self.inner.delete_post(id)).await
     }
 
+    /// An index read of `tag_counts`; a deep page takes a listing turn.
     async fn tags(&self, limit: u32, skip: u64) -> StorageResult<Vec<TagCount>> {
-        self.in_turn(self.inner.tags(limit, skip)).await
+        if skip <= LIGHT_SKIP_MAX {
+            self.bounded(self.inner.tags(limit, skip)).await
+        } else {
+            self.in_turn(self.inner.tags(limit, skip)).await
+        }
     }
 }
 
