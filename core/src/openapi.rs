@@ -44,7 +44,8 @@ use crate::schema::{
 pub fn document() -> Document {
     let mut doc = ApiDoc::openapi();
     doc.info.description = Some(format!(
-        "Users, JWT login, posts and votes. Log in with `POST /login` (the OAuth2 password form \
+        "Users, JWT login, posts and votes, profiles and follows, a feed, tags and comments. \
+         Log in with `POST /login` (the OAuth2 password form \
          or JSON), then send `Authorization: Bearer <access_token>`. Every error answer is \
          `{{\"detail\": ..., \"code\": ...}}`; the codes (with their status): {}.",
         codes_table()
