@@ -58,16 +58,15 @@ pub(crate) struct Sql {
     /// tag in code point order. Binds limit, skip.
     /// Listed tags, most used first. Binds limit, skip.
     pub(crate) tag_counts: &'static str,
-    /// Takes a post's row lock (SQLite: the write lock) before reading what
-    /// the write will change. Binds id.
+    /// Locks a post's row (SQLite: takes the write lock) and reads whether
+    /// it is published, before a write that changes its tags' counts. Binds id.
     pub(crate) lock_post: &'static str,
-    /// Binds id.
-    pub(crate) post_published: &'static str,
     /// Adds 1 to the count of each of a post's tags. Binds post id.
     pub(crate) count_tags_of_post: &'static str,
     /// Takes 1 from the count of each of a post's tags. Binds post id.
     pub(crate) uncount_tags_of_post: &'static str,
-    /// Binds owner id.
+    /// Locks a user's posts (SQLite: takes the write lock) before their
+    /// tags' counts are lowered. Binds the user's id.
     pub(crate) lock_user_posts: &'static str,
     /// Takes a user's published posts from their tags' counts. Binds owner id twice.
     pub(crate) uncount_tags_of_user: &'static str,
@@ -139,6 +138,9 @@ pub(crate) struct Sql {
 ///   key errors;
 /// - `count_once`: the clause that makes an insert of an existing tag count
 ///   add 1 to it;
+/// - `lock_post`, `lock_user_posts`: [`Sql::lock_post`] and
+///   [`Sql::lock_user_posts`], whole (`SELECT ... FOR UPDATE` where rows can
+///   be locked; SQLite locks the whole database at its first write);
 /// - `feed_join`: the join of `follows` in a feed (see [`Sql::feed_join`]).
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
@@ -171,6 +173,8 @@ macro_rules! sql {
         insert_once: $insert_once:literal,
         follow_once: $follow_once:literal,
         count_once: $count_once:literal,
+        lock_post: $lock_post:literal,
+        lock_user_posts: $lock_user_posts:literal,
         feed_join: $feed_join:literal $(,)?
     ) => {
         Sql {
@@ -222,8 +226,7 @@ macro_rules! sql {
                 "SELECT t.tag, t.posts FROM tag_counts t WHERE t.posts > 0 ",
                 "ORDER BY t.posts DESC, ", $tag_order, " LIMIT ", $p1, " OFFSET ", $p2
             ),
-            lock_post: concat!("UPDATE posts SET published = published WHERE id = ", $p1),
-            post_published: concat!("SELECT published FROM posts WHERE id = ", $p1),
+            lock_post: $lock_post,
             count_tags_of_post: concat!(
                 "INSERT INTO tag_counts (tag, posts) SELECT tag, 1 FROM post_tags WHERE post_id = ",
                 $p1, " ORDER BY tag ", $count_once
@@ -232,7 +235,7 @@ macro_rules! sql {
                 "UPDATE tag_counts SET posts = posts - 1 WHERE tag IN ",
                 "(SELECT tag FROM post_tags WHERE post_id = ", $p1, ")"
             ),
-            lock_user_posts: concat!("UPDATE posts SET published = published WHERE owner_id = ", $p1),
+            lock_user_posts: $lock_user_posts,
             uncount_tags_of_user: concat!(
                 "UPDATE tag_counts SET posts = posts - (SELECT COUNT(*) FROM post_tags t ",
                 "JOIN posts p ON p.id = t.post_id WHERE p.owner_id = ", $p1,
@@ -352,6 +355,8 @@ pub(crate) const SQLITE: Sql = sql! {
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
     follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
     count_once: "ON CONFLICT (tag) DO UPDATE SET posts = tag_counts.posts + 1",
+    lock_post: "UPDATE posts SET published = published WHERE id = ? RETURNING published",
+    lock_user_posts: "UPDATE users SET id = id WHERE id = ?",
     feed_join: "CROSS JOIN",
 };
 
@@ -370,6 +375,8 @@ pub(crate) const POSTGRES: Sql = sql! {
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
     follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
     count_once: "ON CONFLICT (tag) DO UPDATE SET posts = tag_counts.posts + 1",
+    lock_post: "SELECT published FROM posts WHERE id = $1 FOR UPDATE",
+    lock_user_posts: "SELECT id FROM posts WHERE owner_id = $1 FOR UPDATE",
     feed_join: "JOIN",
 };
 
@@ -392,5 +399,7 @@ pub(crate) const MYSQL: Sql = sql! {
     insert_once: "ON DUPLICATE KEY UPDATE token_hash = token_hash",
     follow_once: "ON DUPLICATE KEY UPDATE follower_id = follower_id",
     count_once: "ON DUPLICATE KEY UPDATE posts = posts + 1",
+    lock_post: "SELECT published FROM posts WHERE id = ? FOR UPDATE",
+    lock_user_posts: "SELECT id FROM posts WHERE owner_id = ? FOR UPDATE",
     feed_join: "STRAIGHT_JOIN",
 };

@@ -516,11 +516,7 @@ macro_rules! impl_store {
             /// Locks the post's row (SQLite: takes the write lock) and
             /// reads whether it is published; `None` when it is gone.
             async fn lock_post(tx: &mut Tx<'_>, post: i64) -> Result<Option<bool>, sqlx::Error> {
-                sqlx::query(SQL.lock_post)
-                    .bind(post)
-                    .execute(&mut **tx)
-                    .await?;
-                let published: Option<(bool,)> = sqlx::query_as(SQL.post_published)
+                let published: Option<(bool,)> = sqlx::query_as(SQL.lock_post)
                     .bind(post)
                     .fetch_optional(&mut **tx)
                     .await?;
