@@ -72,7 +72,7 @@ pub async fn usernames_are_unique_case_insensitively_and_found_in_any_case(store
 /// Concurrent claims of one username succeed exactly once.
 pub async fn concurrent_claims_of_one_username_succeed_exactly_once(store: Arc<dyn Store>) {
     let mut users = Vec::new();
-    for i in 0..20 {
+    for i in 0..100 {
         users.push(user(&*store, &format!("claim{i}")).await);
     }
     let tasks: Vec<_> = users
@@ -145,7 +145,7 @@ pub async fn profile_updates_change_only_the_fields_given(store: Arc<dyn Store>)
 pub async fn concurrent_follows_make_one_edge(store: Arc<dyn Store>) {
     let a = named(&*store, "fa", "fan").await;
     let b = named(&*store, "fb", "star").await;
-    let tasks: Vec<_> = (0..20)
+    let tasks: Vec<_> = (0..100)
         .map(|_| {
             let store = Arc::clone(&store);
             tokio::spawn(async move { store.follow(a.id, b.id).await })
@@ -465,7 +465,8 @@ pub async fn tag_counts_follow_every_write_exactly(store: Arc<dyn Store>) {
         tags: tags(&["hot", "warm"]),
         ..draft("hot", published)
     };
-    let tasks: Vec<_> = (0..20)
+    // 100 at once, a quarter of them drafts.
+    let tasks: Vec<_> = (0..100)
         .map(|i| {
             let (store, owner) = (Arc::clone(&store), owner.clone());
             tokio::spawn(async move { store.create_post(&owner, &hot(i % 4 != 0), now()).await })
@@ -486,10 +487,10 @@ pub async fn tag_counts_follow_every_write_exactly(store: Arc<dyn Store>) {
     };
     assert_eq!(
         (count("hot").await, count("warm").await),
-        (15, 15),
+        (75, 75),
         "published only"
     );
-    // Edits at once: the 5 drafts published, 5 published posts retagged.
+    // Edits at once: the 25 drafts published, 5 published posts retagged.
     let (drafts, published): (Vec<_>, Vec<_>) = posts.iter().partition(|p| !p.published);
     let mut edits = Vec::new();
     for p in drafts
@@ -516,15 +517,15 @@ pub async fn tag_counts_follow_every_write_exactly(store: Arc<dyn Store>) {
             .expect("updated")
             .expect("exists");
     }
-    assert_eq!((count("hot").await, count("cold").await), (15, 5));
+    assert_eq!((count("hot").await, count("cold").await), (95, 5));
     let unpublish = draft("hidden", false);
     store
         .update_post(published[6].id, &unpublish, now())
         .await
         .unwrap();
-    assert_eq!(count("hot").await, 14);
+    assert_eq!(count("hot").await, 94);
     assert!(store.delete_post(published[7].id).await.unwrap());
-    assert_eq!(count("hot").await, 13);
+    assert_eq!(count("hot").await, 93);
     store.create_post(&other, &hot(true), now()).await.unwrap();
     assert!(store.delete_user(owner.id).await.unwrap());
     assert_eq!((count("hot").await, count("cold").await), (1, 0));
