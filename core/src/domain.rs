@@ -335,6 +335,39 @@ impl PasswordPolicy {
     }
 }
 
+/// Checks a text value: no NUL (no SQL backend stores it reliably;
+/// PostgreSQL rejects it), not blank unless `blank_ok`, at most `max`
+/// characters. A 422 about the value (location `[]`) otherwise.
+///
+/// ```
+/// use agora_core::domain::check_text;
+/// assert!(check_text("hi", 10, false).is_ok());
+/// assert!(check_text("  ", 10, false).is_err());
+/// assert!(check_text("", 10, true).is_ok());
+/// assert!(check_text("a\0", 10, true).is_err());
+/// ```
+pub fn check_text(value: &str, max: usize, blank_ok: bool) -> Result<()> {
+    let (msg, kind) = if value.contains('\0') {
+        (
+            "String should not contain NUL characters".to_owned(),
+            "string_nul",
+        )
+    } else if !blank_ok && value.trim().is_empty() {
+        (
+            "String should not be empty or blank".to_owned(),
+            "string_too_short",
+        )
+    } else if value.chars().count() > max {
+        (
+            format!("String should have at most {max} characters"),
+            "string_too_long",
+        )
+    } else {
+        return Ok(());
+    };
+    Err(Error::invalid(&[], msg, kind))
+}
+
 /// The current time at the precision every backend stores (microseconds).
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)

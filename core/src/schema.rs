@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::domain::{
     CONTENT_MAX_CHARS, DESCRIPTION_MAX_CHARS, PostDraft, ProfileChange, TITLE_MAX_CHARS, Tag,
-    Username, parse_bio, parse_comment_body, parse_image_url,
+    Username, check_text, parse_bio, parse_comment_body, parse_image_url,
 };
 use crate::error::{Error, FieldError, Result};
 
@@ -172,15 +172,17 @@ impl PostCreate {
     /// Checks every field and returns all problems at once.
     pub fn into_draft(self) -> Result<PostDraft> {
         let mut errors = Vec::new();
-        check_text(&mut errors, "title", &self.title, TITLE_MAX_CHARS);
-        check_text(&mut errors, "content", &self.content, CONTENT_MAX_CHARS);
+        check_field(&mut errors, "title", &self.title, TITLE_MAX_CHARS, false);
+        check_field(
+            &mut errors,
+            "content",
+            &self.content,
+            CONTENT_MAX_CHARS,
+            false,
+        );
         if let Some(description) = &self.description {
-            check_length(
-                &mut errors,
-                "description",
-                description,
-                DESCRIPTION_MAX_CHARS,
-            );
+            let max = DESCRIPTION_MAX_CHARS;
+            check_field(&mut errors, "description", description, max, true);
         }
         let tags = match self.tags.as_deref().map(Tag::parse_list) {
             Some(parsed) => collect(&mut errors, &["body", "tags"], parsed),
@@ -199,36 +201,9 @@ impl PostCreate {
     }
 }
 
-/// At most `max` characters and no NUL; may be empty.
-fn check_length(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
-    if value.contains('\0') {
-        errors.push(nul_error(&["body", field]));
-    } else if value.chars().count() > max {
-        errors.push(FieldError::new(
-            &["body", field],
-            format!("String should have at most {max} characters"),
-            "string_too_long",
-        ));
-    }
-}
-
-fn check_text(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize) {
-    if value.contains('\0') {
-        // No SQL backend stores NUL reliably (PostgreSQL rejects it).
-        errors.push(nul_error(&["body", field]));
-    } else if value.trim().is_empty() {
-        errors.push(FieldError::new(
-            &["body", field],
-            "String should not be empty or blank",
-            "string_too_short",
-        ));
-    } else if value.chars().count() > max {
-        errors.push(FieldError::new(
-            &["body", field],
-            format!("String should have at most {max} characters"),
-            "string_too_long",
-        ));
-    }
+/// [`check_text`] of a body field, its problem added to `errors`.
+fn check_field(errors: &mut Vec<FieldError>, field: &str, value: &str, max: usize, blank_ok: bool) {
+    collect(errors, &["body", field], check_text(value, max, blank_ok));
 }
 
 /// `POST /vote` body: `dir` 1 adds the caller's vote, 0 removes it.
@@ -342,15 +317,8 @@ impl ListQuery {
                 "greater_than_equal",
             ));
         }
-        if search.contains('\0') {
-            errors.push(nul_error(&["query", "search"]));
-        } else if search.chars().count() > SEARCH_MAX_CHARS {
-            errors.push(FieldError::new(
-                &["query", "search"],
-                format!("String should have at most {SEARCH_MAX_CHARS} characters"),
-                "string_too_long",
-            ));
-        }
+        let checked = check_text(&search, SEARCH_MAX_CHARS, true);
+        collect(&mut errors, &["query", "search"], checked);
         match (limit, skip) {
             (Some(limit), Some(skip)) if errors.is_empty() => Ok(ListQuery {
                 limit,
@@ -482,14 +450,6 @@ impl ListQuery {
         errors.extend(checked.err().iter().flat_map(|e| e.field_errors().to_vec()));
         Err(Error::Validation(errors))
     }
-}
-
-fn nul_error(loc: &[&str]) -> FieldError {
-    FieldError::new(
-        loc,
-        "String should not contain NUL characters",
-        "string_nul",
-    )
 }
 
 fn int_parsing(loc: &[&str]) -> FieldError {

@@ -6,7 +6,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::{PostId, User};
+use super::{PostId, User, check_text};
 use crate::error::{Error, Result};
 
 /// The shortest username, in characters.
@@ -213,20 +213,7 @@ pub struct ProfileChange {
 
 /// Checks a bio: at most [`BIO_MAX_CHARS`] characters, no NUL; blank is no bio.
 pub fn parse_bio(raw: &str) -> Result<Option<String>> {
-    if raw.contains('\0') {
-        return Err(Error::invalid(
-            &[],
-            "String should not contain NUL characters",
-            "string_nul",
-        ));
-    }
-    if raw.chars().count() > BIO_MAX_CHARS {
-        return Err(Error::invalid(
-            &[],
-            format!("String should have at most {BIO_MAX_CHARS} characters"),
-            "string_too_long",
-        ));
-    }
+    check_text(raw, BIO_MAX_CHARS, true)?;
     Ok(Some(raw.to_owned()).filter(|b| !b.trim().is_empty()))
 }
 
@@ -290,27 +277,7 @@ pub struct Comment {
 /// Checks a comment's text: 1 to [`COMMENT_MAX_CHARS`] characters, not
 /// blank, no NUL.
 pub fn parse_comment_body(raw: &str) -> Result<String> {
-    if raw.contains('\0') {
-        return Err(Error::invalid(
-            &[],
-            "String should not contain NUL characters",
-            "string_nul",
-        ));
-    }
-    if raw.trim().is_empty() {
-        return Err(Error::invalid(
-            &[],
-            "String should not be empty or blank",
-            "string_too_short",
-        ));
-    }
-    if raw.chars().count() > COMMENT_MAX_CHARS {
-        return Err(Error::invalid(
-            &[],
-            format!("String should have at most {COMMENT_MAX_CHARS} characters"),
-            "string_too_long",
-        ));
-    }
+    check_text(raw, COMMENT_MAX_CHARS, false)?;
     Ok(raw.to_owned())
 }
 
