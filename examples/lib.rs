@@ -4,6 +4,8 @@
 #[path = "conduit/app.rs"]
 pub mod conduit;
 
+use std::process::ExitCode;
+
 /// Completes on SIGINT (Ctrl-C) or SIGTERM, so servers can shut down
 /// gracefully and finish the requests in flight.
 pub async fn shutdown_signal() {
@@ -32,4 +34,26 @@ pub async fn shutdown_signal() {
         () = terminate => {},
     }
     tracing::info!("shutting down: finishing requests in flight");
+}
+
+/// An example server's `main`: logs as `RUST_LOG` says (else
+/// `default_filter`), runs `run`, and on failure prints the error and exits
+/// non-zero.
+pub async fn main_of(
+    default_filter: &str,
+    run: impl Future<Output = Result<(), Box<dyn std::error::Error>>>,
+) -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| default_filter.into()),
+        )
+        .init();
+    match run.await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
