@@ -374,9 +374,9 @@ pub fn now() -> DateTime<Utc> {
 }
 
 /// A user as clients see it: `{id, email, created_at, username, bio,
-/// image}`. Never carries a password.
+/// image, email_verified}`. Never carries a password.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
-#[schema(example = json!({"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z", "username": "ada", "bio": null, "image": null}))]
+#[schema(example = json!({"id": 1, "email": "ada@example.com", "created_at": "2026-01-01T12:00:00Z", "username": "ada", "bio": null, "image": null, "email_verified": false}))]
 pub struct User {
     /// The user's id.
     pub id: UserId,
@@ -391,6 +391,9 @@ pub struct User {
     pub bio: Option<String>,
     /// The URL of the user's picture.
     pub image: Option<String>,
+    /// Whether the user proved the address is theirs (`POST /verify`);
+    /// `false` at registration.
+    pub email_verified: bool,
 }
 
 impl User {
@@ -408,6 +411,7 @@ impl User {
             username,
             bio: None,
             image: None,
+            email_verified: false,
         }
     }
 

@@ -79,6 +79,18 @@ pub enum Error {
         /// The post.
         post: PostId,
     },
+    /// A password reset token that is unknown, used, expired, of another
+    /// purpose, or killed by a password change.
+    #[error("The password reset link is invalid or has expired; ask for a new one")]
+    ResetPasswordBadToken,
+    /// An address verification token that is unknown, used, expired or of
+    /// another purpose, or the address is verified already.
+    #[error("The verification link is invalid or has expired; ask for a new one")]
+    VerifyBadToken,
+    /// A correct password, but the account's address is not verified and
+    /// the server requires it (`AGORA_REQUIRE_VERIFIED_EMAIL`).
+    #[error("The email address of this account is not verified yet")]
+    EmailNotVerified,
     /// The request body is larger than the configured limit.
     #[error("Request body too large")]
     PayloadTooLarge,
@@ -163,6 +175,12 @@ error_codes! {
     NotCommentAuthor = "NOT_COMMENT_AUTHOR", Forbidden;
     /// The caller has voted on the post already (409).
     VoteExists = "VOTE_EXISTS", Conflict;
+    /// A bad password reset token (400).
+    ResetPasswordBadToken = "RESET_PASSWORD_BAD_TOKEN", BadRequest;
+    /// A bad address verification token (400).
+    VerifyUserBadToken = "VERIFY_USER_BAD_TOKEN", BadRequest;
+    /// Login refused until the address is verified (403).
+    LoginUserNotVerified = "LOGIN_USER_NOT_VERIFIED", Forbidden;
     /// The body is over the size limit (413).
     PayloadTooLarge = "PAYLOAD_TOO_LARGE", PayloadTooLarge;
     /// The body did not arrive in time (408).
@@ -186,6 +204,8 @@ impl std::fmt::Display for ErrorCode {
 pub enum ErrorKind {
     /// Bad input (HTTP 422).
     Validation,
+    /// A well-formed request that cannot be honoured, e.g. a spent link (HTTP 400).
+    BadRequest,
     /// Missing or invalid credentials (HTTP 401).
     Unauthorized,
     /// Not allowed (HTTP 403); also wrong login credentials, as in the original API.
@@ -215,6 +235,7 @@ impl ErrorKind {
     pub fn status_code(self) -> u16 {
         match self {
             ErrorKind::Validation => 422,
+            ErrorKind::BadRequest => 400,
             ErrorKind::Unauthorized => 401,
             ErrorKind::Forbidden => 403,
             ErrorKind::NotFound => 404,
@@ -250,6 +271,9 @@ impl Error {
             Error::CommentNotFound(_) => ErrorCode::CommentNotFound,
             Error::NotCommentAuthor => ErrorCode::NotCommentAuthor,
             Error::VoteExists { .. } => ErrorCode::VoteExists,
+            Error::ResetPasswordBadToken => ErrorCode::ResetPasswordBadToken,
+            Error::VerifyBadToken => ErrorCode::VerifyUserBadToken,
+            Error::EmailNotVerified => ErrorCode::LoginUserNotVerified,
             Error::PayloadTooLarge => ErrorCode::PayloadTooLarge,
             Error::BodyTimeout => ErrorCode::BodyTimeout,
             Error::RateLimited { .. } => ErrorCode::RateLimited,

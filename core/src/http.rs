@@ -127,6 +127,14 @@ pub enum Operation {
     DeleteComment,
     /// `POST /login`: a token pair for an email and password.
     Login,
+    /// `POST /forgot-password`: mails a password reset link.
+    ForgotPassword,
+    /// `POST /reset-password`: a new password with a reset link's token.
+    ResetPassword,
+    /// `POST /request-verify-token`: mails an address verification link.
+    RequestVerifyToken,
+    /// `POST /verify`: verifies an address with a link's token.
+    Verify,
     /// `POST /token/refresh`: a new token pair for a refresh token.
     Refresh,
     /// `POST /logout`: ends the caller's session.
@@ -266,6 +274,20 @@ pub static ENDPOINTS: &[Endpoint] = &[
             .throttled()
             .doc(d::LOGIN)
     },
+    Endpoint::new(Op::ForgotPassword, Post, "/forgot-password", 202)
+        .json()
+        .throttled()
+        .doc(d::FORGOT_PASSWORD),
+    Endpoint::new(Op::ResetPassword, Post, "/reset-password", 204)
+        .json()
+        .doc(d::RESET_PASSWORD),
+    Endpoint::new(Op::RequestVerifyToken, Post, "/request-verify-token", 202)
+        .json()
+        .throttled()
+        .doc(d::REQUEST_VERIFY_TOKEN),
+    Endpoint::new(Op::Verify, Post, "/verify", 200)
+        .json()
+        .doc(d::VERIFY),
     Endpoint::new(Op::Refresh, Post, "/token/refresh", 200)
         .json()
         .throttled()
@@ -338,6 +360,11 @@ pub static ENDPOINTS: &[Endpoint] = &[
     Endpoint::new(Op::Docs, Get, "/docs", 200).no_storage(),
     Endpoint::new(Op::Docs, Get, "/docs/{*file}", 200).no_storage(),
 ];
+
+/// The answer to a mail request, the same whether or not the address has
+/// an account.
+pub const MAIL_ON_ITS_WAY: &str =
+    "If an account has this address, a mail with a link is on its way";
 
 /// The request headers CORS lets a browser send (lower-case).
 pub const CORS_ALLOWED_HEADERS: [&str; 2] = ["authorization", "content-type"];
@@ -587,6 +614,25 @@ impl Agora {
             Op::Login => {
                 let request = parse_login(req.content_type, body()?)?;
                 json(&self.login(request, client).await?)
+            }
+            Op::ForgotPassword => {
+                let request = parse_json(req.content_type, body()?)?;
+                self.forgot_password(request, client).await?;
+                json(&Message::new(MAIL_ON_ITS_WAY))
+            }
+            Op::RequestVerifyToken => {
+                let request = parse_json(req.content_type, body()?)?;
+                self.request_verify_token(request, client).await?;
+                json(&Message::new(MAIL_ON_ITS_WAY))
+            }
+            Op::ResetPassword => {
+                let request = parse_json(req.content_type, body()?)?;
+                self.reset_password(request, client).await?;
+                Ok(Reply::Empty)
+            }
+            Op::Verify => {
+                let request = parse_json(req.content_type, body()?)?;
+                json(&self.verify_email(request, client).await?)
             }
             Op::Refresh => {
                 let request = parse_json(req.content_type, body()?)?;

@@ -29,6 +29,7 @@ pub mod crypto;
 pub mod domain;
 pub mod error;
 pub mod http;
+pub mod mail;
 pub mod openapi;
 pub mod schema;
 pub mod service;

@@ -34,8 +34,9 @@ use crate::domain::{
 use crate::error::{Error, ErrorCode};
 use crate::http::{Auth, BodyKind, ENDPOINTS, Endpoint, Method};
 use crate::schema::{
-    AccountDeletion, CommentCreate, LoginRequest, Message, PasswordChange, PostCreate,
-    ProfileUpdate, RefreshRequest, SessionInfo, Token, UserCreate, VoteRequest,
+    AccountDeletion, CommentCreate, EmailRequest, LoginRequest, Message, PasswordChange,
+    PostCreate, ProfileUpdate, RefreshRequest, ResetPasswordRequest, SessionInfo, Token,
+    UserCreate, VerifyRequest, VoteRequest,
 };
 
 /// The OpenAPI document, as served at `GET /openapi.json`: the info,
@@ -316,9 +317,43 @@ pub(crate) mod docs {
             .errors(&[WRONG_PASSWORD]);
     pub(crate) const LOGIN: OperationDoc = doc("auth", "Logged in")
         .response(schema::<Token>)
-        .errors(&[err("Unknown email or wrong password", || {
-            Error::InvalidCredentials
-        })]);
+        .errors(&[
+            err("Unknown email or wrong password", || Error::InvalidCredentials),
+            err(
+                "A correct password, but the address is not verified (AGORA_REQUIRE_VERIFIED_EMAIL=on)",
+                || Error::EmailNotVerified,
+            ),
+        ]);
+    pub(crate) const FORGOT_PASSWORD: OperationDoc = doc(
+        "auth",
+        "Accepted: the same answer for every address; a registered one gets a link to \
+         {public_url}/reset-password?token=... (at most 3 mails per 15 minutes)",
+    )
+    .request(schema::<EmailRequest>)
+    .response(schema::<Message>);
+    pub(crate) const RESET_PASSWORD: OperationDoc = doc(
+        "auth",
+        "The password is changed, the token spent and every session of the user ended",
+    )
+    .request(schema::<ResetPasswordRequest>)
+    .errors(&[err(
+        "Unknown, spent or expired token, or the password changed since it was sent",
+        || Error::ResetPasswordBadToken,
+    )]);
+    pub(crate) const REQUEST_VERIFY_TOKEN: OperationDoc = doc(
+        "auth",
+        "Accepted: the same answer for every address; a registered, unverified one gets a \
+         link to {public_url}/verify?token=...",
+    )
+    .request(schema::<EmailRequest>)
+    .response(schema::<Message>);
+    pub(crate) const VERIFY: OperationDoc = doc("auth", "The address is verified")
+        .request(schema::<VerifyRequest>)
+        .response(schema::<User>)
+        .errors(&[err(
+            "Unknown, spent or expired token, or the address is verified already",
+            || Error::VerifyBadToken,
+        )]);
     pub(crate) const REFRESH: OperationDoc =
         doc("auth", "A new token pair; the old refresh token is spent")
             .request(schema::<RefreshRequest>)
@@ -572,11 +607,11 @@ pub struct PageParams {
         UserId, PostId, CommentId, Email, Username, Tag, User, Post, PostWithVotes, Session,
         SessionInfo, Token, Message, Profile, Comment, TagCount, UserCreate, LoginRequest,
         LoginForm, PostCreate, ProfileUpdate, CommentCreate, VoteRequest, RefreshRequest,
-        PasswordChange, AccountDeletion, HttpError, ValidationError, ValidationErrorItem, Health,
-        JwkSet,
+        PasswordChange, AccountDeletion, EmailRequest, ResetPasswordRequest, VerifyRequest,
+        HttpError, ValidationError, ValidationErrorItem, Health, JwkSet,
     )),
     tags(
-        (name = "auth", description = "Login, tokens and sessions"),
+        (name = "auth", description = "Login, tokens, sessions, password reset and address verification"),
         (name = "users", description = "Accounts"),
         (name = "posts", description = "Posts, votes, the feed and tags"),
         (name = "comments", description = "Comments on posts"),

@@ -659,6 +659,34 @@ pub struct PasswordChange {
     pub new_password: String,
 }
 
+/// `POST /forgot-password` and `POST /request-verify-token` body.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+#[schema(example = json!({"email": "ada@example.com"}))]
+pub struct EmailRequest {
+    /// The account's email address.
+    #[schema(format = Email, max_length = 254)]
+    pub email: String,
+}
+
+/// `POST /reset-password` body.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+pub struct ResetPasswordRequest {
+    /// The token from the reset link.
+    #[schema(max_length = 256)]
+    pub token: String,
+    /// The new password (same rules as at registration).
+    #[schema(min_length = 8, max_length = 128)]
+    pub new_password: String,
+}
+
+/// `POST /verify` body.
+#[derive(Clone, Deserialize, utoipa::ToSchema)]
+pub struct VerifyRequest {
+    /// The token from the verification link.
+    #[schema(max_length = 256)]
+    pub token: String,
+}
+
 /// `DELETE /users/me` body.
 #[derive(Clone, Deserialize, utoipa::ToSchema)]
 pub struct AccountDeletion {

@@ -8,6 +8,7 @@
 //! follow is idempotent instead). Deleting a user deletes their posts,
 //! votes, follows, comments and sessions; deleting a post deletes its votes,
 //! tags and comments; deleting a session deletes its refresh tokens.
+//! Deleting a user deletes their account tokens too.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -17,6 +18,8 @@ use crate::domain::{
     RefreshClaim, RefreshTokenRecord, Session, TagCount, User, UserCredentials, UserId, Username,
 };
 use crate::error::Error;
+use crate::mail::MailKind;
+use crate::throttle::Limit;
 
 /// The cause a [`StorageError`] carries (the driver's error).
 pub type StorageCause = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -270,10 +273,85 @@ pub trait SessionStore: Send + Sync {
     ) -> StorageResult<u64>;
 }
 
+/// A single-use account token as stored: only its SHA-256 hash, never the
+/// token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountToken {
+    /// Hex SHA-256 of the token.
+    pub token_hash: String,
+    /// What it is for: a token of one purpose never serves the other.
+    pub purpose: MailKind,
+    /// When it was issued.
+    pub created_at: DateTime<Utc>,
+    /// When it stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// What [`AccountTokenStore::issue_token`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenIssue {
+    /// The token was stored for this user: mail it.
+    Issued(User),
+    /// No account has the address.
+    NoAccount,
+    /// A verification was asked for an address verified already.
+    AlreadyVerified,
+    /// The address had its share of mails within the window.
+    Capped,
+}
+
+/// Single-use tokens of password resets and address verifications.
+///
+/// A token is live while unused and unexpired, while its user's address is
+/// the one it was issued to, and: a reset token while the user's credential
+/// generation is the one it was issued under (a password change by any
+/// route, or the end of every session, kills it, so of two outstanding
+/// tokens the second dies when the first is used); a verification token
+/// while the address is unverified. Every operation takes the user's row
+/// first (the store's lock order), so each is atomic however many run at
+/// once, on however many servers.
+#[async_trait]
+pub trait AccountTokenStore: Send + Sync {
+    /// Stores `token` for the account with `email` (case-insensitively),
+    /// bound to its address and credential generation, unless it has no
+    /// account, a verification is asked for a verified address, or the
+    /// account had `cap.max` tokens (of any purpose) issued within
+    /// `cap.window` before `token.created_at`. Tokens expired and out of
+    /// that window are pruned on the way.
+    async fn issue_token(
+        &self,
+        email: &Email,
+        token: &AccountToken,
+        cap: Limit,
+    ) -> StorageResult<TokenIssue>;
+    /// The user of the live token with this hash and purpose at `now`.
+    async fn live_token(
+        &self,
+        token_hash: &str,
+        purpose: MailKind,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<UserId>>;
+    /// In one transaction: uses the live password reset token with this
+    /// hash, sets the password hash, starts a new credential generation and
+    /// ends every session of the user. Returns the user and how many active
+    /// sessions ended; `None` (nothing changed) when the token is not live.
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        new_password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<(UserId, u64)>>;
+    /// In one transaction: uses the live verification token with this hash
+    /// and marks the user's address verified; returns the user, `None`
+    /// (nothing changed) when the token is not live.
+    async fn verify_email(&self, token_hash: &str, now: DateTime<Utc>)
+    -> StorageResult<Option<User>>;
+}
+
 /// Everything a backend provides.
 #[async_trait]
 pub trait Store:
-    UserStore + PostStore + VoteStore + FollowStore + CommentStore + SessionStore
+    UserStore + PostStore + VoteStore + FollowStore + CommentStore + SessionStore + AccountTokenStore
 {
     /// Succeeds when the database answers a trivial query.
     async fn ping(&self) -> StorageResult<()>;

@@ -49,6 +49,10 @@ pub struct ThrottleConfig {
     pub login_ip: Limit,
     /// Registrations per client IP: 20 per hour.
     pub register_ip: Limit,
+    /// Password reset and verification mail requests per client IP: 10 per
+    /// hour (each address also gets at most 3 mails per 15 minutes, see
+    /// `MailConfig::per_address`).
+    pub mail_ip: Limit,
 }
 
 impl Default for ThrottleConfig {
@@ -66,6 +70,10 @@ impl Default for ThrottleConfig {
             },
             register_ip: Limit {
                 max: 20,
+                window: Duration::from_secs(3600),
+            },
+            mail_ip: Limit {
+                max: 10,
                 window: Duration::from_secs(3600),
             },
         }
@@ -411,16 +419,26 @@ impl Throttle {
 
     /// Counts a registration attempt from `ip`; refuses it past the limit.
     pub async fn check_registration(&self, ip: Option<IpAddr>) -> Result<()> {
+        self.check_ip("register", self.config.register_ip, ip).await
+    }
+
+    /// Counts a request for a password reset or verification mail from
+    /// `ip`; refuses it past the limit.
+    pub async fn check_mail_request(&self, ip: Option<IpAddr>) -> Result<()> {
+        self.check_ip("mail_request", self.config.mail_ip, ip)
+            .await
+    }
+
+    /// Counts an `event` from `ip` against `limit`.
+    async fn check_ip(&self, event: &str, limit: Limit, ip: Option<IpAddr>) -> Result<()> {
         let (true, Some(ip)) = (self.config.enabled, ip) else {
             return Ok(());
         };
-        let key = format!("register:ip:{}", ip_key(ip));
-        if let Reservation::Refused { retry_after } = self
-            .store
-            .reserve(&key, &Self::fixed(self.config.register_ip))
-            .await?
+        let key = format!("{event}:ip:{}", ip_key(ip));
+        if let Reservation::Refused { retry_after } =
+            self.store.reserve(&key, &Self::fixed(limit)).await?
         {
-            tracing::warn!(target: "agora::audit", event = "register", outcome = "throttled_ip", ip = %ip);
+            tracing::warn!(target: "agora::audit", event, outcome = "throttled_ip", ip = %ip);
             return Err(limited(retry_after));
         }
         Ok(())

@@ -29,6 +29,12 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("AGORA_REFRESH_REUSE_GRACE", "sessions.reuse_grace"),
     ("AGORA_THROTTLE", "throttle.enabled"),
     ("AGORA_HIDE_EMAILS", "hide_emails"),
+    ("AGORA_PUBLIC_URL", "mail.public_url"),
+    ("AGORA_SMTP_URL", "mail.smtp_url"),
+    ("AGORA_MAIL_FROM", "mail.from"),
+    ("AGORA_PASSWORD_RESET_TTL", "mail.reset_ttl"),
+    ("AGORA_VERIFY_TOKEN_TTL", "mail.verify_ttl"),
+    ("AGORA_REQUIRE_VERIFIED_EMAIL", "mail.require_verified_email"),
     ("AGORA_TRUSTED_PROXY_HEADER", "proxy.header"),
     ("AGORA_TRUSTED_PROXY_HOPS", "proxy.hops"),
     ("AGORA_REDIS_URL", "server.redis.url"),
@@ -114,9 +120,14 @@ impl<L: Fn(&str) -> Option<String>> Vars<L> {
                 "a positive duration like 30d, 12h or 10s",
             )?;
         }
+        self.mail(&mut c)?;
         for (var, field) in [
             ("AGORA_THROTTLE", &mut c.throttle.enabled),
             ("AGORA_HIDE_EMAILS", &mut c.hide_emails),
+            (
+                "AGORA_REQUIRE_VERIFIED_EMAIL",
+                &mut c.mail.require_verified_email,
+            ),
             ("AGORA_PASSWORD_BLOCKLIST", &mut c.passwords.blocklist),
         ] {
             self.set(field, var, switch, "on or off")?;
@@ -239,6 +250,40 @@ impl<L: Fn(&str) -> Option<String>> Vars<L> {
             positive,
             "a positive number of bytes",
         )
+    }
+
+    /// The mail settings. Without an SMTP server, the public URL defaults
+    /// to the server's own address (links are then only logged, for local
+    /// development); with one it must be set.
+    fn mail(&self, c: &mut Config) -> Result<(), ConfigError> {
+        let mail = &mut c.mail;
+        self.set(
+            &mut mail.public_url,
+            "AGORA_PUBLIC_URL",
+            |v| url::Url::parse(v).ok().map(Some),
+            "an absolute URL like https://app.example.com",
+        )?;
+        mail.smtp_url = self.get("AGORA_SMTP_URL");
+        mail.from = self.get("AGORA_MAIL_FROM");
+        for (var, field) in [
+            ("AGORA_PASSWORD_RESET_TTL", &mut mail.reset_ttl),
+            ("AGORA_VERIFY_TOKEN_TTL", &mut mail.verify_ttl),
+        ] {
+            self.set(field, var, duration, "a positive duration like 3600, 30m or 1h")?;
+        }
+        if mail.public_url.is_none() && mail.smtp_url.is_none() {
+            let bind = c.server.bind;
+            let host = if bind.ip().is_unspecified() {
+                "localhost".to_owned()
+            } else {
+                match bind.ip() {
+                    std::net::IpAddr::V6(ip) => format!("[{ip}]"),
+                    ip => ip.to_string(),
+                }
+            };
+            mail.public_url = url::Url::parse(&format!("http://{host}:{}", bind.port())).ok();
+        }
+        Ok(())
     }
 
     fn tokens(&self, c: &mut Config) -> Result<(), ConfigError> {

@@ -11,6 +11,7 @@
 //! | `sessions` | [`SessionConfig`] | [`crate::domain`]: refresh token and session lifetimes |
 //! | `proxy` | [`TrustedProxy`] | [`crate::domain`]: whose header names the client IP |
 //! | `hide_emails` | `bool` | the services |
+//! | `mail` | [`MailConfig`] | [`crate::mail`]: public URL, SMTP, link lifetimes, verified-address switch, templates |
 //! | `server` | [`ServerConfig`] | servers only: database, pool, Redis, bind, CORS, body limit, HTTP timeouts |
 //!
 //! Errors name the setting by its field path (`tokens.secret`); errors of
@@ -29,6 +30,7 @@ use std::path::PathBuf;
 pub use crate::crypto::password::HashConfig;
 pub use crate::crypto::secret::{JwtSecret, MIN_SECRET_BYTES, MIN_SECRET_ENTROPY_BITS};
 pub use crate::crypto::tokens::TokenConfig;
+pub use crate::mail::MailConfig;
 pub use crate::domain::{MAX_TRUSTED_PROXY_HOPS, PasswordPolicy, SessionConfig, TrustedProxy};
 pub use crate::setting::{ConfigError, Reason};
 pub use crate::throttle::ThrottleConfig;
@@ -54,6 +56,9 @@ pub struct Config {
     /// post owners; users still see their own. Off by default, as the
     /// original API showed them to everyone.
     pub hide_emails: bool,
+    /// Account recovery and address verification: public URL, SMTP
+    /// server, link lifetimes, the verified-address switch, mail templates.
+    pub mail: MailConfig,
     /// What only servers read: database, pool, Redis, bind address, CORS,
     /// body limit, HTTP timeouts.
     pub server: ServerConfig,
@@ -75,6 +80,7 @@ impl Config {
         self.server.validate()?;
         self.tokens.validate()?;
         self.proxy.validate()?;
+        self.mail.validate()?;
         self.passwords.validate()
     }
 

@@ -18,3 +18,11 @@ pub fn random_hex(n: usize) -> String {
     getrandom::fill(&mut bytes).expect("the operating system's random number generator failed");
     hex::encode(bytes)
 }
+
+/// The stored form of a random token (a refresh token, a reset or
+/// verification token): hex SHA-256. The tokens carry at least 256 random
+/// bits, so a fast hash is enough: nothing can be guessed from it.
+pub fn token_hash(token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(token.as_bytes()))
+}

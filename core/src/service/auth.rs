@@ -15,6 +15,9 @@ impl Agora {
     /// timing reveals which emails are registered. Failures are throttled per
     /// account and per client IP ([`Error::RateLimited`]). A hash made with
     /// weaker parameters (or imported from bcrypt) is replaced after success.
+    /// With `MailConfig::require_verified_email`, an account whose address
+    /// is not verified is refused after a correct password
+    /// ([`Error::EmailNotVerified`]).
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<Token> {
         let password = Password::new(request.password);
         let email = Email::parse(&request.email);
@@ -50,6 +53,12 @@ impl Agora {
             return fail("failure");
         };
         let user = credentials.user.clone();
+        if self.inner.mail.require_verified_email && !user.email_verified {
+            attempt.succeeded().await?;
+            tracing::info!(target: "agora::audit", event = "login", outcome = "email_not_verified",
+                user_id = user.id.0, ip = ?client.ip);
+            return Err(Error::EmailNotVerified);
+        }
         if verification.needs_rehash {
             self.upgrade_hash(user.id, &credentials.password_hash, &password)
                 .await;

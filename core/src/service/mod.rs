@@ -5,6 +5,7 @@
 
 mod auth;
 mod posts;
+mod recovery;
 mod sessions;
 mod social;
 mod users;
@@ -19,6 +20,7 @@ use crate::crypto::jwt::TokenKeys;
 use crate::crypto::password::PasswordHasher;
 use crate::domain::{ClientInfo, Post, SessionConfig, TrustedProxy, User, UserId};
 use crate::error::Result;
+use crate::mail::{LogMailer, MailConfig, Mailer};
 use crate::storage::Store;
 use crate::throttle::{MemoryThrottleStore, Throttle, ThrottleStore};
 
@@ -40,6 +42,12 @@ struct Inner {
     throttle_store: Option<Arc<dyn ThrottleStore>>,
     proxy: TrustedProxy,
     sessions: SessionConfig,
+    mail: MailConfig,
+    mailer: Arc<dyn Mailer>,
+    /// Mails queued or being sent (at most `recovery::MAX_PENDING_MAILS`).
+    pending_mails: std::sync::atomic::AtomicUsize,
+    /// Turns to prepare and send a mail (`recovery::CONCURRENT_MAILS`).
+    mail_turns: tokio::sync::Semaphore,
 }
 
 impl std::fmt::Debug for Agora {
@@ -76,7 +84,30 @@ impl Agora {
         throttle_store: Arc<dyn ThrottleStore>,
         config: &Config,
     ) -> Result<Self, ConfigError> {
+        Self::from_parts(store, throttle_store, Arc::new(LogMailer), config)
+    }
+
+    /// [`Agora::with_throttle_store`] with account mail (password reset and
+    /// address verification links) delivered by `mailer`, e.g.
+    /// `agora_sqlx`'s SMTP mailer; the other constructors log links
+    /// instead ([`LogMailer`], for local development).
+    pub fn from_parts(
+        store: Arc<dyn Store>,
+        throttle_store: Arc<dyn ThrottleStore>,
+        mailer: Arc<dyn Mailer>,
+        config: &Config,
+    ) -> Result<Self, ConfigError> {
         config.validate()?;
+        if config.mail.public_url.is_none() {
+            tracing::warn!(
+                "no public URL (AGORA_PUBLIC_URL): password reset and verification mails are not sent"
+            );
+        } else if mailer.logs_links() {
+            tracing::info!(
+                "no SMTP server (AGORA_SMTP_URL): password reset and verification links are \
+                 logged at INFO instead of mailed, for local development only"
+            );
+        }
         // HS256 secret or EdDSA/ES256 keys; a clear error when missing or unusable.
         let tokens = TokenKeys::from_config(&config.tokens)?;
         let hasher = PasswordHasher::from_config(&config.hashing)?;
@@ -92,6 +123,10 @@ impl Agora {
                 throttle: Throttle::new(config.throttle.clone(), throttle_store),
                 proxy: config.proxy.clone(),
                 sessions: config.sessions,
+                mail: config.mail.clone(),
+                mailer,
+                pending_mails: std::sync::atomic::AtomicUsize::new(0),
+                mail_turns: tokio::sync::Semaphore::new(recovery::CONCURRENT_MAILS),
             }),
         })
     }

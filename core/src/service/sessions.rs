@@ -3,23 +3,17 @@
 
 use chrono::{DateTime, Utc};
 use hmac::{Hmac, KeyInit, Mac};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
 
 use super::Agora;
 use super::auth::session_of;
-use crate::crypto::random_hex;
+use crate::crypto::{random_hex, token_hash};
 use crate::domain::{Caller, ClientInfo, RefreshTokenRecord, Session, User, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{RefreshRequest, SessionInfo, Token};
 
 /// Refresh tokens longer than this are not looked up.
 const MAX_REFRESH_TOKEN_LEN: usize = 256;
-
-/// The stored form of a refresh token. The token carries 256 random bits, so
-/// a fast hash is enough: nothing can be guessed from it.
-fn refresh_hash(token: &str) -> String {
-    hex::encode(Sha256::digest(token.as_bytes()))
-}
 
 fn duration(std: std::time::Duration) -> chrono::Duration {
     chrono::Duration::from_std(std).unwrap_or(chrono::Duration::MAX)
@@ -81,7 +75,7 @@ impl Agora {
     ) -> RefreshTokenRecord {
         let expires_at = (now + duration(self.inner.sessions.refresh_ttl)).min(session.expires_at);
         RefreshTokenRecord {
-            token_hash: refresh_hash(token),
+            token_hash: token_hash(token),
             session_id: session.id.clone(),
             created_at: now,
             expires_at,
@@ -123,7 +117,7 @@ impl Agora {
         let Some(claim) = self
             .inner
             .store
-            .claim_refresh_token(&refresh_hash(&token))
+            .claim_refresh_token(&token_hash(&token))
             .await?
         else {
             tracing::info!(target: "agora::audit", event = "refresh", outcome = "unknown_token", ip = ?client.ip);

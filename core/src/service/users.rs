@@ -53,7 +53,7 @@ impl Agora {
 
     /// A password chosen by the user, checked against the password rules;
     /// errors point at the body's `field`.
-    fn new_password(&self, raw: String, field: &str) -> Result<Password> {
+    pub(super) fn new_password(&self, raw: String, field: &str) -> Result<Password> {
         self.inner
             .password_policy
             .check(raw)

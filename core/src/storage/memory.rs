@@ -10,9 +10,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    CommentStore, EMAIL_KEY, FollowStore, PostStore, SessionStore, StorageError, StorageResult,
+    AccountToken, AccountTokenStore, CommentStore, TokenIssue, EMAIL_KEY, FollowStore, PostStore, SessionStore, StorageError, StorageResult,
     Store, USERNAME_KEY, UserStore, VoteStore,
 };
+use crate::mail::MailKind;
+use crate::throttle::Limit;
 use crate::domain::{
     Comment, CommentId, Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, ProfileChange,
     RefreshClaim, RefreshTokenRecord, Session, Tag, TagCount, User, UserCredentials, UserId,
@@ -40,6 +42,8 @@ struct Tables {
     comments: BTreeMap<CommentId, CommentRow>,
     sessions: HashMap<String, SessionRow>,
     refresh_tokens: HashMap<String, RefreshRow>,
+    /// By token hash.
+    account_tokens: HashMap<String, AccountTokenRow>,
 }
 
 #[derive(Debug)]
@@ -71,6 +75,15 @@ struct SessionRow {
     session: Session,
     refresh_key: String,
     credential_generation: i64,
+}
+
+#[derive(Debug)]
+struct AccountTokenRow {
+    record: AccountToken,
+    user: UserId,
+    email: Email,
+    credential_generation: i64,
+    used_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug)]
@@ -294,6 +307,7 @@ impl UserStore for MemoryStore {
             ..
         } = &mut *tables;
         refresh_tokens.retain(|_, row| sessions.contains_key(&row.record.session_id));
+        tables.account_tokens.retain(|_, row| row.user != id);
         Ok(true)
     }
 }
@@ -707,9 +721,23 @@ impl SessionStore for MemoryStore {
         new_password_hash: Option<&str>,
         now: DateTime<Utc>,
     ) -> StorageResult<u64> {
-        let mut tables = self.tables();
-        let Some(owner) = tables.users.get_mut(&user) else {
-            return Ok(0);
+        Ok(self
+            .tables()
+            .end_sessions(user, keep, new_password_hash, now))
+    }
+}
+
+impl Tables {
+    /// [`SessionStore::end_sessions`] on the locked tables.
+    fn end_sessions(
+        &mut self,
+        user: UserId,
+        keep: Option<&str>,
+        new_password_hash: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> u64 {
+        let Some(owner) = self.users.get_mut(&user) else {
+            return 0;
         };
         owner.credential_generation += 1;
         if let Some(hash) = new_password_hash {
@@ -717,7 +745,7 @@ impl SessionStore for MemoryStore {
         }
         let generation = owner.credential_generation;
         let mut ended = 0;
-        for row in tables.sessions.values_mut() {
+        for row in self.sessions.values_mut() {
             if row.session.user_id != user {
                 continue;
             }
@@ -731,7 +759,115 @@ impl SessionStore for MemoryStore {
                 ended += 1;
             }
         }
-        Ok(ended)
+        ended
+    }
+
+    /// The token with this hash and purpose if it is live at `now` (see
+    /// [`AccountTokenStore`]).
+    fn live_token(&self, hash: &str, purpose: MailKind, now: DateTime<Utc>) -> Option<UserId> {
+        let token = self.account_tokens.get(hash)?;
+        let user = self.users.get(&token.user)?;
+        let bound = match purpose {
+            MailKind::PasswordReset => token.credential_generation == user.credential_generation,
+            MailKind::VerifyEmail => !user.user.email_verified,
+        };
+        (token.record.purpose == purpose
+            && token.used_at.is_none()
+            && token.record.expires_at > now
+            && user.user.email.as_ref() == Some(&token.email)
+            && bound)
+            .then_some(token.user)
+    }
+
+    /// Uses the live token with this hash and purpose; its user, if it was live.
+    fn use_token(&mut self, hash: &str, purpose: MailKind, now: DateTime<Utc>) -> Option<UserId> {
+        let user = self.live_token(hash, purpose, now)?;
+        self.account_tokens.get_mut(hash)?.used_at = Some(now);
+        Some(user)
+    }
+}
+
+#[async_trait]
+impl AccountTokenStore for MemoryStore {
+    async fn issue_token(
+        &self,
+        email: &Email,
+        token: &AccountToken,
+        cap: Limit,
+    ) -> StorageResult<TokenIssue> {
+        let mut tables = self.tables();
+        let Some(row) = tables.user_by_email(email) else {
+            return Ok(TokenIssue::NoAccount);
+        };
+        let (user, generation) = (row.user.clone(), row.credential_generation);
+        if token.purpose == MailKind::VerifyEmail && user.email_verified {
+            return Ok(TokenIssue::AlreadyVerified);
+        }
+        let window_start = token.created_at
+            - chrono::Duration::from_std(cap.window).unwrap_or(chrono::Duration::MAX);
+        tables.account_tokens.retain(|_, t| {
+            t.user != user.id || t.record.created_at > window_start || t.record.expires_at > token.created_at
+        });
+        let recent = tables
+            .account_tokens
+            .values()
+            .filter(|t| t.user == user.id && t.record.created_at > window_start)
+            .count();
+        if recent as u64 >= cap.max {
+            return Ok(TokenIssue::Capped);
+        }
+        let Some(address) = user.email.clone() else {
+            return Ok(TokenIssue::NoAccount);
+        };
+        tables.account_tokens.insert(
+            token.token_hash.clone(),
+            AccountTokenRow {
+                record: token.clone(),
+                user: user.id,
+                email: address,
+                credential_generation: generation,
+                used_at: None,
+            },
+        );
+        Ok(TokenIssue::Issued(user))
+    }
+
+    async fn live_token(
+        &self,
+        token_hash: &str,
+        purpose: MailKind,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<UserId>> {
+        Ok(self.tables().live_token(token_hash, purpose, now))
+    }
+
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        new_password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<(UserId, u64)>> {
+        let mut tables = self.tables();
+        let Some(user) = tables.use_token(token_hash, MailKind::PasswordReset, now) else {
+            return Ok(None);
+        };
+        let ended = tables.end_sessions(user, None, Some(new_password_hash), now);
+        Ok(Some((user, ended)))
+    }
+
+    async fn verify_email(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<User>> {
+        let mut tables = self.tables();
+        let Some(user) = tables.use_token(token_hash, MailKind::VerifyEmail, now) else {
+            return Ok(None);
+        };
+        Ok(tables.users.get_mut(&user).map(|row| {
+            row.user.email_verified = true;
+            row.user.clone()
+        }))
     }
 }
 
