@@ -8,10 +8,12 @@ use agora_core::domain::{
     Comment, CommentId, Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, ProfileChange,
     RefreshClaim, RefreshTokenRecord, Session, TagCount, User, UserCredentials, UserId, Username,
 };
+use agora_core::mail::MailKind;
 use agora_core::storage::{
-    CommentStore, FollowStore, PostStore, SessionStore, StorageError, StorageResult, Store,
-    UserStore, VoteStore,
+    AccountToken, AccountTokenStore, CommentStore, FollowStore, PostStore, SessionStore,
+    StorageError, StorageResult, Store, TokenIssue, UserStore, VoteStore,
 };
+use agora_core::throttle::Limit;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
@@ -336,6 +338,50 @@ impl<S: Store> SessionStore for BoundedStore<S> {
     ) -> StorageResult<u64> {
         self.bounded(self.inner.end_sessions(user, keep, new_password_hash, now))
             .await
+    }
+}
+
+#[async_trait]
+impl<S: Store> AccountTokenStore for BoundedStore<S> {
+    async fn issue_token(
+        &self,
+        email: &Email,
+        token: &AccountToken,
+        cap: Limit,
+    ) -> StorageResult<TokenIssue> {
+        self.bounded(self.inner.issue_token(email, token, cap))
+            .await
+    }
+
+    async fn live_token(
+        &self,
+        token_hash: &str,
+        purpose: MailKind,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<UserId>> {
+        self.bounded(self.inner.live_token(token_hash, purpose, now))
+            .await
+    }
+
+    async fn reset_password(
+        &self,
+        token_hash: &str,
+        new_password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<(UserId, u64)>> {
+        self.bounded(
+            self.inner
+                .reset_password(token_hash, new_password_hash, now),
+        )
+        .await
+    }
+
+    async fn verify_email(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<User>> {
+        self.bounded(self.inner.verify_email(token_hash, now)).await
     }
 }
 

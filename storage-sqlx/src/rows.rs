@@ -16,6 +16,7 @@ pub(crate) struct UserRow {
     username: Option<String>,
     bio: Option<String>,
     image: Option<String>,
+    email_verified: bool,
 }
 
 /// A user from its stored columns.
@@ -26,6 +27,7 @@ fn user(
     username: Option<String>,
     bio: Option<String>,
     image: Option<String>,
+    email_verified: bool,
 ) -> User {
     User {
         id: UserId(id),
@@ -34,12 +36,21 @@ fn user(
         username: username.map(Username::from_trusted),
         bio,
         image,
+        email_verified,
     }
 }
 
 impl From<UserRow> for User {
     fn from(r: UserRow) -> Self {
-        user(r.id, r.email, r.created_at, r.username, r.bio, r.image)
+        user(
+            r.id,
+            r.email,
+            r.created_at,
+            r.username,
+            r.bio,
+            r.image,
+            r.email_verified,
+        )
     }
 }
 
@@ -94,6 +105,7 @@ pub(crate) struct PostRow {
     owner_username: Option<String>,
     owner_bio: Option<String>,
     owner_image: Option<String>,
+    owner_email_verified: bool,
     /// The tags joined by [`TAG_SEPARATOR`]; NULL when there are none.
     tags: Option<String>,
     votes: i64,
@@ -131,6 +143,7 @@ impl From<PostRow> for PostWithVotes {
                     r.owner_username,
                     r.owner_bio,
                     r.owner_image,
+                    r.owner_email_verified,
                 ),
                 description: r.description,
                 tags: split_tags(r.tags),
@@ -169,6 +182,7 @@ pub(crate) struct CommentRow {
     author_username: Option<String>,
     author_bio: Option<String>,
     author_image: Option<String>,
+    author_email_verified: bool,
 }
 
 impl From<CommentRow> for Comment {
@@ -185,6 +199,7 @@ impl From<CommentRow> for Comment {
                 r.author_username,
                 r.author_bio,
                 r.author_image,
+                r.author_email_verified,
             ),
         }
     }
@@ -218,7 +233,7 @@ impl From<SessionRow> for Session {
 }
 
 /// A session with its user's columns (`user_email`, `user_created_at`,
-/// `user_username`, `user_bio`, `user_image`).
+/// `user_username`, `user_bio`, `user_image`, `user_email_verified`).
 #[derive(FromRow)]
 pub(crate) struct SessionUserRow {
     #[sqlx(flatten)]
@@ -228,6 +243,7 @@ pub(crate) struct SessionUserRow {
     user_username: Option<String>,
     user_bio: Option<String>,
     user_image: Option<String>,
+    user_email_verified: bool,
 }
 
 impl From<SessionUserRow> for (User, Session) {
@@ -239,6 +255,7 @@ impl From<SessionUserRow> for (User, Session) {
             r.user_username,
             r.user_bio,
             r.user_image,
+            r.user_email_verified,
         );
         (owner, r.session.into())
     }

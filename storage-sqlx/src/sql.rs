@@ -113,6 +113,27 @@ pub(crate) struct Sql {
     pub(crate) carry_session_over: &'static str,
     /// Session ids are never empty, so binding "" as the kept id keeps nothing.
     pub(crate) revoke_sessions: &'static str,
+    /// Locks a user's row by id (SQLite: takes the write lock), returning
+    /// the id when the user exists.
+    pub(crate) lock_user: &'static str,
+    /// The same by email, case-insensitively.
+    pub(crate) lock_user_by_email: &'static str,
+    /// Deletes a user's tokens created at or before the bound time and
+    /// expired at the other. Binds user, created_at bound, now.
+    pub(crate) prune_tokens: &'static str,
+    /// A user's tokens created after the bound time. Binds user, since.
+    pub(crate) count_recent_tokens: &'static str,
+    /// Binds hash, purpose, user, email, credential generation, created_at, expires_at.
+    pub(crate) insert_token: &'static str,
+    /// The user of a token by hash, whatever its state.
+    pub(crate) token_user: &'static str,
+    /// The user of a live password reset token. Binds hash, purpose, now.
+    pub(crate) live_reset_token: &'static str,
+    /// The user of a live verification token. Binds hash, purpose, now.
+    pub(crate) live_verify_token: &'static str,
+    /// Marks a token used. Binds now, hash.
+    pub(crate) use_token: &'static str,
+    pub(crate) mark_email_verified: &'static str,
 }
 
 /// A dialect's [`Sql`]. Its arguments, in this order:
@@ -141,7 +162,22 @@ pub(crate) struct Sql {
 /// - `lock_post`, `lock_user_posts`: [`Sql::lock_post`] and
 ///   [`Sql::lock_user_posts`], whole (`SELECT ... FOR UPDATE` where rows can
 ///   be locked; SQLite locks the whole database at its first write);
-/// - `feed_join`: the join of `follows` in a feed (see [`Sql::feed_join`]).
+/// - `feed_join`: the join of `follows` in a feed (see [`Sql::feed_join`]);
+/// - `lock_user`, `lock_user_by_email`: [`Sql::lock_user`] and
+///   [`Sql::lock_user_by_email`], whole.
+/// The user of a live token `t` of user `u`, by hash and purpose (the
+/// first two placeholders) at a time (the third): unused, unexpired, and
+/// still for the user's address; each purpose adds its own binding.
+macro_rules! live_token {
+    ($hash:literal, $purpose:literal, $now:literal) => {
+        concat!(
+            "SELECT t.user_id FROM account_tokens t JOIN users u ON u.id = t.user_id ",
+            "WHERE t.token_hash = ", $hash, " AND t.purpose = ", $purpose,
+            " AND t.used_at IS NULL AND t.expires_at > ", $now, " AND t.email = u.email"
+        )
+    };
+}
+
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
         sql!(@ids $backend, true, " RETURNING id", $($rest)+)
@@ -175,7 +211,9 @@ macro_rules! sql {
         count_once: $count_once:literal,
         lock_post: $lock_post:literal,
         lock_user_posts: $lock_user_posts:literal,
-        feed_join: $feed_join:literal $(,)?
+        feed_join: $feed_join:literal,
+        lock_user: $lock_user:literal,
+        lock_user_by_email: $lock_user_by_email:literal $(,)?
     ) => {
         Sql {
             backend: $backend,
@@ -290,7 +328,8 @@ macro_rules! sql {
                 "SELECT ",
                 session_columns!(),
                 ", u.email AS user_email, u.created_at AS user_created_at, u.username AS user_username, ",
-                "u.bio AS user_bio, u.image AS user_image FROM sessions s JOIN users u ON u.id = s.user_id ",
+                "u.bio AS user_bio, u.image AS user_image, u.email_verified AS user_email_verified ",
+                "FROM sessions s JOIN users u ON u.id = s.user_id ",
                 "WHERE s.id = ", $p1, " AND s.user_id = ", $p2,
                 " AND s.credential_generation = u.credential_generation"
             ),
@@ -335,6 +374,31 @@ macro_rules! sql {
                 "UPDATE sessions SET revoked_at = ", $p1, " WHERE user_id = ", $p2,
                 " AND revoked_at IS NULL AND expires_at > ", $p3, " AND id <> ", $p4
             ),
+            lock_user: $lock_user,
+            lock_user_by_email: $lock_user_by_email,
+            prune_tokens: concat!(
+                "DELETE FROM account_tokens WHERE user_id = ", $p1, " AND created_at <= ", $p2,
+                " AND expires_at <= ", $p3
+            ),
+            count_recent_tokens: concat!(
+                "SELECT COUNT(*) FROM account_tokens WHERE user_id = ", $p1, " AND created_at > ", $p2
+            ),
+            insert_token: concat!(
+                "INSERT INTO account_tokens (token_hash, purpose, user_id, email, credential_generation, ",
+                "created_at, expires_at) VALUES (", $p1, ", ", $p2, ", ", $p3, ", ", $p4, ", ", $p5,
+                ", ", $p6, ", ", $p7, ")"
+            ),
+            token_user: concat!("SELECT user_id FROM account_tokens WHERE token_hash = ", $p1),
+            live_reset_token: concat!(
+                live_token!($p1, $p2, $p3),
+                " AND t.credential_generation = u.credential_generation"
+            ),
+            live_verify_token: concat!(live_token!($p1, $p2, $p3), " AND NOT u.email_verified"),
+            use_token: concat!(
+                "UPDATE account_tokens SET used_at = ", $p1, " WHERE token_hash = ", $p2,
+                " AND used_at IS NULL"
+            ),
+            mark_email_verified: concat!("UPDATE users SET email_verified = TRUE WHERE id = ", $p1),
         }
     };
 }
@@ -358,6 +422,8 @@ pub(crate) const SQLITE: Sql = sql! {
     lock_post: "UPDATE posts SET published = published WHERE id = ? RETURNING published",
     lock_user_posts: "UPDATE users SET id = id WHERE id = ?",
     feed_join: "CROSS JOIN",
+    lock_user: "UPDATE users SET id = id WHERE id = ? RETURNING id",
+    lock_user_by_email: "UPDATE users SET id = id WHERE email = ? RETURNING id",
 };
 
 /// PostgreSQL: `ILIKE` is served by the trigram index.
@@ -378,6 +444,8 @@ pub(crate) const POSTGRES: Sql = sql! {
     lock_post: "SELECT published FROM posts WHERE id = $1 FOR UPDATE",
     lock_user_posts: "SELECT id FROM posts WHERE owner_id = $1 FOR UPDATE",
     feed_join: "JOIN",
+    lock_user: "SELECT id FROM users WHERE id = $1 FOR UPDATE",
+    lock_user_by_email: "SELECT id FROM users WHERE lower(email) = lower($1) FOR UPDATE",
 };
 
 /// MySQL/MariaDB: no `RETURNING` in MySQL 8; emails through the stored
@@ -402,4 +470,6 @@ pub(crate) const MYSQL: Sql = sql! {
     lock_post: "SELECT published FROM posts WHERE id = ? FOR UPDATE",
     lock_user_posts: "SELECT id FROM posts WHERE owner_id = ? FOR UPDATE",
     feed_join: "STRAIGHT_JOIN",
+    lock_user: "SELECT id FROM users WHERE id = ? FOR UPDATE",
+    lock_user_by_email: "SELECT id FROM users WHERE email_lower = LOWER(?) FOR UPDATE",
 };

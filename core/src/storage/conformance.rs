@@ -16,8 +16,10 @@ use crate::domain::{
 use crate::storage::{StorageError, Store};
 
 mod social;
+mod tokens;
 
 pub use social::*;
+pub use tokens::*;
 
 fn email(tag: &str) -> Email {
     Email::parse(&format!("{tag}@example.com")).expect("valid email")
@@ -858,6 +860,12 @@ macro_rules! storage_conformance_tests {
                 comments_are_oldest_first_and_go_with_their_post_and_author,
                 deleting_a_user_removes_their_follows,
                 tag_counts_follow_every_write_exactly,
+                account_tokens_are_bound_to_their_purpose,
+                a_reset_is_single_use_and_kills_other_tokens_and_sessions,
+                concurrent_resets_succeed_exactly_once,
+                concurrent_mail_requests_issue_at_most_the_cap,
+                concurrent_verifications_succeed_exactly_once,
+                deleting_a_user_removes_their_tokens,
             ]
         );
     };
