@@ -1,6 +1,7 @@
 //! Every service rule, proven on the in-memory store (no database):
 //! visibility, ownership, votes, session rotation and reuse, logout, password
-//! change, account deletion, hidden emails and throttling.
+//! change, account deletion, hidden emails, throttling, and account mail
+//! (password reset and address verification).
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
@@ -9,9 +10,11 @@ use std::time::Duration;
 use agora_core::config::JwtSecret;
 use agora_core::crypto::password::HashParams;
 use agora_core::domain::{Caller, ClientInfo};
+use agora_core::mail::{Mail, MailError, MailKind, Mailer};
 use agora_core::schema::{
-    AccountDeletion, CommentCreate, ListQuery, LoginRequest, PasswordChange, PostCreate,
-    ProfileUpdate, RefreshRequest, Token, UserCreate, VoteRequest,
+    AccountDeletion, CommentCreate, EmailRequest, ListQuery, LoginRequest, PasswordChange,
+    PostCreate, ProfileUpdate, RefreshRequest, ResetPasswordRequest, Token, UserCreate,
+    VerifyRequest, VoteRequest,
 };
 use agora_core::storage::memory::MemoryStore;
 use agora_core::{Agora, Config, Error, Post, PostId, User, UserId};
@@ -20,9 +23,9 @@ use serde_json::json;
 const PASSWORD: &str = "plum orchard at dusk";
 const NEW_PASSWORD: &str = "lanterns over the harbour";
 
-/// Agora on a fresh memory store, with cheap hashing and `adjust` applied
-/// to the configuration.
-fn agora_with(adjust: impl FnOnce(&mut Config)) -> Agora {
+/// The configuration of these tests: a fresh secret, cheap hashing, and
+/// `adjust` applied.
+fn config_with(adjust: impl FnOnce(&mut Config)) -> Config {
     let mut config = Config::default();
     config.tokens.secret = Some(JwtSecret::generate());
     config.hashing.params = HashParams {
@@ -31,7 +34,13 @@ fn agora_with(adjust: impl FnOnce(&mut Config)) -> Agora {
         p_cost: 1,
     };
     adjust(&mut config);
-    Agora::new(Arc::new(MemoryStore::new()), &config).expect("valid configuration")
+    config
+}
+
+/// Agora on a fresh memory store, with cheap hashing and `adjust` applied
+/// to the configuration.
+fn agora_with(adjust: impl FnOnce(&mut Config)) -> Agora {
+    Agora::new(Arc::new(MemoryStore::new()), &config_with(adjust)).expect("valid configuration")
 }
 
 fn agora() -> Agora {
@@ -803,4 +812,364 @@ async fn anonymous_viewers_see_published_posts_only() {
     );
     assert_eq!(status(agora.get_post(None, private.id).await), 404);
     assert!(!agora.get_post(None, public.id).await.unwrap().voted);
+}
+
+/// A mailer that hands every mail to the test, failing the first
+/// `failures` deliveries, or never answering with `hang`.
+#[derive(Debug)]
+struct Outbox {
+    sent: tokio::sync::mpsc::UnboundedSender<Mail>,
+    failures: std::sync::atomic::AtomicU32,
+    attempts: std::sync::atomic::AtomicU32,
+    hang: bool,
+}
+
+#[async_trait::async_trait]
+impl Mailer for Outbox {
+    async fn send(&self, mail: &Mail) -> Result<(), MailError> {
+        use std::sync::atomic::Ordering;
+        self.attempts.fetch_add(1, Ordering::SeqCst);
+        if self.hang {
+            std::future::pending::<()>().await;
+        }
+        let failing = self
+            .failures
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if failing {
+            return Err("451 try again later".into());
+        }
+        self.sent.send(mail.clone()).map_err(|e| e.to_string().into())
+    }
+}
+
+struct Mailing {
+    agora: Agora,
+    outbox: Arc<Outbox>,
+    mails: tokio::sync::mpsc::UnboundedReceiver<Mail>,
+}
+
+const PUBLIC_URL: &str = "https://app.example.com/base";
+
+/// Agora whose mail goes to the test, failing the first `failures`
+/// deliveries, with short retries.
+fn mailing(failures: u32, hang: bool, adjust: impl FnOnce(&mut Config)) -> Mailing {
+    let (sent, mails) = tokio::sync::mpsc::unbounded_channel();
+    let outbox = Arc::new(Outbox {
+        sent,
+        failures: failures.into(),
+        attempts: 0.into(),
+        hang,
+    });
+    let config = config_with(|config| {
+        config.mail.public_url = Some(url::Url::parse(PUBLIC_URL).expect("url"));
+        config.mail.retry_base = Duration::from_millis(20);
+        config.mail.send_timeout = Duration::from_millis(500);
+        adjust(config);
+    });
+    let agora = Agora::from_parts(
+        Arc::new(MemoryStore::new()),
+        Arc::new(agora_core::throttle::MemoryThrottleStore::default()),
+        outbox.clone(),
+        &config,
+    )
+    .expect("valid configuration");
+    Mailing {
+        agora,
+        outbox,
+        mails,
+    }
+}
+
+impl Mailing {
+    /// The next mail, waiting at most 5 s.
+    async fn next(&mut self) -> Mail {
+        tokio::time::timeout(Duration::from_secs(5), self.mails.recv())
+            .await
+            .expect("a mail within 5 s")
+            .expect("mailer alive")
+    }
+
+    /// Whether no mail arrives within half a second.
+    async fn quiet(&mut self) -> bool {
+        tokio::time::timeout(Duration::from_millis(500), self.mails.recv())
+            .await
+            .is_err()
+    }
+
+    async fn forgot(&self, name: &str) {
+        let request = EmailRequest { email: email(name) };
+        self.agora
+            .forgot_password(request, &ClientInfo::default())
+            .await
+            .expect("accepted");
+    }
+
+    async fn reset(&self, token: &str, password: &str) -> Result<(), Error> {
+        let request = ResetPasswordRequest {
+            token: token.to_owned(),
+            new_password: password.to_owned(),
+        };
+        self.agora
+            .reset_password(request, &ClientInfo::default())
+            .await
+    }
+}
+
+/// The token of a mailed link.
+fn token_of(mail: &Mail) -> String {
+    let link = url::Url::parse(&mail.link).expect("link");
+    link.query_pairs()
+        .find(|(k, _)| k == "token")
+        .map(|(_, v)| v.into_owned())
+        .expect("token in link")
+}
+
+#[tokio::test]
+async fn a_reset_link_resets_once_and_ends_every_session() {
+    let mut m = mailing(0, false, |_| {});
+    let (_, token) = signed_up(&m.agora, "ada").await;
+    m.forgot("ada").await;
+    m.forgot("nobody").await;
+    let mail = m.next().await;
+    assert_eq!(mail.to.as_str(), "ada@example.com");
+    assert_eq!(mail.kind, MailKind::PasswordReset);
+    assert!(
+        mail.link
+            .starts_with("https://app.example.com/base/reset-password?token="),
+        "{}",
+        mail.link
+    );
+    assert!(mail.text.contains(&mail.link) && mail.html.contains("reset-password?token="));
+    assert!(m.quiet().await, "an unknown address gets no mail");
+    let reset = token_of(&mail);
+    assert!(reset.len() >= 32, "at least 128 bits");
+    // A weak password is refused and leaves the token usable.
+    assert_eq!(status(m.reset(&reset, "short").await), 422);
+    m.reset(&reset, NEW_PASSWORD).await.expect("reset");
+    assert!(refused(&m.agora, &token).await);
+    assert_eq!(status(refresh(&m.agora, &token).await), 401);
+    assert!(matches!(
+        login_with(&m.agora, "ada", PASSWORD).await,
+        Err(Error::InvalidCredentials)
+    ));
+    login_with(&m.agora, "ada", NEW_PASSWORD)
+        .await
+        .expect("the new password works");
+    let again = m.reset(&reset, "yet another fine password").await;
+    assert!(matches!(again, Err(Error::ResetPasswordBadToken)), "{again:?}");
+    assert_eq!(
+        Error::ResetPasswordBadToken.body()["code"],
+        "RESET_PASSWORD_BAD_TOKEN"
+    );
+    assert_eq!(Error::ResetPasswordBadToken.status_code(), 400);
+    for bad in ["", "nonsense", &"f".repeat(300)] {
+        assert!(matches!(
+            m.reset(bad, NEW_PASSWORD).await,
+            Err(Error::ResetPasswordBadToken)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn a_password_change_kills_outstanding_reset_links() {
+    let mut m = mailing(0, false, |_| {});
+    let (ada, _) = signed_up(&m.agora, "ada").await;
+    m.forgot("ada").await;
+    let first = token_of(&m.next().await);
+    m.forgot("ada").await;
+    let second = token_of(&m.next().await);
+    m.reset(&first, NEW_PASSWORD).await.expect("first link works");
+    assert!(matches!(
+        m.reset(&second, PASSWORD).await,
+        Err(Error::ResetPasswordBadToken)
+    ));
+    // Changed through PUT /users/me/password: the link dies too.
+    m.forgot("ada").await;
+    let third = token_of(&m.next().await);
+    let caller = caller(&m.agora, &login_with(&m.agora, "ada", NEW_PASSWORD).await.unwrap()).await;
+    m.agora
+        .change_password(
+            &caller,
+            PasswordChange {
+                current_password: NEW_PASSWORD.to_owned(),
+                new_password: PASSWORD.to_owned(),
+            },
+        )
+        .await
+        .expect("changed");
+    assert!(matches!(
+        m.reset(&third, NEW_PASSWORD).await,
+        Err(Error::ResetPasswordBadToken)
+    ));
+    assert_eq!(ada.user().id, caller.user().id);
+}
+
+#[tokio::test]
+async fn verification_links_verify_once_and_never_reset() {
+    let mut m = mailing(0, false, |_| {});
+    let user = register(&m.agora, "ada").await;
+    assert!(!user.email_verified);
+    assert_eq!(serde_json::to_value(&user).unwrap()["email_verified"], false);
+    let request = EmailRequest { email: email("ada") };
+    m.agora
+        .request_verify_token(request.clone(), &ClientInfo::default())
+        .await
+        .expect("accepted");
+    let mail = m.next().await;
+    assert_eq!(mail.kind, MailKind::VerifyEmail);
+    assert!(mail.link.starts_with("https://app.example.com/base/verify?token="));
+    let token = token_of(&mail);
+    assert!(matches!(
+        m.reset(&token, NEW_PASSWORD).await,
+        Err(Error::ResetPasswordBadToken)
+    ));
+    let verify = |token: &str| VerifyRequest {
+        token: token.to_owned(),
+    };
+    let verified = m
+        .agora
+        .verify_email(verify(&token), &ClientInfo::default())
+        .await
+        .expect("verified");
+    assert!(verified.email_verified);
+    assert!(matches!(
+        m.agora
+            .verify_email(verify(&token), &ClientInfo::default())
+            .await,
+        Err(Error::VerifyBadToken)
+    ));
+    // Verified already: no further mail. A reset token never verifies.
+    m.agora
+        .request_verify_token(request, &ClientInfo::default())
+        .await
+        .expect("accepted");
+    assert!(m.quiet().await);
+    m.forgot("ada").await;
+    let reset = token_of(&m.next().await);
+    assert!(matches!(
+        m.agora
+            .verify_email(verify(&reset), &ClientInfo::default())
+            .await,
+        Err(Error::VerifyBadToken)
+    ));
+}
+
+#[tokio::test]
+async fn unverified_accounts_may_be_refused_at_login() {
+    let mut m = mailing(0, false, |c| c.mail.require_verified_email = true);
+    register(&m.agora, "ada").await;
+    assert!(matches!(
+        login_with(&m.agora, "ada", "not the password").await,
+        Err(Error::InvalidCredentials)
+    ));
+    let refused = login_with(&m.agora, "ada", PASSWORD).await;
+    assert!(matches!(refused, Err(Error::EmailNotVerified)), "{refused:?}");
+    assert_eq!(Error::EmailNotVerified.status_code(), 403);
+    assert_eq!(
+        Error::EmailNotVerified.body()["code"],
+        "LOGIN_USER_NOT_VERIFIED"
+    );
+    m.agora
+        .request_verify_token(EmailRequest { email: email("ada") }, &ClientInfo::default())
+        .await
+        .expect("accepted");
+    let token = token_of(&m.next().await);
+    m.agora
+        .verify_email(VerifyRequest { token }, &ClientInfo::default())
+        .await
+        .expect("verified");
+    login(&m.agora, "ada").await;
+}
+
+#[tokio::test]
+async fn each_address_gets_at_most_three_mails_per_window() {
+    let mut m = mailing(0, false, |_| {});
+    register(&m.agora, "ada").await;
+    for _ in 0..5 {
+        m.forgot("ada").await;
+    }
+    for _ in 0..3 {
+        m.next().await;
+    }
+    assert!(m.quiet().await, "the fourth and fifth requests send nothing");
+}
+
+#[tokio::test]
+async fn failed_deliveries_are_retried_with_the_same_link() {
+    let mut m = mailing(2, false, |_| {});
+    register(&m.agora, "ada").await;
+    m.forgot("ada").await;
+    let mail = m.next().await;
+    assert_eq!(
+        m.outbox.attempts.load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    m.reset(&token_of(&mail), NEW_PASSWORD)
+        .await
+        .expect("the retried link works");
+}
+
+#[tokio::test]
+async fn requests_never_wait_for_the_mailer() {
+    let m = mailing(0, true, |_| {});
+    register(&m.agora, "ada").await;
+    // The mailer never answers; the request is answered regardless.
+    tokio::time::timeout(Duration::from_secs(2), m.forgot("ada"))
+        .await
+        .expect("answered without waiting for the mail");
+    assert!(
+        harness_eventually(|| m.outbox.attempts.load(std::sync::atomic::Ordering::SeqCst) >= 1)
+            .await
+    );
+}
+
+/// Polls `f` for up to 5 s.
+async fn harness_eventually(f: impl Fn() -> bool) -> bool {
+    for _ in 0..50 {
+        if f() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    false
+}
+
+#[tokio::test]
+async fn addresses_with_header_content_are_refused_before_any_mail() {
+    let mut m = mailing(0, false, |_| {});
+    register(&m.agora, "ada").await;
+    for bad in [
+        "ada@example.com\r\nBcc: eve@evil.example",
+        "ada@example.com\nX-Injected: 1",
+        "ada@example.com, eve@evil.example",
+        "Ada <ada@example.com>",
+    ] {
+        let result = m
+            .agora
+            .forgot_password(EmailRequest { email: bad.to_owned() }, &ClientInfo::default())
+            .await;
+        assert_eq!(status(result), 422, "{bad:?}");
+    }
+    assert!(m.quiet().await);
+}
+
+#[tokio::test]
+async fn mail_requests_are_throttled_per_client_ip() {
+    let m = mailing(0, false, |c| c.throttle.enabled = true);
+    let client = ClientInfo {
+        ip: Some(IpAddr::V4(Ipv4Addr::new(203, 0, 113, 9))),
+        ..ClientInfo::default()
+    };
+    for _ in 0..10 {
+        m.agora
+            .forgot_password(EmailRequest { email: email("x") }, &client)
+            .await
+            .expect("within the limit");
+    }
+    let limited = m
+        .agora
+        .request_verify_token(EmailRequest { email: email("x") }, &client)
+        .await;
+    assert!(matches!(limited, Err(Error::RateLimited { .. })), "{limited:?}");
 }
