@@ -1,5 +1,6 @@
 //! Every login success and failure, refresh, logout, password change and
-//! account deletion is an `agora::audit` tracing event with the user, the
+//! account deletion, password reset and address verification is an
+//! `agora::audit` tracing event with the user, the
 //! session and the client IP, and no log line ever contains a password or a
 //! token. One test in its own binary: it owns the global subscriber.
 
@@ -42,7 +43,12 @@ async fn security_events_are_audited_without_secrets() {
         .init();
 
     let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
-    let base = common::spawn_axum(common::config_for(&db)).await;
+    let sink = agora_sqlx::testing::SmtpSink::start().await;
+    let mut config = common::config_for(&db);
+    config.mail.public_url = Some(url::Url::parse("https://app.example.com").expect("url"));
+    config.mail.smtp_url = Some(sink.url());
+    config.mail.from = Some("no-reply@example.com".to_owned());
+    let base = common::spawn_axum(config).await;
     let http = reqwest::Client::new();
     let password = "audit me please 123";
     let new_password = "a brand new password 456";
@@ -106,6 +112,37 @@ async fn security_events_are_audited_without_secrets() {
         .await
         .expect("delete");
 
+    // Account mail: the reset and verification tokens never reach the log.
+    let mailed = json!({"email": "mailed@example.com", "password": password});
+    http.post(format!("{base}/users"))
+        .json(&mailed)
+        .send()
+        .await
+        .expect("register");
+    let mut tokens = Vec::new();
+    for (path, next) in [
+        ("/forgot-password", "/reset-password"),
+        ("/request-verify-token", "/verify"),
+    ] {
+        http.post(format!("{base}{path}"))
+            .json(&json!({"email": "mailed@example.com"}))
+            .send()
+            .await
+            .expect("mail request");
+        let mail = sink
+            .next_mail(std::time::Duration::from_secs(15))
+            .await
+            .expect("a mail");
+        let link = mail.link().expect("link");
+        let token = link.split_once("token=").expect("token").1.to_owned();
+        http.post(format!("{base}{next}"))
+            .json(&json!({"token": token, "new_password": new_password}))
+            .send()
+            .await
+            .expect("token used");
+        tokens.push(token);
+    }
+
     let log = captured.text();
     let audit: Vec<&str> = log.lines().filter(|l| l.contains("agora::audit")).collect();
     let has = |event: &str, outcome: Option<&str>| {
@@ -122,6 +159,9 @@ async fn security_events_are_audited_without_secrets() {
         ("password_change", Some("success")),
         ("logout", None),
         ("account_deletion", Some("success")),
+        ("mail_sent", None),
+        ("password_reset", Some("success")),
+        ("verify_email", Some("success")),
     ] {
         assert!(
             has(event, outcome),
@@ -150,6 +190,8 @@ async fn security_events_are_audited_without_secrets() {
         refresh,
         access,
         second_access,
+        &tokens[0],
+        &tokens[1],
     ] {
         assert!(!log.contains(secret), "a secret reached the log");
     }

@@ -506,8 +506,8 @@ pub(crate) fn string<'a>(value: &'a Value, key: &str) -> Result<&'a str, String>
 }
 
 /// Asserts the `User` shape — exactly `{id, email, created_at}` of the
-/// original API plus the profile's `{username, bio, image}` — and returns
-/// the id.
+/// original API plus the profile's `{username, bio, image}` and
+/// `email_verified` — and returns the id.
 pub(crate) fn check_user(user: &Value) -> Result<i64, String> {
     let obj = user
         .as_object()
@@ -515,8 +515,21 @@ pub(crate) fn check_user(user: &Value) -> Result<i64, String> {
     let mut keys: Vec<&str> = obj.keys().map(String::as_str).collect();
     keys.sort_unstable();
     ensure!(
-        keys == ["bio", "created_at", "email", "id", "image", "username"],
-        "a user must have exactly the keys id, email, created_at, username, bio, image; got {user}"
+        keys == [
+            "bio",
+            "created_at",
+            "email",
+            "email_verified",
+            "id",
+            "image",
+            "username"
+        ],
+        "a user must have exactly the keys id, email, created_at, username, bio, image, \
+         email_verified; got {user}"
+    );
+    ensure!(
+        user["email_verified"].is_boolean(),
+        "email_verified must be a boolean: {user}"
     );
     let id = int(user, "id")?;
     string(user, "email")?;

@@ -325,3 +325,31 @@ macro_rules! on_every_backend {
         )*
     };
 }
+
+/// One `#[tokio::test]` per case, adapter and storage backend: `mod <case>`
+/// with `axum_sqlite`, `axum_postgres`, ..., `rocket_mysql`, each calling
+/// `case(Adapter::..., Backend::...)` of the test file (a case skips itself
+/// when its backend is not configured, as `TestDatabase::create` does).
+#[macro_export]
+macro_rules! on_both_adapters_and_every_backend {
+    ($($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                use $crate::harness::Adapter::{Axum, Rocket};
+                use agora_sqlx::Backend::{MySql, Postgres, Sqlite};
+                $crate::on_both_adapters_and_every_backend!(@one $case, axum_sqlite, Axum, Sqlite);
+                $crate::on_both_adapters_and_every_backend!(@one $case, axum_postgres, Axum, Postgres);
+                $crate::on_both_adapters_and_every_backend!(@one $case, axum_mysql, Axum, MySql);
+                $crate::on_both_adapters_and_every_backend!(@one $case, rocket_sqlite, Rocket, Sqlite);
+                $crate::on_both_adapters_and_every_backend!(@one $case, rocket_postgres, Rocket, Postgres);
+                $crate::on_both_adapters_and_every_backend!(@one $case, rocket_mysql, Rocket, MySql);
+            }
+        )*
+    };
+    (@one $case:ident, $name:ident, $adapter:ident, $backend:ident) => {
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $name() {
+            super::$case($adapter, $backend).await;
+        }
+    };
+}

@@ -28,7 +28,7 @@ def test_register_then_fetch_the_user(client: TestClient) -> None:
     response = client.post("/users", json={"email": "Ada@Example.com", "password": PASSWORD})
     assert response.status_code == 201
     user = response.json()
-    assert list(user) == ["id", "email", "created_at", "username", "bio", "image"]
+    assert list(user) == ["id", "email", "created_at", "username", "bio", "image", "email_verified"]
     assert user["email"] == "ada@example.com" and user["username"] is None
     assert client.get(f"/users/{user['id']}").json() == user
     missing = client.get("/users/999999")
