@@ -20,7 +20,7 @@
 /// The columns of a user row (`rows::UserRow`), from `users` unaliased.
 macro_rules! user_columns {
     () => {
-        "id, email, created_at, username, bio, image"
+        "id, email, created_at, username, bio, image, email_verified"
     };
 }
 
@@ -36,6 +36,7 @@ macro_rules! post_columns {
             "p.description, p.updated_at, ",
             "u.email AS owner_email, u.created_at AS owner_created_at, ",
             "u.username AS owner_username, u.bio AS owner_bio, u.image AS owner_image, ",
+            "u.email_verified AS owner_email_verified, ",
             $tags,
             " AS tags, (SELECT COUNT(*) FROM votes v WHERE v.post_id = p.id) AS votes, ",
             "(SELECT COUNT(*) FROM votes vv WHERE vv.post_id = p.id AND vv.user_id = "
@@ -50,7 +51,8 @@ macro_rules! comment_columns {
         concat!(
             "SELECT c.id, c.post_id, c.body, c.created_at, c.author_id, ",
             "u.email AS author_email, u.created_at AS author_created_at, ",
-            "u.username AS author_username, u.bio AS author_bio, u.image AS author_image "
+            "u.username AS author_username, u.bio AS author_bio, u.image AS author_image, ",
+            "u.email_verified AS author_email_verified "
         )
     };
 }
@@ -80,6 +82,8 @@ pub mod postgres;
 pub mod redis;
 mod rows;
 mod sessions;
+#[cfg(feature = "smtp")]
+pub mod smtp;
 mod sql;
 #[cfg(feature = "sqlite")]
 pub mod sqlite;
@@ -87,7 +91,9 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+use agora_core::mail::{LogMailer, MailConfig, Mailer};
 use agora_core::storage::Store;
+use agora_core::throttle::{MemoryThrottleStore, ThrottleStore};
 use agora_core::{Agora, Config};
 use std::sync::Arc;
 
@@ -163,7 +169,9 @@ impl Backend {
 /// [`Agora`] that honours every setting: the database at
 /// `config.server.database_url` (connected with `config.server.pool`, and
 /// migrated), throttling counters in Redis when `config.server.redis.url`
-/// is set (else in process), and the [`Agora`] services over them.
+/// is set (else in process), account mail over SMTP when
+/// `config.mail.smtp_url` is set (`smtp::SmtpMailer`, feature `smtp`;
+/// else links are logged), and the [`Agora`] services over them.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -174,35 +182,44 @@ impl Backend {
 /// ```
 pub async fn open(config: &Config) -> Result<Agora, ConnectError> {
     let server = &config.server;
+    let mailer = mailer(&config.mail)?;
     let store = connect(&server.database_url, &server.pool).await?;
-    let Some(url) = &server.redis.url else {
-        return Ok(Agora::new(store, config)?);
+    let throttle_store: Arc<dyn ThrottleStore> = match &server.redis.url {
+        None => Arc::new(MemoryThrottleStore::default()),
+        #[cfg(feature = "redis")]
+        Some(url) => {
+            // Starts while Redis is down (logins answer 503 and `/health` names
+            // Redis until it is back); only an unusable URL stops it.
+            let counters = redis::RedisThrottleStore::connect_with(
+                url,
+                &server.redis.prefix,
+                server.redis.timeout,
+            )
+            .await
+            .map_err(|source| ConnectError::Redis {
+                url: redact_password(url),
+                source,
+            })?;
+            Arc::new(counters)
+        }
+        #[cfg(not(feature = "redis"))]
+        Some(_) => return Err(ConnectError::BackendDisabled("redis")),
     };
-    #[cfg(feature = "redis")]
-    {
-        // Starts while Redis is down (logins answer 503 and `/health` names
-        // Redis until it is back); only an unusable URL stops it.
-        let counters = redis::RedisThrottleStore::connect_with(
-            url,
-            &server.redis.prefix,
-            server.redis.timeout,
-        )
-        .await
-        .map_err(|source| ConnectError::Redis {
-            url: redact_password(url),
-            source,
-        })?;
-        Ok(Agora::with_throttle_store(
-            store,
-            Arc::new(counters),
-            config,
-        )?)
+    Ok(Agora::from_parts(store, throttle_store, mailer, config)?)
+}
+
+/// The mailer of `config.mail`: SMTP when `smtp_url` is set (feature
+/// `smtp`), else links written to the log ([`LogMailer`]).
+fn mailer(config: &MailConfig) -> Result<Arc<dyn Mailer>, ConnectError> {
+    #[cfg(feature = "smtp")]
+    if let Some(mailer) = smtp::SmtpMailer::from_config(config)? {
+        return Ok(Arc::new(mailer));
     }
-    #[cfg(not(feature = "redis"))]
-    {
-        let _ = url;
-        Err(ConnectError::BackendDisabled("redis"))
+    #[cfg(not(feature = "smtp"))]
+    if config.smtp_url.is_some() {
+        return Err(ConnectError::BackendDisabled("smtp"));
     }
+    Ok(Arc::new(LogMailer))
 }
 
 /// Opens the database named by `url` (`sqlite://`, `postgres://`,

@@ -136,6 +136,19 @@ pub(crate) struct Sql {
     pub(crate) mark_email_verified: &'static str,
 }
 
+/// The user of a live token `t` of user `u`, by hash and purpose (the
+/// first two placeholders) at a time (the third): unused, unexpired, and
+/// still for the user's address; each purpose adds its own binding.
+macro_rules! live_token {
+    ($hash:literal, $purpose:literal, $now:literal) => {
+        concat!(
+            "SELECT t.user_id FROM account_tokens t JOIN users u ON u.id = t.user_id ",
+            "WHERE t.token_hash = ", $hash, " AND t.purpose = ", $purpose,
+            " AND t.used_at IS NULL AND t.expires_at > ", $now, " AND t.email = u.email"
+        )
+    };
+}
+
 /// A dialect's [`Sql`]. Its arguments, in this order:
 ///
 /// - `backend`: the backend's name;
@@ -165,19 +178,6 @@ pub(crate) struct Sql {
 /// - `feed_join`: the join of `follows` in a feed (see [`Sql::feed_join`]);
 /// - `lock_user`, `lock_user_by_email`: [`Sql::lock_user`] and
 ///   [`Sql::lock_user_by_email`], whole.
-/// The user of a live token `t` of user `u`, by hash and purpose (the
-/// first two placeholders) at a time (the third): unused, unexpired, and
-/// still for the user's address; each purpose adds its own binding.
-macro_rules! live_token {
-    ($hash:literal, $purpose:literal, $now:literal) => {
-        concat!(
-            "SELECT t.user_id FROM account_tokens t JOIN users u ON u.id = t.user_id ",
-            "WHERE t.token_hash = ", $hash, " AND t.purpose = ", $purpose,
-            " AND t.used_at IS NULL AND t.expires_at > ", $now, " AND t.email = u.email"
-        )
-    };
-}
-
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
         sql!(@ids $backend, true, " RETURNING id", $($rest)+)
