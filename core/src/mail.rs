@@ -134,7 +134,9 @@ impl MailTemplate {
     pub fn render(&self, link: &str, expires: Duration) -> (String, String, String) {
         let expires = human_duration(expires);
         let fill = |template: &str, link: &str, expires: &str| {
-            template.replace("{link}", link).replace("{expires}", expires)
+            template
+                .replace("{link}", link)
+                .replace("{expires}", expires)
         };
         let subject = fill(&self.subject, link, &expires).replace(['\r', '\n'], " ");
         let text = fill(&self.text, link, &expires);
@@ -249,7 +251,10 @@ pub struct MailConfig {
 impl fmt::Debug for MailConfig {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("MailConfig")
-            .field("public_url", &self.public_url.as_ref().map(url::Url::as_str))
+            .field(
+                "public_url",
+                &self.public_url.as_ref().map(url::Url::as_str),
+            )
             .field("smtp_url", &self.smtp_url.as_ref().map(|_| "<hidden>"))
             .field("from", &self.from)
             .field("reset_ttl", &self.reset_ttl)
@@ -386,8 +391,10 @@ mod tests {
             text: "{link} ({expires})".to_owned(),
             html: "<a href=\"{link}\">go</a> {expires}".to_owned(),
         };
-        let (subject, text, html) =
-            template.render("https://a.example/r?x=1&token=\"t\"", Duration::from_secs(1800));
+        let (subject, text, html) = template.render(
+            "https://a.example/r?x=1&token=\"t\"",
+            Duration::from_secs(1800),
+        );
         assert_eq!(subject, "Reset  Bcc: x@evil.example");
         assert_eq!(text, "https://a.example/r?x=1&token=\"t\" (30 minutes)");
         assert_eq!(
@@ -419,10 +426,15 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("mail.from"), "{err}");
-        assert!(format!("{:?}", MailConfig {
-            smtp_url: Some("smtps://u:secret@h:465".to_owned()),
-            ..MailConfig::default()
-        })
-        .contains("<hidden>"));
+        assert!(
+            format!(
+                "{:?}",
+                MailConfig {
+                    smtp_url: Some("smtps://u:secret@h:465".to_owned()),
+                    ..MailConfig::default()
+                }
+            )
+            .contains("<hidden>")
+        );
     }
 }

@@ -344,8 +344,11 @@ pub trait AccountTokenStore: Send + Sync {
     /// In one transaction: uses the live verification token with this hash
     /// and marks the user's address verified; returns the user, `None`
     /// (nothing changed) when the token is not live.
-    async fn verify_email(&self, token_hash: &str, now: DateTime<Utc>)
-    -> StorageResult<Option<User>>;
+    async fn verify_email(
+        &self,
+        token_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<User>>;
 }
 
 /// Everything a backend provides.

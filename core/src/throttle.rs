@@ -425,8 +425,7 @@ impl Throttle {
     /// Counts a request for a password reset or verification mail from
     /// `ip`; refuses it past the limit.
     pub async fn check_mail_request(&self, ip: Option<IpAddr>) -> Result<()> {
-        self.check_ip("mail_request", self.config.mail_ip, ip)
-            .await
+        self.check_ip("mail_request", self.config.mail_ip, ip).await
     }
 
     /// Counts an `event` from `ip` against `limit`.

@@ -839,7 +839,9 @@ impl Mailer for Outbox {
         if failing {
             return Err("451 try again later".into());
         }
-        self.sent.send(mail.clone()).map_err(|e| e.to_string().into())
+        self.sent
+            .send(mail.clone())
+            .map_err(|e| e.to_string().into())
     }
 }
 
@@ -957,7 +959,10 @@ async fn a_reset_link_resets_once_and_ends_every_session() {
         .await
         .expect("the new password works");
     let again = m.reset(&reset, "yet another fine password").await;
-    assert!(matches!(again, Err(Error::ResetPasswordBadToken)), "{again:?}");
+    assert!(
+        matches!(again, Err(Error::ResetPasswordBadToken)),
+        "{again:?}"
+    );
     assert_eq!(
         Error::ResetPasswordBadToken.body()["code"],
         "RESET_PASSWORD_BAD_TOKEN"
@@ -979,7 +984,9 @@ async fn a_password_change_kills_outstanding_reset_links() {
     let first = token_of(&m.next().await);
     m.forgot("ada").await;
     let second = token_of(&m.next().await);
-    m.reset(&first, NEW_PASSWORD).await.expect("first link works");
+    m.reset(&first, NEW_PASSWORD)
+        .await
+        .expect("first link works");
     assert!(matches!(
         m.reset(&second, PASSWORD).await,
         Err(Error::ResetPasswordBadToken)
@@ -987,7 +994,11 @@ async fn a_password_change_kills_outstanding_reset_links() {
     // Changed through PUT /users/me/password: the link dies too.
     m.forgot("ada").await;
     let third = token_of(&m.next().await);
-    let caller = caller(&m.agora, &login_with(&m.agora, "ada", NEW_PASSWORD).await.unwrap()).await;
+    let caller = caller(
+        &m.agora,
+        &login_with(&m.agora, "ada", NEW_PASSWORD).await.unwrap(),
+    )
+    .await;
     m.agora
         .change_password(
             &caller,
@@ -1010,15 +1021,23 @@ async fn verification_links_verify_once_and_never_reset() {
     let mut m = mailing(0, false, |_| {});
     let user = register(&m.agora, "ada").await;
     assert!(!user.email_verified);
-    assert_eq!(serde_json::to_value(&user).unwrap()["email_verified"], false);
-    let request = EmailRequest { email: email("ada") };
+    assert_eq!(
+        serde_json::to_value(&user).unwrap()["email_verified"],
+        false
+    );
+    let request = EmailRequest {
+        email: email("ada"),
+    };
     m.agora
         .request_verify_token(request.clone(), &ClientInfo::default())
         .await
         .expect("accepted");
     let mail = m.next().await;
     assert_eq!(mail.kind, MailKind::VerifyEmail);
-    assert!(mail.link.starts_with("https://app.example.com/base/verify?token="));
+    assert!(
+        mail.link
+            .starts_with("https://app.example.com/base/verify?token=")
+    );
     let token = token_of(&mail);
     assert!(matches!(
         m.reset(&token, NEW_PASSWORD).await,
@@ -1064,14 +1083,22 @@ async fn unverified_accounts_may_be_refused_at_login() {
         Err(Error::InvalidCredentials)
     ));
     let refused = login_with(&m.agora, "ada", PASSWORD).await;
-    assert!(matches!(refused, Err(Error::EmailNotVerified)), "{refused:?}");
+    assert!(
+        matches!(refused, Err(Error::EmailNotVerified)),
+        "{refused:?}"
+    );
     assert_eq!(Error::EmailNotVerified.status_code(), 403);
     assert_eq!(
         Error::EmailNotVerified.body()["code"],
         "LOGIN_USER_NOT_VERIFIED"
     );
     m.agora
-        .request_verify_token(EmailRequest { email: email("ada") }, &ClientInfo::default())
+        .request_verify_token(
+            EmailRequest {
+                email: email("ada"),
+            },
+            &ClientInfo::default(),
+        )
         .await
         .expect("accepted");
     let token = token_of(&m.next().await);
@@ -1092,7 +1119,10 @@ async fn each_address_gets_at_most_three_mails_per_window() {
     for _ in 0..3 {
         m.next().await;
     }
-    assert!(m.quiet().await, "the fourth and fifth requests send nothing");
+    assert!(
+        m.quiet().await,
+        "the fourth and fifth requests send nothing"
+    );
 }
 
 #[tokio::test]
@@ -1147,7 +1177,12 @@ async fn addresses_with_header_content_are_refused_before_any_mail() {
     ] {
         let result = m
             .agora
-            .forgot_password(EmailRequest { email: bad.to_owned() }, &ClientInfo::default())
+            .forgot_password(
+                EmailRequest {
+                    email: bad.to_owned(),
+                },
+                &ClientInfo::default(),
+            )
             .await;
         assert_eq!(status(result), 422, "{bad:?}");
     }
@@ -1171,5 +1206,8 @@ async fn mail_requests_are_throttled_per_client_ip() {
         .agora
         .request_verify_token(EmailRequest { email: email("x") }, &client)
         .await;
-    assert!(matches!(limited, Err(Error::RateLimited { .. })), "{limited:?}");
+    assert!(
+        matches!(limited, Err(Error::RateLimited { .. })),
+        "{limited:?}"
+    );
 }

@@ -143,8 +143,13 @@ macro_rules! live_token {
     ($hash:literal, $purpose:literal, $now:literal) => {
         concat!(
             "SELECT t.user_id FROM account_tokens t JOIN users u ON u.id = t.user_id ",
-            "WHERE t.token_hash = ", $hash, " AND t.purpose = ", $purpose,
-            " AND t.used_at IS NULL AND t.expires_at > ", $now, " AND t.email = u.email"
+            "WHERE t.token_hash = ",
+            $hash,
+            " AND t.purpose = ",
+            $purpose,
+            " AND t.used_at IS NULL AND t.expires_at > ",
+            $now,
+            " AND t.email = u.email"
         )
     };
 }

@@ -34,7 +34,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("AGORA_MAIL_FROM", "mail.from"),
     ("AGORA_PASSWORD_RESET_TTL", "mail.reset_ttl"),
     ("AGORA_VERIFY_TOKEN_TTL", "mail.verify_ttl"),
-    ("AGORA_REQUIRE_VERIFIED_EMAIL", "mail.require_verified_email"),
+    (
+        "AGORA_REQUIRE_VERIFIED_EMAIL",
+        "mail.require_verified_email",
+    ),
     ("AGORA_TRUSTED_PROXY_HEADER", "proxy.header"),
     ("AGORA_TRUSTED_PROXY_HOPS", "proxy.hops"),
     ("AGORA_REDIS_URL", "server.redis.url"),
@@ -269,7 +272,12 @@ impl<L: Fn(&str) -> Option<String>> Vars<L> {
             ("AGORA_PASSWORD_RESET_TTL", &mut mail.reset_ttl),
             ("AGORA_VERIFY_TOKEN_TTL", &mut mail.verify_ttl),
         ] {
-            self.set(field, var, duration, "a positive duration like 3600, 30m or 1h")?;
+            self.set(
+                field,
+                var,
+                duration,
+                "a positive duration like 3600, 30m or 1h",
+            )?;
         }
         if mail.public_url.is_none() && mail.smtp_url.is_none() {
             let bind = c.server.bind;

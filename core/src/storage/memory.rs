@@ -10,16 +10,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AccountToken, AccountTokenStore, CommentStore, TokenIssue, EMAIL_KEY, FollowStore, PostStore, SessionStore, StorageError, StorageResult,
-    Store, USERNAME_KEY, UserStore, VoteStore,
+    AccountToken, AccountTokenStore, CommentStore, EMAIL_KEY, FollowStore, PostStore, SessionStore,
+    StorageError, StorageResult, Store, TokenIssue, USERNAME_KEY, UserStore, VoteStore,
 };
-use crate::mail::MailKind;
-use crate::throttle::Limit;
 use crate::domain::{
     Comment, CommentId, Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, ProfileChange,
     RefreshClaim, RefreshTokenRecord, Session, Tag, TagCount, User, UserCredentials, UserId,
     Username, now,
 };
+use crate::mail::MailKind;
+use crate::throttle::Limit;
 
 /// Agora's storage in this process's memory, for tests: nothing survives
 /// the value.
@@ -806,7 +806,9 @@ impl AccountTokenStore for MemoryStore {
         let window_start = token.created_at
             - chrono::Duration::from_std(cap.window).unwrap_or(chrono::Duration::MAX);
         tables.account_tokens.retain(|_, t| {
-            t.user != user.id || t.record.created_at > window_start || t.record.expires_at > token.created_at
+            t.user != user.id
+                || t.record.created_at > window_start
+                || t.record.expires_at > token.created_at
         });
         let recent = tables
             .account_tokens

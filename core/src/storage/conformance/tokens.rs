@@ -44,7 +44,10 @@ pub async fn account_tokens_are_bound_to_their_purpose(store: Arc<dyn Store>) {
         .issue_token(&upper, &token("r1", MailKind::PasswordReset, now()), CAP)
         .await
         .unwrap();
-    assert!(matches!(issued, TokenIssue::Issued(ref u) if u.id == ada.id), "{issued:?}");
+    assert!(
+        matches!(issued, TokenIssue::Issued(ref u) if u.id == ada.id),
+        "{issued:?}"
+    );
     assert_eq!(
         issue(&*store, "nobody", "x", MailKind::PasswordReset).await,
         TokenIssue::NoAccount
@@ -67,17 +70,37 @@ pub async fn account_tokens_are_bound_to_their_purpose(store: Arc<dyn Store>) {
         None
     );
     assert_eq!(store.verify_email(&reset, t).await.unwrap(), None);
-    assert_eq!(store.reset_password(&verify, "$new", t).await.unwrap(), None);
     assert_eq!(
-        store.live_token(&token_hash("unknown"), MailKind::PasswordReset, t).await.unwrap(),
+        store.reset_password(&verify, "$new", t).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .live_token(&token_hash("unknown"), MailKind::PasswordReset, t)
+            .await
+            .unwrap(),
         None
     );
     // Expired: not live.
     let later = t + chrono::Duration::hours(2);
-    assert_eq!(store.reset_password(&reset, "$new", later).await.unwrap(), None);
-    let verified = store.verify_email(&verify, t).await.unwrap().expect("verified");
+    assert_eq!(
+        store.reset_password(&reset, "$new", later).await.unwrap(),
+        None
+    );
+    let verified = store
+        .verify_email(&verify, t)
+        .await
+        .unwrap()
+        .expect("verified");
     assert!(verified.email_verified);
-    assert!(store.get_user(ada.id).await.unwrap().unwrap().email_verified);
+    assert!(
+        store
+            .get_user(ada.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .email_verified
+    );
     // Verified: no new verification token, and the used one is spent.
     assert_eq!(
         issue(&*store, "ada", "v2", MailKind::VerifyEmail).await,
@@ -108,7 +131,12 @@ pub async fn a_reset_is_single_use_and_kills_other_tokens_and_sessions(store: Ar
         created_at: t,
         expires_at: t + chrono::Duration::days(1),
     };
-    assert!(store.create_session(&session, "key", 0, &refresh).await.unwrap());
+    assert!(
+        store
+            .create_session(&session, "key", 0, &refresh)
+            .await
+            .unwrap()
+    );
     issue(&*store, "ada", "first", MailKind::PasswordReset).await;
     issue(&*store, "ada", "second", MailKind::PasswordReset).await;
     let (first, second) = (token_hash("first"), token_hash("second"));
@@ -116,19 +144,39 @@ pub async fn a_reset_is_single_use_and_kills_other_tokens_and_sessions(store: Ar
         store.reset_password(&first, "$new", t).await.unwrap(),
         Some((ada.id, 1))
     );
-    let credentials = store.find_credentials(&email("ada")).await.unwrap().unwrap();
+    let credentials = store
+        .find_credentials(&email("ada"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(credentials.password_hash, "$new");
     assert!(store.session_user(ada.id, "s1").await.unwrap().is_none());
-    assert_eq!(store.reset_password(&first, "$again", t).await.unwrap(), None);
-    assert_eq!(store.reset_password(&second, "$again", t).await.unwrap(), None);
-    // A password change by another route kills outstanding tokens.
-    issue(&*store, "ada", "third", MailKind::PasswordReset).await;
-    store.end_sessions(ada.id, None, Some("$changed"), t).await.unwrap();
     assert_eq!(
-        store.reset_password(&token_hash("third"), "$x", t).await.unwrap(),
+        store.reset_password(&first, "$again", t).await.unwrap(),
         None
     );
-    let credentials = store.find_credentials(&email("ada")).await.unwrap().unwrap();
+    assert_eq!(
+        store.reset_password(&second, "$again", t).await.unwrap(),
+        None
+    );
+    // A password change by another route kills outstanding tokens.
+    issue(&*store, "ada", "third", MailKind::PasswordReset).await;
+    store
+        .end_sessions(ada.id, None, Some("$changed"), t)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .reset_password(&token_hash("third"), "$x", t)
+            .await
+            .unwrap(),
+        None
+    );
+    let credentials = store
+        .find_credentials(&email("ada"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(credentials.password_hash, "$changed");
 }
 
@@ -157,7 +205,11 @@ pub async fn concurrent_resets_succeed_exactly_once(store: Arc<dyn Store>) {
         }
     }
     assert_eq!(succeeded.len(), 1, "{succeeded:?}");
-    let credentials = store.find_credentials(&email("ada")).await.unwrap().unwrap();
+    let credentials = store
+        .find_credentials(&email("ada"))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(credentials.password_hash, format!("$hash{}", succeeded[0]));
     assert_eq!(credentials.user.id, ada.id);
 }
@@ -194,7 +246,11 @@ pub async fn concurrent_mail_requests_issue_at_most_the_cap(store: Arc<dyn Store
     assert_eq!(issued, 3);
     let later = t + chrono::Duration::minutes(16);
     let again = store
-        .issue_token(&email("ada"), &token("after", MailKind::PasswordReset, later), CAP)
+        .issue_token(
+            &email("ada"),
+            &token("after", MailKind::PasswordReset, later),
+            CAP,
+        )
         .await
         .unwrap();
     assert!(matches!(again, TokenIssue::Issued(_)), "{again:?}");
@@ -236,5 +292,11 @@ pub async fn deleting_a_user_removes_their_tokens(store: Arc<dyn Store>) {
             .unwrap(),
         None
     );
-    assert_eq!(store.reset_password(&token_hash("r"), "$x", now()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .reset_password(&token_hash("r"), "$x", now())
+            .await
+            .unwrap(),
+        None
+    );
 }
