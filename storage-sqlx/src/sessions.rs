@@ -228,8 +228,8 @@ macro_rules! impl_session_store {
                     token: &AccountToken,
                     cap: Limit,
                 ) -> StorageResult<TokenIssue> {
-                    let window = chrono::Duration::from_std(cap.window)
-                        .unwrap_or(chrono::Duration::MAX);
+                    let window =
+                        chrono::Duration::from_std(cap.window).unwrap_or(chrono::Duration::MAX);
                     let window_start = token.created_at - window;
                     retrying(|| async {
                         let mut tx = self.pool.begin().await?;
@@ -336,8 +336,7 @@ macro_rules! impl_session_store {
                     };
                     retrying(|| async {
                         let mut tx = self.pool.begin().await?;
-                        if !use_token(&mut tx, user, token_hash, MailKind::VerifyEmail, now)
-                            .await?
+                        if !use_token(&mut tx, user, token_hash, MailKind::VerifyEmail, now).await?
                         {
                             return Ok(None);
                         }
