@@ -2,8 +2,10 @@
 # Builds the `agora` wheel and runs every Python test, in a virtualenv it
 # creates afresh each run:
 #   - bindings-python/tests       the binding (every method and error class,
-#                                 threads, asyncio, typing, agora.serve and
-#                                 the shared HTTP contract suite against it)
+#                                 threads, asyncio, typing, account mail with
+#                                 a Python mailer and a local SMTP server
+#                                 (aiosmtpd), agora.serve and the shared HTTP
+#                                 contract suite against it)
 #   - examples/fastapi_app/tests  the FastAPI example app (TestClient, uvicorn)
 #
 # Needs only python3 (3.9 or newer, with venv), cargo and PyPI. Exits non-zero
@@ -31,7 +33,8 @@ step "virtualenv $venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   "maturin>=1.16,<2" "pytest>=8" "mypy>=1.10" \
-  "fastapi>=0.110" "httpx>=0.27" "python-multipart>=0.0.9" "uvicorn>=0.29"
+  "fastapi>=0.110" "httpx>=0.27" "python-multipart>=0.0.9" "uvicorn>=0.29" \
+  "aiosmtpd>=1.4"
 "$venv/bin/python" --version
 
 step "wheel"

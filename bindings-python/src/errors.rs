@@ -32,6 +32,7 @@ fn class_name(code: ErrorCode) -> &'static str {
     }
     match code.kind() {
         ErrorKind::Validation => "ValidationError",
+        ErrorKind::BadRequest => "BadRequest",
         ErrorKind::Unauthorized => "Unauthorized",
         ErrorKind::Forbidden => "Forbidden",
         ErrorKind::NotFound => "NotFound",
@@ -124,6 +125,7 @@ pub fn set_error_defaults(module: &Bound<'_, PyModule>) -> PyResult<()> {
         Error::internal("unexpected"),
         Error::Validation(Vec::new()),
         Error::InvalidCredentials,
+        Error::ResetPasswordBadToken,
         Error::Unauthorized,
         Error::NotOwner,
         Error::RouteNotFound,

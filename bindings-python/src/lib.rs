@@ -6,7 +6,8 @@
 //! It is a thin translation layer: Python arguments become `agora-core`
 //! schema types (`UserCreate`, `LoginRequest`, `RefreshRequest`,
 //! `PostCreate`, `VoteRequest`, `ListQuery`, `PasswordChange`,
-//! `AccountDeletion`, `ProfileUpdate`, `CommentCreate`), the calls go to
+//! `AccountDeletion`, `ProfileUpdate`, `CommentCreate`, `EmailRequest`,
+//! `ResetPasswordRequest`, `VerifyRequest`), the calls go to
 //! [`agora_core::Agora`], and results become frozen Python objects. `Agora` and `AsyncAgora` are generated from
 //! one list of operations (`service.rs`). Every rule stays in `agora-core`;
 //! every [`agora_core::Error`] becomes a Python exception carrying its code,
@@ -16,10 +17,14 @@
 //! `pyo3-async-runtimes` owns). The synchronous API releases the GIL while it
 //! waits for that work, so Python threads run in parallel; the asyncio API
 //! hands out awaitables that the runtime resolves without blocking the event
-//! loop.
+//! loop. The runtime keeps running between calls, so the background tasks
+//! core spawns (account mail delivery) make progress while Python code runs;
+//! a Python `mailer=` callable is called on a thread of its own, outside the
+//! runtime (`mailer.rs`).
 
 mod errors;
 mod hashing;
+mod mailer;
 mod server;
 mod service;
 mod settings;

@@ -1,10 +1,11 @@
 //! `agora.serve(...)`: the axum HTTP server (`agora_axum::serve`) running in
 //! the background on the shared runtime, with a handle to stop it.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use agora_core::Config;
+use agora_core::mail::Mailer;
 use pyo3::conversion::FromPyObjectOwned;
 use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -12,7 +13,7 @@ use pyo3::types::{PyDict, PyString};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use crate::errors::config_err;
+use crate::mailer::PyMailer;
 use crate::runtime;
 use crate::settings::{self, DEFAULT_DATABASE_URL};
 
@@ -21,7 +22,8 @@ use crate::settings::{self, DEFAULT_DATABASE_URL};
 ///
 /// `port=0` picks a free port; `Server.url` shows the real one. The database,
 /// token, `throttle` and `hide_emails` arguments are those of `Agora`; the
-/// other keyword arguments are the server's settings ([`set_server_setting`]).
+/// other keyword arguments are the server's settings ([`set_server_setting`]),
+/// the account mail settings of `Agora` and its `mailer`.
 /// The server runs until `Server.stop()` (or the end of a `with` block, or
 /// the end of the process); dropping the handle does not stop it.
 #[pyfunction]
@@ -48,13 +50,22 @@ pub fn serve(
         throttle,
         hide_emails,
     )?;
+    let mut mailer = None;
     for (name, value) in server.into_iter().flatten() {
         let name = name.cast_into::<PyString>()?;
         let name = name.to_cow()?;
+        if name == "mailer" {
+            mailer = Some(value).filter(|m| !m.is_none());
+            continue;
+        }
         set_server_setting(&mut config, &name, &value)?;
     }
-    config.validate().map_err(config_err)?;
-    let agora = settings::open(py, &config)?;
+    settings::validate(&config)?;
+    settings::check_mailer(&config, mailer.is_some())?;
+    let mailer = mailer
+        .map(|m| PyMailer::new(&m).map(|m| Arc::new(m) as Arc<dyn Mailer>))
+        .transpose()?;
+    let agora = settings::open(py, &config, mailer)?;
     let listener = py
         .detach(|| runtime().block_on(tokio::net::TcpListener::bind((host, port))))
         .map_err(|e| PyOSError::new_err(format!("cannot listen on {host}:{port}: {e}")))?;
@@ -117,9 +128,11 @@ fn set_server_setting(config: &mut Config, name: &str, value: &Bound<'_, PyAny>)
         "trusted_proxy_header" => config.proxy.header = extract(name, value)?,
         "trusted_proxy_hops" => config.proxy.hops = extract(name, value)?,
         _ => {
-            return Err(PyTypeError::new_err(format!(
-                "serve() got an unexpected keyword argument '{name}'"
-            )));
+            if !settings::set_mail_setting(config, name, value)? {
+                return Err(PyTypeError::new_err(format!(
+                    "serve() got an unexpected keyword argument '{name}'"
+                )));
+            }
         }
     }
     Ok(())

@@ -10,14 +10,17 @@
 use std::any::TypeId;
 use std::future::Future;
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use agora_core::Config;
 use agora_core::crypto::jwt::TokenKeys;
 use agora_core::domain::{ClientInfo, CommentId};
+use agora_core::mail::Mailer;
 use agora_core::schema::{
-    AccountDeletion, CommentCreate, ListQuery, LoginRequest, PasswordChange, PostCreate,
-    ProfileUpdate, RefreshRequest, UserCreate, VoteRequest,
+    AccountDeletion, CommentCreate, EmailRequest, ListQuery, LoginRequest, PasswordChange,
+    PostCreate, ProfileUpdate, RefreshRequest, ResetPasswordRequest, UserCreate, VerifyRequest,
+    VoteRequest,
 };
 use agora_core::{Caller, PostId, UserId};
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -26,6 +29,7 @@ use pyo3::types::PyString;
 use pyo3::{Borrowed, IntoPyObjectExt};
 
 use crate::block_on;
+use crate::mailer::PyMailer;
 use crate::settings::{self, DEFAULT_DATABASE_URL};
 use crate::types::{
     Comment, Post, PostWithVotes, Profile, Session, TagCount, Token, User, Vote, VoteResult,
@@ -192,9 +196,15 @@ struct Shared {
 }
 
 impl Shared {
-    /// Opens the database and builds the service for `config`.
-    fn open(py: Python<'_>, config: &Config) -> PyResult<Self> {
-        let agora = settings::open(py, config)?;
+    /// Opens the database and builds the service for `config`, with mail
+    /// delivered by the Python callable `mailer` when one is given.
+    fn open(py: Python<'_>, config: &Config, mailer: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
+        let mailer = mailer.filter(|m| !m.is_none());
+        settings::check_mailer(config, mailer.is_some())?;
+        let mailer = mailer
+            .map(|m| PyMailer::new(m).map(|m| Arc::new(m) as Arc<dyn Mailer>))
+            .transpose()?;
+        let agora = settings::open(py, config, mailer)?;
         // The same keys, issuer and audience as the service verifies with.
         let tokens = TokenKeys::from_config(&config.tokens).map_err(crate::errors::config_err)?;
         Ok(Shared {
@@ -218,19 +228,36 @@ macro_rules! service_class {
         #[pymethods]
         impl $class {
             #[new]
-            #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false),
-                   text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False)")]
+            #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false, public_url = None, smtp_url = None, mail_from = None, password_reset_ttl = None, verify_token_ttl = None, require_verified_email = false, mail_templates = None, mailer = None),
+                   text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False, public_url=None, smtp_url=None, mail_from=None, password_reset_ttl=None, verify_token_ttl=None, require_verified_email=False, mail_templates=None, mailer=None)")]
+            // The arguments are the Python signature's.
+            #[allow(clippy::too_many_arguments)]
             fn new(
                 py: Python<'_>, database_url: &str, jwt_secret: Option<&Bound<'_, PyAny>>,
                 access_token_ttl: Option<&Bound<'_, PyAny>>,
                 refresh_reuse_grace: Option<&Bound<'_, PyAny>>, throttle: bool, hide_emails: bool,
+                public_url: Option<&Bound<'_, PyAny>>, smtp_url: Option<&Bound<'_, PyAny>>,
+                mail_from: Option<&Bound<'_, PyAny>>, password_reset_ttl: Option<&Bound<'_, PyAny>>,
+                verify_token_ttl: Option<&Bound<'_, PyAny>>, require_verified_email: bool,
+                mail_templates: Option<&Bound<'_, PyAny>>, mailer: Option<&Bound<'_, PyAny>>,
             ) -> PyResult<Self> {
                 let secret = settings::secret_arg(jwt_secret)?;
                 let ttl = settings::ttl_arg(access_token_ttl)?;
                 let grace = settings::grace_arg(refresh_reuse_grace)?;
-                let config =
+                let mut config =
                     settings::config(database_url, secret, ttl, grace, throttle, hide_emails)?;
-                Ok($class { shared: Shared::open(py, &config)? })
+                config.mail.require_verified_email = require_verified_email;
+                for (name, value) in [
+                    ("public_url", public_url), ("smtp_url", smtp_url), ("mail_from", mail_from),
+                    ("password_reset_ttl", password_reset_ttl), ("verify_token_ttl", verify_token_ttl),
+                    ("mail_templates", mail_templates),
+                ] {
+                    if let Some(value) = value {
+                        settings::set_mail_setting(&mut config, name, value)?;
+                    }
+                }
+                settings::validate(&config)?;
+                Ok($class { shared: Shared::open(py, &config, mailer)? })
             }
 
             /// The names of the methods generated from the list of
@@ -317,6 +344,19 @@ macro_rules! service_classes {
 /// `throttle=False` turns off login and registration throttling (for test
 /// suites that sign up many users from one address). `hide_emails=True`
 /// hides other users' email addresses (`None`) in `get_user` and post owners.
+///
+/// Account mail (`forgot_password`, `request_verify_token`): `public_url` is
+/// where the app is reached, the only source of the links' base; mail goes
+/// through `mailer`, a callable taking one dict (`{"kind", "to", "subject",
+/// "text", "html", "link"}`; raising is a failure, retried), or through the
+/// SMTP server `smtp_url` (`smtp://host:port`, `smtps://user:pass@host`)
+/// with the sender `mail_from`; with neither, links are only logged by
+/// Rust. `password_reset_ttl` (1 hour) and `verify_token_ttl` (1 day) are
+/// the links' lifetimes (seconds or a `timedelta`);
+/// `require_verified_email=True` refuses logins until the address is
+/// verified; `mail_templates` replaces the mails' words
+/// (`{"password_reset": {"subject", "text", "html"}, "verify_email": ...}`,
+/// with the placeholders `{link}` and `{expires}`).
 ///
 /// One instance is safe to share across threads. Every method releases the
 /// GIL while it hashes or waits for the database, so threads run in parallel.
@@ -426,6 +466,48 @@ service_classes! {
     fn delete_account(agora, token: SessionToken, password: String) {
         let deletion = AccountDeletion { password };
         async move { agora.delete_account(&agora.authenticate(&token.0).await?, deletion).await }
+    }
+
+    /// Mails a password reset link to the account with this `email`, if
+    /// there is one, and returns `None` at once, the same for every address
+    /// (delivery happens in the background, with retries; each address
+    /// gets at most 3 mails per 15 minutes). Needs `public_url` and a
+    /// mailer (`mailer=` or `smtp_url`). Raises `ValidationError` for a
+    /// malformed address, `RateLimited` when `client_ip` asks too often.
+    #[pyo3(signature = (email, *, client_ip = None))]
+    fn forgot_password(agora, email: String, client_ip: Option<&str>) {
+        let (request, client) = (EmailRequest { email }, client_info(client_ip, None)?);
+        async move { agora.forgot_password(request, &client).await }
+    }
+
+    /// Like `forgot_password`, with an address verification link (an
+    /// address verified already gets nothing).
+    #[pyo3(signature = (email, *, client_ip = None))]
+    fn request_verify_token(agora, email: String, client_ip: Option<&str>) {
+        let (request, client) = (EmailRequest { email }, client_info(client_ip, None)?);
+        async move { agora.request_verify_token(request, &client).await }
+    }
+
+    /// Sets a new password with the token of a reset link: the token is
+    /// used up and every session of the user ends (their access and refresh
+    /// tokens are refused at once). Raises `BadRequest`
+    /// (`RESET_PASSWORD_BAD_TOKEN`) for a token that is unknown, used,
+    /// expired or a verification token, `ValidationError` for a refused
+    /// password (the token stays usable).
+    #[pyo3(signature = (token, new_password, *, client_ip = None))]
+    fn reset_password(agora, token: String, new_password: String, client_ip: Option<&str>) {
+        let (request, client) = (ResetPasswordRequest { token, new_password }, client_info(client_ip, None)?);
+        async move { agora.reset_password(request, &client).await }
+    }
+
+    /// Marks the address of the token's user verified and returns the
+    /// `User` (`email_verified=True`); the token is used up. Raises
+    /// `BadRequest` (`VERIFY_USER_BAD_TOKEN`) for a token that is unknown,
+    /// used, expired or a reset token, or an address verified already.
+    #[pyo3(signature = (token, *, client_ip = None))]
+    fn verify(agora, token: String, client_ip: Option<&str>) {
+        let (request, client) = (VerifyRequest { token }, client_info(client_ip, None)?);
+        async move { Ok(User { inner: agora.verify_email(request, &client).await? }) }
     }
 
     /// The user an access token belongs to. Raises `Unauthorized` for any

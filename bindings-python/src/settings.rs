@@ -1,11 +1,14 @@
 //! Constructor arguments (`database_url`, `jwt_secret`, `access_token_ttl`,
-//! `refresh_reuse_grace`, `throttle`) to an [`agora_core::Config`] and an
-//! open [`agora_core::Agora`].
+//! `refresh_reuse_grace`, `throttle`, the account mail settings and
+//! `mailer`) to an [`agora_core::Config`] and an open [`agora_core::Agora`].
 
+use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use agora_core::Config;
-use agora_core::config::JwtSecret;
+use agora_core::config::{ConfigError, JwtSecret};
+use agora_core::mail::{MailTemplate, MailTemplates, Mailer};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyBytes, PyDelta, PyString};
@@ -155,16 +158,180 @@ pub(crate) fn config(
     Ok(config)
 }
 
+/// The account mail settings, by argument name: what each sets in
+/// `config.mail`.
+pub(crate) const MAIL_SETTINGS: [&str; 7] = [
+    "public_url",
+    "smtp_url",
+    "mail_from",
+    "password_reset_ttl",
+    "verify_token_ttl",
+    "require_verified_email",
+    "mail_templates",
+];
+
+/// The argument that sets a `config.mail` field (for error messages naming
+/// the argument rather than the field); other fields keep their path.
+pub(crate) fn argument_name(field: &'static str) -> &'static str {
+    match field {
+        "mail.public_url" => "public_url",
+        "mail.smtp_url" => "smtp_url",
+        "mail.from" => "mail_from",
+        "mail.reset_ttl" => "password_reset_ttl",
+        "mail.verify_ttl" => "verify_token_ttl",
+        "mail.require_verified_email" => "require_verified_email",
+        "mail.templates" => "mail_templates",
+        other => other,
+    }
+}
+
+/// Checks `config` as core does, naming the arguments at fault.
+pub(crate) fn validate(config: &Config) -> PyResult<()> {
+    config
+        .validate()
+        .map_err(|e| config_err(e.renamed(argument_name)))
+}
+
+/// Sets the account mail setting `name` (one of [`MAIL_SETTINGS`]) from
+/// `value`; `None` keeps the default. Returns `false` for another name.
+///
+/// `public_url`, `smtp_url` and `mail_from` are `str`;
+/// `password_reset_ttl` and `verify_token_ttl` seconds or a `timedelta`;
+/// `require_verified_email` a `bool`; `mail_templates` a dict
+/// `{"password_reset": {"subject": ..., "text": ..., "html": ...},
+/// "verify_email": {...}}` where an omitted kind or part keeps the default.
+pub(crate) fn set_mail_setting(
+    config: &mut Config,
+    name: &str,
+    value: &Bound<'_, PyAny>,
+) -> PyResult<bool> {
+    if !MAIL_SETTINGS.contains(&name) {
+        return Ok(false);
+    }
+    if value.is_none() {
+        return Ok(true);
+    }
+    let text = || -> PyResult<String> {
+        value
+            .extract::<String>()
+            .map_err(|_| PyTypeError::new_err(format!("{name} must be a str or None")))
+    };
+    let lifetime = || -> PyResult<Duration> {
+        let ttl = duration_arg(name, Some(value))?.unwrap_or_default();
+        if ttl.as_secs() == 0 {
+            return Err(PyValueError::new_err(format!(
+                "{name} must be at least one second"
+            )));
+        }
+        Ok(ttl)
+    };
+    let mail = &mut config.mail;
+    match name {
+        "public_url" => {
+            let raw = text()?;
+            let url = url::Url::parse(&raw).map_err(|e| {
+                PyValueError::new_err(format!(
+                    "public_url: {raw:?} is not an absolute URL ({e}); expected e.g. https://app.example.com"
+                ))
+            })?;
+            mail.public_url = Some(url);
+        }
+        "smtp_url" => mail.smtp_url = Some(text()?),
+        "mail_from" => mail.from = Some(text()?),
+        "password_reset_ttl" => mail.reset_ttl = lifetime()?,
+        "verify_token_ttl" => mail.verify_ttl = lifetime()?,
+        "require_verified_email" => {
+            mail.require_verified_email = value
+                .cast::<PyBool>()
+                .map(|b| b.is_true())
+                .map_err(|_| PyTypeError::new_err("require_verified_email must be a bool"))?;
+        }
+        _ => mail.templates = templates_arg(value)?,
+    }
+    Ok(true)
+}
+
+/// `mail_templates`: the default templates with the given parts replaced.
+fn templates_arg(value: &Bound<'_, PyAny>) -> PyResult<MailTemplates> {
+    let shape = || {
+        PyTypeError::new_err(
+            "mail_templates must be a dict like {\"password_reset\": {\"subject\": str, \
+             \"text\": str, \"html\": str}, \"verify_email\": {...}}",
+        )
+    };
+    let given: HashMap<String, HashMap<String, String>> = value.extract().map_err(|_| shape())?;
+    let mut templates = MailTemplates::default();
+    for (kind, parts) in given {
+        let template: &mut MailTemplate = match kind.as_str() {
+            "password_reset" => &mut templates.password_reset,
+            "verify_email" => &mut templates.verify_email,
+            other => {
+                return Err(PyValueError::new_err(format!(
+                    "mail_templates: unknown mail {other:?}; expected \"password_reset\" or \"verify_email\""
+                )));
+            }
+        };
+        for (part, text) in parts {
+            match part.as_str() {
+                "subject" => template.subject = text,
+                "text" => template.text = text,
+                "html" => template.html = text,
+                other => {
+                    return Err(PyValueError::new_err(format!(
+                        "mail_templates[{kind:?}]: unknown part {other:?}; expected \"subject\", \"text\" or \"html\""
+                    )));
+                }
+            }
+        }
+    }
+    Ok(templates)
+}
+
 /// Opens (creating and migrating if needed) the database and builds the
-/// services through `agora_sqlx::open`, as the servers do (so every setting
-/// of `config` is honoured), with the GIL released meanwhile.
-pub(crate) fn open(py: Python<'_>, config: &Config) -> PyResult<agora_core::Agora> {
-    py.detach(|| crate::runtime().block_on(agora_sqlx::open(config)))
-        .map_err(|e| match e {
-            agora_sqlx::ConnectError::UnsupportedUrl(_) => PyValueError::new_err(e.to_string()),
-            agora_sqlx::ConnectError::Config(e) => config_err(e),
-            other => unavailable(py, other.to_string()),
+/// services, with the GIL released meanwhile. Without `mailer`, through
+/// `agora_sqlx::open`, as the servers do (so every setting of `config` is
+/// honoured: SMTP from `smtp_url`, else links logged); with one, the same
+/// with mail delivered by `mailer` (`agora_sqlx::open_with_mailer`).
+pub(crate) fn open(
+    py: Python<'_>,
+    config: &Config,
+    mailer: Option<Arc<dyn Mailer>>,
+) -> PyResult<agora_core::Agora> {
+    let opened = py.detach(|| {
+        crate::runtime().block_on(async {
+            match mailer {
+                Some(mailer) => agora_sqlx::open_with_mailer(config, mailer).await,
+                None => agora_sqlx::open(config).await,
+            }
         })
+    });
+    opened.map_err(|e| match e {
+        agora_sqlx::ConnectError::UnsupportedUrl(_) => PyValueError::new_err(e.to_string()),
+        agora_sqlx::ConnectError::Config(e) => config_err(e.renamed(argument_name)),
+        other => unavailable(py, other.to_string()),
+    })
+}
+
+/// Checks the rules between `mailer` and the mail settings: a mailer
+/// replaces the SMTP server (not both), and needs `public_url`, the only
+/// source of links.
+pub(crate) fn check_mailer(config: &Config, mailer: bool) -> PyResult<()> {
+    if !mailer {
+        return Ok(());
+    }
+    if config.mail.smtp_url.is_some() {
+        return Err(config_err(ConfigError::invalid(
+            "mailer",
+            "and smtp_url are exclusive: give one of them",
+        )));
+    }
+    if config.mail.public_url.is_none() {
+        return Err(config_err(ConfigError::invalid(
+            "mailer",
+            "needs public_url: the links in mails are built only from it",
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

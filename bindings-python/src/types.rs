@@ -130,7 +130,7 @@ macro_rules! result_class {
 result_class! {
     /// A registered user: `id`, `email` (lower-cased), `created_at` (aware
     /// UTC datetime), and the profile's `username`, `bio` and `image` (each
-    /// `None` until set). Never carries a password.
+    /// `None` until set), and `email_verified`. Never carries a password.
     User(agora_core::User) repr(id, email, username) {
         /// The user's id.
         id: i64 = |user| user.id.0;
@@ -145,6 +145,8 @@ result_class! {
         bio: Option<&str> = |user| user.bio.as_deref();
         /// The URL of the user's picture, if set.
         image: Option<&str> = |user| user.image.as_deref();
+        /// Whether the user proved the address is theirs (`verify`).
+        email_verified: bool = |user| user.email_verified;
     }
 }
 

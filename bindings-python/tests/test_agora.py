@@ -53,7 +53,7 @@ def test_register_returns_a_user_with_a_lowercased_email_and_an_aware_timestamp(
 
 def test_user_to_dict_is_the_http_json_shape(user: agora.User) -> None:
     data = user.to_dict()
-    assert list(data) == ["id", "email", "created_at", "username", "bio", "image"]
+    assert list(data) == ["id", "email", "created_at", "username", "bio", "image", "email_verified"]
     assert data["id"] == user.id and data["email"] == user.email
     assert data["created_at"].endswith("Z")
     parsed = datetime.fromisoformat(data["created_at"].replace("Z", "+00:00"))

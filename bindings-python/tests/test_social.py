@@ -40,7 +40,7 @@ def ids(posts: List[agora.PostWithVotes]) -> List[int]:
 def test_register_takes_an_optional_username_unique_whatever_its_case(app: agora.Agora) -> None:
     ada = app.register(unique_email(), PASSWORD, username="Ada_L")
     assert (ada.username, ada.bio, ada.image) == ("Ada_L", None, None)
-    assert list(ada.to_dict())[3:] == ["username", "bio", "image"]
+    assert list(ada.to_dict())[3:] == ["username", "bio", "image", "email_verified"]
     assert "Ada_L" in repr(ada)
     assert app.register(unique_email(), PASSWORD).username is None
     with pytest.raises(agora.Conflict) as caught:

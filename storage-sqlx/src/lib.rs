@@ -181,8 +181,16 @@ impl Backend {
 /// # Ok(()) }
 /// ```
 pub async fn open(config: &Config) -> Result<Agora, ConnectError> {
+    open_with_mailer(config, mailer(&config.mail)?).await
+}
+
+/// [`open`], with account mail delivered by `mailer` instead of the one
+/// `config.mail` names (an app's own delivery, e.g. a mail API).
+pub async fn open_with_mailer(
+    config: &Config,
+    mailer: Arc<dyn Mailer>,
+) -> Result<Agora, ConnectError> {
     let server = &config.server;
-    let mailer = mailer(&config.mail)?;
     let store = connect(&server.database_url, &server.pool).await?;
     let throttle_store: Arc<dyn ThrottleStore> = match &server.redis.url {
         None => Arc::new(MemoryThrottleStore::default()),

@@ -13,7 +13,6 @@
 //! password never reaches an error message, a log line or `Debug`.
 
 use std::fmt;
-use std::sync::OnceLock;
 
 use agora_core::config::ConfigError;
 use agora_core::mail::{Mail, MailConfig, MailError, Mailer};
@@ -25,13 +24,11 @@ use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executo
 const URL_FORMS: &str = "expected smtp://host:25, smtp://user:pass@host:587?tls=required \
                          (STARTTLS) or smtps://user:pass@host:465 (implicit TLS)";
 
-/// Delivers account mail to an SMTP server (see the [module](self)). Cheap
-/// to share; connections are pooled and opened on the first mail.
+/// Delivers account mail to an SMTP server (see the [module](self)). Each
+/// mail opens its own connection (account mail is rare), so the mailer
+/// holds no task and may be built and dropped outside a Tokio runtime.
 pub struct SmtpMailer {
-    /// The transport's settings; the transport itself is built on the
-    /// first mail, as its pool starts a task on the running Tokio runtime.
-    builder: lettre::transport::smtp::AsyncSmtpTransportBuilder,
-    transport: OnceLock<AsyncSmtpTransport<Tokio1Executor>>,
+    transport: AsyncSmtpTransport<Tokio1Executor>,
     from: Mailbox,
     /// The server's URL, password hidden, for `Debug`.
     server: String,
@@ -50,14 +47,15 @@ impl SmtpMailer {
         let parsed = url::Url::parse(url).map_err(|e| {
             ConfigError::invalid("mail.smtp_url", format!("is not a URL ({e}); {URL_FORMS}"))
         })?;
-        let builder = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
+        let transport = AsyncSmtpTransport::<Tokio1Executor>::from_url(url)
             .map_err(|e| {
                 ConfigError::invalid(
                     "mail.smtp_url",
                     format!("{}; {URL_FORMS}", scrub(&e.to_string(), &parsed)),
                 )
             })?
-            .timeout(Some(config.send_timeout));
+            .timeout(Some(config.send_timeout))
+            .build();
         let from = config.from.as_deref().ok_or_else(|| {
             ConfigError::invalid(
                 "mail.from",
@@ -83,8 +81,7 @@ impl SmtpMailer {
                  use smtps:// or ?tls=required");
         }
         Ok(Some(SmtpMailer {
-            builder,
-            transport: OnceLock::new(),
+            transport,
             from,
             server: redacted(&parsed),
         }))
@@ -121,8 +118,7 @@ impl SmtpMailer {
 impl Mailer for SmtpMailer {
     async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let message = self.message(mail)?;
-        let transport = self.transport.get_or_init(|| self.builder.clone().build());
-        transport.send(message).await?;
+        self.transport.send(message).await?;
         Ok(())
     }
 }

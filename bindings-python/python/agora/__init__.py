@@ -20,8 +20,14 @@ query runs in Rust; this package gives them a Pythonic face::
     app.follow(me, "grace")                    # agora.Profile(following=True)
     app.logout(token)
 
+Account recovery (with ``public_url`` and a ``mailer=`` callable or an
+SMTP server): ``forgot_password(email)`` mails a reset link whose token
+``reset_password(token, new_password)`` takes; ``request_verify_token``
+and ``verify(token)`` prove an address.
+
 * :class:`Agora` blocks (releasing the GIL) and is safe to share across
   threads; :class:`AsyncAgora` has the same methods as coroutines.
+* ``mailer=`` takes a callable receiving a :class:`Mail` dict.
 * Errors derive from :class:`AgoraError` and carry the HTTP answer's
   ``code`` (e.g. ``"POST_NOT_FOUND"``), ``status_code``, ``detail`` and
   ``headers``, all from Rust.
@@ -49,8 +55,10 @@ from ._agora import (
     verify_password,
 )
 from ._async import Actor, AsyncAgora
+from ._mail import Mail
 from ._errors import (
     AgoraError,
+    BadRequest,
     Conflict,
     FieldError,
     Forbidden,
@@ -68,11 +76,13 @@ __all__ = [
     "Agora",
     "AgoraError",
     "AsyncAgora",
+    "BadRequest",
     "Comment",
     "Conflict",
     "FieldError",
     "Forbidden",
     "InvalidCredentials",
+    "Mail",
     "NotFound",
     "PayloadTooLarge",
     "Post",

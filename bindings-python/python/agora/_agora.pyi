@@ -4,9 +4,11 @@ from datetime import datetime, timedelta
 from types import ModuleType, TracebackType
 from typing import (
     Any,
+    Callable,
     Coroutine,
     Dict,
     List,
+    Mapping,
     Optional,
     Sequence,
     Type,
@@ -17,6 +19,8 @@ from typing import (
 
 from typing_extensions import Self, disjoint_base
 
+from ._mail import Mail
+
 __version__: str
 
 _Actor = Union[User, Token, str]
@@ -25,6 +29,12 @@ _AccessToken = Union[Token, str]
 _T = TypeVar("_T")
 _Coroutine = Coroutine[Any, Any, _T]
 _Seconds = Union[int, timedelta]
+#: A ``mailer=`` callable: takes the mail, its return value is ignored (an
+#: awaitable is awaited); raising is a delivery failure.
+_Mailer = Callable[[Mail], object]
+#: ``{"password_reset": {"subject": ..., "text": ..., "html": ...},
+#: "verify_email": {...}}``; an omitted kind or part keeps the default.
+_MailTemplates = Mapping[str, Mapping[str, str]]
 
 class _Result:
     """What every result object has (a stub-only base)."""
@@ -47,6 +57,14 @@ class _Service:
         refresh_reuse_grace: Union[int, timedelta, None] = None,
         throttle: bool = True,
         hide_emails: bool = False,
+        public_url: Optional[str] = None,
+        smtp_url: Optional[str] = None,
+        mail_from: Optional[str] = None,
+        password_reset_ttl: Union[int, timedelta, None] = None,
+        verify_token_ttl: Union[int, timedelta, None] = None,
+        require_verified_email: bool = False,
+        mail_templates: Optional[_MailTemplates] = None,
+        mailer: Optional[_Mailer] = None,
     ) -> Self: ...
     @property
     def database_url(self) -> str:
@@ -61,8 +79,9 @@ class _Service:
 @final
 class User(_Result):
     """A registered user: ``id``, ``email`` (lower-cased), ``created_at``
-    (aware UTC datetime), and the profile's ``username``, ``bio`` and
-    ``image`` (each ``None`` until set). Never carries a password."""
+    (aware UTC datetime), the profile's ``username``, ``bio`` and
+    ``image`` (each ``None`` until set), and ``email_verified``. Never
+    carries a password."""
 
     @property
     def id(self) -> int:
@@ -83,6 +102,9 @@ class User(_Result):
     @property
     def image(self) -> Optional[str]:
         """The URL of the user's picture, if set."""
+    @property
+    def email_verified(self) -> bool:
+        """Whether the user proved the address is theirs (``verify``)."""
 
 @final
 class Post(_Result):
@@ -276,6 +298,16 @@ class Agora(_Service):
     ``hide_emails=True`` hides other users' email addresses (``None``) in
     ``get_user`` and post owners; users still see their own.
 
+    Account mail (``forgot_password``, ``request_verify_token``):
+    ``public_url`` is where the app is reached, the only base of the links;
+    mail goes to ``mailer`` (a callable taking a :class:`~agora.Mail` dict;
+    raising is a failure, retried; an ``async def`` runs on a private event
+    loop) or to the SMTP server ``smtp_url`` from ``mail_from``.
+    ``password_reset_ttl`` (1 hour) and ``verify_token_ttl`` (1 day) are
+    the links' lifetimes; ``require_verified_email=True`` refuses logins
+    until the address is verified; ``mail_templates`` replaces the words
+    (placeholders ``{link}`` and ``{expires}``).
+
     One instance is safe to share across threads. Every method releases the
     GIL while it hashes or waits for the database. Methods that the HTTP API
     protects take the acting ``user`` first: an :class:`User` from this
@@ -345,6 +377,24 @@ class Agora(_Service):
     def delete_account(self, token: _AccessToken, password: str) -> None:
         """Deletes ``token``'s user with their posts, votes and sessions after
         checking ``password``. Raises ``InvalidCredentials``, ``Unauthorized``."""
+    def forgot_password(self, email: str, *, client_ip: Optional[str] = None) -> None:
+        """Mails a password reset link to the account with this address, if
+        any, in the background; returns ``None`` at once for every address
+        (at most 3 mails per address per 15 minutes). Raises
+        ``ValidationError`` (malformed address), ``RateLimited``."""
+    def request_verify_token(self, email: str, *, client_ip: Optional[str] = None) -> None:
+        """Like ``forgot_password``, with an address verification link (an
+        address verified already gets nothing)."""
+    def reset_password(
+        self, token: str, new_password: str, *, client_ip: Optional[str] = None
+    ) -> None:
+        """Sets a new password with a reset link's token (used up; every
+        session of the user ends). Raises ``BadRequest``
+        (``RESET_PASSWORD_BAD_TOKEN``), ``ValidationError`` (refused
+        password; the token stays usable)."""
+    def verify(self, token: str, *, client_ip: Optional[str] = None) -> User:
+        """Marks the token's user's address verified and returns the user.
+        Raises ``BadRequest`` (``VERIFY_USER_BAD_TOKEN``)."""
     def authenticate(self, access_token: str) -> User:
         """The user an access token belongs to. Raises ``Unauthorized``."""
     def get_user(self, id: int) -> User:
@@ -496,6 +546,16 @@ class AsyncAgora(_Service):
         self, token: _AccessToken, current_password: str, new_password: str
     ) -> _Coroutine[None]: ...
     def delete_account(self, token: _AccessToken, password: str) -> _Coroutine[None]: ...
+    def forgot_password(
+        self, email: str, *, client_ip: Optional[str] = None
+    ) -> _Coroutine[None]: ...
+    def request_verify_token(
+        self, email: str, *, client_ip: Optional[str] = None
+    ) -> _Coroutine[None]: ...
+    def reset_password(
+        self, token: str, new_password: str, *, client_ip: Optional[str] = None
+    ) -> _Coroutine[None]: ...
+    def verify(self, token: str, *, client_ip: Optional[str] = None) -> _Coroutine[User]: ...
     def authenticate(self, access_token: str) -> _Coroutine[User]: ...
     def get_user(self, id: int) -> _Coroutine[User]: ...
     def update_profile(
@@ -626,6 +686,14 @@ def serve(
     pool_statement_timeout: _Seconds = ...,
     trusted_proxy_header: Optional[str] = ...,
     trusted_proxy_hops: int = ...,
+    public_url: Optional[str] = ...,
+    smtp_url: Optional[str] = ...,
+    mail_from: Optional[str] = ...,
+    password_reset_ttl: Union[int, timedelta, None] = ...,
+    verify_token_ttl: Union[int, timedelta, None] = ...,
+    require_verified_email: bool = ...,
+    mail_templates: Optional[_MailTemplates] = ...,
+    mailer: Optional[_Mailer] = ...,
 ) -> Server:
     """Starts Agora's HTTP API (the Rust axum server) in the background and
     returns at once; ``port=0`` picks a free port (see ``Server.url``).
@@ -639,7 +707,8 @@ def serve(
     ``shutdown_timeout`` (for requests in flight at ``stop()``), the database
     pool's ``pool_max_connections``, ``pool_acquire_timeout`` and
     ``pool_statement_timeout``, and ``trusted_proxy_header``/
-    ``trusted_proxy_hops`` (the reverse proxy that names the client's IP).
+    ``trusted_proxy_hops`` (the reverse proxy that names the client's IP),
+    and the account mail settings and ``mailer`` of :class:`Agora`.
     Durations are seconds or a ``timedelta``."""
 
 def hash_password(password: str) -> str:

@@ -23,6 +23,7 @@ from . import _agora
 
 __all__ = [
     "AgoraError",
+    "BadRequest",
     "Conflict",
     "FieldError",
     "Forbidden",
@@ -119,6 +120,13 @@ class ValidationError(AgoraError, ValueError):
         return errors
 
 
+class BadRequest(AgoraError):
+    """A well-formed request that cannot be honoured (HTTP 400): a password
+    reset or address verification token that is unknown, used up, expired
+    or of the other kind (``code`` ``RESET_PASSWORD_BAD_TOKEN`` or
+    ``VERIFY_USER_BAD_TOKEN``)."""
+
+
 class InvalidCredentials(AgoraError):
     """Login with an unknown email or a wrong password; the same error for
     both (HTTP 403, ``"Invalid Credentials"``, as the original API answers)."""
@@ -131,7 +139,9 @@ class Unauthorized(AgoraError):
 
 class Forbidden(AgoraError):
     """Authenticated, but not allowed to act on this object, such as someone
-    else's post (HTTP 403)."""
+    else's post (HTTP 403); also a correct login refused until the address
+    is verified (``LOGIN_USER_NOT_VERIFIED``, with
+    ``require_verified_email=True``)."""
 
 
 class NotFound(AgoraError, LookupError):

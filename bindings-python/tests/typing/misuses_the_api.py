@@ -19,4 +19,8 @@ def misuse(app: agora.Agora) -> None:
     app.update_profile(user, bio=5)  # E: a bio is a str or None
     app.feed(user, tag=["rust"])  # E: one tag, a str
     follows: bool = app.follow(user, "ada")  # E: a Profile, not a bool
-    del token, count, follows
+    app.forgot_password(["ada@example.com"])  # E: one address, a str
+    verified: str = app.verify("t").email_verified  # E: a bool, not a str
+    agora.Agora(mailer="smtp://localhost")  # E: the mailer is a callable
+    agora.Agora(require_verified_email="yes")  # E: a bool
+    del token, count, follows, verified

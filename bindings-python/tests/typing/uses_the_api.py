@@ -108,3 +108,44 @@ def errors_and_helpers() -> int:
         url: str = server.url
         del url
     return int(ok)
+
+
+def recovery_flow(outbox: List[agora.Mail]) -> bool:
+    def mailer(mail: agora.Mail) -> None:
+        outbox.append(mail)
+
+    async def async_mailer(mail: agora.Mail) -> None:
+        outbox.append(mail)
+
+    app = agora.Agora(
+        "sqlite://",
+        public_url="https://app.example.com",
+        password_reset_ttl=timedelta(minutes=30),
+        verify_token_ttl=3600,
+        require_verified_email=True,
+        mail_templates={"password_reset": {"subject": "Reset ({expires})"}},
+        mailer=mailer,
+    )
+    agora.AsyncAgora("sqlite://", public_url="https://app.example.com", mailer=async_mailer)
+    agora.Agora(
+        "sqlite://",
+        public_url="https://app.example.com",
+        smtp_url="smtp://127.0.0.1:2525",
+        mail_from="Agora <no-reply@example.com>",
+    )
+    app.forgot_password("ada@example.com", client_ip="192.0.2.1")
+    app.request_verify_token("ada@example.com")
+    link: str = outbox[0]["link"]
+    try:
+        app.reset_password(link.split("token=")[1], "a brand new passphrase")
+    except agora.BadRequest as e:
+        return e.code == "RESET_PASSWORD_BAD_TOKEN"
+    user: agora.User = app.verify("token")
+    return user.email_verified
+
+
+async def async_recovery_flow(app: agora.AsyncAgora) -> bool:
+    await app.forgot_password("ada@example.com")
+    await app.request_verify_token("ada@example.com", client_ip=None)
+    await app.reset_password("token", "a brand new passphrase")
+    return (await app.verify("token")).email_verified
