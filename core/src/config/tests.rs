@@ -639,3 +639,72 @@ fn password_policy_comes_from_the_config() {
     assert_eq!(config.passwords, policy);
     assert_eq!(Config::default().passwords, PasswordPolicy::default());
 }
+
+#[test]
+fn mail_settings_are_read_with_durations_and_checked_together() {
+    let c = from(&[]).unwrap();
+    assert_eq!(
+        c.mail.public_url.as_ref().map(url::Url::as_str),
+        Some("http://127.0.0.1:8000/"),
+        "without SMTP, links point at the server itself"
+    );
+    assert_eq!(c.mail.reset_ttl, Duration::from_secs(3600));
+    assert!(!c.mail.require_verified_email);
+    let c = from(&[("AGORA_BIND", "0.0.0.0:9000")]).unwrap();
+    assert_eq!(
+        c.mail.public_url.as_ref().map(url::Url::as_str),
+        Some("http://localhost:9000/")
+    );
+    let c = from(&[
+        ("AGORA_PUBLIC_URL", "https://app.example.com/base"),
+        ("AGORA_SMTP_URL", "smtps://u:p@mail.example.com:465"),
+        ("AGORA_MAIL_FROM", "Agora <no-reply@example.com>"),
+        ("AGORA_PASSWORD_RESET_TTL", "30m"),
+        ("AGORA_VERIFY_TOKEN_TTL", "7200"),
+        ("AGORA_REQUIRE_VERIFIED_EMAIL", "on"),
+    ])
+    .unwrap();
+    assert_eq!(c.mail.reset_ttl, Duration::from_secs(1800));
+    assert_eq!(c.mail.verify_ttl, Duration::from_secs(7200));
+    assert!(c.mail.require_verified_email);
+    assert!(
+        !format!("{c:?}").contains("u:p@"),
+        "the SMTP password stays hidden"
+    );
+    for (vars, variable) in [
+        (
+            &[
+                ("AGORA_SMTP_URL", "smtp://localhost:25"),
+                ("AGORA_MAIL_FROM", "a@b.co"),
+            ][..],
+            "AGORA_PUBLIC_URL",
+        ),
+        (
+            &[
+                ("AGORA_SMTP_URL", "smtp://localhost:25"),
+                ("AGORA_PUBLIC_URL", "https://a.example"),
+            ][..],
+            "AGORA_MAIL_FROM",
+        ),
+        (&[("AGORA_PUBLIC_URL", "not a url")][..], "AGORA_PUBLIC_URL"),
+        (
+            &[("AGORA_PUBLIC_URL", "ftp://a.example")][..],
+            "AGORA_PUBLIC_URL",
+        ),
+        (
+            &[("AGORA_PUBLIC_URL", "https://a.example/?x=1")][..],
+            "AGORA_PUBLIC_URL",
+        ),
+        (
+            &[("AGORA_PASSWORD_RESET_TTL", "0")][..],
+            "AGORA_PASSWORD_RESET_TTL",
+        ),
+        (
+            &[("AGORA_REQUIRE_VERIFIED_EMAIL", "maybe")][..],
+            "AGORA_REQUIRE_VERIFIED_EMAIL",
+        ),
+    ] {
+        let err = from(vars).unwrap_err().to_string();
+        assert!(err.contains(variable), "{vars:?}: {err}");
+    }
+}
