@@ -46,6 +46,8 @@ struct Inner {
     mailer: Arc<dyn Mailer>,
     /// Mails queued or being sent (at most `recovery::MAX_PENDING_MAILS`).
     pending_mails: std::sync::atomic::AtomicUsize,
+    /// Mails dropped because the queue was full, since start.
+    dropped_mails: std::sync::atomic::AtomicU64,
     /// Turns to prepare and send a mail (`recovery::CONCURRENT_MAILS`).
     mail_turns: tokio::sync::Semaphore,
 }
@@ -126,6 +128,7 @@ impl Agora {
                 mail: config.mail.clone(),
                 mailer,
                 pending_mails: std::sync::atomic::AtomicUsize::new(0),
+                dropped_mails: std::sync::atomic::AtomicU64::new(0),
                 mail_turns: tokio::sync::Semaphore::new(recovery::CONCURRENT_MAILS),
             }),
         })

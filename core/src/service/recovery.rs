@@ -82,8 +82,13 @@ impl Agora {
         }
         if inner.pending_mails.fetch_add(1, Ordering::AcqRel) >= MAX_PENDING_MAILS {
             inner.pending_mails.fetch_sub(1, Ordering::AcqRel);
-            tracing::warn!(target: "agora::mail", kind = kind.as_str(),
-                "too many mails queued: this one is dropped");
+            // Said at the 1st, 2nd, 4th, 8th... drop: a flood of requests
+            // does not become a flood of log lines.
+            let dropped = inner.dropped_mails.fetch_add(1, Ordering::Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(target: "agora::mail", kind = kind.as_str(), dropped,
+                    "too many mails queued ({MAX_PENDING_MAILS}): mails are dropped");
+            }
             return;
         }
         let agora = self.clone();

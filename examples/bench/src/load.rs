@@ -16,7 +16,7 @@ use hyper::{Method, Request, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::BoxError;
+use crate::{BoxError, seed};
 
 /// The longest a single request may take before it counts as an error.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -130,6 +130,34 @@ pub enum Kind {
     },
     /// `POST /login` with form bodies, cycling through users.
     Login(Arc<Vec<Bytes>>),
+    /// `POST /forgot-password` `{"email": ...}`, request `i` of the shared
+    /// counter with address `i` of `addresses`; only a 202 is a success.
+    ForgotPassword {
+        /// Registered or unknown addresses.
+        addresses: Addresses,
+        /// Requests built so far by the group's connections.
+        counter: Arc<AtomicU64>,
+    },
+}
+
+/// Whose addresses a mail request scenario sends.
+#[derive(Clone, Copy)]
+pub enum Addresses {
+    /// The seeded users' ([`seed::email`]), each in turn.
+    Registered,
+    /// Addresses no account has ([`seed::unknown_email`]), a new one each time.
+    Unknown,
+}
+
+impl Kind {
+    /// Whether an answer with `status` is a success.
+    fn accepts(&self, status: StatusCode) -> bool {
+        match self {
+            // The same answer for every address, whatever happens after it.
+            Kind::ForgotPassword { .. } => status == StatusCode::ACCEPTED,
+            _ => status.is_success(),
+        }
+    }
 }
 
 /// A group of identical connections within a scenario.
@@ -194,6 +222,20 @@ impl Group {
                     bodies[rng.below(bodies.len())].clone(),
                 )),
             ),
+            Kind::ForgotPassword { addresses, counter } => {
+                let i = counter.fetch_add(1, Ordering::Relaxed) as i64;
+                let email = match addresses {
+                    Addresses::Registered => seed::email(i % seed::USERS + 1),
+                    Addresses::Unknown => seed::unknown_email(i),
+                };
+                let body = format!(r#"{{"email":"{email}"}}"#);
+                request(
+                    Method::POST,
+                    "/forgot-password",
+                    None,
+                    Some(("application/json", Bytes::from(body))),
+                )
+            }
         }
     }
 }
@@ -202,7 +244,8 @@ impl Group {
 pub struct GroupResult {
     /// Requests sent in the measured window (answered, whatever the status).
     pub requests: u64,
-    /// Non-2xx answers, timeouts and connection failures in the window.
+    /// Non-2xx answers (non-202 for mail requests), timeouts and
+    /// connection failures in the window.
     pub errors: u64,
     /// One example of an error, for the notes.
     pub first_error: Option<String>,
@@ -342,7 +385,7 @@ async fn connection(
                     if measured {
                         result.requests += 1;
                         let _ = result.histogram.record(micros);
-                        if !status.is_success() {
+                        if !group.kind.accepts(status) {
                             let body = String::from_utf8_lossy(&body);
                             let body: String = body.chars().take(120).collect();
                             result.error(format!("{status} {body}"));

@@ -32,7 +32,7 @@ use clap::Parser;
 use hyper::Method;
 use hyper::header::HeaderValue;
 
-use crate::load::{Group, GroupResult, Kind};
+use crate::load::{Addresses, Group, GroupResult, Kind};
 use crate::procs::Server;
 use crate::report::{BackendReport, Row, Target, mb, ms, rps, thousands};
 use crate::seed::Db;
@@ -344,6 +344,7 @@ fn scale_label(posts: i64) -> String {
 #[derive(Clone, Copy)]
 struct Measured {
     rps: f64,
+    p50: u64,
     p99: u64,
 }
 
@@ -525,6 +526,7 @@ impl<'a> BackendRun<'a> {
             }
             measured.push(Measured {
                 rps: row.rps,
+                p50: row.p50,
                 p99: row.p99,
             });
             self.report.rows.push(row);
@@ -675,6 +677,59 @@ async fn social_lists(
     Ok(measured)
 }
 
+/// The mail request scenario's rows: registered and unknown addresses.
+const MAIL_LABELS: [&str; 2] = [
+    "POST /forgot-password (registered addresses)",
+    "POST /forgot-password (unknown addresses, beside the row above)",
+];
+
+/// `POST /forgot-password` for registered and for unknown addresses at
+/// the same time, half the connections each, so both see the same server
+/// state (including the background tasks both queue). In [`MAIL_LABELS`]'
+/// order.
+async fn mail_requests(
+    run: &mut BackendRun<'_>,
+    server: &Server,
+    posts: i64,
+) -> Result<Vec<Measured>, BoxError> {
+    let c = (run.ctx.connections / 2).max(1);
+    let groups = [Addresses::Registered, Addresses::Unknown]
+        .into_iter()
+        .zip(MAIL_LABELS)
+        .map(|(addresses, label)| {
+            let kind = Kind::ForgotPassword {
+                addresses,
+                counter: Arc::new(AtomicU64::new(0)),
+            };
+            run.group(label, kind, c)
+        })
+        .collect();
+    run.measure(server, posts, groups, None).await
+}
+
+/// The answer to a mail request takes the same time whether the address
+/// is registered or not: p50 and p99 ratios within noise.
+fn mail_target(mail: &[Measured]) -> Target {
+    let (registered, unknown) = (mail[0], mail[1]);
+    let ratio = |a: u64, b: u64| a as f64 / b.max(1) as f64;
+    let p50 = ratio(registered.p50, unknown.p50);
+    let p99 = ratio(registered.p99, unknown.p99);
+    let within = |r: f64| (0.8..=1.25).contains(&r);
+    Target {
+        goal: "`POST /forgot-password` takes the same time for registered and unknown addresses \
+               (registered / unknown, p50 and p99): within noise, 0.8 to 1.25"
+            .to_owned(),
+        measured: format!(
+            "p50 {p50:.2}x ({} vs {}), p99 {p99:.2}x ({} vs {})",
+            ms(registered.p50),
+            ms(unknown.p50),
+            ms(registered.p99),
+            ms(unknown.p99)
+        ),
+        pass: Some(within(p50) && within(p99)),
+    }
+}
+
 async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendReport, BoxError> {
     let pg = !url.starts_with("sqlite:");
     let slug = if pg { "postgres" } else { "sqlite" }.to_owned();
@@ -733,6 +788,7 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
         )
         .await?[0];
     let small_social = social_lists(&mut run, &server, SMALL).await?;
+    let mail = mail_requests(&mut run, &server, SMALL).await?;
     drop(server);
 
     // 100k posts, 1M votes: every route, the ceiling, the mixed scenario.
@@ -1057,6 +1113,7 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
             seed::RARE_WORD,
         ));
     }
+    targets.push(mail_target(&mail));
     let expected = ctx.cores as f64 / ctx.hash_secs;
     let share = logins.rps / expected;
     targets.push(Target {

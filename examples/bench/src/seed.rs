@@ -47,6 +47,11 @@ pub fn email(n: i64) -> String {
     format!("user{n}@bench.example")
 }
 
+/// Address `n` of those no account has (seeded users are `user<n>@`).
+pub fn unknown_email(n: i64) -> String {
+    format!("nobody{n}@bench.example")
+}
+
 const ADJECTIVES: [&str; 50] = [
     "amber", "brisk", "calm", "dusty", "eager", "fuzzy", "gentle", "hollow", "icy", "jolly",
     "keen", "lucky", "mellow", "noble", "odd", "pale", "quick", "rapid", "silent", "tidy", "upper",
