@@ -24,7 +24,9 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
+use crate::domain::Email;
 use crate::error::{Error, Result};
+use crate::service::audit::Audit;
 use crate::storage::StorageResult;
 
 /// A limit: at most `max` events per `window`.
@@ -317,6 +319,17 @@ fn account_key(account: &str) -> String {
     format!("login:account:{}", hex::encode(&digest[..16]))
 }
 
+/// Audits a login refused by throttling, with the address it tried when
+/// `account` (the normalised email as typed) is a well-formed one.
+fn audit_refused_login(outcome: &str, account: &str, ip: Option<IpAddr>) {
+    let email = Email::parse(account).ok();
+    Audit::new("login")
+        .outcome(outcome)
+        .email(email.as_ref())
+        .ip(ip)
+        .warn();
+}
+
 fn limited(wait: Duration) -> Error {
     // Round up: a client retrying after `Retry-After` seconds must get through.
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
@@ -382,7 +395,8 @@ impl Throttle {
     /// so concurrent guesses cannot all pass a check made before any of them
     /// is counted.
     pub async fn begin_login(&self, account: &str, ip: Option<IpAddr>) -> Result<LoginAttempt> {
-        let account = account_key(account);
+        let typed = account;
+        let account = account_key(typed);
         if !self.config.enabled {
             return Ok(LoginAttempt {
                 throttle: None,
@@ -397,7 +411,7 @@ impl Throttle {
                 .reserve(key, &Self::fixed(self.config.login_ip))
                 .await?
         {
-            tracing::warn!(target: "agora::audit", event = "login", outcome = "throttled_ip", ip = ?ip);
+            audit_refused_login("throttled_ip", typed, ip);
             return Err(limited(retry_after));
         }
         if let Reservation::Refused { retry_after } =
@@ -407,7 +421,7 @@ impl Throttle {
                 // Refused before any password was checked: the IP's slot is not used.
                 self.store.release(key).await?;
             }
-            tracing::warn!(target: "agora::audit", event = "login", outcome = "throttled_account", ip = ?ip);
+            audit_refused_login("throttled_account", typed, ip);
             return Err(limited(retry_after));
         }
         Ok(LoginAttempt {
@@ -437,7 +451,10 @@ impl Throttle {
         if let Reservation::Refused { retry_after } =
             self.store.reserve(&key, &Self::fixed(limit)).await?
         {
-            tracing::warn!(target: "agora::audit", event, outcome = "throttled_ip", ip = %ip);
+            Audit::new(event)
+                .outcome("throttled_ip")
+                .ip(Some(ip))
+                .warn();
             return Err(limited(retry_after));
         }
         Ok(())

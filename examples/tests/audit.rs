@@ -1,8 +1,10 @@
 //! Every login success and failure, refresh, logout, password change and
 //! account deletion, password reset and address verification is an
 //! `agora::audit` tracing event with the user, the
-//! session and the client IP, and no log line ever contains a password or a
-//! token. One test in its own binary: it owns the global subscriber.
+//! session and the client IP, in one shape (README, "Audit log"): plain
+//! values, the IP as a string, the normalised address of a refused login;
+//! no log line ever contains a password or a token. One test in its own
+//! binary: it owns the global subscriber.
 
 use agora_contract::harness as common;
 
@@ -174,9 +176,28 @@ async fn security_events_are_audited_without_secrets() {
         .find(|l| l.contains("event=\"login\"") && l.contains("outcome=\"success\""))
         .expect("login success");
     assert!(
-        success.contains("user_id=") && success.contains("ip=Some(127.0.0.1)"),
+        success.contains("user_id=") && success.contains(r#"ip="127.0.0.1""#),
         "{success}"
     );
+    // A refused login names the normalised address it tried.
+    let failure = audit
+        .iter()
+        .find(|l| l.contains("event=\"login\"") && l.contains("outcome=\"failure\""))
+        .expect("login failure");
+    assert!(
+        failure.contains(r#"email="audit@example.com""#) && failure.contains(r#"ip="127.0.0.1""#),
+        "{failure}"
+    );
+    // One shape: every field a plain value (no `Some(...)`), the IP a string.
+    for line in &audit {
+        assert!(line.contains("event=\""), "{line}");
+        assert!(!line.contains("Some("), "{line}");
+        assert!(
+            line.match_indices(" ip=")
+                .all(|(at, _)| line[at + 4..].starts_with('"')),
+            "{line}"
+        );
+    }
     let refreshed = audit
         .iter()
         .find(|l| l.contains("event=\"refresh\""))

@@ -1,6 +1,7 @@
 //! Login and token authentication.
 
 use super::Agora;
+use super::audit::Audit;
 use crate::domain::{Caller, ClientInfo, Email, Password, Session, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{LoginRequest, Token, bearer_token};
@@ -20,12 +21,12 @@ impl Agora {
     /// ([`Error::EmailNotVerified`]).
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<Token> {
         let password = Password::new(request.password);
-        let email = Email::parse(&request.email);
+        let email = Email::parse(&request.email).ok();
         // Throttled by the normalised address, the same key that finds the
         // account; a malformed one (no account) by what was typed.
         let account_key = match &email {
-            Ok(email) => email.as_str().to_owned(),
-            Err(_) => request.email.trim().to_lowercase(),
+            Some(email) => email.as_str().to_owned(),
+            None => request.email.trim().to_lowercase(),
         };
         let attempt = self
             .inner
@@ -33,9 +34,9 @@ impl Agora {
             .begin_login(&account_key, client.ip)
             .await?;
         // A malformed email cannot belong to anyone, but still costs a hash.
-        let credentials = match email {
-            Ok(email) => self.inner.store.find_credentials(&email).await?,
-            Err(_) => None,
+        let credentials = match &email {
+            Some(email) => self.inner.store.find_credentials(email).await?,
+            None => None,
         };
         let verification = self
             .inner
@@ -45,8 +46,10 @@ impl Agora {
                 credentials.as_ref().map(|c| c.password_hash.as_str()),
             )
             .await?;
-        let fail = |reason: &str| {
-            tracing::info!(target: "agora::audit", event = "login", outcome = reason, ip = ?client.ip);
+        // A refused login names the address it tried (when well-formed).
+        let audit = |outcome| Audit::new("login").outcome(outcome).email(email.as_ref());
+        let fail = |outcome| {
+            audit(outcome).client(client).info();
             Err(Error::InvalidCredentials)
         };
         let Some(credentials) = credentials.filter(|_| verification.valid) else {
@@ -55,8 +58,10 @@ impl Agora {
         let user = credentials.user.clone();
         if self.inner.mail.require_verified_email && !user.email_verified {
             attempt.succeeded().await?;
-            tracing::info!(target: "agora::audit", event = "login", outcome = "email_not_verified",
-                user_id = user.id.0, ip = ?client.ip);
+            audit("email_not_verified")
+                .user(user.id)
+                .client(client)
+                .info();
             return Err(Error::EmailNotVerified);
         }
         if verification.needs_rehash {
@@ -72,8 +77,11 @@ impl Agora {
             return fail("credentials_changed");
         };
         attempt.succeeded().await?;
-        tracing::info!(target: "agora::audit", event = "login", outcome = "success",
-            user_id = user.id.0, ip = ?client.ip);
+        Audit::new("login")
+            .outcome("success")
+            .user(user.id)
+            .client(client)
+            .info();
         Ok(token)
     }
 

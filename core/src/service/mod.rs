@@ -3,6 +3,7 @@
 //! [`Agora`] is cheap to clone (an `Arc` inside) and safe to share across
 //! threads and tasks.
 
+pub(crate) mod audit;
 mod auth;
 mod posts;
 mod recovery;

@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use super::Agora;
+use super::audit::Audit;
 use crate::crypto::{random_hex, token_hash};
 use crate::domain::{ClientInfo, Email, User, UserId, now};
 use crate::error::{Error, Result};
@@ -129,7 +130,10 @@ impl Agora {
                     TokenIssue::AlreadyVerified => "already_verified",
                     _ => "capped",
                 };
-                tracing::info!(target: "agora::audit", event = "mail_request", kind = kind.as_str(), outcome);
+                Audit::new("mail_request")
+                    .outcome(outcome)
+                    .kind(kind.as_str())
+                    .info();
                 return;
             }
             None => return,
@@ -156,7 +160,10 @@ impl Agora {
             })
             .await;
         if sent.is_some() {
-            tracing::info!(target: "agora::audit", event = "mail_sent", kind = kind.as_str(), user_id = user.id.0);
+            Audit::new("mail_sent")
+                .kind(kind.as_str())
+                .user(user.id)
+                .info();
         }
     }
 
@@ -210,7 +217,10 @@ impl Agora {
         client: &ClientInfo,
     ) -> Result<()> {
         let bad = || {
-            tracing::info!(target: "agora::audit", event = "password_reset", outcome = "bad_token", ip = ?client.ip);
+            Audit::new("password_reset")
+                .outcome("bad_token")
+                .client(client)
+                .info();
             Error::ResetPasswordBadToken
         };
         let hash = presented(&request.token).ok_or_else(bad)?;
@@ -228,8 +238,12 @@ impl Agora {
             .reset_password(&hash, &new_hash, now())
             .await?
             .ok_or_else(bad)?;
-        tracing::info!(target: "agora::audit", event = "password_reset", outcome = "success",
-            user_id = user.0, sessions_ended = ended, ip = ?client.ip);
+        Audit::new("password_reset")
+            .outcome("success")
+            .user(user)
+            .sessions_ended(ended)
+            .client(client)
+            .info();
         Ok(())
     }
 
@@ -243,11 +257,17 @@ impl Agora {
             None => None,
         };
         let Some(user) = verified else {
-            tracing::info!(target: "agora::audit", event = "verify_email", outcome = "bad_token", ip = ?client.ip);
+            Audit::new("verify_email")
+                .outcome("bad_token")
+                .client(client)
+                .info();
             return Err(Error::VerifyBadToken);
         };
-        tracing::info!(target: "agora::audit", event = "verify_email", outcome = "success",
-            user_id = user.id.0, ip = ?client.ip);
+        Audit::new("verify_email")
+            .outcome("success")
+            .user(user.id)
+            .client(client)
+            .info();
         Ok(user)
     }
 }

@@ -6,6 +6,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 
 use super::Agora;
+use super::audit::Audit;
 use super::auth::session_of;
 use crate::crypto::{random_hex, token_hash};
 use crate::domain::{Caller, ClientInfo, RefreshTokenRecord, Session, User, UserId, now};
@@ -120,17 +121,23 @@ impl Agora {
             .claim_refresh_token(&token_hash(&token))
             .await?
         else {
-            tracing::info!(target: "agora::audit", event = "refresh", outcome = "unknown_token", ip = ?client.ip);
+            Audit::new("refresh")
+                .outcome("unknown_token")
+                .client(client)
+                .info();
             return Err(Error::Unauthorized);
         };
         let session = claim.session;
         let now = claim.checked_at;
-        let audit_fail = |reason: &str| {
-            tracing::info!(target: "agora::audit", event = "refresh", outcome = reason,
-                user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
+        let audit = |outcome| {
+            Audit::new("refresh")
+                .outcome(outcome)
+                .user(session.user_id)
+                .session(&session.id)
+                .client(client)
         };
         if !session.is_active(now) || now >= claim.expires_at {
-            audit_fail("expired_or_ended");
+            audit("expired_or_ended").info();
             return Err(Error::Unauthorized);
         }
         let grace = duration(self.inner.sessions.reuse_grace);
@@ -141,19 +148,17 @@ impl Agora {
                 .store
                 .revoke_session(session.user_id, &session.id, now)
                 .await?;
-            tracing::warn!(target: "agora::audit", event = "refresh", outcome = "reuse_detected_session_revoked",
-                user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
+            audit("reuse_detected_session_revoked").warn();
             return Err(Error::Unauthorized);
         }
         let Some(refresh_token) = successor(&claim.refresh_key, &token) else {
             // A session started before refresh keys existed: log in again.
-            audit_fail("session_without_refresh_key");
+            audit("session_without_refresh_key").info();
             return Err(Error::Unauthorized);
         };
         let record = self.refresh_record(&session, &refresh_token, now);
         self.inner.store.add_refresh_token(&record).await?;
-        tracing::info!(target: "agora::audit", event = "refresh", outcome = "success",
-            user_id = session.user_id.0, session_id = %session.id, ip = ?client.ip);
+        audit("success").info();
         self.token_pair(
             session.user_id,
             &session.id,
@@ -171,7 +176,10 @@ impl Agora {
             .store
             .revoke_session(user.id, &session.id, now())
             .await?;
-        tracing::info!(target: "agora::audit", event = "logout", user_id = user.id.0, session_id = %session.id);
+        Audit::new("logout")
+            .user(user.id)
+            .session(&session.id)
+            .info();
         Ok(())
     }
 
@@ -183,8 +191,11 @@ impl Agora {
             .store
             .end_sessions(user.id, None, None, now())
             .await?;
-        tracing::info!(target: "agora::audit", event = "logout_all", user_id = user.id.0,
-            session_id = %session.id, sessions_ended = ended);
+        Audit::new("logout_all")
+            .user(user.id)
+            .session(&session.id)
+            .sessions_ended(ended)
+            .info();
         Ok(ended)
     }
 
@@ -215,8 +226,11 @@ impl Agora {
         {
             return Err(Error::SessionNotFound);
         }
-        tracing::info!(target: "agora::audit", event = "session_ended", user_id = user.id.0,
-            session_id = %session_id, by_session = %current.id);
+        Audit::new("session_ended")
+            .user(user.id)
+            .session(session_id)
+            .by_session(&current.id)
+            .info();
         Ok(())
     }
 }

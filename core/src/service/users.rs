@@ -1,6 +1,7 @@
 //! Registration, look-up, password change and account deletion.
 
 use super::Agora;
+use super::audit::Audit;
 use super::auth::session_of;
 use crate::domain::{Caller, ClientInfo, Email, Password, User, UserId, Username, now};
 use crate::error::{Error, Result};
@@ -40,7 +41,7 @@ impl Agora {
             .await;
         match created {
             Ok(user) => {
-                tracing::info!(target: "agora::audit", event = "register", user_id = user.id.0, ip = ?client.ip);
+                Audit::new("register").user(user.id).client(client).info();
                 Ok(user)
             }
             Err(StorageError::Conflict { constraint }) if constraint == USERNAME_KEY => Err(
@@ -103,8 +104,11 @@ impl Agora {
         let (user, session) = (caller.user(), session_of(caller)?);
         let new_password = self.new_password(request.new_password, "new_password")?;
         if let Err(e) = self.confirm_password(user, &request.current_password).await {
-            tracing::info!(target: "agora::audit", event = "password_change", outcome = "wrong_password",
-                user_id = user.id.0, session_id = %session.id);
+            Audit::new("password_change")
+                .outcome("wrong_password")
+                .user(user.id)
+                .session(&session.id)
+                .info();
             return Err(e);
         }
         let hash = self.inner.hasher.hash(&new_password).await?;
@@ -113,8 +117,12 @@ impl Agora {
             .store
             .end_sessions(user.id, Some(&session.id), Some(&hash), now())
             .await?;
-        tracing::info!(target: "agora::audit", event = "password_change", outcome = "success",
-            user_id = user.id.0, session_id = %session.id, sessions_ended = ended);
+        Audit::new("password_change")
+            .outcome("success")
+            .user(user.id)
+            .session(&session.id)
+            .sessions_ended(ended)
+            .info();
         Ok(())
     }
 
@@ -124,13 +132,19 @@ impl Agora {
     pub async fn delete_account(&self, caller: &Caller, request: AccountDeletion) -> Result<()> {
         let (user, session) = (caller.user(), session_of(caller)?);
         if let Err(e) = self.confirm_password(user, &request.password).await {
-            tracing::info!(target: "agora::audit", event = "account_deletion", outcome = "wrong_password",
-                user_id = user.id.0, session_id = %session.id);
+            Audit::new("account_deletion")
+                .outcome("wrong_password")
+                .user(user.id)
+                .session(&session.id)
+                .info();
             return Err(e);
         }
         self.inner.store.delete_user(user.id).await?;
-        tracing::info!(target: "agora::audit", event = "account_deletion", outcome = "success",
-            user_id = user.id.0, session_id = %session.id);
+        Audit::new("account_deletion")
+            .outcome("success")
+            .user(user.id)
+            .session(&session.id)
+            .info();
         Ok(())
     }
 }
