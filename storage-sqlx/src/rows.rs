@@ -288,6 +288,7 @@ impl RefreshRow {
 
 /// A `LIKE` pattern matching `search` anywhere, with its wildcards escaped
 /// (escape character `\\`) so a search for `50%` matches the text `50%`.
+#[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
 pub(crate) fn like_pattern(search: &str) -> String {
     let mut escaped = String::with_capacity(search.len() + 2);
     escaped.push('%');

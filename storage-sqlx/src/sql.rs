@@ -32,9 +32,14 @@ pub(crate) struct Sql {
     pub(crate) post_page_head: &'static str,
     pub(crate) post_page_from: &'static str,
     pub(crate) post_page_tail: &'static str,
-    /// Matches `posts p` whose title is `LIKE` the pattern bound between
-    /// the two parts, case-insensitively, with `\` as the escape character.
+    /// Matches `posts p` whose title contains the pattern bound between
+    /// the two parts ([`Sql::title_pattern`] of the search), ignoring case
+    /// in all of Unicode, wildcards literal.
     pub(crate) title_contains: (&'static str, &'static str),
+    /// The pattern [`Sql::title_contains`] binds for a search: a `LIKE`
+    /// pattern (`crate::rows::like_pattern`), or on SQLite a REGEXP one
+    /// ([`regexp_pattern`]).
+    pub(crate) title_pattern: fn(&str) -> String,
     /// Matches `users` by the username bound between the two parts,
     /// case-insensitively, as its unique index compares (so the index serves it).
     pub(crate) username_is: (&'static str, &'static str),
@@ -166,8 +171,9 @@ macro_rules! live_token {
 ///   case-insensitive match of `users` by username, the way its unique index
 ///   compares;
 /// - `title_contains`: what comes before and after the bound pattern in a
-///   match of `posts p` whose title is `LIKE` it, case-insensitively, with
-///   `\` as the escape character;
+///   match of `posts p` whose title contains the search, ignoring case in
+///   all of Unicode; `title_pattern`: the function that makes that pattern
+///   from the search;
 /// - `tags_of_post`: the tags of `posts p` as one text, separated by the
 ///   character 31 (which tags cannot contain), NULL when it has none;
 /// - `tag_order`: `post_tags t`'s tag, to sort by code point;
@@ -209,6 +215,7 @@ macro_rules! sql {
         email_is: $email_is:literal,
         username_is: [$username_pre:literal, $username_post:literal],
         title_contains: [$title_pre:literal, $title_post:literal],
+        title_pattern: $title_pattern:path,
         tags_of_post: $tags_of_post:literal,
         tag_order: $tag_order:literal,
         insert_once: $insert_once:literal,
@@ -255,6 +262,7 @@ macro_rules! sql {
                 "ORDER BY p.id DESC"
             ),
             title_contains: ($title_pre, $title_post),
+            title_pattern: $title_pattern,
             username_is: ($username_pre, $username_post),
             feed_join: $feed_join,
             update_post: concat!(
@@ -408,8 +416,10 @@ macro_rules! sql {
     };
 }
 
-/// SQLite: emails are `COLLATE NOCASE` and `LIKE` ignores the case of ASCII
-/// letters; the clock is the one the file is on.
+/// SQLite: emails are `COLLATE NOCASE`; the clock is the one the file is
+/// on. Searches use REGEXP (sqlx's, on the `regex` crate, registered on
+/// every connection by `SqliteConnectOptions::with_regexp`), since SQLite's
+/// `LIKE` and `lower()` ignore the case of ASCII letters only.
 #[cfg(feature = "sqlite")]
 pub(crate) const SQLITE: Sql = sql! {
     backend: "sqlite",
@@ -418,7 +428,8 @@ pub(crate) const SQLITE: Sql = sql! {
     now: "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')",
     email_is: "email = ?",
     username_is: ["username = ", ""],
-    title_contains: ["p.title LIKE ", " ESCAPE '\\'"],
+    title_contains: ["p.title REGEXP ", ""],
+    title_pattern: regexp_pattern,
     tags_of_post: "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
     tag_order: "t.tag",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
@@ -431,6 +442,15 @@ pub(crate) const SQLITE: Sql = sql! {
     lock_user_by_email: "UPDATE users SET id = id WHERE email = ? RETURNING id",
 };
 
+/// A REGEXP pattern matching `search` anywhere, ignoring case as Unicode
+/// simple case folding does (`É` and `é`, `Ω` and `ω`), with every regex
+/// metacharacter escaped, so `50%`, `a.b` or `(` match only themselves:
+/// the same matches as PostgreSQL's `ILIKE` and MariaDB's `LOWER ... LIKE`.
+#[cfg(feature = "sqlite")]
+fn regexp_pattern(search: &str) -> String {
+    format!("(?i){}", regex::escape(search))
+}
+
 /// PostgreSQL: `ILIKE` is served by the trigram index.
 #[cfg(feature = "postgres")]
 pub(crate) const POSTGRES: Sql = sql! {
@@ -441,6 +461,7 @@ pub(crate) const POSTGRES: Sql = sql! {
     email_is: "lower(email) = lower($1)",
     username_is: ["lower(username) = lower(", ")"],
     title_contains: ["p.title ILIKE ", ""],
+    title_pattern: crate::rows::like_pattern,
     tags_of_post: "(SELECT string_agg(pt.tag, chr(31) ORDER BY pt.tag) FROM post_tags pt WHERE pt.post_id = p.id)",
     tag_order: "t.tag COLLATE \"C\"",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
@@ -467,6 +488,7 @@ pub(crate) const MYSQL: Sql = sql! {
     email_is: "email_lower = LOWER(?)",
     username_is: ["username_lower = LOWER(", ")"],
     title_contains: ["LOWER(p.title) LIKE LOWER(", ")"],
+    title_pattern: crate::rows::like_pattern,
     tags_of_post: "(SELECT GROUP_CONCAT(pt.tag ORDER BY pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
     tag_order: "t.tag",
     insert_once: "ON DUPLICATE KEY UPDATE token_hash = token_hash",

@@ -25,7 +25,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(pool.acquire_timeout);
+            .busy_timeout(pool.acquire_timeout)
+            // REGEXP, for searches that ignore case beyond ASCII (`sql::SQLITE`).
+            .with_regexp();
         // Every connection to ":memory:" would be a different database.
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory {

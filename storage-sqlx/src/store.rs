@@ -36,9 +36,7 @@ macro_rules! impl_store {
             use super::$store;
             use $sql as SQL;
             use crate::error::map;
-            use crate::rows::{
-                CommentRow, FollowedUserRow, PostRow, TagCountRow, UserRow, like_pattern,
-            };
+            use crate::rows::{CommentRow, FollowedUserRow, PostRow, TagCountRow, UserRow};
             use crate::sessions::retrying;
 
             type Tx<'c> = sqlx::Transaction<'c, $db>;
@@ -278,7 +276,7 @@ macro_rules! impl_store {
                         query
                             .push(" AND ")
                             .push(title_pre)
-                            .push_bind(like_pattern(search))
+                            .push_bind((SQL.title_pattern)(search))
                             .push(title_post);
                     }
                     query

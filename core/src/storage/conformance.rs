@@ -250,6 +250,62 @@ pub async fn search_is_a_case_insensitive_title_substring_with_literal_wildcards
     assert!(store.list_posts(&search("_")).await.unwrap().is_empty());
 }
 
+/// Search ignores case beyond ASCII, as PostgreSQL's `ILIKE` and MariaDB's
+/// `LOWER` do (accented Latin, Greek, Cyrillic); accents still count, and
+/// the characters of any backend's pattern syntax match only themselves.
+pub async fn search_ignores_case_in_unicode_titles(store: Arc<dyn Store>) {
+    let u = user(&*store, "unicode").await;
+    let mut titles = Vec::new();
+    for title in [
+        "Café crème",
+        "cafe plain",
+        "L'ÉCOLE normale",
+        "ΑΘΗΝΑ by night",
+        "Москва river",
+        "C++ (ça va?)",
+    ] {
+        let post = store
+            .create_post(&u, &draft(title, true), now())
+            .await
+            .unwrap();
+        titles.push((post.id, title));
+    }
+    let search = |s: &str| PostFilter {
+        search: Some(s.to_owned()),
+        ..filter(&u)
+    };
+    for (term, expected) in [
+        ("CAFÉ", &["Café crème"][..]),
+        ("CRÈME", &["Café crème"]),
+        ("cafe", &["cafe plain"]),
+        ("école", &["L'ÉCOLE normale"]),
+        ("é", &["L'ÉCOLE normale", "Café crème"]),
+        ("αθηνα", &["ΑΘΗΝΑ by night"]),
+        ("МОСКВА", &["Москва river"]),
+        ("'é", &["L'ÉCOLE normale"]),
+        // Pattern syntax of any backend is literal.
+        ("(ÇA VA?)", &["C++ (ça va?)"]),
+        (".", &[]),
+        ("\\", &[]),
+        ("^c", &[]),
+    ] {
+        let found: Vec<&str> = store
+            .list_posts(&search(term))
+            .await
+            .unwrap()
+            .iter()
+            .map(|p| {
+                titles
+                    .iter()
+                    .find(|(id, _)| *id == p.post.id)
+                    .expect("a post of this case")
+                    .1
+            })
+            .collect();
+        assert_eq!(found, expected, "search {term:?}");
+    }
+}
+
 /// Update replaces fields and delete removes.
 pub async fn update_replaces_fields_and_delete_removes(store: Arc<dyn Store>) {
     let u = user(&*store, "upd").await;
@@ -831,6 +887,7 @@ macro_rules! storage_conformance_tests {
                 posts_round_trip_with_owner_and_zero_votes,
                 list_is_newest_first_paged_by_skip_or_keyset_and_hides_others_unpublished,
                 search_is_a_case_insensitive_title_substring_with_literal_wildcards,
+                search_ignores_case_in_unicode_titles,
                 update_replaces_fields_and_delete_removes,
                 votes_are_unique_per_user_and_post_and_counted,
                 vote_on_a_missing_post_is_a_missing_reference,
