@@ -335,8 +335,9 @@ macro_rules! service_classes {
 /// `sqlite://` for in-memory; sqlx's `sqlite://relative.db` works too.
 ///
 /// `jwt_secret` (`str` or `bytes`, at least 32 bytes) signs access tokens;
-/// with `None` a secret is generated once and kept in `<database>.jwt-secret`
-/// (mode 0600) so tokens survive restarts. `access_token_ttl` is the token
+/// with `None` and SQLite a secret is generated once and kept in
+/// `<database>.jwt-secret` (mode 0600) so tokens survive restarts; with
+/// PostgreSQL or MySQL it is required. `access_token_ttl` is the token
 /// lifetime in seconds (`int`) or a `datetime.timedelta`; 30 minutes by default.
 /// `refresh_reuse_grace` (seconds or a `timedelta`, 10 seconds by default)
 /// is how long after a refresh token was exchanged a client retrying

@@ -154,7 +154,9 @@ pub(crate) fn config(
         config.sessions.reuse_grace = grace;
     }
     config.validate().map_err(config_err)?;
-    config.ensure_jwt_secret().map_err(config_err)?;
+    config
+        .ensure_jwt_secret()
+        .map_err(|e| config_err(e.renamed(argument_name)))?;
     Ok(config)
 }
 
@@ -181,6 +183,8 @@ pub(crate) fn argument_name(field: &'static str) -> &'static str {
         "mail.verify_ttl" => "verify_token_ttl",
         "mail.require_verified_email" => "require_verified_email",
         "mail.templates" => "mail_templates",
+        "tokens.secret" => "jwt_secret",
+        "server.database_url" => "database_url",
         other => other,
     }
 }
@@ -305,9 +309,9 @@ pub(crate) fn open(
             }
         })
     });
-    opened.map_err(|e| match e {
-        agora_sqlx::ConnectError::UnsupportedUrl(_) => PyValueError::new_err(e.to_string()),
-        agora_sqlx::ConnectError::Config(e) => config_err(e.renamed(argument_name)),
+    opened.map_err(|e| match e.renamed(argument_name) {
+        e @ agora_sqlx::ConnectError::UnsupportedUrl(_) => PyValueError::new_err(e.to_string()),
+        agora_sqlx::ConnectError::Config(e) => config_err(e),
         other => unavailable(py, other.to_string()),
     })
 }

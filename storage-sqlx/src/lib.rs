@@ -112,9 +112,24 @@ pub enum ConnectError {
     /// The backend exists but this build left it out.
     #[error("{0} support is not compiled in: enable agora-sqlx's \"{0}\" feature")]
     BackendDisabled(&'static str),
-    /// The database could not be opened or reached.
+    /// The database could not be opened or reached, for a reason not
+    /// recognised as a [`DatabaseProblem`].
     #[error("cannot open the database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The database cannot be used as its URL says (its SQLite directory or
+    /// its database is missing, its server does not answer or refuses the
+    /// login): the message names the setting and what to do.
+    #[error("{setting}: {problem}")]
+    Unusable {
+        /// The setting holding the URL: `server.database_url`, renamed by
+        /// front ends ([`ConnectError::renamed`]; `AGORA_DATABASE_URL`).
+        setting: &'static str,
+        /// What is wrong, and the fix.
+        problem: Box<DatabaseProblem>,
+        /// The driver's error, when there is one.
+        #[source]
+        source: Option<sqlx::Error>,
+    },
     /// Migrations failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -130,6 +145,131 @@ pub enum ConnectError {
         /// What failed.
         source: agora_core::storage::StorageError,
     },
+}
+
+impl ConnectError {
+    /// The same error with every setting it names called `name(field
+    /// path)`: `agora_core::config::env::variable` gives the
+    /// `AGORA_*` variables (`AGORA_DATABASE_URL: ...`), as the example
+    /// servers show them.
+    pub fn renamed(self, name: impl Fn(&'static str) -> &'static str) -> Self {
+        match self {
+            ConnectError::Unusable {
+                setting,
+                problem,
+                source,
+            } => ConnectError::Unusable {
+                setting: name(setting),
+                problem,
+                source,
+            },
+            ConnectError::Config(e) => ConnectError::Config(e.renamed(name)),
+            other => other,
+        }
+    }
+}
+
+/// Why the database a URL names cannot be used, and what to do, as a
+/// [`ConnectError::Unusable`] says it (never with a password).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum DatabaseProblem {
+    /// The directory of a SQLite file does not exist (or is not a directory).
+    MissingDirectory {
+        /// The directory.
+        directory: std::path::PathBuf,
+        /// The database file.
+        database: std::path::PathBuf,
+        /// Something else than a directory is there.
+        not_a_directory: bool,
+    },
+    /// The server has no database of that name.
+    MissingDatabase {
+        /// The backend.
+        backend: Backend,
+        /// The database's name.
+        database: String,
+        /// The server's host (or Unix socket directory).
+        host: String,
+        /// The server's port.
+        port: u16,
+        /// The user the URL connects as.
+        user: String,
+    },
+    /// Nothing answers at the server's address, or not in time.
+    Unreachable {
+        /// `host:port`, or the Unix socket.
+        server: String,
+        /// `connection refused`, `no answer within 3s`, or the system's words.
+        why: String,
+    },
+    /// The server refused the URL's user or password.
+    LoginRefused {
+        /// `host:port`, or the Unix socket.
+        server: String,
+        /// The user.
+        user: String,
+        /// The server's words (which never include the password).
+        why: String,
+    },
+}
+
+impl std::fmt::Display for DatabaseProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseProblem::MissingDirectory {
+                directory,
+                database,
+                not_a_directory: true,
+            } => write!(
+                f,
+                "{} (the directory of the SQLite database {}) is not a directory: fix the URL",
+                directory.display(),
+                database.display()
+            ),
+            DatabaseProblem::MissingDirectory {
+                directory,
+                database,
+                not_a_directory: false,
+            } => write!(
+                f,
+                "the directory {0} (of the SQLite database {1}) does not exist: \
+                 create it (`mkdir -p {0}`) or fix the URL",
+                directory.display(),
+                database.display()
+            ),
+            DatabaseProblem::MissingDatabase {
+                backend,
+                database,
+                host,
+                port,
+                user,
+            } => {
+                write!(
+                    f,
+                    "database \"{database}\" does not exist on {host}:{port}: create it ("
+                )?;
+                match backend {
+                    Backend::MySql => write!(
+                        f,
+                        "`mysql -h {host} -P {port} -u {user} -p -e 'CREATE DATABASE {database}'`"
+                    )?,
+                    _ => write!(f, "`createdb -h {host} -p {port} -U {user} {database}`")?,
+                }
+                f.write_str(") or fix the URL")
+            }
+            DatabaseProblem::Unreachable { server, why } => write!(
+                f,
+                "cannot connect to {server} ({why}): is the database running, \
+                 and are the host and port in the URL right?"
+            ),
+            DatabaseProblem::LoginRefused { server, user, why } => write!(
+                f,
+                "the database on {server} refused user \"{user}\" ({why}): \
+                 fix the user or password in the URL"
+            ),
+        }
+    }
 }
 
 /// The database behind a URL, from its scheme.
@@ -239,6 +379,18 @@ fn mailer(config: &MailConfig) -> Result<Arc<dyn Mailer>, ConnectError> {
 pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
     let backend =
         Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_password(url)))?;
+    match connect_to(backend, url, pool).await {
+        Err(ConnectError::Database(e)) => Err(error::explain(backend, url, pool, e).await),
+        done => done,
+    }
+}
+
+/// [`connect`] to `backend`, its errors as the driver gives them.
+async fn connect_to(
+    backend: Backend,
+    url: &str,
+    pool: &PoolConfig,
+) -> Result<Arc<dyn Store>, ConnectError> {
     match backend {
         #[cfg(feature = "sqlite")]
         Backend::Sqlite => {

@@ -211,9 +211,119 @@ fn secret_file_sits_beside_the_sqlite_database() {
     );
     assert_eq!(c("sqlite::memory:"), None);
     assert_eq!(
-        c("postgres://localhost/x"),
-        Some(PathBuf::from("agora.jwt-secret"))
+        c("SQLite://Agora.db"),
+        Some(PathBuf::from("Agora.db.jwt-secret"))
     );
+    // Servers sharing a database never share a generated file: they need
+    // `tokens.secret` (see the tests below).
+    assert_eq!(c("postgres://localhost/x"), None);
+    assert_eq!(c("mysql://localhost/x"), None);
+}
+
+#[test]
+fn secret_files_of_different_databases_never_collide() {
+    let file = |url: &str| {
+        let mut config = Config::default();
+        config.server.database_url = url.to_owned();
+        config.secret_file()
+    };
+    let files: Vec<_> = [
+        "sqlite://agora.db",
+        "sqlite://data/agora.db",
+        "sqlite:///srv/a/agora.db",
+        "sqlite:///srv/b/agora.db",
+    ]
+    .iter()
+    .map(|url| file(url).expect("a file"))
+    .collect();
+    let unique: std::collections::HashSet<_> = files.iter().collect();
+    assert_eq!(unique.len(), files.len(), "{files:?}");
+    // A PostgreSQL and a MySQL database both called `agora` (which used to
+    // share `agora.jwt-secret`) have no file at all.
+    for url in [
+        "postgres://db/agora",
+        "mysql://db/agora",
+        "postgresql://db/agora",
+        "mariadb://db/agora",
+    ] {
+        assert_eq!(file(url), None, "{url}");
+    }
+}
+
+#[test]
+fn a_shared_database_without_a_secret_is_refused_naming_the_variable_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "postgres://app:pw@db.internal:5432/agora",
+        "POSTGRESQL://db/agora",
+        "mysql://root@127.0.0.1:3306/agora",
+        "mariadb://db/agora",
+    ] {
+        let mut c = from(&[("AGORA_DATABASE_URL", url)]).unwrap();
+        let err = c.ensure_jwt_secret().unwrap_err();
+        assert!(c.tokens.secret.is_none());
+        // Code sees field paths; the example servers rename them.
+        let shown = err.to_string();
+        assert!(shown.starts_with("tokens.secret: not set"), "{shown}");
+        assert!(shown.contains("(server.database_url)"), "{shown}");
+        let shown = err.renamed(env::variable).to_string();
+        assert!(shown.starts_with("AGORA_JWT_SECRET: not set"), "{shown}");
+        assert!(shown.contains("database (AGORA_DATABASE_URL)"), "{shown}");
+        assert!(shown.contains("openssl rand -hex 32"), "{shown}");
+        assert!(shown.contains("every server the same value"), "{shown}");
+        assert!(!shown.contains("pw"), "{shown}");
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // Set, it is kept; with a signature key, none is needed.
+    let secret = random_secret();
+    let mut c = from(&[
+        ("AGORA_DATABASE_URL", "postgres://db/agora"),
+        ("AGORA_JWT_SECRET", &secret),
+    ])
+    .unwrap();
+    c.ensure_jwt_secret().unwrap();
+    assert_eq!(c.tokens.secret.unwrap().expose(), secret.as_bytes());
+    let [(ed, _), _] = key_files(dir.path());
+    let mut c = from(&[
+        ("AGORA_DATABASE_URL", "mysql://db/agora"),
+        ("AGORA_JWT_ALGORITHM", "EdDSA"),
+        ("AGORA_JWT_PRIVATE_KEY_FILE", &ed),
+    ])
+    .unwrap();
+    c.ensure_jwt_secret().unwrap();
+    assert!(c.tokens.secret.is_none());
+}
+
+#[test]
+fn a_missing_sqlite_directory_is_named_instead_of_the_secret_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no/such/dir");
+    let url = format!("sqlite://{}/agora.db", missing.display());
+    let mut c = from(&[("AGORA_DATABASE_URL", &url)]).unwrap();
+    let err = c.ensure_jwt_secret().unwrap_err();
+    let shown = err.renamed(env::variable).to_string();
+    let expected = format!(
+        "AGORA_DATABASE_URL: the directory {0} (of the SQLite database {0}/agora.db) does not \
+         exist: create it (`mkdir -p {0}`) or fix the URL",
+        missing.display()
+    );
+    assert_eq!(shown, expected);
+    assert!(!shown.contains("jwt-secret"), "{shown}");
+    // A file where the directory should be.
+    let file = dir.path().join("plain");
+    std::fs::write(&file, "").unwrap();
+    let url = format!("sqlite://{}/agora.db", file.display());
+    let mut c = from(&[("AGORA_DATABASE_URL", &url)]).unwrap();
+    let shown = c.ensure_jwt_secret().unwrap_err().to_string();
+    assert!(
+        shown.starts_with(&format!("server.database_url: {} (", file.display())),
+        "{shown}"
+    );
+    assert!(shown.contains("is not a directory"), "{shown}");
+    // In memory: a secret for this process, no file.
+    let mut c = Config::default();
+    c.server.database_url = "sqlite::memory:".to_owned();
+    c.ensure_jwt_secret().unwrap();
 }
 
 #[test]

@@ -1,0 +1,178 @@
+//! Start-up errors as a user of the example servers sees them: each
+//! misconfiguration stops the server with one line that names the variable
+//! and what to do, and never shows a password.
+//!
+//! Each test runs [`child_server`] (this test binary, re-run with
+//! `AGORA_TEST_STARTUP_CHILD` set) as a process configured by `AGORA_*`
+//! variables, exactly as `examples/axum/server.rs` starts (`main_of`,
+//! `Config::from_env`, `ensure_jwt_secret`, `agora_sqlx::open`, bind), and
+//! reads its standard error and exit status.
+
+use std::path::Path;
+use std::process::{Command, ExitCode, Output};
+
+/// A secret good enough to start with.
+const SECRET: &str = "3f6c1e0a9b8d7c6e5f4a3b2c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e";
+
+/// Not a test: the example server's start-up, in a child process (see the
+/// module's documentation). Exits 0 once it listens, 1 with `main_of`'s
+/// error line otherwise.
+#[tokio::test]
+#[ignore = "helper process for the start-up error tests"]
+async fn child_server() {
+    if std::env::var_os("AGORA_TEST_STARTUP_CHILD").is_none() {
+        return;
+    }
+    let code = agora_examples::main_of("warn", run()).await;
+    std::process::exit(if code == ExitCode::SUCCESS { 0 } else { 1 });
+}
+
+/// `examples/axum/server.rs`'s `run`, up to the point where it would serve.
+async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let mut config = agora_core::Config::from_env()?;
+    config.ensure_jwt_secret()?;
+    let _agora = agora_sqlx::open(&config).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    println!("LISTENING {}", listener.local_addr()?);
+    Ok(())
+}
+
+/// Runs [`child_server`] in `dir` with `vars` (and no other `AGORA_*`
+/// variable); returns its exit status and standard error.
+fn start(dir: &Path, vars: &[(&str, &str)]) -> (bool, String) {
+    let mut command = Command::new(std::env::current_exe().expect("test binary"));
+    command
+        .args(["child_server", "--exact", "--ignored", "--nocapture"])
+        .current_dir(dir)
+        .env("AGORA_TEST_STARTUP_CHILD", "1")
+        .env("AGORA_DB_ACQUIRE_TIMEOUT", "500ms");
+    for (name, _) in std::env::vars() {
+        if name.starts_with("AGORA_") && !name.starts_with("AGORA_TEST_") {
+            command.env_remove(name);
+        }
+    }
+    command.envs(vars.iter().copied());
+    let Output { status, stderr, .. } = command.output().expect("child runs");
+    let stderr = String::from_utf8_lossy(&stderr).into_owned();
+    (status.success(), stderr)
+}
+
+/// The `error: ...` line of a child that failed to start.
+fn error_line(dir: &Path, vars: &[(&str, &str)]) -> String {
+    let (started, stderr) = start(dir, vars);
+    assert!(!started, "started: {stderr}");
+    let line = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("error: "))
+        .unwrap_or_else(|| panic!("no error line in {stderr:?}"))
+        .to_owned();
+    eprintln!("{line}");
+    line
+}
+
+/// A port nothing listens on.
+fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    listener.local_addr().expect("addr").port()
+}
+
+#[test]
+fn a_missing_sqlite_directory_is_named_with_or_without_a_secret() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let missing = dir.path().join("data/agora");
+    let url = format!("sqlite://{}/agora.db", missing.display());
+    let expected = format!(
+        "AGORA_DATABASE_URL: the directory {0} (of the SQLite database {0}/agora.db) does not \
+         exist: create it (`mkdir -p {0}`) or fix the URL",
+        missing.display()
+    );
+    // Without a secret the secret file would be written there first; with
+    // one, the database is the first to need the directory.
+    assert_eq!(
+        error_line(dir.path(), &[("AGORA_DATABASE_URL", &url)]),
+        expected
+    );
+    assert_eq!(
+        error_line(
+            dir.path(),
+            &[("AGORA_DATABASE_URL", &url), ("AGORA_JWT_SECRET", SECRET)]
+        ),
+        expected
+    );
+    // Once it exists, the server starts.
+    std::fs::create_dir_all(&missing).expect("mkdir");
+    let (started, stderr) = start(dir.path(), &[("AGORA_DATABASE_URL", &url)]);
+    assert!(started, "{stderr}");
+    assert!(missing.join("agora.db.jwt-secret").exists());
+}
+
+#[test]
+fn a_shared_database_without_a_secret_is_refused_and_writes_no_file() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (url, kind) in [
+        ("postgres://app:s3cret@127.0.0.1:5432/agora", "PostgreSQL"),
+        ("mysql://app:s3cret@127.0.0.1:3306/agora", "MySQL/MariaDB"),
+    ] {
+        let line = error_line(dir.path(), &[("AGORA_DATABASE_URL", url)]);
+        assert_eq!(
+            line,
+            format!(
+                "AGORA_JWT_SECRET: not set, and required with a {kind} database \
+                 (AGORA_DATABASE_URL), which several servers may share: a secret generated by \
+                 each server would make the others reject its tokens. Generate one with \
+                 `openssl rand -hex 32` and give every server the same value"
+            )
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("read dir")
+        .map(|e| e.expect("entry").file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}
+
+#[test]
+fn an_unreachable_server_is_named_with_its_address_not_a_pool_timeout() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let port = closed_port();
+    let url = format!("postgres://app:s3cret@127.0.0.1:{port}/agora");
+    let line = error_line(
+        dir.path(),
+        &[("AGORA_DATABASE_URL", &url), ("AGORA_JWT_SECRET", SECRET)],
+    );
+    assert_eq!(
+        line,
+        format!(
+            "AGORA_DATABASE_URL: cannot connect to 127.0.0.1:{port} (connection refused): is the \
+             database running, and are the host and port in the URL right?"
+        )
+    );
+    assert!(!line.contains("s3cret"));
+}
+
+#[test]
+fn a_missing_postgres_database_says_how_to_create_it() {
+    let Some(admin) = std::env::var("AGORA_TEST_POSTGRES_URL")
+        .ok()
+        .filter(|u| !u.is_empty())
+    else {
+        eprintln!("skipped: set AGORA_TEST_POSTGRES_URL to run this test against a server");
+        return;
+    };
+    let (server, _) = admin.rsplit_once('/').expect("a database in the URL");
+    let url = format!("{server}/agora_no_such_db");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let line = error_line(
+        dir.path(),
+        &[("AGORA_DATABASE_URL", &url), ("AGORA_JWT_SECRET", SECRET)],
+    );
+    assert!(
+        line.starts_with("AGORA_DATABASE_URL: database \"agora_no_such_db\" does not exist on "),
+        "{line}"
+    );
+    assert!(line.contains("create it (`createdb -h "), "{line}");
+    assert!(
+        line.ends_with(" agora_no_such_db`) or fix the URL"),
+        "{line}"
+    );
+}
