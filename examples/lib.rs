@@ -1,6 +1,7 @@
 //! Shared pieces of Agora's example servers, and the Conduit (RealWorld)
 //! API of `cargo run --example conduit`.
 
+#[cfg(feature = "conduit")]
 #[path = "conduit/app.rs"]
 pub mod conduit;
 
@@ -37,8 +38,8 @@ pub async fn shutdown_signal() {
 }
 
 /// An example server's `main`: logs as `RUST_LOG` says (else
-/// `default_filter`), runs `run`, and on failure prints the error and exits
-/// non-zero.
+/// `default_filter`), runs `run`, and on failure prints the error (see
+/// [`startup_error`]) and exits non-zero.
 pub async fn main_of(
     default_filter: &str,
     run: impl Future<Output = Result<(), Box<dyn std::error::Error>>>,
@@ -52,8 +53,24 @@ pub async fn main_of(
     match run.await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", startup_error(e));
             ExitCode::FAILURE
         }
+    }
+}
+
+/// How an example server shows the error that stopped it: configuration
+/// and database errors name the `AGORA_*` variables (`AGORA_JWT_SECRET: ...`,
+/// `AGORA_DATABASE_URL: ...`) rather than the `Config` fields they set, as
+/// the servers are configured by [`agora_core::Config::from_env`].
+pub fn startup_error(e: Box<dyn std::error::Error>) -> String {
+    use agora_core::config::{ConfigError, env::variable};
+    let e = match e.downcast::<ConfigError>() {
+        Ok(e) => return e.renamed(variable).to_string(),
+        Err(e) => e,
+    };
+    match e.downcast::<agora_sqlx::ConnectError>() {
+        Ok(e) => e.renamed(variable).to_string(),
+        Err(e) => e.to_string(),
     }
 }

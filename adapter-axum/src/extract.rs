@@ -1,6 +1,7 @@
 //! Extractors for your own routes, whose rejections are Agora's JSON errors.
 
 use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use agora_core::domain::ClientInfo;
 use agora_core::schema::parse_json;
@@ -38,7 +39,8 @@ where
 /// Who sent the request (IP and `User-Agent`), for sessions and throttling.
 /// The peer address needs the server to run with
 /// `into_make_service_with_connect_info::<SocketAddr>()` (as
-/// [`crate::serve`] does); without it, per-IP throttling is skipped.
+/// [`crate::serve`] and [`crate::serve_router`] do); without it, per-IP
+/// throttling is skipped and a warning is logged once per process.
 #[derive(Debug, Clone)]
 pub struct Client(pub ClientInfo);
 
@@ -49,15 +51,37 @@ where
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let peer = parts
-            .extensions
-            .get::<ConnectInfo<SocketAddr>>()
-            .map(|ConnectInfo(addr)| addr.ip());
-        Ok(Client(client_info(
-            &Agora::from_ref(state),
-            peer,
-            &parts.headers,
-        )))
+        Ok(Client(client_of(&Agora::from_ref(state), parts)))
+    }
+}
+
+/// Who sent the request whose head is `parts`: the one place the adapter
+/// reads the peer address (Agora's routes and [`Client`]). Without one
+/// (no `ConnectInfo<SocketAddr>`, and no trusted proxy header giving the
+/// IP), per-IP throttling cannot work: [`warn_no_peer_address`] says so.
+pub(crate) fn client_of(agora: &Agora, parts: &Parts) -> ClientInfo {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let client = client_info(agora, peer, &parts.headers);
+    if client.ip.is_none() {
+        warn_no_peer_address();
+    }
+    client
+}
+
+/// Logs, once per process, that a request came without a peer address.
+pub(crate) fn warn_no_peer_address() {
+    static WARNED: AtomicBool = AtomicBool::new(false);
+    if !WARNED.swap(true, Ordering::Relaxed) {
+        tracing::warn!(
+            "agora-axum: a request came without the client's address, so per-IP throttling \
+             (failed logins, registrations, mail requests) is OFF and sessions record no IP. \
+             Serve the app with `agora_axum::serve_router(listener, app, &config, shutdown)`, or \
+             `axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())`. \
+             (Logged once per process.)"
+        );
     }
 }
 
@@ -65,7 +89,7 @@ where
 /// order; bytes that are not UTF-8 become U+FFFD rather than dropping the
 /// line, so that no entry a proxy appended moves (see
 /// `agora_core::domain::forwarded_client_ip`).
-pub(crate) fn client_info(agora: &Agora, peer: Option<IpAddr>, headers: &HeaderMap) -> ClientInfo {
+fn client_info(agora: &Agora, peer: Option<IpAddr>, headers: &HeaderMap) -> ClientInfo {
     agora.client_info(peer, |name| {
         headers
             .get_all(name)

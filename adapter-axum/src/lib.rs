@@ -14,7 +14,7 @@
 //! let app: Router = Router::new()
 //!     .route("/whoami", get(whoami))
 //!     .with_state(agora.clone())
-//!     .nest("/api", agora_axum::router(agora));
+//!     .nest_service("/api", agora_axum::router(agora));
 //! # let _ = app;
 //! # }
 //! ```

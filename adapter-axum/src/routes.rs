@@ -2,23 +2,30 @@
 //! endpoint table and dispatcher ([`agora_core::http`]); this file only
 //! translates axum's request and response to core's.
 
-use std::net::SocketAddr;
-
 use agora_core::http::{self, BodyKind};
 use agora_core::{Agora, Error};
 use axum::Router;
 use axum::body::{Body, Bytes};
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{OriginalUri, Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::any;
 use tower_http::trace::TraceLayer;
 
 /// Agora's routes (the table of [`agora_core::http::ENDPOINTS`], with
-/// `GET /openapi.json` and Swagger UI at `GET /docs`), ready to `nest` or
+/// `GET /openapi.json` and Swagger UI at `GET /docs`), ready to nest or
 /// `merge` into your app. Every route also answers with a trailing slash;
 /// unknown paths get a JSON 404, other methods a 405 with `Allow`, and
 /// bodies over [`Agora::body_limit`] a 413.
+///
+/// Nest it with `nest_service("/api", router(agora))`: then `/api` and
+/// `/api/` both answer the API's root. (axum's `nest` never hands `/api/`
+/// to the nested router: axum answers it with an empty 404.) Under a
+/// prefix, `GET /api/openapi.json` names `/api` as its server and
+/// `/api/login` as the OAuth2 token URL, so Swagger UI at `/api/docs` works
+/// as at the root; the prefix is read from each request (the path the app
+/// received against the path left after nesting).
 pub fn router(agora: Agora) -> Router {
     Router::new()
         .route("/", any(serve))
@@ -29,6 +36,7 @@ pub fn router(agora: Agora) -> Router {
 
 async fn serve(State(agora): State<Agora>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
+    let client = crate::extract::client_of(&agora, &parts);
     let route = match http::route(parts.method.as_str(), parts.uri.path()) {
         Ok(route) => route,
         Err(e) => return respond(http::Response::error(&e)),
@@ -37,20 +45,34 @@ async fn serve(State(agora): State<Agora>, request: Request) -> Response {
         BodyKind::None => Ok(Bytes::new()),
         BodyKind::Json | BodyKind::Login => read_body(body, agora.body_limit()).await,
     };
-    let peer = parts
-        .extensions
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|ConnectInfo(addr)| addr.ip());
     let headers = &parts.headers;
     let request = http::Request {
         path: parts.uri.path(),
+        base: mount_base(&parts),
         query: parts.uri.query(),
         authorization: text(headers, header::AUTHORIZATION),
         content_type: text(headers, header::CONTENT_TYPE),
         body: body.as_deref().map_err(Clone::clone),
-        client: crate::extract::client_info(&agora, peer, headers),
+        client,
     };
     respond(agora.handle(&route, request).await)
+}
+
+/// Where the router is nested, as this request reached it: the path the
+/// app received ([`OriginalUri`]) less the path left after nesting (`""`
+/// at the root, `"/api"` under `nest_service("/api", ..)`).
+fn mount_base(parts: &Parts) -> &str {
+    let Some(OriginalUri(original)) = parts.extensions.get::<OriginalUri>() else {
+        return "";
+    };
+    let (full, rest) = (original.path(), parts.uri.path());
+    let base = match full.strip_suffix(rest) {
+        Some(base) => base,
+        // `/api` nested at `/api` is left as `/`.
+        None if rest == "/" || rest.is_empty() => full,
+        None => "",
+    };
+    base.trim_end_matches('/')
 }
 
 fn text(headers: &HeaderMap, name: HeaderName) -> Option<&str> {

@@ -5,6 +5,8 @@
 //! `Result<Guard, ApiError>`) and records the error for [`crate::catchers()`],
 //! which answer with it when the guard is used directly.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use agora_core::domain::ClientInfo;
 use agora_core::schema::parse_json;
 use agora_core::{Agora, Error, User};
@@ -66,13 +68,7 @@ impl<'r> FromRequest<'r> for Client {
 
     async fn from_request(request: &'r Request<'_>) -> request::Outcome<Self, ApiError> {
         match managed_agora(request) {
-            Ok(agora) => {
-                let peer = request.remote().map(|addr| addr.ip());
-                // Every line of a header, in order (rocket drops a line that
-                // is not UTF-8 before this point).
-                let client = agora.client_info(peer, |name| request.headers().get(name));
-                request::Outcome::Success(Client(client))
-            }
+            Ok(agora) => request::Outcome::Success(Client(client_of(agora, request))),
             Err(e) => request::Outcome::Error(failure(request, e)),
         }
     }
@@ -106,6 +102,29 @@ impl<T> Sentinel for JsonBody<T> {
     fn abort(rocket: &Rocket<Ignite>) -> bool {
         rocket.state::<Agora>().is_none()
     }
+}
+
+/// Who sent `request`: the one place the adapter reads the peer address
+/// (Agora's routes and [`Client`]). Rocket always has it for a real
+/// connection; a request without one (a `local` test client with no
+/// `remote` set) and no trusted proxy header cannot be throttled per IP,
+/// which is logged once per process.
+pub(crate) fn client_of(agora: &Agora, request: &Request<'_>) -> ClientInfo {
+    let peer = request.remote().map(|addr| addr.ip());
+    // Every line of a header, in order (rocket drops a line that is not
+    // UTF-8 before this point).
+    let client = agora.client_info(peer, |name| request.headers().get(name));
+    if client.ip.is_none() {
+        static WARNED: AtomicBool = AtomicBool::new(false);
+        if !WARNED.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                "agora-rocket: a request came without the client's address (rocket's local \
+                 client without `.remote(..)`?), so per-IP throttling is OFF for such requests \
+                 and sessions record no IP. (Logged once per process.)"
+            );
+        }
+    }
+    client
 }
 
 /// The managed [`Agora`]; a 500 (logged) when the app forgot to manage one.

@@ -53,10 +53,11 @@ async fn dispatch(request: &Request<'_>, data: Data<'_>) -> http::Response {
         Err(e) => return http::Response::error(&e),
     };
     let full = request.uri().path().as_str();
-    let base = request.route().map_or("/", |route| route.uri.base());
-    let path = full
-        .strip_prefix(base.trim_end_matches('/'))
-        .unwrap_or(full);
+    let base = request
+        .route()
+        .map_or("/", |route| route.uri.base())
+        .trim_end_matches('/');
+    let path = full.strip_prefix(base).unwrap_or(full);
     let route = match http::route(request.method().as_str(), path) {
         Ok(route) => route,
         Err(e) => return http::Response::error(&e),
@@ -66,14 +67,15 @@ async fn dispatch(request: &Request<'_>, data: Data<'_>) -> http::Response {
         BodyKind::Json | BodyKind::Login => read_body(request, data, agora.body_limit()).await,
     };
     let headers = request.headers();
-    let peer = request.remote().map(|addr| addr.ip());
+    let client = crate::guards::client_of(agora, request);
     let request = http::Request {
         path: full,
+        base,
         query: request.uri().query().map(|q| q.as_str()),
         authorization: headers.get_one("Authorization"),
         content_type: headers.get_one("Content-Type"),
         body: body.as_deref().map_err(Clone::clone),
-        client: agora.client_info(peer, |name| headers.get(name)),
+        client,
     };
     agora.handle(&route, request).await
 }

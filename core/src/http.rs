@@ -18,7 +18,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use serde::Serialize;
 use serde_json::json;
@@ -452,6 +452,11 @@ fn match_path<'p>(template: &str, segments: &[&'p str]) -> Option<Vec<Cow<'p, st
 pub struct Request<'a> {
     /// The path as received (for the documentation's relative redirect).
     pub path: &'a str,
+    /// Where the API is mounted, as this request reached it: `""` at the
+    /// root, `"/api"` when nested under `/api` (no trailing slash). The
+    /// OpenAPI document served at `<base>/openapi.json` names it as its
+    /// server and its token URL ([`crate::openapi::document_at`]).
+    pub base: &'a str,
     /// The query string, without `?`.
     pub query: Option<&'a str>,
     /// The `Authorization` header.
@@ -677,22 +682,33 @@ impl Agora {
             Op::OpenApi => Ok(Reply::Raw(Response::bytes(
                 200,
                 "application/json",
-                openapi_json().to_vec(),
+                openapi_json(req.base),
             ))),
             Op::Docs => Ok(Reply::Raw(swagger_ui(req.path, param)?)),
         }
     }
 }
 
-/// The OpenAPI document as served, made once.
-fn openapi_json() -> &'static [u8] {
-    static DOCUMENT: OnceLock<Vec<u8>> = OnceLock::new();
-    DOCUMENT.get_or_init(|| {
-        crate::openapi::document()
-            .to_json()
-            .unwrap_or_else(|_| "{}".to_owned())
-            .into_bytes()
-    })
+/// The OpenAPI document as served under `base`, made once per base (a
+/// process serves the API under one or a few bases; past a few, the
+/// document is made for each request rather than cached).
+fn openapi_json(base: &str) -> Vec<u8> {
+    const CACHED_BASES: usize = 8;
+    static DOCUMENTS: Mutex<Vec<(String, Arc<[u8]>)>> = Mutex::new(Vec::new());
+    let base = base.trim_end_matches('/');
+    let mut documents = DOCUMENTS.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((_, json)) = documents.iter().find(|(b, _)| b == base) {
+        return json.to_vec();
+    }
+    let json: Arc<[u8]> = crate::openapi::document_at(base)
+        .to_json()
+        .unwrap_or_else(|_| "{}".to_owned())
+        .into_bytes()
+        .into();
+    if documents.len() < CACHED_BASES {
+        documents.push((base.to_owned(), json.clone()));
+    }
+    json.to_vec()
 }
 
 /// Swagger UI, from the files vendored into the binary (no internet needed):

@@ -2,8 +2,11 @@
 //! table ([`crate::http::ENDPOINTS`]) and the same types the dispatcher
 //! parses and answers with, so the document and the API cannot drift apart.
 //!
-//! Both adapters serve [`document`] at `GET /openapi.json` (and Swagger UI at
-//! `GET /docs`).
+//! Both adapters serve [`document_at`] the base path the API is mounted at
+//! at `GET /openapi.json` (and Swagger UI at `GET /docs`): mounted under
+//! `/api`, the document's `servers` is `[{"url": "/api"}]` and the OAuth2
+//! `tokenUrl` is `/api/login`, so Swagger UI's "Authorize" and "Try it out"
+//! call the prefixed paths.
 //!
 //! ```
 //! let doc = agora_core::openapi::document();
@@ -39,11 +42,31 @@ use crate::schema::{
     UserCreate, VerifyRequest, VoteRequest,
 };
 
-/// The OpenAPI document, as served at `GET /openapi.json`: the info,
-/// components and tags below, and one operation per documented row of
-/// [`ENDPOINTS`].
+/// The OpenAPI document of the API mounted at `/`: the info, components and
+/// tags below, and one operation per documented row of [`ENDPOINTS`]
+/// (paths relative to where the API is mounted, no `servers`).
 pub fn document() -> Document {
+    document_at("")
+}
+
+/// The document as served at `GET <base>/openapi.json` when the API is
+/// mounted at `base` (`""` or `"/"` for the root, `"/api"` under a nest; a
+/// trailing slash is ignored): [`document`] with `servers: [{"url": base}]`
+/// and the OAuth2 password flow's `tokenUrl` at `<base>/login`, so clients
+/// such as Swagger UI call `<base>/users/me` and log in at `<base>/login`.
+///
+/// ```
+/// let doc = serde_json::to_value(agora_core::openapi::document_at("/api")).unwrap();
+/// assert_eq!(doc["servers"], serde_json::json!([{"url": "/api"}]));
+/// let flow = &doc["components"]["securitySchemes"]["oauth2"]["flows"]["password"];
+/// assert_eq!(flow["tokenUrl"], "/api/login");
+/// ```
+pub fn document_at(base: &str) -> Document {
+    let base = base.trim_end_matches('/');
     let mut doc = ApiDoc::openapi();
+    if !base.is_empty() {
+        doc.servers = Some(vec![utoipa::openapi::server::Server::new(base)]);
+    }
     doc.info.description = Some(format!(
         "Users, JWT login, posts and votes, profiles and follows, a feed, tags and comments. \
          Log in with `POST /login` (the OAuth2 password form \
@@ -51,7 +74,7 @@ pub fn document() -> Document {
          `{{\"detail\": ..., \"code\": ...}}`; the codes (with their status): {}.",
         codes_table()
     ));
-    add_security_schemes(&mut doc);
+    add_security_schemes(&mut doc, &format!("{base}/login"));
     for endpoint in ENDPOINTS {
         if let Some(described) = &endpoint.doc {
             doc.paths.add_path_operation(
@@ -624,7 +647,7 @@ struct ApiDoc;
 const BEARER: &str = "bearer";
 const OAUTH2: &str = "oauth2";
 
-fn add_security_schemes(doc: &mut Document) {
+fn add_security_schemes(doc: &mut Document, token_url: &str) {
     let components = doc.components.get_or_insert_with(Default::default);
     components.add_security_scheme(
         BEARER,
@@ -639,7 +662,7 @@ fn add_security_schemes(doc: &mut Document) {
     components.add_security_scheme(
         OAUTH2,
         SecurityScheme::OAuth2(OAuth2::with_description(
-            [Flow::Password(Password::new("/login", Scopes::new()))],
+            [Flow::Password(Password::new(token_url, Scopes::new()))],
             "OAuth2 password flow: `POST /login` with `username` and `password`.",
         )),
     );
@@ -730,6 +753,27 @@ mod tests {
                 .iter()
                 .any(|(_, path)| path.starts_with("/docs"))
         );
+    }
+
+    #[test]
+    fn a_mounted_document_names_its_base_as_server_and_token_url() {
+        let root = serde_json::to_value(document()).unwrap();
+        assert!(root.get("servers").is_none());
+        let token_url = |doc: &serde_json::Value| {
+            doc["components"]["securitySchemes"]["oauth2"]["flows"]["password"]["tokenUrl"].clone()
+        };
+        assert_eq!(token_url(&root), json!("/login"));
+        assert_eq!(root, serde_json::to_value(document_at("/")).unwrap());
+        for base in ["/api", "/api/", "/v1/agora"] {
+            let doc = serde_json::to_value(document_at(base)).unwrap();
+            let trimmed = base.trim_end_matches('/');
+            assert_eq!(doc["servers"], json!([{"url": trimmed}]), "{base}");
+            assert_eq!(token_url(&doc), json!(format!("{trimmed}/login")), "{base}");
+            assert_eq!(
+                doc["paths"], root["paths"],
+                "paths stay relative to the server"
+            );
+        }
     }
 
     #[test]

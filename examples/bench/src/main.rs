@@ -289,7 +289,7 @@ fn binaries(build: bool) -> Result<(PathBuf, PathBuf), BoxError> {
     if build {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
         for what in [
-            ["-p", "agora-examples", "--example", "server"],
+            ["-p", "agora-examples-axum", "--example", "server"],
             ["-p", "agora-bench", "--bin", "agora-ceiling"],
         ] {
             progress(format!("cargo build --release {}", what.join(" ")));
@@ -309,7 +309,7 @@ fn binaries(build: bool) -> Result<(PathBuf, PathBuf), BoxError> {
     for bin in [&server, &ceiling] {
         if !bin.exists() {
             return Err(err(format!(
-                "{} is missing: run `cargo build --release -p agora-examples --example server` \
+                "{} is missing: run `cargo build --release -p agora-examples-axum --example server` \
                  and `cargo build --release -p agora-bench --bin agora-ceiling`, or drop --no-build",
                 bin.display()
             )));

@@ -11,9 +11,11 @@
 //! `AGORA_DATABASE_URL`, `AGORA_BIND`, `AGORA_JWT_SECRET`,
 //! `AGORA_ACCESS_TOKEN_TTL`, `AGORA_CORS_ORIGINS`, `AGORA_BODY_LIMIT`,
 //! `AGORA_DB_MAX_CONNECTIONS`, `AGORA_DB_ACQUIRE_TIMEOUT`, `AGORA_HASH_CONCURRENCY`;
-//! log verbosity with `RUST_LOG` (default `info`). PostgreSQL or MySQL instead of SQLite:
+//! log verbosity with `RUST_LOG` (default `info`). PostgreSQL or MySQL instead of SQLite
+//! (which several servers may share, so the secret is given, never generated):
 //!
 //! ```text
+//! export AGORA_JWT_SECRET=$(openssl rand -hex 32)
 //! AGORA_DATABASE_URL=postgres://postgres@127.0.0.1:5432/agora cargo run --example server
 //! AGORA_DATABASE_URL=mysql://root@127.0.0.1:3306/agora cargo run --example server
 //! ```

@@ -7,7 +7,7 @@
 //!
 //! It listens on 127.0.0.1:8080 (`AGORA_BIND` to change it) and reads the
 //! same `AGORA_*` variables as `cargo run --example server` (see
-//! `examples/server.rs`): `AGORA_DATABASE_URL` (default `sqlite://agora.db`),
+//! `examples/axum/server.rs`): `AGORA_DATABASE_URL` (default `sqlite://agora.db`),
 //! `AGORA_JWT_SECRET`, ... The choices of the translation are listed in
 //! `examples/README.md`.
 
@@ -16,7 +16,7 @@ use std::process::ExitCode;
 
 use agora_core::Config;
 
-/// See `examples/server.rs`: argon2's large blocks go back to the system.
+/// See `examples/axum/server.rs`: argon2's large blocks go back to the system.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
