@@ -344,8 +344,10 @@ def test_in_memory_databases_leave_no_file(tmp_path: Path, monkeypatch: pytest.M
 def test_unsupported_and_unopenable_databases_fail_clearly(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unsupported database URL"):
         agora.Agora("oracle://db", jwt_secret=SECRET)
-    with pytest.raises(agora.Unavailable, match="cannot open the database"):
-        agora.Agora(sqlite_url(tmp_path / "missing-dir" / "x.db"), jwt_secret=SECRET)
+    missing = tmp_path / "missing-dir"
+    with pytest.raises(agora.Unavailable, match=r"^database_url: the directory .*missing-dir .*does not exist: create it"):
+        agora.Agora(sqlite_url(missing / "x.db"), jwt_secret=SECRET)
+    assert not missing.exists()
 
 
 def test_health_answers_when_the_database_does(app: agora.Agora) -> None:
