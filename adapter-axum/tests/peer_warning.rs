@@ -5,53 +5,24 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
 use agora_contract::harness::test_app;
+use agora_contract::logs::CapturedLogs;
 
-/// Everything logged, for the test to read.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
+/// The peer-address warnings logged so far, each checked to name the fix.
+fn warnings(logs: &CapturedLogs) -> usize {
+    let lines = logs.warnings_containing("without the client's address");
+    for line in &lines {
+        assert!(
+            line.contains("into_make_service_with_connect_info") && line.contains("serve_router"),
+            "the warning names the fix: {line}"
+        );
     }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn warnings(&self) -> usize {
-        let text = String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned();
-        text.lines()
-            .filter(|line| line.contains("WARN") && line.contains("without the client's address"))
-            .inspect(|line| {
-                assert!(
-                    line.contains("into_make_service_with_connect_info")
-                        && line.contains("serve_router"),
-                    "the warning names the fix: {line}"
-                );
-            })
-            .count()
-    }
+    lines.len()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_peer_address_is_warned_about_once_per_process() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let logs = CapturedLogs::install("warn");
     let t = test_app().await;
     let login = |url: String| async move {
         reqwest::Client::new()
@@ -74,7 +45,7 @@ async fn a_missing_peer_address_is_warned_about_once_per_process() {
             .unwrap();
     });
     assert_eq!(login(with_peer.clone()).await, 403);
-    assert_eq!(captured.warnings(), 0);
+    assert_eq!(warnings(&logs), 0);
 
     // `axum::serve(listener, app)`, the mistake: one warning, however many requests.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -85,5 +56,5 @@ async fn a_missing_peer_address_is_warned_about_once_per_process() {
         assert_eq!(login(without_peer.clone()).await, 403);
     }
     assert_eq!(login(with_peer).await, 403);
-    assert_eq!(captured.warnings(), 1);
+    assert_eq!(warnings(&logs), 1);
 }

@@ -4,46 +4,18 @@
 
 #![allow(clippy::unwrap_used)]
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use agora_contract::logs::CapturedLogs;
 use rocket::local::asynchronous::Client;
 
-/// Everything logged, for the test to read.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
-        Ok(bytes.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn warnings(&self) -> usize {
-        let text = String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned();
-        text.lines()
-            .filter(|line| line.contains("WARN") && line.contains("without the client's address"))
-            .count()
-    }
+/// The peer-address warnings logged so far.
+fn warnings(logs: &CapturedLogs) -> usize {
+    logs.warnings_containing("without the client's address")
+        .len()
 }
 
 #[rocket::async_test]
 async fn a_missing_peer_address_is_warned_about_once_per_process() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing::subscriber::set_global_default(
-        tracing_subscriber::fmt()
-            .with_ansi(false)
-            .with_max_level(tracing_subscriber::filter::LevelFilter::WARN)
-            .with_writer(move || writer.clone())
-            .finish(),
-    )
-    .unwrap();
+    let logs = CapturedLogs::install("warn");
     let t = agora_contract::harness::test_app().await;
     let client = Client::untracked(agora_rocket::app(t.agora.clone(), &t.config))
         .await
@@ -60,9 +32,9 @@ async fn a_missing_peer_address_is_warned_about_once_per_process() {
         .await
         .status();
     assert_eq!(status.code, 403);
-    assert_eq!(captured.warnings(), 0);
+    assert_eq!(warnings(&logs), 0);
     for _ in 0..3 {
         assert_eq!(login().dispatch().await.status().code, 403);
     }
-    assert_eq!(captured.warnings(), 1);
+    assert_eq!(warnings(&logs), 1);
 }

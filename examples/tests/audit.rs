@@ -8,41 +8,14 @@
 
 use agora_contract::harness as common;
 
-use std::io::Write;
-use std::sync::{Arc, Mutex};
-
+use agora_contract::logs::CapturedLogs;
 use agora_sqlx::Backend;
 use agora_sqlx::testing::TestDatabase;
 use serde_json::{Value, json};
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().expect("lock").extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().expect("lock")).into_owned()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn security_events_are_audited_without_secrets() {
-    let captured = Captured::default();
-    let writer = captured.clone();
-    tracing_subscriber::fmt()
-        .with_env_filter("info")
-        .with_ansi(false)
-        .with_writer(move || writer.clone())
-        .init();
+    let captured = CapturedLogs::install("info");
 
     let db = TestDatabase::create(Backend::Sqlite).await.expect("sqlite");
     let sink = agora_sqlx::testing::SmtpSink::start().await;

@@ -15,7 +15,9 @@
 //! # }
 //! ```
 
+pub mod embed;
 pub mod harness;
+pub mod logs;
 pub mod security;
 
 use std::future::Future;
