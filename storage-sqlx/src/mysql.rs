@@ -19,14 +19,21 @@ pub struct MySqlStore {
 
 impl MySqlStore {
     /// Connects to `url` (`mysql://user:password@host:port/database`; the
-    /// scheme `mariadb://` works too) and runs the migrations.
+    /// scheme `mariadb://` works too) and runs the migrations (see
+    /// [`crate::migrate`]).
     pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
-        let options = MySqlConnectOptions::from_str(url)?.charset("utf8mb4");
-        // Migrations run on a connection of their own, free of the statement
-        // timeout (an index build may take longer than any request should).
-        let migrating = crate::pool::migration_pool::<sqlx::MySql>(options.clone(), pool).await?;
-        sqlx::migrate!("./migrations/mysql").run(&migrating).await?;
-        migrating.close().await;
+        Self::open(url, pool, crate::migrate::default_lock_timeout()).await
+    }
+
+    /// [`MySqlStore::connect`], waiting up to `lock_timeout` for another
+    /// instance's migration lock.
+    pub(crate) async fn open(
+        url: &str,
+        pool: &PoolConfig,
+        lock_timeout: Duration,
+    ) -> Result<Self, ConnectError> {
+        let options = connect_options(url)?;
+        crate::migrate::mysql(options.clone(), pool, lock_timeout).await?;
         let (limit, idle) = (pool.statement_timeout, pool.session_idle_timeout());
         let pool = crate::pool::options(pool)
             .after_connect(move |conn, _| Box::pin(limit_session(conn, limit, idle)))
@@ -39,6 +46,24 @@ impl MySqlStore {
     pub fn pool(&self) -> &MySqlPool {
         &self.pool
     }
+}
+
+/// The options every connection to `url` is opened with.
+pub(crate) fn connect_options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
+    Ok(MySqlConnectOptions::from_str(url)?.charset("utf8mb4"))
+}
+
+/// Makes the session of [`crate::inspect_schema`]'s connection read-only
+/// (a write would fail), its statements limited as the pool's are.
+pub(crate) async fn read_only_session(
+    conn: &mut MySqlConnection,
+    pool: &PoolConfig,
+) -> Result<(), sqlx::Error> {
+    limit_session(conn, pool.statement_timeout, pool.session_idle_timeout()).await?;
+    sqlx::raw_sql("SET SESSION TRANSACTION READ ONLY")
+        .execute(conn)
+        .await
+        .map(drop)
 }
 
 /// Bytes `GROUP_CONCAT` may return: a post's tags need at most 10 x 32

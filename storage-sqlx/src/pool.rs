@@ -43,19 +43,23 @@ pub(crate) fn options<DB: Database>(config: &PoolConfig) -> PoolOptions<DB> {
         })
 }
 
-/// A one-connection pool outside the main one, for migrations, which must
-/// not be cut short by the statement timeout; it connects within the
-/// acquire timeout.
-#[cfg(any(feature = "postgres", feature = "mysql"))]
-pub(crate) async fn migration_pool<DB: Database>(
+/// A connection outside the main pool, for migrations, which must not be
+/// cut short by the statement timeout, and for reading the migrations'
+/// state (`migrate::inspect_schema`, any backend); it connects within the
+/// acquire timeout (through a one-connection pool, whose errors
+/// `error::explain` knows).
+pub(crate) async fn migration_connection<DB: Database>(
     options: <DB::Connection as Connection>::Options,
     config: &PoolConfig,
-) -> Result<sqlx::Pool<DB>, sqlx::Error> {
-    PoolOptions::new()
+) -> Result<DB::Connection, sqlx::Error> {
+    let pool = PoolOptions::<DB>::new()
         .max_connections(1)
         .acquire_timeout(config.acquire_timeout)
         .connect_with(options)
-        .await
+        .await?;
+    let conn = pool.acquire().await?.detach();
+    pool.close().await;
+    Ok(conn)
 }
 
 /// An I/O "timed out" error naming what did not finish.

@@ -18,17 +18,20 @@ pub struct PgStore {
 
 impl PgStore {
     /// Connects to `url` (`postgres://user:password@host:port/database`) and
-    /// runs the migrations.
+    /// runs the migrations (see [`crate::migrate`]).
     pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
-        let options = PgConnectOptions::from_str(url)?.application_name("agora");
-        // Migrations run on a connection of their own, free of the statement
-        // timeout (an index build may take longer than any request should).
-        let migrating =
-            crate::pool::migration_pool::<sqlx::Postgres>(options.clone(), pool).await?;
-        sqlx::migrate!("./migrations/postgres")
-            .run(&migrating)
-            .await?;
-        migrating.close().await;
+        Self::open(url, pool, crate::migrate::default_lock_timeout()).await
+    }
+
+    /// [`PgStore::connect`], waiting up to `lock_timeout` for another
+    /// instance's migration lock.
+    pub(crate) async fn open(
+        url: &str,
+        pool: &PoolConfig,
+        lock_timeout: Duration,
+    ) -> Result<Self, ConnectError> {
+        let options = connect_options(url)?;
+        crate::migrate::postgres(options.clone(), pool, lock_timeout).await?;
         // The server cancels a statement (or an idle transaction) that runs
         // past the timeout, freeing its connection and locks, and closes
         // sessions left idle (see `PoolConfig::session_idle_timeout`).
@@ -50,4 +53,23 @@ impl PgStore {
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
+}
+
+/// The options every connection to `url` is opened with.
+pub(crate) fn connect_options(url: &str) -> Result<PgConnectOptions, sqlx::Error> {
+    Ok(PgConnectOptions::from_str(url)?.application_name("agora"))
+}
+
+/// The options of [`crate::inspect_schema`]'s connection to `url`: a
+/// read-only session (a write would fail), whose statements the server
+/// cancels after `pool.statement_timeout`.
+pub(crate) fn inspect_options(
+    url: &str,
+    pool: &PoolConfig,
+) -> Result<PgConnectOptions, sqlx::Error> {
+    let statement = pool.statement_timeout.as_millis().max(1).to_string();
+    Ok(connect_options(url)?.options([
+        ("default_transaction_read_only", "on"),
+        ("statement_timeout", statement.as_str()),
+    ]))
 }

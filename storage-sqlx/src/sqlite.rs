@@ -1,11 +1,12 @@
 //! The SQLite backend: one file, WAL mode, foreign keys on.
 
 use std::str::FromStr;
+use std::time::Duration;
 
 use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 
-use crate::{ConnectError, PoolConfig};
+use crate::{ConnectError, DatabaseProblem, Migrated, PoolConfig};
 
 crate::store::impl_store!(SqliteStore, sqlx::Sqlite, crate::sql::SQLITE, ids: returning);
 
@@ -18,18 +19,30 @@ pub struct SqliteStore {
 impl SqliteStore {
     /// Opens (creating if missing) and migrates the database at `url`
     /// (`sqlite://path/to/file.db`, or `sqlite::memory:` for a private
-    /// in-memory database on a single connection).
+    /// in-memory database on a single connection); see [`crate::migrate`].
     pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
+        let lock_timeout = crate::migrate::default_lock_timeout();
+        Ok(Self::open(url, pool, lock_timeout).await?.0)
+    }
+
+    /// [`SqliteStore::connect`], waiting up to `lock_timeout` for another
+    /// connection's write lock to migrate; also says what the migrations did.
+    pub(crate) async fn open(
+        url: &str,
+        pool: &PoolConfig,
+        lock_timeout: Duration,
+    ) -> Result<(Self, Migrated), ConnectError> {
+        let busy = pool.acquire_timeout;
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(pool.acquire_timeout)
+            .busy_timeout(busy)
             // REGEXP, for searches that ignore case beyond ASCII (`sql::SQLITE`).
             .with_regexp();
         // Every connection to ":memory:" would be a different database.
-        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        let in_memory = in_memory(url);
         if !in_memory {
             create_private_file(options.get_filename());
         }
@@ -38,14 +51,57 @@ impl SqliteStore {
             .max_connections(max_connections)
             .connect_with(options)
             .await?;
-        sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-        Ok(SqliteStore { pool })
+        let migrated = {
+            let mut conn = pool.acquire().await?;
+            crate::migrate::sqlite(&mut conn, lock_timeout, busy).await?
+        };
+        Ok((SqliteStore { pool }, migrated))
     }
 
     /// The underlying pool, for apps that add their own tables.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// Whether `url` names an in-memory database (private to its connection).
+fn in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
+}
+
+/// The options of [`crate::inspect_schema`]'s connection to `url`: the file
+/// opened without being created, in SQLite's `query_only` mode (every write
+/// refused), waiting for a writer's lock up to `pool.acquire_timeout`. A missing file is a
+/// [`ConnectError::Unusable`] ([`DatabaseProblem::MissingFile`]); a missing
+/// directory fails to open, which `error::explain` names.
+pub(crate) fn inspect_options(
+    url: &str,
+    pool: &PoolConfig,
+) -> Result<SqliteConnectOptions, ConnectError> {
+    let options = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(false)
+        .busy_timeout(pool.acquire_timeout);
+    if in_memory(url) {
+        return Ok(options);
+    }
+    let database = options.get_filename();
+    let directory_exists = database
+        .parent()
+        .is_none_or(|d| d.as_os_str().is_empty() || d.is_dir());
+    if directory_exists && !database.exists() {
+        return Err(ConnectError::Unusable {
+            // As `error::explain` names it (front ends rename it).
+            setting: "server.database_url",
+            problem: Box::new(DatabaseProblem::MissingFile {
+                database: database.to_owned(),
+            }),
+            source: None,
+        });
+    }
+    // Not `read_only`: a read-only connection to a WAL database leaves
+    // `-wal` and `-shm` files behind, which the last read-write connection
+    // removes on close. `query_only` refuses every write instead.
+    Ok(options.pragma("query_only", "ON"))
 }
 
 /// Creates a missing database file empty, readable and writable by its owner

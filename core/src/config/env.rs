@@ -48,6 +48,10 @@ pub const VARIABLES: &[(&str, &str)] = &[
     ("AGORA_IDLE_TIMEOUT", "server.idle_timeout"),
     ("AGORA_MAX_CONNECTIONS", "server.max_connections"),
     ("AGORA_SHUTDOWN_TIMEOUT", "server.shutdown_timeout"),
+    (
+        "AGORA_MIGRATION_LOCK_TIMEOUT",
+        "server.migration_lock_timeout",
+    ),
     ("AGORA_CORS_ORIGINS", "server.cors_origins"),
     ("AGORA_BODY_LIMIT", "server.body_limit"),
     ("AGORA_DB_MAX_CONNECTIONS", "server.pool.max_connections"),
@@ -213,6 +217,11 @@ impl<L: Fn(&str) -> Option<String>> Vars<L> {
                 "AGORA_SHUTDOWN_TIMEOUT",
                 &mut server.shutdown_timeout,
                 "10s or 500ms",
+            ),
+            (
+                "AGORA_MIGRATION_LOCK_TIMEOUT",
+                &mut server.migration_lock_timeout,
+                "60s or 5m",
             ),
             (
                 "AGORA_DB_ACQUIRE_TIMEOUT",

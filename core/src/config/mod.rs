@@ -12,7 +12,7 @@
 //! | `proxy` | [`TrustedProxy`] | [`crate::domain`]: whose header names the client IP |
 //! | `hide_emails` | `bool` | the services |
 //! | `mail` | [`MailConfig`] | [`crate::mail`]: public URL, SMTP, link lifetimes, verified-address switch, templates |
-//! | `server` | [`ServerConfig`] | servers only: database, pool, Redis, bind, CORS, body limit, HTTP timeouts |
+//! | `server` | [`ServerConfig`] | servers only: database, pool, migration lock wait, Redis, bind, CORS, body limit, HTTP timeouts |
 //!
 //! Errors name the setting by its field path (`tokens.secret`); errors of
 //! [`Config::from_env`] name the variable instead (`AGORA_JWT_SECRET`).

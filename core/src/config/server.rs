@@ -48,6 +48,10 @@ pub struct ServerConfig {
     /// (`10s`); then the remaining connections are dropped and the server
     /// exits.
     pub shutdown_timeout: Duration,
+    /// How long start-up (and the `migrate` command) waits for another
+    /// instance's migration lock (`60s`) before failing, on PostgreSQL and
+    /// MySQL; on SQLite, for another connection's write transaction.
+    pub migration_lock_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -64,6 +68,7 @@ impl Default for ServerConfig {
             idle_timeout: Duration::from_secs(75),
             max_connections: 512,
             shutdown_timeout: Duration::from_secs(10),
+            migration_lock_timeout: Duration::from_secs(60),
         }
     }
 }

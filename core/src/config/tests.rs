@@ -162,6 +162,28 @@ fn server_limits_and_redis_settings_have_defaults_and_are_read() {
 }
 
 #[test]
+fn the_migration_lock_timeout_defaults_to_a_minute_and_is_read() {
+    let timeout =
+        |v| from(&[("AGORA_MIGRATION_LOCK_TIMEOUT", v)]).map(|c| c.server.migration_lock_timeout);
+    assert_eq!(
+        from(&[]).unwrap().server.migration_lock_timeout,
+        Duration::from_secs(60)
+    );
+    assert_eq!(timeout("5m").unwrap(), Duration::from_secs(300));
+    assert_eq!(timeout("1500ms").unwrap(), Duration::from_millis(1500));
+    assert_eq!(timeout("90").unwrap(), Duration::from_secs(90));
+    for bad in ["0", "soon"] {
+        let err = timeout(bad).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "AGORA_MIGRATION_LOCK_TIMEOUT: {bad:?} is not a positive duration like 60s or 5m"
+            )
+        );
+    }
+}
+
+#[test]
 fn password_rules_are_configurable() {
     let c = from(&[]).unwrap();
     assert_eq!((c.passwords.min_chars, c.passwords.max_chars), (8, 128));
