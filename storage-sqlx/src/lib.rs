@@ -7,6 +7,8 @@
 //!
 //! [`open`] builds an [`Agora`] from a whole [`Config`], honouring every
 //! setting (database, pool, Redis); [`connect`] opens just a store.
+//! [`migrate`] applies the pending migrations alone, and [`inspect_schema`]
+//! reads their state (applied, pending, too new) without changing anything.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), agora_sqlx::ConnectError> {
@@ -73,6 +75,10 @@ macro_rules! session_columns {
 
 mod bounded;
 mod error;
+/// Copying the original FastAPI app's database into Agora's.
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub mod import;
+mod migrate;
 #[cfg(feature = "mysql")]
 pub mod mysql;
 mod pool;
@@ -99,6 +105,9 @@ use std::sync::Arc;
 
 pub use agora_core::config::PoolConfig;
 pub use bounded::{BoundedStore, LIGHT_SKIP_MAX};
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+pub use import::{ImportError, ImportOptions, ImportProgress, ImportReport, import_fastapi};
+pub use migrate::{Migrated, MigrationInfo, SchemaState, inspect_schema, migrate};
 
 /// Why [`connect`] failed.
 #[derive(Debug, thiserror::Error)]
@@ -133,6 +142,32 @@ pub enum ConnectError {
     /// Migrations failed.
     #[error("cannot migrate the database: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A newer release applied a migration that older releases cannot run
+    /// with (it raised the compatibility marker, see the crate's README).
+    #[error(
+        "the database needs a newer release: a migration applied by a newer release requires \
+         one whose newest migration is {required} or later, and this one's newest is {known}; \
+         deploy that release (or newer)"
+    )]
+    ReleaseTooOld {
+        /// The lowest newest migration a release must have to run on this
+        /// database (the marker).
+        required: i64,
+        /// This release's newest migration.
+        known: i64,
+    },
+    /// Another instance held the migration lock past the deadline.
+    #[error(
+        "{setting}: another instance held the database's migration lock for all of \
+         {timeout:?}: wait for its migrations to finish and retry, or raise the timeout"
+    )]
+    MigrationLockTimeout {
+        /// The setting holding the deadline: `server.migration_lock_timeout`,
+        /// renamed by front ends ([`ConnectError::renamed`]).
+        setting: &'static str,
+        /// How long it waited: the setting's value.
+        timeout: std::time::Duration,
+    },
     /// The configuration is unusable.
     #[error("invalid configuration: {0}")]
     Config(#[from] agora_core::config::ConfigError),
@@ -164,6 +199,12 @@ impl ConnectError {
                 source,
             },
             ConnectError::Config(e) => ConnectError::Config(e.renamed(name)),
+            ConnectError::MigrationLockTimeout { setting, timeout } => {
+                ConnectError::MigrationLockTimeout {
+                    setting: name(setting),
+                    timeout,
+                }
+            }
             other => other,
         }
     }
@@ -182,6 +223,12 @@ pub enum DatabaseProblem {
         database: std::path::PathBuf,
         /// Something else than a directory is there.
         not_a_directory: bool,
+    },
+    /// The SQLite file does not exist (said only where it is not created:
+    /// [`inspect_schema`]).
+    MissingFile {
+        /// The database file.
+        database: std::path::PathBuf,
     },
     /// The server has no database of that name.
     MissingDatabase {
@@ -236,6 +283,12 @@ impl std::fmt::Display for DatabaseProblem {
                 "the directory {0} (of the SQLite database {1}) does not exist: \
                  create it (`mkdir -p {0}`) or fix the URL",
                 directory.display(),
+                database.display()
+            ),
+            DatabaseProblem::MissingFile { database } => write!(
+                f,
+                "the SQLite database {} does not exist: a server's first start creates it (and \
+                 migrates it), as a migration run does; or fix the URL",
                 database.display()
             ),
             DatabaseProblem::MissingDatabase {
@@ -331,7 +384,12 @@ pub async fn open_with_mailer(
     mailer: Arc<dyn Mailer>,
 ) -> Result<Agora, ConnectError> {
     let server = &config.server;
-    let store = connect(&server.database_url, &server.pool).await?;
+    let store = connect_waiting(
+        &server.database_url,
+        &server.pool,
+        server.migration_lock_timeout,
+    )
+    .await?;
     let throttle_store: Arc<dyn ThrottleStore> = match &server.redis.url {
         None => Arc::new(MemoryThrottleStore::default()),
         #[cfg(feature = "redis")]
@@ -371,15 +429,26 @@ fn mailer(config: &MailConfig) -> Result<Arc<dyn Mailer>, ConnectError> {
 }
 
 /// Opens the database named by `url` (`sqlite://`, `postgres://`,
-/// `mysql://`) with the pool settings `pool`, runs its migrations, and
-/// returns the store, for [`Agora::new`] or direct use ([`open`] does this
-/// and more from a whole configuration). A SQLite file is created when
-/// missing. The store is a [`BoundedStore`]: every call has a deadline, and
-/// listings keep to their share of the pool.
+/// `mysql://`) with the pool settings `pool`, runs its migrations (as
+/// [`migrate`] does, waiting for another instance's migration lock for the
+/// default `server.migration_lock_timeout`), and returns the store, for
+/// [`Agora::new`] or direct use ([`open`] does this and more from a whole
+/// configuration). A SQLite file is created when missing. The store is a
+/// [`BoundedStore`]: every call has a deadline, and listings keep to their
+/// share of the pool.
 pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {
+    connect_waiting(url, pool, migrate::default_lock_timeout()).await
+}
+
+/// [`connect`], waiting up to `lock_timeout` for the migration lock.
+async fn connect_waiting(
+    url: &str,
+    pool: &PoolConfig,
+    lock_timeout: std::time::Duration,
+) -> Result<Arc<dyn Store>, ConnectError> {
     let backend =
         Backend::from_url(url).ok_or_else(|| ConnectError::UnsupportedUrl(redact_password(url)))?;
-    match connect_to(backend, url, pool).await {
+    match connect_to(backend, url, pool, lock_timeout).await {
         Err(ConnectError::Database(e)) => Err(error::explain(backend, url, pool, e).await),
         done => done,
     }
@@ -390,21 +459,22 @@ async fn connect_to(
     backend: Backend,
     url: &str,
     pool: &PoolConfig,
+    lock_timeout: std::time::Duration,
 ) -> Result<Arc<dyn Store>, ConnectError> {
     match backend {
         #[cfg(feature = "sqlite")]
         Backend::Sqlite => {
-            let store = boxed(sqlite::SqliteStore::connect(url, pool)).await?;
+            let (store, _) = boxed(sqlite::SqliteStore::open(url, pool, lock_timeout)).await?;
             Ok(Arc::new(BoundedStore::new(store, pool)))
         }
         #[cfg(feature = "postgres")]
         Backend::Postgres => {
-            let store = boxed(postgres::PgStore::connect(url, pool)).await?;
+            let store = boxed(postgres::PgStore::open(url, pool, lock_timeout)).await?;
             Ok(Arc::new(BoundedStore::new(store, pool)))
         }
         #[cfg(feature = "mysql")]
         Backend::MySql => {
-            let store = boxed(mysql::MySqlStore::connect(url, pool)).await?;
+            let store = boxed(mysql::MySqlStore::open(url, pool, lock_timeout)).await?;
             Ok(Arc::new(BoundedStore::new(store, pool)))
         }
         #[allow(unreachable_patterns)]

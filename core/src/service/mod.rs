@@ -3,6 +3,7 @@
 //! [`Agora`] is cheap to clone (an `Arc` inside) and safe to share across
 //! threads and tasks.
 
+mod admin;
 pub(crate) mod audit;
 mod auth;
 mod posts;
@@ -14,6 +15,7 @@ mod votes;
 
 use std::sync::Arc;
 
+pub use admin::AccountChange;
 pub use votes::VoteOutcome;
 
 use crate::config::{Config, ConfigError};

@@ -8,12 +8,30 @@ use crate::error::{Error, Result};
 use crate::schema::{AccountDeletion, PasswordChange, UserCreate};
 use crate::storage::{StorageError, USERNAME_KEY};
 
+/// A registration that passed the rules, ready to be hashed and stored.
+pub(super) struct Registration {
+    email: Email,
+    password: Password,
+    username: Option<Username>,
+}
+
 impl Agora {
     /// Registers a user: validates the email (lower-cased) and the password,
     /// hashes the password, and inserts. A taken email is [`Error::Conflict`],
     /// decided by the database's unique constraint. Registrations are
     /// throttled per client IP.
     pub async fn register(&self, request: UserCreate, client: &ClientInfo) -> Result<User> {
+        let registration = self.registration(request)?;
+        self.inner.throttle.check_registration(client.ip).await?;
+        let user = self.insert_user(registration).await?;
+        Audit::new("register").user(user.id).client(client).info();
+        Ok(user)
+    }
+
+    /// The registration rules: a valid email, a password that passes the
+    /// password rules and a valid username, if any; every field's errors at
+    /// once ([`Error::Validation`], pointing at the body's fields).
+    pub(super) fn registration(&self, request: UserCreate) -> Result<Registration> {
         let email = Email::parse(&request.email).map_err(|e| e.within(&["body", "email"]));
         let password = self.new_password(request.password, "password");
         let username = request
@@ -21,18 +39,30 @@ impl Agora {
             .as_deref()
             .map(|name| Username::parse(name).map_err(|e| e.within(&["body", "username"])))
             .transpose();
-        let (email, password, username) = match (email, password, username) {
-            (Ok(e), Ok(p), Ok(u)) => (e, p, u),
-            (e, p, u) => {
-                let errors = [e.err(), p.err(), u.err()]
+        match (email, password, username) {
+            (Ok(email), Ok(password), Ok(username)) => Ok(Registration {
+                email,
+                password,
+                username,
+            }),
+            (e, p, u) => Err(Error::Validation(
+                [e.err(), p.err(), u.err()]
                     .into_iter()
                     .flatten()
                     .flat_map(|err| err.field_errors().to_vec())
-                    .collect();
-                return Err(Error::Validation(errors));
-            }
-        };
-        self.inner.throttle.check_registration(client.ip).await?;
+                    .collect(),
+            )),
+        }
+    }
+
+    /// Hashes the password and inserts the user; a taken email or username
+    /// is [`Error::EmailTaken`] or [`Error::UsernameTaken`].
+    pub(super) async fn insert_user(&self, registration: Registration) -> Result<User> {
+        let Registration {
+            email,
+            password,
+            username,
+        } = registration;
         let hash = self.inner.hasher.hash(&password).await?;
         let created = self
             .inner
@@ -40,10 +70,7 @@ impl Agora {
             .create_user(&email, username.as_ref(), &hash, now())
             .await;
         match created {
-            Ok(user) => {
-                Audit::new("register").user(user.id).client(client).info();
-                Ok(user)
-            }
+            Ok(user) => Ok(user),
             Err(StorageError::Conflict { constraint }) if constraint == USERNAME_KEY => Err(
                 Error::UsernameTaken(username.map(|u| u.to_string()).unwrap_or_default()),
             ),

@@ -353,3 +353,37 @@ macro_rules! on_both_adapters_and_every_backend {
         }
     };
 }
+
+/// The `admin` operator command (`examples/admin`), built once per test
+/// process by the cargo running the tests (same target directory and
+/// profile); the path is read from cargo's JSON messages.
+pub fn admin_binary() -> &'static std::path::Path {
+    static BINARY: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    BINARY.get_or_init(|| {
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut command = std::process::Command::new(cargo);
+        command
+            .current_dir(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../.."))
+            .args([
+                "build",
+                "--quiet",
+                "-p",
+                "agora-examples-admin",
+                "--example",
+                "admin",
+                "--message-format=json-render-diagnostics",
+            ])
+            .stderr(std::process::Stdio::inherit());
+        if !cfg!(debug_assertions) {
+            command.arg("--release");
+        }
+        let output = command.output().expect("cargo runs");
+        assert!(output.status.success(), "building the admin example failed");
+        String::from_utf8_lossy(&output.stdout)
+            .lines()
+            .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "admin")
+            .find_map(|m| m["executable"].as_str().map(std::path::PathBuf::from))
+            .expect("cargo names the admin executable")
+    })
+}
