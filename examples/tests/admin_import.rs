@@ -14,38 +14,10 @@ use agora_core::config::JwtSecret;
 use agora_core::domain::ClientInfo;
 use agora_core::schema::LoginRequest;
 use agora_core::{Config, UserId};
+use agora_sqlx::testing::FASTAPI_SQLITE_DDL;
 use sqlx::{AssertSqlSafe, Connection};
 
 const PASSWORD: &str = "the old fastapi password";
-
-/// The FastAPI app's tables as SQLAlchemy makes them on SQLite.
-const SQLITE_DDL: &str = "
-CREATE TABLE users (
-    id INTEGER NOT NULL,
-    email VARCHAR NOT NULL,
-    password VARCHAR NOT NULL,
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    phone_number VARCHAR,
-    PRIMARY KEY (id),
-    UNIQUE (email)
-);
-CREATE TABLE posts (
-    id INTEGER NOT NULL,
-    title VARCHAR NOT NULL,
-    content VARCHAR NOT NULL,
-    published BOOLEAN DEFAULT 'TRUE' NOT NULL,
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    owner_id INTEGER NOT NULL,
-    PRIMARY KEY (id),
-    FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE
-);
-CREATE TABLE votes (
-    user_id INTEGER NOT NULL,
-    post_id INTEGER NOT NULL,
-    PRIMARY KEY (user_id, post_id),
-    FOREIGN KEY (post_id) REFERENCES posts (id) ON DELETE CASCADE,
-    FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
-);";
 
 /// Runs `admin import-fastapi` with `args` on Agora's database `target`
 /// (and no other `AGORA_*` variable): exit code, stdout, stderr.
@@ -75,7 +47,7 @@ async fn import_fastapi_refuses_invalid_rows_then_imports_the_rest_once() {
 
     let hash = bcrypt::hash(PASSWORD, 4).expect("bcrypt");
     let sql = format!(
-        "{SQLITE_DDL}
+        "{FASTAPI_SQLITE_DDL}
         INSERT INTO users (id, email, password, created_at) VALUES
             (4, 'Ada@Example.com', '{hash}', '2021-08-29 23:04:56.038967'),
             (7, 'not-an-email', '{hash}', '2021-08-30 10:00:00.000001');

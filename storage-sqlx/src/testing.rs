@@ -691,6 +691,67 @@ fn decode(base64: &str) -> Option<Vec<u8>> {
         .ok()
 }
 
+/// The original FastAPI app's tables on PostgreSQL, for tests of
+/// [`crate::import_fastapi`], as its alembic migrations make
+/// them (`users.phone_number` from the last one).
+pub const FASTAPI_POSTGRES_DDL: &str = "
+CREATE TABLE users (
+    id SERIAL NOT NULL,
+    email VARCHAR NOT NULL,
+    password VARCHAR NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+    phone_number VARCHAR,
+    PRIMARY KEY (id),
+    UNIQUE (email)
+);
+CREATE TABLE posts (
+    id SERIAL NOT NULL,
+    title VARCHAR NOT NULL,
+    content VARCHAR NOT NULL,
+    published BOOLEAN DEFAULT 'TRUE' NOT NULL,
+    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
+    owner_id INTEGER NOT NULL,
+    PRIMARY KEY (id),
+    FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE
+);
+CREATE TABLE votes (
+    user_id INTEGER NOT NULL,
+    post_id INTEGER NOT NULL,
+    PRIMARY KEY (user_id, post_id),
+    FOREIGN KEY (post_id) REFERENCES posts (id) ON DELETE CASCADE,
+    FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+);";
+
+/// The same tables as SQLAlchemy makes them on SQLite (timestamps as text
+/// without a zone, booleans as integers).
+pub const FASTAPI_SQLITE_DDL: &str = "
+CREATE TABLE users (
+    id INTEGER NOT NULL,
+    email VARCHAR NOT NULL,
+    password VARCHAR NOT NULL,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    phone_number VARCHAR,
+    PRIMARY KEY (id),
+    UNIQUE (email)
+);
+CREATE TABLE posts (
+    id INTEGER NOT NULL,
+    title VARCHAR NOT NULL,
+    content VARCHAR NOT NULL,
+    published BOOLEAN DEFAULT 'TRUE' NOT NULL,
+    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    owner_id INTEGER NOT NULL,
+    PRIMARY KEY (id),
+    FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE
+);
+CREATE TABLE votes (
+    user_id INTEGER NOT NULL,
+    post_id INTEGER NOT NULL,
+    PRIMARY KEY (user_id, post_id),
+    FOREIGN KEY (post_id) REFERENCES posts (id) ON DELETE CASCADE,
+    FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
+);";
+
 #[cfg(test)]
 mod tests {
     use super::with_database;

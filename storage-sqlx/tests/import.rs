@@ -18,70 +18,10 @@ use agora_sqlx::import::{
     ImportOptions, ImportProgress, NoProgress, RowKey, SkipReason, SkippedRow, Stage, Table,
     TableCounts,
 };
-use agora_sqlx::testing::TestDatabase;
+use agora_sqlx::testing::{FASTAPI_POSTGRES_DDL, FASTAPI_SQLITE_DDL, TestDatabase};
 use agora_sqlx::{Backend, ImportError, import_fastapi};
 use chrono::{DateTime, Utc};
 use sqlx::{AssertSqlSafe, Connection};
-
-/// The FastAPI app's tables on PostgreSQL, as its alembic migrations make
-/// them (`users.phone_number` from the last one).
-const POSTGRES_DDL: &str = "
-CREATE TABLE users (
-    id SERIAL NOT NULL,
-    email VARCHAR NOT NULL,
-    password VARCHAR NOT NULL,
-    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
-    phone_number VARCHAR,
-    PRIMARY KEY (id),
-    UNIQUE (email)
-);
-CREATE TABLE posts (
-    id SERIAL NOT NULL,
-    title VARCHAR NOT NULL,
-    content VARCHAR NOT NULL,
-    published BOOLEAN DEFAULT 'TRUE' NOT NULL,
-    created_at TIMESTAMP WITH TIME ZONE DEFAULT now() NOT NULL,
-    owner_id INTEGER NOT NULL,
-    PRIMARY KEY (id),
-    FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE
-);
-CREATE TABLE votes (
-    user_id INTEGER NOT NULL,
-    post_id INTEGER NOT NULL,
-    PRIMARY KEY (user_id, post_id),
-    FOREIGN KEY (post_id) REFERENCES posts (id) ON DELETE CASCADE,
-    FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
-);";
-
-/// The same tables as SQLAlchemy makes them on SQLite (timestamps as text
-/// without a zone, booleans as integers).
-const SQLITE_DDL: &str = "
-CREATE TABLE users (
-    id INTEGER NOT NULL,
-    email VARCHAR NOT NULL,
-    password VARCHAR NOT NULL,
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    phone_number VARCHAR,
-    PRIMARY KEY (id),
-    UNIQUE (email)
-);
-CREATE TABLE posts (
-    id INTEGER NOT NULL,
-    title VARCHAR NOT NULL,
-    content VARCHAR NOT NULL,
-    published BOOLEAN DEFAULT 'TRUE' NOT NULL,
-    created_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    owner_id INTEGER NOT NULL,
-    PRIMARY KEY (id),
-    FOREIGN KEY (owner_id) REFERENCES users (id) ON DELETE CASCADE
-);
-CREATE TABLE votes (
-    user_id INTEGER NOT NULL,
-    post_id INTEGER NOT NULL,
-    PRIMARY KEY (user_id, post_id),
-    FOREIGN KEY (post_id) REFERENCES posts (id) ON DELETE CASCADE,
-    FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE
-);";
 
 /// A user of the source: id, email, password (hashed with bcrypt).
 struct SourceUser {
@@ -167,8 +107,8 @@ fn quoted(text: &str) -> String {
 async fn source(backend: Backend, fixture: &Fixture) -> Option<TestDatabase> {
     let db = TestDatabase::create(backend).await?;
     let mut sql = String::from(match backend {
-        Backend::Sqlite => SQLITE_DDL,
-        _ => POSTGRES_DDL,
+        Backend::Sqlite => FASTAPI_SQLITE_DDL,
+        _ => FASTAPI_POSTGRES_DDL,
     });
     for u in &fixture.users {
         let hash = bcrypt::hash(&u.password, 4).expect("bcrypt");
