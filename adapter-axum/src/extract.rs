@@ -16,7 +16,9 @@ use crate::ApiError;
 /// The authenticated caller, from `Authorization: Bearer <jwt>`. Use it on
 /// your own routes; any state `S` with `Agora: FromRef<S>` works. Rejects
 /// with 401 `{"detail": "Could not validate credentials", "code":
-/// "UNAUTHORIZED"}` and `WWW-Authenticate: Bearer`.
+/// "UNAUTHORIZED"}` and `WWW-Authenticate: Bearer` without a token, or
+/// `Bearer error="invalid_token"` for a refused one (core's
+/// [`Agora::authenticate_header`]).
 #[derive(Debug, Clone)]
 pub struct AuthUser(pub User);
 

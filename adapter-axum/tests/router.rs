@@ -82,7 +82,11 @@ async fn token_of_a_deleted_user_is_401_not_500() {
     for uri in ["/users/me", "/posts"] {
         let (status, headers, body) = send(&app, get_with(uri, Some(&token))).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED, "{uri}");
-        assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
+        // A token was presented and refused: the RFC 6750 `invalid_token` challenge.
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
         assert_eq!(body["detail"], "Could not validate credentials");
     }
 }
@@ -109,8 +113,19 @@ async fn database_down_gives_503_json_on_health_and_requests() {
         !detail.to_lowercase().contains("pool"),
         "no internals leak: {detail}"
     );
+    assert_eq!(body["status"], "error", "{body}");
+    let database = &body["checks"]["database"];
+    assert_eq!(database["status"], "error", "{body}");
+    assert_eq!(database["reason"], "does not answer", "{body}");
+    assert!(database["latency_ms"].is_number(), "{body}");
     let (status, _, _) = send(&app, get_with("/posts", Some(&token))).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    let (status, _, live) = send(&app, get_with("/health/live", None)).await;
+    assert_eq!(
+        (status, live),
+        (StatusCode::OK, serde_json::json!({"status": "ok"})),
+        "liveness touches no database"
+    );
 }
 
 #[tokio::test]

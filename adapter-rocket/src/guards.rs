@@ -22,7 +22,9 @@ use crate::error::remember;
 /// The authenticated caller, from `Authorization: Bearer <jwt>`. Use it on
 /// your own routes (the rocket must manage an [`Agora`]). Fails with 401
 /// `{"detail": "Could not validate credentials"}` and
-/// `WWW-Authenticate: Bearer` (503 when the database is down); the JSON body
+/// `WWW-Authenticate: Bearer` without a token, or
+/// `Bearer error="invalid_token"` for a refused one (core's
+/// [`Agora::authenticate_header`]; 503 when the database is down); the JSON body
 /// comes from [`crate::catchers()`], or take `Result<AuthUser, ApiError>` and
 /// return the error yourself.
 #[derive(Debug, Clone)]

@@ -101,7 +101,7 @@ fn mask_volatile(value: &mut serde_json::Value) {
                 // `updated_at` only once set: `null` is no time to mask.
                 if matches!(
                     key.as_str(),
-                    "created_at" | "access_token" | "refresh_token"
+                    "created_at" | "access_token" | "refresh_token" | "latency_ms"
                 ) || (key == "updated_at" && v.is_string())
                 {
                     *v = serde_json::Value::String("<varies>".to_owned());
@@ -139,6 +139,8 @@ async fn send(client: &reqwest::Client, base: &str, token: &str, probe: &Probe) 
         "www-authenticate",
         "allow",
         "retry-after",
+        "ratelimit",
+        "ratelimit-policy",
         "vary",
         "access-control-allow-origin",
         "access-control-allow-methods",
@@ -214,6 +216,7 @@ fn probes(body_limit: usize) -> Vec<Probe> {
         probe("GET", "/"),
         probe("HEAD", "/"),
         probe("GET", "/health/"),
+        probe("GET", "/health/live"),
         probe("GET", "//health"),
         probe("GET", "/health//"),
         probe("GET", "//"),

@@ -270,9 +270,10 @@ async fn token_of_a_deleted_user_is_401_not_500() {
     assert!(t.store.delete_user(id).await.unwrap());
     for uri in ["/api/users/me", "/api/posts", "/whoami"] {
         let response = client.get(uri).header(bearer(&token)).dispatch().await;
+        // A token was presented and refused: the RFC 6750 `invalid_token` challenge.
         assert_eq!(
             response.headers().get_one("WWW-Authenticate"),
-            Some("Bearer")
+            Some(r#"Bearer error="invalid_token""#)
         );
         let (status, _, body) = json_of(response).await;
         assert_eq!(status, Status::Unauthorized, "{uri}");
@@ -286,9 +287,15 @@ async fn database_down_gives_503_json_on_health_requests_and_the_guard() {
     let client = nested_app(&t.agora).await;
     let (_, token) = token_for(&t.agora, "down@example.com").await;
     let (status, _, body) = json_of(client.get("/api/health").dispatch().await).await;
+    assert_eq!(status, Status::Ok);
     assert_eq!(
-        (status, body),
-        (Status::Ok, json!({"status": "ok", "database": "sqlite"}))
+        (
+            &body["status"],
+            &body["database"],
+            &body["checks"]["database"]["status"]
+        ),
+        (&json!("ok"), &json!("sqlite"), &json!("ok")),
+        "{body}"
     );
 
     t.store.pool().close().await;
@@ -298,11 +305,29 @@ async fn database_down_gives_503_json_on_health_requests_and_the_guard() {
         assert_eq!(status, Status::ServiceUnavailable, "{uri}");
         assert_eq!(content_type.as_deref(), Some("application/json"), "{uri}");
         assert_eq!(
-            body,
-            json!({"detail": "Service temporarily unavailable, try again later", "code": "SERVICE_UNAVAILABLE"}),
+            (&body["detail"], &body["code"]),
+            (
+                &json!("Service temporarily unavailable, try again later"),
+                &json!("SERVICE_UNAVAILABLE")
+            ),
             "no internals leak on {uri}"
         );
+        if uri == "/api/health" {
+            // The same shape as healthy, the database named as the failing check.
+            assert_eq!(body["status"], "error", "{body}");
+            assert_eq!(body["checks"]["database"]["status"], "error", "{body}");
+            assert_eq!(
+                body["checks"]["database"]["reason"], "does not answer",
+                "{body}"
+            );
+        }
     }
+    let response = client.get("/api/health/live").dispatch().await;
+    assert_eq!(
+        response.status(),
+        Status::Ok,
+        "liveness touches no database"
+    );
 }
 
 #[tokio::test]

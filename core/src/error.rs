@@ -32,6 +32,12 @@ pub enum Error {
     /// No valid bearer token: missing, malformed, tampered, expired, or its user is gone.
     #[error("Could not validate credentials")]
     Unauthorized,
+    /// A bearer token was presented but is refused: malformed, tampered,
+    /// expired, of an ended session, or of a user that is gone. The same
+    /// answer as [`Error::Unauthorized`] (code `UNAUTHORIZED`), but its
+    /// challenge says `error="invalid_token"` (RFC 6750 §3.1).
+    #[error("Could not validate credentials")]
+    InvalidToken,
     /// Authenticated, but the post is someone else's.
     #[error("Not authorized to perform requested action")]
     NotOwner,
@@ -257,7 +263,7 @@ impl Error {
         match self {
             Error::Validation(_) => ErrorCode::ValidationError,
             Error::InvalidCredentials => ErrorCode::InvalidCredentials,
-            Error::Unauthorized => ErrorCode::Unauthorized,
+            Error::Unauthorized | Error::InvalidToken => ErrorCode::Unauthorized,
             Error::NotOwner => ErrorCode::NotOwner,
             Error::UserNotFound(_) => ErrorCode::UserNotFound,
             Error::PostNotFound(_) => ErrorCode::PostNotFound,
@@ -305,12 +311,19 @@ impl Error {
     }
 
     /// The response headers the contract requires besides the body, as
-    /// lower-case `(name, value)` pairs: `www-authenticate: Bearer` on 401,
-    /// `retry-after: <seconds>` on 429, `allow` on 405, `connection: close`
+    /// lower-case `(name, value)` pairs: `www-authenticate: Bearer` on 401
+    /// (`Bearer error="invalid_token"` when a token was presented and
+    /// refused), `retry-after: <seconds>` on 429 (the HTTP answer adds the
+    /// `RateLimit` fields of the refusing policy, see
+    /// [`crate::Agora::handle`]), `allow` on 405, `connection: close`
     /// on 408 (the rest of the body is not read).
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
             Error::Unauthorized => vec![("www-authenticate", "Bearer".to_owned())],
+            Error::InvalidToken => vec![(
+                "www-authenticate",
+                r#"Bearer error="invalid_token""#.to_owned(),
+            )],
             Error::RateLimited { retry_after_secs } => {
                 vec![("retry-after", retry_after_secs.to_string())]
             }
@@ -446,6 +459,7 @@ mod tests {
         let cases = [
             (Error::invalid(&["body"], "m", "t"), 422),
             (Error::Unauthorized, 401),
+            (Error::InvalidToken, 401),
             (Error::InvalidCredentials, 403),
             (Error::NotOwner, 403),
             (Error::PostNotFound(PostId(4)), 404),
@@ -492,6 +506,14 @@ mod tests {
             Error::Unauthorized.headers(),
             vec![("www-authenticate", "Bearer".to_owned())]
         );
+        assert_eq!(
+            Error::InvalidToken.headers(),
+            vec![(
+                "www-authenticate",
+                r#"Bearer error="invalid_token""#.to_owned()
+            )]
+        );
+        assert_eq!(Error::InvalidToken.body(), Error::Unauthorized.body());
         assert_eq!(
             Error::RateLimited {
                 retry_after_secs: 7

@@ -27,6 +27,7 @@ use crate::domain::{Caller, ClientInfo, CommentId, PostId, UserId};
 use crate::error::{Error, Result};
 use crate::schema::{ListQuery, Message, parse_json, parse_login, parse_path_id};
 use crate::service::Agora;
+use crate::throttle::{Failure, Policy};
 
 /// An HTTP method of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -95,8 +96,11 @@ pub enum Auth {
 pub enum Operation {
     /// `GET /`: a greeting.
     Root,
-    /// `GET /health`: the database (and Redis) answer.
+    /// `GET /health`: the database (and Redis) answer, each check with its
+    /// latency; 503 when one does not.
     Health,
+    /// `GET /health/live`: the process answers (no dependency is touched).
+    Live,
     /// `POST /users`: registration.
     CreateUser,
     /// `GET /users/me`: the caller.
@@ -183,6 +187,9 @@ pub struct Endpoint {
     pub body: BodyKind,
     /// Whether attempts are throttled (429).
     pub throttled: bool,
+    /// The throttling policy its 429 answers report in the `RateLimit`
+    /// and `RateLimit-Policy` fields, besides `Retry-After`.
+    pub policy: Option<Policy>,
     /// Whether it uses the database (503 when it is down).
     pub storage: bool,
     /// Its OpenAPI description; `None` for the documentation routes.
@@ -199,6 +206,7 @@ impl Endpoint {
             auth: Auth::None,
             body: BodyKind::None,
             throttled: false,
+            policy: None,
             storage: true,
             doc: None,
         }
@@ -224,6 +232,12 @@ impl Endpoint {
         self
     }
 
+    const fn limited_by(mut self, policy: Policy) -> Self {
+        self.throttled = true;
+        self.policy = Some(policy);
+        self
+    }
+
     const fn no_storage(mut self) -> Self {
         self.storage = false;
         self
@@ -246,9 +260,12 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .no_storage()
         .doc(d::ROOT),
     Endpoint::new(Op::Health, Get, "/health", 200).doc(d::HEALTH),
+    Endpoint::new(Op::Live, Get, "/health/live", 200)
+        .no_storage()
+        .doc(d::LIVE),
     Endpoint::new(Op::CreateUser, Post, "/users", 201)
         .json()
-        .throttled()
+        .limited_by(Policy::Register)
         .doc(d::CREATE_USER),
     Endpoint::new(Op::Me, Get, "/users/me", 200)
         .authenticated()
@@ -271,19 +288,19 @@ pub static ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         body: BodyKind::Login,
         ..Endpoint::new(Op::Login, Post, "/login", 200)
-            .throttled()
+            .limited_by(Policy::Login)
             .doc(d::LOGIN)
     },
     Endpoint::new(Op::ForgotPassword, Post, "/forgot-password", 202)
         .json()
-        .throttled()
+        .limited_by(Policy::Mail)
         .doc(d::FORGOT_PASSWORD),
     Endpoint::new(Op::ResetPassword, Post, "/reset-password", 204)
         .json()
         .doc(d::RESET_PASSWORD),
     Endpoint::new(Op::RequestVerifyToken, Post, "/request-verify-token", 202)
         .json()
-        .throttled()
+        .limited_by(Policy::Mail)
         .doc(d::REQUEST_VERIFY_TOKEN),
     Endpoint::new(Op::Verify, Post, "/verify", 200)
         .json()
@@ -526,7 +543,7 @@ enum Reply {
     Raw(Response),
 }
 
-fn json(value: &impl Serialize) -> Result<Reply> {
+fn json(value: &impl Serialize) -> Result<Reply, Failure> {
     Ok(Reply::Json(
         serde_json::to_vec(value).map_err(Error::internal)?,
     ))
@@ -536,10 +553,24 @@ impl Agora {
     /// Serves a routed request: authenticates when the endpoint needs it,
     /// parses the path value, query and body with core's parsers, calls
     /// the service and answers with the table's success status, or with
-    /// the error's status, body and headers.
+    /// the error's status, body and headers. A 429 also carries the
+    /// `RateLimit-Policy` and `RateLimit` fields of the policy that refused
+    /// it, else of the endpoint's [`Endpoint::policy`]
+    /// ([`Policy::refusal_headers`]).
     pub async fn handle(&self, route: &Route, request: Request<'_>) -> Response {
         let endpoint = route.endpoint;
         match self.dispatch(route, request).await {
+            Err(Failure { error, policy }) => {
+                let mut response = Response::error(&error);
+                if let (Error::RateLimited { retry_after_secs }, Some(policy)) =
+                    (&error, policy.or(endpoint.policy))
+                {
+                    response
+                        .headers
+                        .extend(policy.refusal_headers(self.throttle_config(), *retry_after_secs));
+                }
+                response
+            }
             Ok(Reply::Json(body)) => Response::bytes(endpoint.status, "application/json", body),
             Ok(Reply::Empty) => Response {
                 status: endpoint.status,
@@ -547,11 +578,10 @@ impl Agora {
                 body: Vec::new(),
             },
             Ok(Reply::Raw(response)) => response,
-            Err(e) => Response::error(&e),
         }
     }
 
-    async fn dispatch(&self, route: &Route, req: Request<'_>) -> Result<Reply> {
+    async fn dispatch(&self, route: &Route, req: Request<'_>) -> Result<Reply, Failure> {
         let caller = match (route.endpoint.auth, req.authorization) {
             (Auth::Required, header) | (Auth::Optional, header @ Some(_)) => {
                 Some(self.authenticate_header(header).await?)
@@ -568,10 +598,8 @@ impl Agora {
         let client = &req.client;
         match route.endpoint.operation {
             Op::Root => json(&Message::new("Hello World")),
-            Op::Health => {
-                self.health().await?;
-                json(&json!({ "status": "ok", "database": self.backend() }))
-            }
+            Op::Health => Ok(Reply::Raw(self.health_response().await)),
+            Op::Live => json(&json!({ "status": "ok" })),
             Op::CreateUser => {
                 let request = parse_json(req.content_type, body()?)?;
                 json(&self.register(request, client).await?)
@@ -618,7 +646,7 @@ impl Agora {
             }
             Op::Login => {
                 let request = parse_login(req.content_type, body()?)?;
-                json(&self.login(request, client).await?)
+                json(&self.login_naming_refusals(request, client).await?)
             }
             Op::ForgotPassword => {
                 let request = parse_json(req.content_type, body()?)?;
@@ -686,6 +714,32 @@ impl Agora {
             ))),
             Op::Docs => Ok(Reply::Raw(swagger_ui(req.path, param)?)),
         }
+    }
+}
+
+impl Agora {
+    /// `GET /health`: `{"status": "ok", "database": "<backend>", "checks":
+    /// {"database": {"status": "ok", "latency_ms": 1.2}, "redis": ...}}`
+    /// ([`Agora::health_report`]); when a check fails, 503 with the same
+    /// shape, `status: "error"`, the failing check's `reason`, and the
+    /// error body's `detail` and `code` (as every 503 has).
+    async fn health_response(&self) -> Response {
+        let report = self.health_report().await;
+        let mut body = json!({
+            "status": report.status,
+            "database": self.backend(),
+            "checks": report.checks,
+        });
+        let Some(error) = &report.error else {
+            return Response::json(200, &body);
+        };
+        error.log_if_server_error();
+        if let (Some(body), serde_json::Value::Object(fields)) =
+            (body.as_object_mut(), error.body())
+        {
+            body.extend(fields);
+        }
+        Response::json(error.status_code(), &body)
     }
 }
 
@@ -777,6 +831,17 @@ mod tests {
             (Op::Follow, Some("Ada.L".into()))
         );
         assert_eq!(op("PUT", "/users/me").unwrap().0, Op::UpdateMe);
+        assert_eq!(op("GET", "/health").unwrap().0, Op::Health);
+        assert_eq!(op("HEAD", "/health/live/").unwrap().0, Op::Live);
+    }
+
+    #[test]
+    fn the_endpoints_that_throttle_name_their_policy() {
+        let policy = |path| route("POST", path).unwrap().endpoint.policy;
+        assert_eq!(policy("/login"), Some(Policy::Login));
+        assert_eq!(policy("/users"), Some(Policy::Register));
+        assert_eq!(policy("/forgot-password"), Some(Policy::Mail));
+        assert_eq!(policy("/request-verify-token"), Some(Policy::Mail));
     }
 
     #[test]

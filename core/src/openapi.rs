@@ -260,8 +260,19 @@ pub(crate) mod docs {
     }
 
     pub(crate) const ROOT: OperationDoc = doc("meta", "Greeting").response(schema::<Message>);
-    pub(crate) const HEALTH: OperationDoc =
-        doc("meta", "The service and its database are up").response(schema::<Health>);
+    pub(crate) const HEALTH: OperationDoc = doc(
+        "meta",
+        "The service and its dependencies are up: each check (`database`, and `redis` when \
+         throttling counters live there) with its latency. 503 with the same shape when one \
+         does not answer: `status` and the failing check's `status` are `error`, with a \
+         short `reason`",
+    )
+    .response(schema::<Health>);
+    pub(crate) const LIVE: OperationDoc = doc(
+        "meta",
+        "The process answers (liveness); no dependency is checked",
+    )
+    .response(schema::<Live>);
     pub(crate) const CREATE_USER: OperationDoc = doc("users", "Registered")
         .request(schema::<UserCreate>)
         .response(schema::<User>)
@@ -563,12 +574,30 @@ pub struct LoginForm {
 
 /// `GET /health` answer.
 #[derive(ToSchema)]
-#[schema(example = json!({"status": "ok", "database": "sqlite"}))]
+#[schema(example = json!({
+    "status": "ok",
+    "database": "postgres",
+    "checks": {
+        "database": {"status": "ok", "latency_ms": 1.2},
+        "redis": {"status": "ok", "latency_ms": 0.4}
+    }
+}))]
 pub struct Health {
-    /// Always `"ok"`.
+    /// `"ok"`, or `"error"` (with status 503) when a check failed.
     pub status: String,
     /// The storage backend (`sqlite`, `postgres`, `mysql`).
     pub database: String,
+    /// Each dependency's check, by name (`database`, `redis`).
+    #[schema(value_type = Object)]
+    pub checks: serde_json::Value,
+}
+
+/// `GET /health/live` answer.
+#[derive(ToSchema)]
+#[schema(example = json!({"status": "ok"}))]
+pub struct Live {
+    /// Always `"ok"`.
+    pub status: String,
 }
 
 /// `GET /.well-known/jwks.json` answer: the public keys that verify tokens.
@@ -631,7 +660,7 @@ pub struct PageParams {
         SessionInfo, Token, Message, Profile, Comment, TagCount, UserCreate, LoginRequest,
         LoginForm, PostCreate, ProfileUpdate, CommentCreate, VoteRequest, RefreshRequest,
         PasswordChange, AccountDeletion, EmailRequest, ResetPasswordRequest, VerifyRequest,
-        HttpError, ValidationError, ValidationErrorItem, Health, JwkSet,
+        HttpError, ValidationError, ValidationErrorItem, Health, Live, JwkSet,
     )),
     tags(
         (name = "auth", description = "Login, tokens, sessions, password reset and address verification"),
@@ -682,8 +711,10 @@ fn add_common(endpoint: &Endpoint, op: &mut Operation) {
     };
     if endpoint.auth != Auth::None {
         add(
-            "Missing, invalid or expired bearer token (with `WWW-Authenticate: Bearer`)",
-            Error::Unauthorized,
+            "No bearer token (`WWW-Authenticate: Bearer`), or a refused one: malformed, \
+             invalid, expired or of an ended session (`WWW-Authenticate: Bearer \
+             error=\"invalid_token\"`)",
+            Error::InvalidToken,
         );
     }
     if op.request_body.is_some() {
@@ -697,7 +728,11 @@ fn add_common(endpoint: &Endpoint, op: &mut Operation) {
     }
     if endpoint.throttled {
         add(
-            "Too many attempts; retry after `Retry-After` seconds",
+            "Too many attempts; retry after `Retry-After` seconds. Endpoints with a named \
+             throttling policy (`login`, `login-ip`, `register`, `mail`) also send, for the \
+             policy that refused, `RateLimit-Policy: \"<policy>\";q=<limit>;w=<window \
+             seconds>` and `RateLimit: \"<policy>\";r=0;t=<seconds>` \
+             (draft-ietf-httpapi-ratelimit-headers-12)",
             Error::RateLimited {
                 retry_after_secs: 30,
             },

@@ -82,6 +82,90 @@ impl Default for ThrottleConfig {
     }
 }
 
+/// A throttling policy as the `RateLimit-Policy` and `RateLimit` response
+/// fields name it (draft-ietf-httpapi-ratelimit-headers-12): the limit an
+/// endpoint's refusals (429) are reported against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Policy {
+    /// `"login"`: failed logins per account ([`ThrottleConfig::login_account`]).
+    Login,
+    /// `"login-ip"`: failed logins per client IP ([`ThrottleConfig::login_ip`]).
+    LoginIp,
+    /// `"register"`: registrations per client IP ([`ThrottleConfig::register_ip`]).
+    Register,
+    /// `"mail"`: mail requests per client IP ([`ThrottleConfig::mail_ip`]).
+    Mail,
+}
+
+impl Policy {
+    /// The policy's name in the header fields.
+    pub fn name(self) -> &'static str {
+        match self {
+            Policy::Login => "login",
+            Policy::LoginIp => "login-ip",
+            Policy::Register => "register",
+            Policy::Mail => "mail",
+        }
+    }
+
+    /// The limit of this policy under `config`.
+    pub fn limit(self, config: &ThrottleConfig) -> Limit {
+        match self {
+            Policy::Login => config.login_account,
+            Policy::LoginIp => config.login_ip,
+            Policy::Register => config.register_ip,
+            Policy::Mail => config.mail_ip,
+        }
+    }
+
+    /// The response fields of a refusal under this policy that must wait
+    /// `retry_after_secs`: `ratelimit-policy: "<name>";q=<max>;w=<window
+    /// seconds>` and `ratelimit: "<name>";r=0;t=<retry_after_secs>`
+    /// (structured-field lists of draft-ietf-httpapi-ratelimit-headers-12,
+    /// §§ 3 and 4; no quota is left, and it comes back when a retry may
+    /// succeed, as `Retry-After` says).
+    pub fn refusal_headers(
+        self,
+        config: &ThrottleConfig,
+        retry_after_secs: u64,
+    ) -> [(&'static str, String); 2] {
+        let (name, limit) = (self.name(), self.limit(config));
+        [
+            (
+                "ratelimit-policy",
+                format!("\"{name}\";q={};w={}", limit.max, limit.window.as_secs()),
+            ),
+            ("ratelimit", format!("\"{name}\";r=0;t={retry_after_secs}")),
+        ]
+    }
+}
+
+/// An error and, when throttling refused the request, the policy that
+/// did: what the HTTP answer needs for its `RateLimit` fields where an
+/// endpoint has more than one policy (a login: per account and per IP).
+#[derive(Debug)]
+pub(crate) struct Failure {
+    /// The error.
+    pub(crate) error: Error,
+    /// The policy that refused, for an [`Error::RateLimited`].
+    pub(crate) policy: Option<Policy>,
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Failure {
+            error,
+            policy: None,
+        }
+    }
+}
+
+impl From<crate::storage::StorageError> for Failure {
+    fn from(error: crate::storage::StorageError) -> Self {
+        Error::from(error).into()
+    }
+}
+
 /// How one counter decides: at most `max` attempts per `window`; past
 /// that, either wait for the window to end or, with `backoff_base`, wait
 /// `backoff_base` doubled per attempt beyond `max` (capped at `window`)
@@ -152,6 +236,12 @@ pub trait ThrottleStore: Send + Sync {
     /// [`crate::error::DependencyDown`] naming it.
     async fn ping(&self) -> StorageResult<()> {
         Ok(())
+    }
+    /// The name `/health` reports this store's check under (e.g.
+    /// `"redis"`) when it is a dependency of its own; `None` (the default,
+    /// the in-process store) when it cannot be down.
+    fn dependency(&self) -> Option<&'static str> {
+        None
     }
 }
 
@@ -370,6 +460,11 @@ impl Throttle {
         Throttle { store, config }
     }
 
+    /// The settings.
+    pub(crate) fn config(&self) -> &ThrottleConfig {
+        &self.config
+    }
+
     fn account_rule(&self) -> Rule {
         Rule {
             max: self.config.login_account.max,
@@ -395,6 +490,16 @@ impl Throttle {
     /// so concurrent guesses cannot all pass a check made before any of them
     /// is counted.
     pub async fn begin_login(&self, account: &str, ip: Option<IpAddr>) -> Result<LoginAttempt> {
+        self.reserve_login(account, ip).await.map_err(|f| f.error)
+    }
+
+    /// [`Throttle::begin_login`], a refusal naming its policy
+    /// ([`Policy::LoginIp`] or [`Policy::Login`]).
+    pub(crate) async fn reserve_login(
+        &self,
+        account: &str,
+        ip: Option<IpAddr>,
+    ) -> Result<LoginAttempt, Failure> {
         let typed = account;
         let account = account_key(typed);
         if !self.config.enabled {
@@ -412,7 +517,10 @@ impl Throttle {
                 .await?
         {
             audit_refused_login("throttled_ip", typed, ip);
-            return Err(limited(retry_after));
+            return Err(Failure {
+                error: limited(retry_after),
+                policy: Some(Policy::LoginIp),
+            });
         }
         if let Reservation::Refused { retry_after } =
             self.store.reserve(&account, &self.account_rule()).await?
@@ -422,7 +530,10 @@ impl Throttle {
                 self.store.release(key).await?;
             }
             audit_refused_login("throttled_account", typed, ip);
-            return Err(limited(retry_after));
+            return Err(Failure {
+                error: limited(retry_after),
+                policy: Some(Policy::Login),
+            });
         }
         Ok(LoginAttempt {
             throttle: Some(self.clone()),
@@ -654,6 +765,47 @@ mod tests {
         assert!(store.len() <= 100, "{} counters", store.len());
         let longest = store.lock().keys().map(String::len).max().unwrap_or(0);
         assert!(longest <= 64, "keys are fixed-size: {longest} bytes");
+    }
+
+    #[test]
+    fn refusal_headers_name_the_policy_its_limit_and_the_wait() {
+        let config = ThrottleConfig::default();
+        assert_eq!(
+            Policy::Login.refusal_headers(&config, 42),
+            [
+                ("ratelimit-policy", r#""login";q=5;w=900"#.to_owned()),
+                ("ratelimit", r#""login";r=0;t=42"#.to_owned()),
+            ]
+        );
+        assert_eq!(
+            Policy::Register.refusal_headers(&config, 7)[0].1,
+            r#""register";q=20;w=3600"#
+        );
+        assert_eq!(
+            Policy::Mail.refusal_headers(&config, 7)[0].1,
+            r#""mail";q=10;w=3600"#
+        );
+        assert_eq!(
+            Policy::LoginIp.refusal_headers(&config, 7)[0].1,
+            r#""login-ip";q=20;w=60"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_login_names_the_policy_that_refused_it() {
+        let t = throttle(ThrottleConfig::default());
+        let ip = Some("192.0.2.9".parse().unwrap());
+        for _ in 0..5 {
+            fail(&t, "victim@example.com", ip).await;
+        }
+        let refused = t.reserve_login("victim@example.com", ip).await.unwrap_err();
+        assert_eq!(refused.policy, Some(Policy::Login));
+        for i in 0..15 {
+            fail(&t, &format!("spray{i}@example.com"), ip).await;
+        }
+        let refused = t.reserve_login("fresh@example.com", ip).await.unwrap_err();
+        assert_eq!(refused.policy, Some(Policy::LoginIp));
+        assert!(matches!(refused.error, Error::RateLimited { .. }));
     }
 
     #[test]

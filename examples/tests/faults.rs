@@ -221,6 +221,79 @@ async fn postgres_silent_cuts_heal_under_rocket_too() {
     silent_database_cuts(Backend::Postgres, Adapter::Rocket).await;
 }
 
+/// `/health` with the database cut (its port closed, its connections
+/// dropped): 503 naming the database as the failing check, while
+/// `/health/live` stays 200; 200 again once the database is reachable.
+async fn health_names_the_database_when_cut(backend: Backend, adapter: Adapter) {
+    let _alone = ONE_AT_A_TIME.lock().await;
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let (_, target) = via(db.url(), "127.0.0.1:1".parse().expect("addr"));
+    let mut proxy = Proxy::start(&target).await;
+    let (url, _) = via(db.url(), proxy.addr);
+    let mut config = common::config_for(&db);
+    config.server.database_url = url;
+    config.server.pool = PoolConfig {
+        max_connections: 4,
+        acquire_timeout: ACQUIRE,
+        statement_timeout: STATEMENT,
+    };
+    let base = common::spawn(adapter, config).await;
+    let http = client();
+    let health = || async {
+        let r = http
+            .get(format!("{base}/health"))
+            .send()
+            .await
+            .expect("an answer");
+        let status = r.status().as_u16();
+        (status, r.json::<Value>().await.expect("a JSON body"))
+    };
+    let (status, body) = health().await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["checks"]["database"]["status"], "ok", "{body}");
+    assert!(body["checks"].get("redis").is_none(), "no Redis: {body}");
+
+    proxy.stop().await;
+    let started = Instant::now();
+    let (status, body) = health().await;
+    eprintln!(
+        "{backend:?}/{adapter:?}: /health with the database cut: {status} in {:?}: {body}",
+        started.elapsed()
+    );
+    assert!(started.elapsed() < ANSWER_WITHIN, "{:?}", started.elapsed());
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "error", "{body}");
+    let database = &body["checks"]["database"];
+    assert_eq!(database["status"], "error", "{body}");
+    assert!(database["reason"].is_string(), "{body}");
+    assert!(body["detail"].is_string(), "{body}");
+    let live = http
+        .get(format!("{base}/health/live"))
+        .send()
+        .await
+        .expect("an answer");
+    assert_eq!(live.status(), 200);
+
+    proxy.restart().await;
+    let healthy = eventually(Duration::from_secs(10), || async {
+        health().await.0 == 200
+    })
+    .await;
+    assert!(healthy, "/health recovers once the database is back");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_health_names_the_database_when_cut() {
+    health_names_the_database_when_cut(Backend::Postgres, Adapter::Axum).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mysql_health_names_the_database_when_cut_under_rocket() {
+    health_names_the_database_when_cut(Backend::MySql, Adapter::Rocket).await;
+}
+
 /// How many posts the storm tests seed.
 const SEEDED_POSTS: u64 = 200_000;
 

@@ -171,6 +171,69 @@ async fn rocket_starts_while_redis_refuses_then_recovers() {
     starts_while_redis_refuses_then_recovers(Adapter::Rocket).await;
 }
 
+/// `/health` reports the database and Redis, each with its latency; with
+/// Redis cut, 503 naming it (the database still `ok`) while `/health/live`
+/// stays 200; once Redis is back, 200 again.
+async fn health_reports_each_dependency_and_names_redis_when_cut(adapter: Adapter) {
+    let Some(target) = redis_target() else {
+        return;
+    };
+    let mut proxy = Proxy::start(&target).await;
+    let redis_url = format!("redis://{}", proxy.addr);
+    let (_db, base) = server(adapter, &redis_url, &fresh_prefix("health")).await;
+    let http = client();
+    let live = |http: Client, base: String| async move {
+        http.get(format!("{base}/health/live"))
+            .send()
+            .await
+            .expect("an answer")
+            .status()
+    };
+
+    let (status, body) = health(&http, &base).await;
+    println!("{adapter:?}: /health with Redis up: {status} {body}");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "ok", "{body}");
+    for name in ["database", "redis"] {
+        let check = &body["checks"][name];
+        assert_eq!(check["status"], "ok", "{name}: {body}");
+        assert!(check["latency_ms"].as_f64().is_some(), "{name}: {body}");
+        assert!(check.get("reason").is_none(), "{name}: {body}");
+    }
+
+    proxy.stop().await;
+    let (status, body) = health(&http, &base).await;
+    println!("{adapter:?}: /health with Redis cut: {status} {body}");
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["status"], "error", "{body}");
+    assert_eq!(body["code"], "SERVICE_UNAVAILABLE", "{body}");
+    assert_eq!(body["checks"]["database"]["status"], "ok", "{body}");
+    let redis = &body["checks"]["redis"];
+    assert_eq!(redis["status"], "error", "{body}");
+    assert!(redis["latency_ms"].as_f64().is_some(), "{body}");
+    let reason = redis["reason"].as_str().expect("a reason");
+    assert!(!reason.contains(&proxy.addr.port().to_string()), "{reason}");
+    assert_eq!(live(http.clone(), base.clone()).await, 200);
+
+    proxy.restart().await;
+    let healthy = eventually(Duration::from_secs(10), || async {
+        health(&http, &base).await.0 == 200
+    })
+    .await;
+    assert!(healthy, "/health recovers once Redis is back");
+    proxy.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn axum_health_reports_each_dependency_and_names_redis_when_cut() {
+    health_reports_each_dependency_and_names_redis_when_cut(Adapter::Axum).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rocket_health_reports_each_dependency_and_names_redis_when_cut() {
+    health_reports_each_dependency_and_names_redis_when_cut(Adapter::Rocket).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn silent_redis_gives_fast_503s_then_recovers() {
     let Some(target) = redis_target() else {

@@ -290,4 +290,8 @@ impl ThrottleStore for RedisThrottleStore {
                 }))
             })
     }
+
+    fn dependency(&self) -> Option<&'static str> {
+        Some("redis")
+    }
 }

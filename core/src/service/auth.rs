@@ -5,6 +5,7 @@ use super::audit::Audit;
 use crate::domain::{Caller, ClientInfo, Email, Password, Session, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{LoginRequest, Token, bearer_token};
+use crate::throttle::{Failure, LoginAttempt};
 
 impl Agora {
     /// Checks an email and password, starts a session and issues its access
@@ -20,6 +21,18 @@ impl Agora {
     /// is not verified is refused after a correct password
     /// ([`Error::EmailNotVerified`]).
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<Token> {
+        self.login_naming_refusals(request, client)
+            .await
+            .map_err(|f| f.error)
+    }
+
+    /// [`Agora::login`], a throttled attempt naming the policy that refused
+    /// it (for the HTTP answer's `RateLimit` fields).
+    pub(crate) async fn login_naming_refusals(
+        &self,
+        request: LoginRequest,
+        client: &ClientInfo,
+    ) -> Result<Token, Failure> {
         let password = Password::new(request.password);
         let email = Email::parse(&request.email).ok();
         // Throttled by the normalised address, the same key that finds the
@@ -31,8 +44,20 @@ impl Agora {
         let attempt = self
             .inner
             .throttle
-            .begin_login(&account_key, client.ip)
+            .reserve_login(&account_key, client.ip)
             .await?;
+        Ok(self.check_login(attempt, email, &password, client).await?)
+    }
+
+    /// The rest of a login whose attempt is reserved: the password check,
+    /// then a new session.
+    async fn check_login(
+        &self,
+        attempt: LoginAttempt,
+        email: Option<Email>,
+        password: &Password,
+        client: &ClientInfo,
+    ) -> Result<Token> {
         // A malformed email cannot belong to anyone, but still costs a hash.
         let credentials = match &email {
             Some(email) => self.inner.store.find_credentials(email).await?,
@@ -42,7 +67,7 @@ impl Agora {
             .inner
             .hasher
             .verify(
-                &password,
+                password,
                 credentials.as_ref().map(|c| c.password_hash.as_str()),
             )
             .await?;
@@ -65,7 +90,7 @@ impl Agora {
             return Err(Error::EmailNotVerified);
         }
         if verification.needs_rehash {
-            self.upgrade_hash(user.id, &credentials.password_hash, &password)
+            self.upgrade_hash(user.id, &credentials.password_hash, password)
                 .await;
         }
         // Refused when the password changed, every session was ended or the
@@ -131,9 +156,16 @@ impl Agora {
     }
 
     /// [`Agora::authenticate`] from a raw `Authorization` header value
-    /// (`Bearer <token>`), as adapters receive it.
+    /// (`Bearer <token>`), as adapters receive it. No bearer token is
+    /// [`Error::Unauthorized`] (challenge `Bearer`); a presented token that
+    /// is refused, malformed included, is [`Error::InvalidToken`] (challenge
+    /// `Bearer error="invalid_token"`, RFC 6750 §3.1).
     pub async fn authenticate_header(&self, authorization: Option<&str>) -> Result<Caller> {
-        self.authenticate(bearer_token(authorization)?).await
+        let token = bearer_token(authorization)?;
+        self.authenticate(token).await.map_err(|e| match e {
+            Error::Unauthorized => Error::InvalidToken,
+            other => other,
+        })
     }
 }
 

@@ -6,6 +6,7 @@
 mod admin;
 pub(crate) mod audit;
 mod auth;
+mod health;
 mod posts;
 mod recovery;
 mod sessions;
@@ -16,6 +17,7 @@ mod votes;
 use std::sync::Arc;
 
 pub use admin::AccountChange;
+pub use health::{Check, HealthReport, HealthStatus};
 pub use votes::VoteOutcome;
 
 use crate::config::{Config, ConfigError};
@@ -146,12 +148,18 @@ impl Agora {
     /// throttling store (Redis) too, which logins and registrations need;
     /// [`crate::Error::Unavailable`] otherwise (its detail names Redis when
     /// Redis is the one down), so a load balancer stops sending traffic here.
+    /// [`Agora::health_report`] has each check and its latency (`/health`).
     pub async fn health(&self) -> Result<()> {
         self.inner.store.ping().await?;
         if let Some(counters) = &self.inner.throttle_store {
             counters.ping().await?;
         }
         Ok(())
+    }
+
+    /// The throttling settings (the limits the `RateLimit` fields report).
+    pub(crate) fn throttle_config(&self) -> &crate::throttle::ThrottleConfig {
+        self.inner.throttle.config()
     }
 
     /// The largest request body adapters accept, in bytes (larger: 413).

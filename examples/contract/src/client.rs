@@ -21,6 +21,10 @@ pub(crate) const PASSWORD: &str = "correct horse battery";
 
 /// The exact 401 body.
 pub(crate) const CREDENTIALS_DETAIL: &str = "Could not validate credentials";
+/// The challenge of a 401 when no bearer token was sent.
+pub(crate) const NO_TOKEN_CHALLENGE: &str = "Bearer";
+/// The challenge of a 401 when a bearer token was sent and refused.
+pub(crate) const INVALID_TOKEN_CHALLENGE: &str = r#"Bearer error="invalid_token""#;
 
 /// The exact 403 body detail of a failed login.
 pub(crate) const INVALID_CREDENTIALS: &str = "Invalid Credentials";
@@ -423,13 +427,26 @@ impl Resp {
         Ok(())
     }
 
-    /// Asserts the contract's 401: the exact body and `WWW-Authenticate: Bearer`.
+    /// Asserts the contract's 401 for a request without a bearer token: the
+    /// exact body and the plain challenge `WWW-Authenticate: Bearer`.
     pub(crate) fn expect_401(&self) -> Result<(), String> {
+        self.expect_401_with(NO_TOKEN_CHALLENGE)
+    }
+
+    /// Asserts the contract's 401 for a bearer token that was sent and
+    /// refused: the same body, and the challenge
+    /// `WWW-Authenticate: Bearer error="invalid_token"` (RFC 6750 §3.1).
+    pub(crate) fn expect_invalid_token(&self) -> Result<(), String> {
+        self.expect_401_with(INVALID_TOKEN_CHALLENGE)
+    }
+
+    /// Asserts a 401 with the exact body and `challenge`.
+    pub(crate) fn expect_401_with(&self, challenge: &str) -> Result<(), String> {
         self.expect_exact_detail(401, CREDENTIALS_DETAIL)?;
         self.expect_code("UNAUTHORIZED")?;
         ensure!(
-            self.www_authenticate.as_deref() == Some("Bearer"),
-            "{}: expected header WWW-Authenticate: Bearer, got {:?}",
+            self.www_authenticate.as_deref() == Some(challenge),
+            "{}: expected header WWW-Authenticate: {challenge}, got {:?}",
             self.what,
             self.www_authenticate
         );

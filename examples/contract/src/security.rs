@@ -121,9 +121,15 @@ async fn tokens_of(response: Response) -> Tokens {
     }
 }
 
-async fn is_401(response: Response) {
+/// The challenge of a 401 without a bearer token (a refresh token is sent
+/// in the body, not as a bearer token).
+const PLAIN: &str = "Bearer";
+/// The challenge of a 401 for a bearer token that was sent and refused.
+const INVALID_TOKEN: &str = r#"Bearer error="invalid_token""#;
+
+async fn is_401(response: Response, challenge: &str) {
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert_eq!(response.headers()["www-authenticate"], "Bearer");
+    assert_eq!(response.headers()["www-authenticate"], challenge);
     let body: Value = response.json().await.expect("json");
     assert_eq!(
         body,
@@ -150,9 +156,9 @@ pub async fn replayed_refresh_token_revokes_the_whole_session(a: Adapter) {
     let first = s.login("replay@example.com").await;
     let second = tokens_of(s.refresh(&first.refresh).await).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
-    is_401(s.refresh(&first.refresh).await).await;
+    is_401(s.refresh(&first.refresh).await, PLAIN).await;
     // The family is gone: the rotated token and the session's access tokens too.
-    is_401(s.refresh(&second.refresh).await).await;
+    is_401(s.refresh(&second.refresh).await, PLAIN).await;
     assert_eq!(s.me_status(&second.access).await, StatusCode::UNAUTHORIZED);
     assert_eq!(s.me_status(&first.access).await, StatusCode::UNAUTHORIZED);
 }
@@ -177,9 +183,9 @@ pub async fn refresh_token_is_refused_as_an_access_token_and_the_reverse(a: Adap
     let s = server(a, |_| {}).await;
     s.register("swap@example.com").await;
     let t = s.login("swap@example.com").await;
-    is_401(s.get("/users/me", &t.refresh).await).await;
-    is_401(s.get("/posts", &t.refresh).await).await;
-    is_401(s.refresh(&t.access).await).await;
+    is_401(s.get("/users/me", &t.refresh).await, INVALID_TOKEN).await;
+    is_401(s.get("/posts", &t.refresh).await, INVALID_TOKEN).await;
+    is_401(s.refresh(&t.access).await, PLAIN).await;
     // Neither attempt harmed the real pair.
     assert_eq!(s.me_status(&t.access).await, StatusCode::OK);
     tokens_of(s.refresh(&t.refresh).await).await;
@@ -192,8 +198,8 @@ pub async fn logout_ends_access_and_refresh_tokens_at_once(a: Adapter) {
     let other = s.login("out@example.com").await;
     let r = s.post("/logout", json!({}), Some(&t.access)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
-    is_401(s.get("/users/me", &t.access).await).await;
-    is_401(s.refresh(&t.refresh).await).await;
+    is_401(s.get("/users/me", &t.access).await, INVALID_TOKEN).await;
+    is_401(s.refresh(&t.refresh).await, PLAIN).await;
     assert_eq!(
         s.me_status(&other.access).await,
         StatusCode::OK,
@@ -209,8 +215,8 @@ pub async fn logout_all_ends_every_session(a: Adapter) {
     let r = s.post("/logout/all", json!({}), Some(&one.access)).await;
     assert_eq!(r.status(), StatusCode::NO_CONTENT);
     for t in [&one, &two] {
-        is_401(s.get("/users/me", &t.access).await).await;
-        is_401(s.refresh(&t.refresh).await).await;
+        is_401(s.get("/users/me", &t.access).await, INVALID_TOKEN).await;
+        is_401(s.refresh(&t.refresh).await, PLAIN).await;
     }
 }
 
@@ -326,8 +332,8 @@ pub async fn password_change_needs_the_current_password_and_ends_other_sessions(
         StatusCode::OK,
         "this session goes on"
     );
-    is_401(s.get("/users/me", &elsewhere.access).await).await;
-    is_401(s.refresh(&elsewhere.refresh).await).await;
+    is_401(s.get("/users/me", &elsewhere.access).await, INVALID_TOKEN).await;
+    is_401(s.refresh(&elsewhere.refresh).await, PLAIN).await;
     assert_eq!(
         s.login_raw("pw@example.com", PASSWORD, None).await.status(),
         StatusCode::FORBIDDEN
@@ -373,9 +379,13 @@ pub async fn deleted_accounts_tokens_are_401_never_500(a: Adapter) {
         delete(PASSWORD).await.expect("send").status(),
         StatusCode::NO_CONTENT
     );
-    is_401(s.get("/users/me", &t.access).await).await;
-    is_401(s.get(&format!("/posts/{}", post["id"]), &t.access).await).await;
-    is_401(s.refresh(&t.refresh).await).await;
+    is_401(s.get("/users/me", &t.access).await, INVALID_TOKEN).await;
+    is_401(
+        s.get(&format!("/posts/{}", post["id"]), &t.access).await,
+        INVALID_TOKEN,
+    )
+    .await;
+    is_401(s.refresh(&t.refresh).await, PLAIN).await;
     let r = s
         .http
         .get(format!("{}/users/{}", s.base, me["id"]))
@@ -452,6 +462,75 @@ pub async fn five_failed_logins_lock_the_account_with_retry_after(a: Adapter) {
     );
 }
 
+/// Asserts a 429's `Retry-After`, and its `RateLimit-Policy` and
+/// `RateLimit` fields (draft-ietf-httpapi-ratelimit-headers-12) naming
+/// `policy` with `quota` per `window` seconds, no quota left, and a reset
+/// equal to `Retry-After`; the wait.
+fn rate_limit_fields(r: &Response, policy: &str, quota: u64, window: u64) -> u64 {
+    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    let header = |name: &str| {
+        r.headers()
+            .get(name)
+            .unwrap_or_else(|| panic!("{name} missing"))
+            .to_str()
+            .expect("ascii")
+            .to_owned()
+    };
+    let retry: u64 = header("retry-after").parse().expect("seconds");
+    assert!(retry >= 1, "Retry-After {retry}");
+    assert_eq!(
+        header("ratelimit-policy"),
+        format!("\"{policy}\";q={quota};w={window}")
+    );
+    assert_eq!(header("ratelimit"), format!("\"{policy}\";r=0;t={retry}"));
+    retry
+}
+
+pub async fn throttled_answers_carry_the_ratelimit_fields(a: Adapter) {
+    let s = server(a, |c| c.throttle.register_ip.max = 2).await;
+    s.register("limited@example.com").await;
+    for _ in 0..5 {
+        let r = s
+            .login_raw("limited@example.com", "wrong guess!", None)
+            .await;
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    }
+    let r = s.login_raw("limited@example.com", PASSWORD, None).await;
+    let retry = rate_limit_fields(&r, "login", 5, 900);
+    assert!((1..=30).contains(&retry), "the first back-off: {retry}");
+
+    s.register("second@example.com").await;
+    let r = s
+        .post(
+            "/users",
+            json!({"email": "third@example.com", "password": PASSWORD}),
+            None,
+        )
+        .await;
+    let retry = rate_limit_fields(&r, "register", 2, 3600);
+    assert!(retry <= 3600, "within the window: {retry}");
+}
+
+pub async fn expired_token_gets_the_invalid_token_challenge(a: Adapter) {
+    let s = server(a, |c| {
+        c.tokens.access_ttl = Duration::from_secs(1);
+        c.tokens.leeway = Duration::ZERO;
+    })
+    .await;
+    s.register("expiring@example.com").await;
+    let t = tokens_of(s.login_raw("expiring@example.com", PASSWORD, None).await).await;
+    assert_eq!(s.me_status(&t.access).await, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    is_401(s.get("/users/me", &t.access).await, INVALID_TOKEN).await;
+    let anonymous = s
+        .http
+        .get(format!("{}/users/me", s.base))
+        .send()
+        .await
+        .expect("request");
+    is_401(anonymous, PLAIN).await;
+}
+
 pub async fn spoofed_x_forwarded_for_does_not_dodge_the_account_counter(a: Adapter) {
     let s = server(a, |_| {}).await;
     s.register("spoof@example.com").await;
@@ -477,8 +556,9 @@ pub async fn twenty_failures_from_one_ip_throttle_that_ip(a: Adapter) {
     let r = s
         .login_raw("spray-new@example.com", "wrong guess!", None)
         .await;
-    assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
-    assert!(r.headers().contains_key("retry-after"));
+    // Refused by the per-IP limit, which the RateLimit fields name.
+    let retry = rate_limit_fields(&r, "login-ip", 20, 60);
+    assert!(retry <= 60, "within the window: {retry}");
 }
 
 pub async fn trusted_proxy_header_names_the_client_ip(a: Adapter) {
@@ -718,6 +798,8 @@ macro_rules! security_suite {
             deleted_accounts_tokens_are_401_never_500,
             unknown_email_and_wrong_password_get_the_same_answer,
             five_failed_logins_lock_the_account_with_retry_after,
+            throttled_answers_carry_the_ratelimit_fields,
+            expired_token_gets_the_invalid_token_challenge,
             spoofed_x_forwarded_for_does_not_dodge_the_account_counter,
             twenty_failures_from_one_ip_throttle_that_ip,
             trusted_proxy_header_names_the_client_ip,

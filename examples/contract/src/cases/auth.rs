@@ -3,25 +3,37 @@
 use reqwest::Method;
 use serde_json::{Value, json};
 
-use crate::client::{Body, check_user};
+use crate::client::{Body, INVALID_TOKEN_CHALLENGE, NO_TOKEN_CHALLENGE, check_user};
 use crate::util::{jwt_parts, jwt_segment, unique_marker};
 use crate::{CaseResult, Ctx};
 
 /// Asserts that `GET /users/me` with the raw `Authorization` value is the
-/// contract's 401.
-async fn me_with_header_is_401(ctx: &Ctx, header: &str, label: &str) -> CaseResult {
+/// contract's 401 with `challenge`.
+async fn me_with_header_is_401_with(
+    ctx: &Ctx,
+    header: &str,
+    challenge: &str,
+    label: &str,
+) -> CaseResult {
     ctx.send(Method::GET, "/users/me", Some(header), Body::Empty)
         .await?
-        .expect_401()
+        .expect_401_with(challenge)
         .map_err(|e| format!("{label}: {e}"))
 }
 
-/// Asserts that `GET /posts` with the raw `Authorization` value is the
-/// contract's 401 as well, so that posts routes share the guard.
+/// Asserts that `GET /users/me` with the raw `Authorization` value, a
+/// bearer token, is the contract's 401 for a refused token.
+async fn me_with_header_is_401(ctx: &Ctx, header: &str, label: &str) -> CaseResult {
+    me_with_header_is_401_with(ctx, header, INVALID_TOKEN_CHALLENGE, label).await
+}
+
+/// Asserts that `GET /posts` with the raw `Authorization` value, a bearer
+/// token, is the contract's 401 for a refused token as well, so that posts
+/// routes share the guard.
 async fn posts_with_header_is_401(ctx: &Ctx, header: &str, label: &str) -> CaseResult {
     ctx.send(Method::GET, "/posts", Some(header), Body::Empty)
         .await?
-        .expect_401()
+        .expect_invalid_token()
         .map_err(|e| format!("{label} on GET /posts: {e}"))
 }
 
@@ -59,24 +71,29 @@ pub(crate) async fn missing_token_is_401_on_every_protected_route(ctx: Ctx) -> C
 pub(crate) async fn malformed_authorization_headers_are_401(ctx: Ctx) -> CaseResult {
     let user = ctx.new_user().await?;
     let token = &user.token;
+    // A bearer token that is refused gets `error="invalid_token"`; no
+    // bearer token at all (other schemes included) the plain challenge.
+    let (invalid, none) = (INVALID_TOKEN_CHALLENGE, NO_TOKEN_CHALLENGE);
     let headers = [
-        ("Bearer abc".to_owned(), "Bearer abc"),
-        ("Basic xyz".to_owned(), "Basic xyz"),
-        (token.clone(), "token without the Bearer scheme"),
+        ("Bearer abc".to_owned(), invalid, "Bearer abc"),
+        ("Basic xyz".to_owned(), none, "Basic xyz"),
+        (token.clone(), none, "token without the Bearer scheme"),
         (
             format!("Basic {token}"),
+            none,
             "valid token with the Basic scheme",
         ),
         (
             format!("Token {token}"),
+            none,
             "valid token with the Token scheme",
         ),
-        ("Bearer".to_owned(), "Bearer without a token"),
-        ("Bearer a.b.c".to_owned(), "Bearer a.b.c"),
-        ("".to_owned(), "empty header"),
+        ("Bearer".to_owned(), none, "Bearer without a token"),
+        ("Bearer a.b.c".to_owned(), invalid, "Bearer a.b.c"),
+        ("".to_owned(), none, "empty header"),
     ];
-    for (header, label) in &headers {
-        me_with_header_is_401(&ctx, header, label).await?;
+    for (header, challenge, label) in &headers {
+        me_with_header_is_401_with(&ctx, header, challenge, label).await?;
     }
     posts_with_header_is_401(&ctx, "Bearer abc", "Bearer abc").await?;
     // The real token still works.
@@ -190,4 +207,29 @@ pub(crate) async fn alg_none_token_is_401(ctx: Ctx) -> CaseResult {
         .await?;
     }
     Ok(())
+}
+
+pub(crate) async fn refused_tokens_get_the_invalid_token_challenge(ctx: Ctx) -> CaseResult {
+    let user = ctx.new_user().await?;
+    // No token: the plain challenge, on a required and an optional route.
+    ctx.get("/users/me", None).await?.expect_401()?;
+    // A token of an ended session: presented and refused.
+    ctx.send(
+        Method::POST,
+        "/logout",
+        Some(&format!("Bearer {}", user.token)),
+        Body::Empty,
+    )
+    .await?
+    .expect(204)?;
+    ctx.get("/users/me", Some(&user.token))
+        .await?
+        .expect_invalid_token()?;
+    ctx.get(&format!("/posts/{}", user.id), Some(&user.token))
+        .await?
+        .expect_invalid_token()?;
+    let profile = format!("/profiles/{}", unique_marker());
+    ctx.get(&profile, Some(&user.token))
+        .await?
+        .expect_invalid_token()
 }

@@ -19,7 +19,24 @@ pub(crate) async fn root_returns_message(ctx: Ctx) -> CaseResult {
 }
 
 pub(crate) async fn health_returns_200_json(ctx: Ctx) -> CaseResult {
-    ctx.get("/health", None).await?.expect(200)?;
+    let body = ctx.get("/health", None).await?.expect(200)?;
+    ensure_eq!(body["status"], json!("ok"), "GET /health status");
+    ensure!(
+        body["database"].is_string(),
+        "GET /health: expected the backend's name as \"database\", got {body}"
+    );
+    let database = &body["checks"]["database"];
+    ensure_eq!(
+        database["status"],
+        json!("ok"),
+        "GET /health database check"
+    );
+    ensure!(
+        database["latency_ms"].as_f64().is_some_and(|ms| ms >= 0.0),
+        "GET /health: expected the database check's latency_ms, got {body}"
+    );
+    let live = ctx.get("/health/live", None).await?.expect(200)?;
+    ensure_eq!(live, json!({"status": "ok"}), "GET /health/live");
     Ok(())
 }
 

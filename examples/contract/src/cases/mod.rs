@@ -78,6 +78,7 @@ pub(crate) fn all() -> Vec<Case> {
         auth::tampered_token_is_401,
         auth::signature_stripped_token_is_401,
         auth::alg_none_token_is_401,
+        auth::refused_tokens_get_the_invalid_token_challenge,
         // Posts.
         posts::create_post_returns_201_post_with_owner,
         posts::create_post_defaults_published_to_true,

@@ -74,7 +74,7 @@ pub(crate) async fn usernames_are_unique_in_any_case_and_profiles_are_public(
         .expect_error(404, "PROFILE_NOT_FOUND")?;
     ctx.get(&format!("/profiles/{name}"), Some("not-a-token"))
         .await?
-        .expect_401()?;
+        .expect_invalid_token()?;
     Ok(())
 }
 
