@@ -87,7 +87,7 @@ impl Agora {
         }
     }
 
-    /// Replaces a post's fields; only its owner may ([`Error::Forbidden`]).
+    /// Replaces a post's fields; only its owner may ([`Error::NotOwner`]).
     pub async fn update_post(
         &self,
         caller: &Caller,
@@ -103,7 +103,7 @@ impl Agora {
             .ok_or(Error::PostNotFound(id))
     }
 
-    /// Deletes a post and its votes; only its owner may ([`Error::Forbidden`]).
+    /// Deletes a post and its votes; only its owner may ([`Error::NotOwner`]).
     pub async fn delete_post(&self, caller: &Caller, id: PostId) -> Result<()> {
         let id = self.owned_post(caller, id).await?;
         if self.inner.store.delete_post(id).await? {

@@ -213,7 +213,7 @@ impl Agora {
             .collect())
     }
 
-    /// Ends one of the caller's sessions ([`Error::NotFound`] if it is not
+    /// Ends one of the caller's sessions ([`Error::SessionNotFound`] if it is not
     /// an active session of theirs).
     pub async fn end_session(&self, caller: &Caller, session_id: &str) -> Result<()> {
         let (user, current) = (caller.user(), session_of(caller)?);

@@ -17,7 +17,7 @@ pub(super) struct Registration {
 
 impl Agora {
     /// Registers a user: validates the email (lower-cased) and the password,
-    /// hashes the password, and inserts. A taken email is [`Error::Conflict`],
+    /// hashes the password, and inserts. A taken email is [`Error::EmailTaken`],
     /// decided by the database's unique constraint. Registrations are
     /// throttled per client IP.
     pub async fn register(&self, request: UserCreate, client: &ClientInfo) -> Result<User> {
@@ -88,7 +88,7 @@ impl Agora {
             .map_err(|e| e.within(&["body", field]))
     }
 
-    /// A user by id, or [`Error::NotFound`]; with the privacy switch on
+    /// A user by id, or [`Error::UserNotFound`]; with the privacy switch on
     /// (`Config::hide_emails`), without the email address.
     pub async fn get_user(&self, id: UserId) -> Result<User> {
         let user = self

@@ -26,10 +26,10 @@ impl VoteOutcome {
 }
 
 impl Agora {
-    /// `dir` 1 adds the caller's vote on the post ([`Error::Conflict`] if it
+    /// `dir` 1 adds the caller's vote on the post ([`Error::VoteExists`] if it
     /// exists, decided by the primary key), `dir` 0 removes it
-    /// ([`Error::NotFound`] if there was none). A missing post, or someone
-    /// else's unpublished post, is [`Error::NotFound`].
+    /// ([`Error::VoteNotFound`] if there was none). A missing post, or someone
+    /// else's unpublished post, is [`Error::PostNotFound`].
     pub async fn vote(&self, caller: &Caller, request: VoteRequest) -> Result<VoteOutcome> {
         let viewer = caller.user();
         let direction = request.direction()?;
