@@ -98,12 +98,24 @@ fn build(py: Python<'_>, err: &Error) -> PyResult<PyErr> {
         .getattr(class_name(err.code()))?
         .call((message,), Some(&kwargs))?;
     let exception = PyErr::from_value(instance);
-    if err.status_code() >= 500
-        && let Some(cause) = std::error::Error::source(err)
-    {
-        exception.set_cause(py, Some(PyRuntimeError::new_err(cause.to_string())));
+    if err.status_code() >= 500 {
+        exception.set_cause(py, cause_chain(py, std::error::Error::source(err)));
     }
     Ok(exception)
+}
+
+/// `cause` and its own sources as a chain of Python exceptions (each the
+/// `__cause__` of the one before): an I/O error becomes its `OSError`
+/// subclass (`ConnectionRefusedError`, ...), anything else a
+/// `RuntimeError` with its message. For tracebacks and logs.
+fn cause_chain(py: Python<'_>, cause: Option<&(dyn std::error::Error + 'static)>) -> Option<PyErr> {
+    let cause = cause?;
+    let exception = match cause.downcast_ref::<std::io::Error>() {
+        Some(io) => PyErr::from(std::io::Error::new(io.kind(), io.to_string())),
+        None => PyRuntimeError::new_err(cause.to_string()),
+    };
+    exception.set_cause(py, cause_chain(py, cause.source()));
+    Some(exception)
 }
 
 /// `"body.email: value is not a valid email address; body.password: ..."`.
@@ -146,10 +158,28 @@ pub fn set_error_defaults(module: &Bound<'_, PyModule>) -> PyResult<()> {
 }
 
 /// `agora.Unavailable` with a descriptive message, for failures to open the
-/// database at construction time (developer-facing, not a client answer).
-pub(crate) fn unavailable(py: Python<'_>, message: String) -> PyErr {
-    errors_module(py)
+/// database at construction time (developer-facing, not a client answer),
+/// with `err`'s sources chained as `__cause__` (the driver's error, down
+/// to the `ConnectionRefusedError`).
+pub(crate) fn unavailable(py: Python<'_>, message: String, err: &dyn std::error::Error) -> PyErr {
+    let exception = errors_module(py)
         .and_then(|module| module.getattr("Unavailable")?.call1((message,)))
+        .map_or_else(|failure| failure, PyErr::from_value);
+    exception.set_cause(py, cause_chain(py, err.source()));
+    exception
+}
+
+/// `agora.ForkedProcess`: an instance created in process `created` used in
+/// process `current` (a child of `fork()`).
+pub(crate) fn forked_process(py: Python<'_>, created: u32, current: u32) -> PyErr {
+    let message = format!(
+        "this Agora instance was created in process {created} and cannot be used in process \
+         {current}, a child of fork(): its database connections and Rust threads stay in the \
+         parent. Create the instance after the fork, in each worker process: e.g. in FastAPI's \
+         lifespan handler, not at module level of an app run with `gunicorn --preload`"
+    );
+    errors_module(py)
+        .and_then(|module| module.getattr("ForkedProcess")?.call1((message,)))
         .map_or_else(|failure| failure, PyErr::from_value)
 }
 

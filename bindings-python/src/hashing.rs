@@ -2,7 +2,7 @@
 //! core's argon2id hasher (OWASP parameters m = 19 MiB, t = 2, p = 1) for
 //! apps that want only the primitive.
 
-use std::sync::OnceLock;
+use std::sync::{Mutex, PoisonError};
 
 use agora_core::crypto::password::{HashParams, PasswordHasher};
 use agora_core::domain::Password;
@@ -10,15 +10,23 @@ use pyo3::prelude::*;
 
 use crate::block_on;
 
-/// One hasher for the process, allowing one hash per core at a time.
+/// One hasher for the process, allowing one hash per core at a time. One
+/// per process: a child of `fork()` does not have the parent's hashing
+/// threads, so it makes its own (the parent's is leaked there).
 fn hasher() -> agora_core::error::Result<&'static PasswordHasher> {
-    static HASHER: OnceLock<PasswordHasher> = OnceLock::new();
-    if let Some(hasher) = HASHER.get() {
+    static HASHER: Mutex<Option<(u32, &'static PasswordHasher)>> = Mutex::new(None);
+    let pid = std::process::id();
+    let mut slot = HASHER.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some((owner, hasher)) = *slot
+        && owner == pid
+    {
         return Ok(hasher);
     }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let hasher = PasswordHasher::new(HashParams::OWASP, cores)?;
-    Ok(HASHER.get_or_init(|| hasher))
+    let hasher: &'static PasswordHasher =
+        Box::leak(Box::new(PasswordHasher::new(HashParams::OWASP, cores)?));
+    *slot = Some((pid, hasher));
+    Ok(hasher)
 }
 
 /// Hashes `password` with argon2id (m=19456 KiB, t=2, p=1) and a fresh random

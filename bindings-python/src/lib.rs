@@ -13,8 +13,10 @@
 //! every [`agora_core::Error`] becomes a Python exception carrying its code,
 //! status, detail and headers in [`errors::to_py_err`].
 //!
-//! All async work runs on one shared multi-thread tokio runtime (the one
-//! `pyo3-async-runtimes` owns). The synchronous API releases the GIL while it
+//! All async work runs on one shared multi-thread tokio runtime per process
+//! ([`runtime`]; a child of `fork()` builds its own, and instances made
+//! before the fork refuse to run there: `agora.ForkedProcess`), which
+//! `pyo3-async-runtimes` also uses for asyncio ([`ProcessRuntime`]). The synchronous API releases the GIL while it
 //! waits for that work, so Python threads run in parallel; the asyncio API
 //! hands out awaitables that the runtime resolves without blocking the event
 //! loop. The runtime keeps running between calls, so the background tasks
@@ -38,9 +40,90 @@ pub use errors::to_py_err;
 pub use settings::sqlx_database_url;
 
 /// The tokio runtime shared by every `Agora`, `AsyncAgora`, `Server` and the
-/// hashing helpers: multi-threaded, IO and timers enabled, created on first use.
+/// hashing helpers of this process: multi-threaded, IO and timers enabled,
+/// created on first use.
+///
+/// One per process: a child of `fork()` inherits the parent's runtime
+/// without its threads (nothing would ever run on it), so the first call in
+/// a child builds a runtime of its own, and an instance created after the
+/// fork works there. The parent's copy is leaked in the child (dropping it
+/// would wait for threads that do not exist there).
 pub(crate) fn runtime() -> &'static tokio::runtime::Runtime {
-    pyo3_async_runtimes::tokio::get_runtime()
+    use std::sync::{Mutex, OnceLock, PoisonError};
+
+    /// The first process's runtime (the common case: no lock).
+    static FIRST: OnceLock<(u32, tokio::runtime::Runtime)> = OnceLock::new();
+    /// The runtime of a forked child.
+    static CHILD: Mutex<Option<(u32, &'static tokio::runtime::Runtime)>> = Mutex::new(None);
+
+    let build = || {
+        tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("agora")
+            .build()
+            .unwrap_or_else(|e| panic!("cannot start the tokio runtime: {e}"))
+    };
+    let pid = std::process::id();
+    let (first, runtime) = FIRST.get_or_init(|| (pid, build()));
+    if *first == pid {
+        return runtime;
+    }
+    let mut child = CHILD.lock().unwrap_or_else(PoisonError::into_inner);
+    match *child {
+        Some((owner, runtime)) if owner == pid => runtime,
+        _ => {
+            let runtime: &'static tokio::runtime::Runtime = Box::leak(Box::new(build()));
+            *child = Some((pid, runtime));
+            runtime
+        }
+    }
+}
+
+/// [`runtime`] for `pyo3_async_runtimes`' asyncio bridge (its own tokio
+/// runtime is one per address space, not per process).
+pub(crate) struct ProcessRuntime;
+
+tokio::task_local! {
+    static TASK_LOCALS: std::sync::OnceLock<pyo3_async_runtimes::TaskLocals>;
+}
+
+impl pyo3_async_runtimes::generic::Runtime for ProcessRuntime {
+    type JoinError = tokio::task::JoinError;
+    type JoinHandle = tokio::task::JoinHandle<()>;
+
+    fn spawn<F>(fut: F) -> Self::JoinHandle
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        runtime().spawn(fut)
+    }
+
+    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
+    where
+        F: FnOnce() + Send + 'static,
+    {
+        runtime().spawn_blocking(f)
+    }
+}
+
+impl pyo3_async_runtimes::generic::ContextExt for ProcessRuntime {
+    fn scope<F, R>(
+        locals: pyo3_async_runtimes::TaskLocals,
+        fut: F,
+    ) -> std::pin::Pin<Box<dyn Future<Output = R> + Send>>
+    where
+        F: Future<Output = R> + Send + 'static,
+    {
+        let cell = std::sync::OnceLock::new();
+        let _ = cell.set(locals);
+        Box::pin(TASK_LOCALS.scope(cell, fut))
+    }
+
+    fn get_task_locals() -> Option<pyo3_async_runtimes::TaskLocals> {
+        TASK_LOCALS
+            .try_with(|c| c.get().cloned())
+            .unwrap_or_default()
+    }
 }
 
 /// Runs `future` to completion on the shared runtime with the GIL released,

@@ -22,8 +22,8 @@ use agora_core::schema::{
     PostCreate, ProfileUpdate, RefreshRequest, ResetPasswordRequest, UserCreate, VerifyRequest,
     VoteRequest,
 };
-use agora_core::{Caller, PostId, UserId};
-use pyo3::exceptions::{PyTypeError, PyValueError};
+use agora_core::{Caller, FieldError, PostId, UserId};
+use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 use pyo3::{Borrowed, IntoPyObjectExt};
@@ -42,7 +42,10 @@ fn access_token(value: &Bound<'_, PyAny>) -> PyResult<Option<String>> {
         return Ok(Some(token.get().inner.access_token.clone()));
     }
     if let Ok(token) = value.cast::<PyString>() {
-        return Ok(Some(token.to_cow()?.into_owned()));
+        // A token UTF-8 cannot hold (a lone surrogate) is no token Agora
+        // issued: it stays invalid (`Unauthorized`) with the replacement
+        // character, rather than raising `UnicodeEncodeError`.
+        return Ok(Some(token.to_string_lossy().into_owned()));
     }
     Ok(None)
 }
@@ -113,25 +116,200 @@ impl<'a, 'py> FromPyObject<'a, 'py> for SessionToken {
     }
 }
 
+/// The access token `authenticate` checks: a `str` or an `agora.Token`.
+pub(crate) struct AccessToken(String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for AccessToken {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        access_token(&value)?.map(AccessToken).ok_or_else(|| {
+            PyTypeError::new_err("access_token must be an agora.Token or an access token (str)")
+        })
+    }
+}
+
 /// Who is calling `register`, `login` or `refresh`, for Agora's throttling
 /// (per client IP and per account) and audit log: `client_ip` as the web
-/// framework saw it (e.g. FastAPI's `request.client.host`), `user_agent` its
-/// header.
-fn client_info(client_ip: Option<&str>, user_agent: Option<&str>) -> PyResult<ClientInfo> {
-    let ip = client_ip
-        .map(|raw| {
-            raw.trim().parse::<IpAddr>().map_err(|_| {
-                PyValueError::new_err(format!("client_ip: {raw:?} is not an IP address"))
-            })
+/// framework saw it (e.g. FastAPI's `request.client.host`, checked by
+/// [`ClientIp`]), `user_agent` its header.
+fn client_info(client_ip: Option<IpAddr>, user_agent: Option<&str>) -> ClientInfo {
+    ClientInfo::from_request(client_ip, None, user_agent)
+}
+
+/// The field error of an argument the caller got wrong, at `loc`: where it
+/// sits (`"path"`, `"query"`, `"body"`, as the HTTP API reports the same
+/// value) and the argument's name.
+fn field_error(place: Option<&str>, name: &str, msg: &str, kind: &str) -> FieldError {
+    match place {
+        Some(place) => FieldError::new(&[place, name], msg, kind),
+        None => FieldError::new(&[name], msg, kind),
+    }
+}
+
+/// How an argument of an operation becomes the value its block uses,
+/// once pyo3 has extracted it: every argument goes through
+/// [`Arg::finish`] in the generated method (with its name), and the
+/// problems of all arguments are raised together as one
+/// `ValidationError` before the block runs. Most types are used as
+/// extracted; [`Int`] and [`ClientIp`] check what pyo3 cannot (a Python
+/// `int` outside `i64`, a `client_ip` that is not an address), so every
+/// value a caller can pass ends as the value or an `AgoraError`.
+pub(crate) trait Arg: Sized {
+    /// What the operation's block sees.
+    type Value;
+    /// The value, or a placeholder after pushing what is wrong with it to
+    /// `invalid` (the block does not run then).
+    fn finish(self, name: &str, invalid: &mut Vec<FieldError>) -> Self::Value;
+}
+
+/// Arguments used as pyo3 extracts them.
+macro_rules! plain_args {
+    ($($ty:ty),* $(,)?) => {$(
+        impl Arg for $ty {
+            type Value = Self;
+            fn finish(self, _: &str, _: &mut Vec<FieldError>) -> Self {
+                self
+            }
+        }
+    )*};
+}
+
+plain_args!(bool, Actor, Option<Actor>, SessionToken, AccessToken);
+
+/// Where an integer argument sits in the HTTP API: the `loc` prefix of its
+/// field error, and the words the Rust servers use for an integer they
+/// cannot take there.
+pub(crate) trait Place {
+    /// `"path"`, `"query"` or `"body"`.
+    const PLACE: &'static str;
+    /// `msg` and `type` of the field error.
+    const ERROR: (&'static str, &'static str);
+}
+
+/// A path segment such as the `{id}` of `/posts/{id}`.
+pub(crate) struct Path;
+/// A query parameter such as `limit`.
+pub(crate) struct Query;
+/// A field of a JSON body such as `post_id` of `POST /vote`.
+pub(crate) struct Body;
+
+/// What `agora_core::schema::parse_path_id` and `ListQuery::parse` answer
+/// for a value that is no `i64`.
+const INT_PARSING: (&str, &str) = (
+    "Input should be a valid integer, unable to parse string as an integer",
+    "int_parsing",
+);
+
+impl Place for Path {
+    const PLACE: &'static str = "path";
+    const ERROR: (&'static str, &'static str) = INT_PARSING;
+}
+
+impl Place for Query {
+    const PLACE: &'static str = "query";
+    const ERROR: (&'static str, &'static str) = INT_PARSING;
+}
+
+impl Place for Body {
+    const PLACE: &'static str = "body";
+    // What `agora_core::schema::parse_json` answers for a JSON number
+    // that is no `i64`.
+    const ERROR: (&'static str, &'static str) = ("Input should be a valid integer", "int_type");
+}
+
+/// An integer argument (ids, `limit`, `skip`, `after`, `dir`): any Python
+/// `int` is taken, and one outside the 64-bit range Agora's ids and bounds
+/// live in (`-2**63 <= n < 2**63`) is a `ValidationError` at
+/// `[P::PLACE, <argument>]`, as the HTTP API answers for the same value,
+/// instead of pyo3's `OverflowError`. Anything else raises `TypeError`.
+pub(crate) struct Int<P> {
+    value: Option<i64>,
+    place: std::marker::PhantomData<P>,
+}
+
+impl<'a, 'py, P> FromPyObject<'a, 'py> for Int<P> {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        let value = match value.extract::<i64>() {
+            Ok(n) => Some(n),
+            Err(e) if e.is_instance_of::<PyOverflowError>(value.py()) => None,
+            Err(e) => return Err(e),
+        };
+        Ok(Int {
+            value,
+            place: std::marker::PhantomData,
         })
-        .transpose()?;
-    Ok(ClientInfo::from_request(ip, None, user_agent))
+    }
+}
+
+impl<P> Int<P> {
+    /// A default value of the signature.
+    const fn of(value: i64) -> Self {
+        Int {
+            value: Some(value),
+            place: std::marker::PhantomData,
+        }
+    }
+}
+
+impl<P: Place> Arg for Int<P> {
+    type Value = i64;
+    fn finish(self, name: &str, invalid: &mut Vec<FieldError>) -> i64 {
+        self.value.unwrap_or_else(|| {
+            let (msg, kind) = P::ERROR;
+            invalid.push(field_error(Some(P::PLACE), name, msg, kind));
+            0
+        })
+    }
+}
+
+impl<P: Place> Arg for Option<Int<P>> {
+    type Value = Option<i64>;
+    fn finish(self, name: &str, invalid: &mut Vec<FieldError>) -> Option<i64> {
+        self.map(|n| n.finish(name, invalid))
+    }
+}
+
+/// `client_ip`: the caller's address as text (`"203.0.113.7"`, `"::1"`);
+/// anything else is a `ValidationError` at `["client_ip"]`.
+pub(crate) struct ClientIp(String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for ClientIp {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        // Lossy: text UTF-8 cannot hold is no address either (refused below).
+        Ok(ClientIp(
+            value.cast::<PyString>()?.to_string_lossy().into_owned(),
+        ))
+    }
+}
+
+impl Arg for Option<ClientIp> {
+    type Value = Option<IpAddr>;
+    fn finish(self, name: &str, invalid: &mut Vec<FieldError>) -> Option<IpAddr> {
+        let raw = self?.0;
+        match raw.trim().parse::<IpAddr>() {
+            Ok(ip) => Some(ip),
+            Err(_) => {
+                invalid.push(field_error(
+                    None,
+                    name,
+                    "value is not a valid IPv4 or IPv6 address",
+                    "ip_any_address",
+                ));
+                None
+            }
+        }
+    }
 }
 
 /// A field of `update_profile`: omitted (or `...`) keeps it, `None` clears
 /// it, a `str` replaces it.
 #[derive(Default)]
-pub(crate) struct Change(Option<Option<String>>);
+pub(crate) struct Change(Option<Option<Text>>);
 
 impl<'a, 'py> FromPyObject<'a, 'py> for Change {
     type Error = PyErr;
@@ -141,6 +319,67 @@ impl<'a, 'py> FromPyObject<'a, 'py> for Change {
             return Ok(Change(None));
         }
         Ok(Change(Some(value.extract()?)))
+    }
+}
+
+impl Arg for Change {
+    type Value = Option<Option<String>>;
+    fn finish(self, name: &str, invalid: &mut Vec<FieldError>) -> Self::Value {
+        self.0.map(|change| change.finish(name, invalid))
+    }
+}
+
+/// A text argument: any Python `str`; one that UTF-8 cannot hold (a lone
+/// surrogate such as `"\ud800"`, which `json.loads` lets through) is a
+/// `ValidationError` at `[<argument>]` instead of pyo3's
+/// `UnicodeEncodeError`. Anything else raises `TypeError`.
+pub(crate) struct Text(Option<String>);
+
+impl Text {
+    /// A default value of the signature.
+    fn of(value: &str) -> Self {
+        Text(Some(value.to_owned()))
+    }
+}
+
+impl<'a, 'py> FromPyObject<'a, 'py> for Text {
+    type Error = PyErr;
+
+    fn extract(value: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        match value.extract::<String>() {
+            Ok(text) => Ok(Text(Some(text))),
+            Err(e) if e.is_instance_of::<PyUnicodeEncodeError>(value.py()) => Ok(Text(None)),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl Arg for Text {
+    type Value = String;
+    fn finish(self, name: &str, invalid: &mut Vec<FieldError>) -> String {
+        self.0.unwrap_or_else(|| {
+            invalid.push(field_error(
+                None,
+                name,
+                "Input should be a valid string, unable to parse raw data as a unicode string",
+                "string_unicode",
+            ));
+            String::new()
+        })
+    }
+}
+
+impl Arg for Option<Text> {
+    type Value = Option<String>;
+    fn finish(self, name: &str, invalid: &mut Vec<FieldError>) -> Option<String> {
+        self.map(|text| text.finish(name, invalid))
+    }
+}
+
+impl Arg for Option<Vec<Text>> {
+    type Value = Option<Vec<String>>;
+    fn finish(self, name: &str, invalid: &mut Vec<FieldError>) -> Option<Vec<String>> {
+        self.map(|texts| texts.into_iter().map(|t| t.finish(name, invalid)).collect())
     }
 }
 
@@ -179,7 +418,7 @@ where
     F: Future<Output = agora_core::error::Result<T>> + Send + 'static,
     T: for<'a> IntoPyObject<'a> + Send + 'static,
 {
-    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+    pyo3_async_runtimes::generic::future_into_py::<crate::ProcessRuntime, _, _>(py, async move {
         match future.await {
             Ok(value) => Ok(Answer(value)),
             Err(e) => Err(Python::attach(|py| crate::to_py_err(py, e))),
@@ -193,6 +432,8 @@ struct Shared {
     agora: agora_core::Agora,
     tokens: TokenKeys,
     database_url: String,
+    /// The process that created the instance (`std::process::id()`).
+    pid: u32,
 }
 
 impl Shared {
@@ -211,7 +452,20 @@ impl Shared {
             agora,
             tokens,
             database_url: agora_sqlx::redact_password(&config.server.database_url),
+            pid: std::process::id(),
         })
+    }
+
+    /// Refuses at once a call in another process than the one that created
+    /// the instance: a child of `fork()` has a copy of the instance but not
+    /// the threads its database pool and timers run on, so a call could wait
+    /// forever. Raises `agora.ForkedProcess`, naming the fix.
+    fn check_process(&self, py: Python<'_>) -> PyResult<()> {
+        let current = std::process::id();
+        if current == self.pid {
+            return Ok(());
+        }
+        Err(crate::errors::forked_process(py, self.pid, current))
     }
 }
 
@@ -219,7 +473,12 @@ impl Shared {
 /// classes share, then every operation of the list, waiting with `$wait`.
 /// Each operation is `fn name(agora, args...) { ... }`, where the block
 /// converts the arguments (raising Python errors with `?`) and evaluates to
-/// a `'static` future over the core service `agora`.
+/// a `'static` future over the core service `agora`. Each argument is
+/// extracted as its declared type, then becomes its [`Arg::Value`] before
+/// the block runs (`id: Int<Path>` is an `i64` in the block, `email: Text`
+/// a `String`); what is wrong with any of them is one `ValidationError`.
+/// Every call first checks it runs in the process that created the
+/// instance ([`Shared::check_process`]).
 macro_rules! service_class {
     ($class:ident, $wait:ident, $(
         $(#[$attr:meta])*
@@ -283,10 +542,11 @@ macro_rules! service_class {
             /// without a database look-up, and returns its user id (no I/O, so
             /// never awaitable). Raises `Unauthorized`. It does not notice a
             /// deleted user: prefer `authenticate`.
-            fn verify_token(&self, py: Python<'_>, access_token: &str) -> PyResult<i64> {
+            fn verify_token(&self, py: Python<'_>, access_token: AccessToken) -> PyResult<i64> {
+                self.shared.check_process(py)?;
                 self.shared
                     .tokens
-                    .verify(access_token)
+                    .verify(&access_token.0)
                     .map(|claims| claims.user_id)
                     .map_err(|e| crate::to_py_err(py, e))
             }
@@ -308,6 +568,15 @@ macro_rules! service_class {
                     py: Python<'py>,
                     $($arg: $ty),*
                 ) -> PyResult<Bound<'py, PyAny>> {
+                    self.shared.check_process(py)?;
+                    // Each argument as its block uses it; the problems of
+                    // all of them raised together, before any work.
+                    #[allow(unused_mut)]
+                    let mut invalid: Vec<FieldError> = Vec::new();
+                    $(let $arg = Arg::finish($arg, stringify!($arg), &mut invalid);)*
+                    if !invalid.is_empty() {
+                        return Err(crate::to_py_err(py, agora_core::Error::Validation(invalid)));
+                    }
                     let $agora = self.shared.agora.clone();
                     let future = $body;
                     $wait(py, future)
@@ -367,6 +636,11 @@ macro_rules! service_classes {
 /// `change_password`, `delete_account`) take the access `token` itself, since
 /// they act on its session. Reads (`profile`, `get_post`, `list_posts`,
 /// `comments`) also take `user=None`: an anonymous viewer.
+///
+/// An instance belongs to the process that created it: in a child of
+/// `fork()` (e.g. `gunicorn --preload`) every call raises
+/// `agora.ForkedProcess` at once. Create it in each worker process, e.g. in
+/// FastAPI's lifespan handler.
 #[pyclass(frozen, module = "agora", name = "Agora")]
 pub struct Agora {
     shared: Shared,
@@ -382,7 +656,9 @@ pub struct Agora {
 ///
 /// Creating an `AsyncAgora` opens (and on first use creates and migrates)
 /// the database synchronously; do it once at startup. One instance is safe
-/// to share across tasks, threads and event loops.
+/// to share across tasks, threads and event loops, within the process that
+/// created it (`agora.ForkedProcess` in a child of `fork()`: create it in
+/// FastAPI's lifespan handler, in each worker).
 #[pyclass(frozen, subclass, module = "agora._agora", name = "AsyncAgora")]
 pub struct AsyncAgora {
     shared: Shared,
@@ -396,8 +672,8 @@ service_classes! {
     /// `EMAIL_TAKEN` or `USERNAME_TAKEN`), `RateLimited` when `client_ip`
     /// registers too often.
     #[pyo3(signature = (email, password, *, username = None, client_ip = None, user_agent = None))]
-    fn register(agora, email: String, password: String, username: Option<String>, client_ip: Option<&str>, user_agent: Option<&str>) {
-        let (request, client) = (UserCreate { email, password, username }, client_info(client_ip, user_agent)?);
+    fn register(agora, email: Text, password: Text, username: Option<Text>, client_ip: Option<ClientIp>, user_agent: Option<Text>) {
+        let (request, client) = (UserCreate { email, password, username }, client_info(client_ip, user_agent.as_deref()));
         async move { Ok(User { inner: agora.register(request, &client).await? }) }
     }
 
@@ -407,8 +683,8 @@ service_classes! {
     /// the account or for `client_ip`. Pass the caller's `client_ip` (and
     /// `user_agent`) from a web app so throttling works per client.
     #[pyo3(signature = (email, password, *, client_ip = None, user_agent = None))]
-    fn login(agora, email: String, password: String, client_ip: Option<&str>, user_agent: Option<&str>) {
-        let (request, client) = (LoginRequest { email, password }, client_info(client_ip, user_agent)?);
+    fn login(agora, email: Text, password: Text, client_ip: Option<ClientIp>, user_agent: Option<Text>) {
+        let (request, client) = (LoginRequest { email, password }, client_info(client_ip, user_agent.as_deref()));
         async move { Ok(Token { inner: agora.login(request, &client).await? }) }
     }
 
@@ -418,8 +694,8 @@ service_classes! {
     /// the whole session. Raises `Unauthorized` for an unknown, expired,
     /// replayed or ended refresh token, and for an access token.
     #[pyo3(signature = (refresh_token, *, client_ip = None, user_agent = None))]
-    fn refresh(agora, refresh_token: String, client_ip: Option<&str>, user_agent: Option<&str>) {
-        let (request, client) = (RefreshRequest { refresh_token }, client_info(client_ip, user_agent)?);
+    fn refresh(agora, refresh_token: Text, client_ip: Option<ClientIp>, user_agent: Option<Text>) {
+        let (request, client) = (RefreshRequest { refresh_token }, client_info(client_ip, user_agent.as_deref()));
         async move { Ok(Token { inner: agora.refresh(request, &client).await? }) }
     }
 
@@ -447,7 +723,7 @@ service_classes! {
 
     /// Ends one of `token`'s user's sessions by id (see `sessions`). Raises
     /// `NotFound` when it is not an active session of theirs, `Unauthorized`.
-    fn end_session(agora, token: SessionToken, session_id: String) {
+    fn end_session(agora, token: SessionToken, session_id: Text) {
         async move { agora.end_session(&agora.authenticate(&token.0).await?, &session_id).await }
     }
 
@@ -456,7 +732,7 @@ service_classes! {
     /// `InvalidCredentials` for a wrong `current_password`, `ValidationError`
     /// for a `new_password` the rules refuse (length, common passwords),
     /// `Unauthorized`.
-    fn change_password(agora, token: SessionToken, current_password: String, new_password: String) {
+    fn change_password(agora, token: SessionToken, current_password: Text, new_password: Text) {
         let change = PasswordChange { current_password, new_password };
         async move { agora.change_password(&agora.authenticate(&token.0).await?, change).await }
     }
@@ -464,7 +740,7 @@ service_classes! {
     /// Deletes `token`'s user after checking their `password`, with their
     /// posts, votes and sessions: every token of theirs is refused afterwards.
     /// Raises `InvalidCredentials` for a wrong password, `Unauthorized`.
-    fn delete_account(agora, token: SessionToken, password: String) {
+    fn delete_account(agora, token: SessionToken, password: Text) {
         let deletion = AccountDeletion { password };
         async move { agora.delete_account(&agora.authenticate(&token.0).await?, deletion).await }
     }
@@ -476,16 +752,16 @@ service_classes! {
     /// mailer (`mailer=` or `smtp_url`). Raises `ValidationError` for a
     /// malformed address, `RateLimited` when `client_ip` asks too often.
     #[pyo3(signature = (email, *, client_ip = None))]
-    fn forgot_password(agora, email: String, client_ip: Option<&str>) {
-        let (request, client) = (EmailRequest { email }, client_info(client_ip, None)?);
+    fn forgot_password(agora, email: Text, client_ip: Option<ClientIp>) {
+        let (request, client) = (EmailRequest { email }, client_info(client_ip, None));
         async move { agora.forgot_password(request, &client).await }
     }
 
     /// Like `forgot_password`, with an address verification link (an
     /// address verified already gets nothing).
     #[pyo3(signature = (email, *, client_ip = None))]
-    fn request_verify_token(agora, email: String, client_ip: Option<&str>) {
-        let (request, client) = (EmailRequest { email }, client_info(client_ip, None)?);
+    fn request_verify_token(agora, email: Text, client_ip: Option<ClientIp>) {
+        let (request, client) = (EmailRequest { email }, client_info(client_ip, None));
         async move { agora.request_verify_token(request, &client).await }
     }
 
@@ -496,8 +772,8 @@ service_classes! {
     /// expired or a verification token, `ValidationError` for a refused
     /// password (the token stays usable).
     #[pyo3(signature = (token, new_password, *, client_ip = None))]
-    fn reset_password(agora, token: String, new_password: String, client_ip: Option<&str>) {
-        let (request, client) = (ResetPasswordRequest { token, new_password }, client_info(client_ip, None)?);
+    fn reset_password(agora, token: Text, new_password: Text, client_ip: Option<ClientIp>) {
+        let (request, client) = (ResetPasswordRequest { token, new_password }, client_info(client_ip, None));
         async move { agora.reset_password(request, &client).await }
     }
 
@@ -506,20 +782,20 @@ service_classes! {
     /// `BadRequest` (`VERIFY_USER_BAD_TOKEN`) for a token that is unknown,
     /// used, expired or a reset token, or an address verified already.
     #[pyo3(signature = (token, *, client_ip = None))]
-    fn verify(agora, token: String, client_ip: Option<&str>) {
-        let (request, client) = (VerifyRequest { token }, client_info(client_ip, None)?);
+    fn verify(agora, token: Text, client_ip: Option<ClientIp>) {
+        let (request, client) = (VerifyRequest { token }, client_info(client_ip, None));
         async move { Ok(User { inner: agora.verify_email(request, &client).await? }) }
     }
 
     /// The user an access token belongs to. Raises `Unauthorized` for any
     /// invalid, expired or tampered token, an ended session, or the token of
     /// a deleted user.
-    fn authenticate(agora, access_token: String) {
-        async move { Ok(User { inner: agora.authenticate(&access_token).await?.into_user() }) }
+    fn authenticate(agora, access_token: AccessToken) {
+        async move { Ok(User { inner: agora.authenticate(&access_token.0).await?.into_user() }) }
     }
 
     /// A user by id. Raises `NotFound`.
-    fn get_user(agora, id: i64) {
+    fn get_user(agora, id: Int<Path>) {
         async move { Ok(User { inner: agora.get_user(UserId(id)).await? }) }
     }
 
@@ -530,14 +806,14 @@ service_classes! {
     /// another user's, in any case).
     #[pyo3(signature = (user, *, username = Change::default(), bio = Change::default(), image = Change::default()))]
     fn update_profile(agora, user: Actor, username: Change, bio: Change, image: Change) {
-        let request = ProfileUpdate { username: username.0, bio: bio.0, image: image.0 };
+        let request = ProfileUpdate { username, bio, image };
         async move { Ok(User { inner: agora.update_profile(&user.resolve(&agora).await?, request).await? }) }
     }
 
     /// The profile of the user with this `username` (case-insensitive), as
     /// `user` sees it (`following`); `user=None` is an anonymous viewer.
     /// Raises `NotFound` (`PROFILE_NOT_FOUND`).
-    fn profile(agora, user: Option<Actor>, username: String) {
+    fn profile(agora, user: Option<Actor>, username: Text) {
         async move { Ok(Profile { inner: agora.profile(viewer(&agora, user).await?.as_ref(), &username).await? }) }
     }
 
@@ -545,14 +821,14 @@ service_classes! {
     /// (`following=True`). Idempotent: one edge however often (and
     /// concurrently) it is called. Raises `ValidationError` for yourself,
     /// `NotFound` (`PROFILE_NOT_FOUND`) for an unknown username.
-    fn follow(agora, user: Actor, username: String) {
+    fn follow(agora, user: Actor, username: Text) {
         async move { Ok(Profile { inner: agora.follow(&user.resolve(&agora).await?, &username).await? }) }
     }
 
     /// `user` no longer follows the user with this `username` (idempotent)
     /// and gets their profile (`following=False`). Raises `NotFound`
     /// (`PROFILE_NOT_FOUND`).
-    fn unfollow(agora, user: Actor, username: String) {
+    fn unfollow(agora, user: Actor, username: Text) {
         async move { Ok(Profile { inner: agora.unfollow(&user.resolve(&agora).await?, &username).await? }) }
     }
 
@@ -567,7 +843,7 @@ service_classes! {
     /// deduplicated, sorted). Raises `ValidationError` for a blank or
     /// oversized title (300 characters) or content (10,000), or a bad tag.
     #[pyo3(signature = (user, title, content, published = true, *, description = None, tags = None))]
-    fn create_post(agora, user: Actor, title: String, content: String, published: bool, description: Option<String>, tags: Option<Vec<String>>) {
+    fn create_post(agora, user: Actor, title: Text, content: Text, published: bool, description: Option<Text>, tags: Option<Vec<Text>>) {
         let post = PostCreate { title, content, published, description, tags };
         async move {
             let caller = user.resolve(&agora).await?;
@@ -578,7 +854,7 @@ service_classes! {
     /// One post with its votes (`voted`: whether `user` voted for it;
     /// `user=None` is an anonymous viewer). Someone else's unpublished post
     /// raises `NotFound`, exactly like a missing one.
-    fn get_post(agora, user: Option<Actor>, id: i64) {
+    fn get_post(agora, user: Option<Actor>, id: Int<Path>) {
         async move {
             let viewer = viewer(&agora, user).await?;
             Ok(PostWithVotes { inner: agora.get_post(viewer.as_ref(), PostId(id)).await? })
@@ -593,9 +869,10 @@ service_classes! {
     /// and `voted_by` (usernames) filter. The arguments go through the
     /// core's query constructors, so their bounds and errors are those of
     /// `GET /posts`; like the HTTP API, the caller is authenticated first.
-    #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None, tag = None, author = None, voted_by = None))]
-    fn list_posts(agora, user: Option<Actor>, limit: i64, skip: i64, search: &str, after: Option<i64>, tag: Option<&str>, author: Option<&str>, voted_by: Option<&str>) {
-        let query = ListQuery::filtered(ListQuery::new(limit, skip, after, search.to_owned()), tag, author, voted_by);
+    #[pyo3(signature = (user, limit = Int::of(10), skip = Int::of(0), search = Text::of(""), *, after = None, tag = None, author = None, voted_by = None),
+           text_signature = "($self, user, limit=10, skip=0, search='', *, after=None, tag=None, author=None, voted_by=None)")]
+    fn list_posts(agora, user: Option<Actor>, limit: Int<Query>, skip: Int<Query>, search: Text, after: Option<Int<Query>>, tag: Option<Text>, author: Option<Text>, voted_by: Option<Text>) {
+        let query = ListQuery::filtered(ListQuery::new(limit, skip, after, search), tag.as_deref(), author.as_deref(), voted_by.as_deref());
         async move {
             let viewer = viewer(&agora, user).await?;
             let posts = agora.list_posts(viewer.as_ref(), query?).await?;
@@ -605,9 +882,10 @@ service_classes! {
 
     /// `user`'s feed: the published posts of the users they follow, newest
     /// first, paged and filtered like `list_posts`.
-    #[pyo3(signature = (user, limit = 10, skip = 0, search = "", *, after = None, tag = None, author = None, voted_by = None))]
-    fn feed(agora, user: Actor, limit: i64, skip: i64, search: &str, after: Option<i64>, tag: Option<&str>, author: Option<&str>, voted_by: Option<&str>) {
-        let query = ListQuery::filtered(ListQuery::new(limit, skip, after, search.to_owned()), tag, author, voted_by);
+    #[pyo3(signature = (user, limit = Int::of(10), skip = Int::of(0), search = Text::of(""), *, after = None, tag = None, author = None, voted_by = None),
+           text_signature = "($self, user, limit=10, skip=0, search='', *, after=None, tag=None, author=None, voted_by=None)")]
+    fn feed(agora, user: Actor, limit: Int<Query>, skip: Int<Query>, search: Text, after: Option<Int<Query>>, tag: Option<Text>, author: Option<Text>, voted_by: Option<Text>) {
+        let query = ListQuery::filtered(ListQuery::new(limit, skip, after, search), tag.as_deref(), author.as_deref(), voted_by.as_deref());
         async move {
             let caller = user.resolve(&agora).await?;
             let posts = agora.feed(&caller, query?).await?;
@@ -617,8 +895,8 @@ service_classes! {
 
     /// The tags of published posts with their counts, most used first,
     /// paged by `limit` (1..=100) and `skip`.
-    #[pyo3(signature = (limit = 10, skip = 0))]
-    fn tags(agora, limit: i64, skip: i64) {
+    #[pyo3(signature = (limit = Int::of(10), skip = Int::of(0)), text_signature = "($self, limit=10, skip=0)")]
+    fn tags(agora, limit: Int<Query>, skip: Int<Query>) {
         async move {
             let tags = agora.tags(&ListQuery::new(limit, skip, None, String::new())?).await?;
             Ok(tags.into_iter().map(|inner| TagCount { inner }).collect::<Vec<_>>())
@@ -629,7 +907,7 @@ service_classes! {
     /// `tags` replace the post's when given (`None` keeps them). Raises
     /// `NotFound`, `Forbidden` (not the owner) or `ValidationError`.
     #[pyo3(signature = (user, id, title, content, published = true, *, description = None, tags = None))]
-    fn update_post(agora, user: Actor, id: i64, title: String, content: String, published: bool, description: Option<String>, tags: Option<Vec<String>>) {
+    fn update_post(agora, user: Actor, id: Int<Path>, title: Text, content: Text, published: bool, description: Option<Text>, tags: Option<Vec<Text>>) {
         let post = PostCreate { title, content, published, description, tags };
         async move {
             let caller = user.resolve(&agora).await?;
@@ -638,15 +916,16 @@ service_classes! {
     }
 
     /// Deletes a post and its votes. Raises `NotFound` or `Forbidden`.
-    fn delete_post(agora, user: Actor, id: i64) {
+    fn delete_post(agora, user: Actor, id: Int<Path>) {
         async move { agora.delete_post(&user.resolve(&agora).await?, PostId(id)).await }
     }
 
     /// The comments on a post `user` can see (`None`: anonymous), oldest
     /// first, paged by `limit`, `skip` and `after` (a comment id: only newer
     /// ones). Raises `NotFound` (`POST_NOT_FOUND`).
-    #[pyo3(signature = (user, post_id, limit = 10, skip = 0, *, after = None))]
-    fn comments(agora, user: Option<Actor>, post_id: i64, limit: i64, skip: i64, after: Option<i64>) {
+    #[pyo3(signature = (user, post_id, limit = Int::of(10), skip = Int::of(0), *, after = None),
+           text_signature = "($self, user, post_id, limit=10, skip=0, *, after=None)")]
+    fn comments(agora, user: Option<Actor>, post_id: Int<Path>, limit: Int<Query>, skip: Int<Query>, after: Option<Int<Query>>) {
         async move {
             let viewer = viewer(&agora, user).await?;
             let query = ListQuery::new(limit, skip, after, String::new())?;
@@ -658,7 +937,7 @@ service_classes! {
     /// `user` comments on a post they can see. Raises `ValidationError` (a
     /// blank body or one over 10,000 characters), `NotFound`
     /// (`POST_NOT_FOUND`).
-    fn add_comment(agora, user: Actor, post_id: i64, body: String) {
+    fn add_comment(agora, user: Actor, post_id: Int<Path>, body: Text) {
         let request = CommentCreate { body };
         async move { Ok(Comment { inner: agora.add_comment(&user.resolve(&agora).await?, PostId(post_id), request).await? }) }
     }
@@ -666,14 +945,14 @@ service_classes! {
     /// Deletes one of `user`'s comments. Raises `NotFound` (the post, or
     /// the comment on that post: `COMMENT_NOT_FOUND`), `Forbidden`
     /// (`NOT_COMMENT_AUTHOR`: someone else's).
-    fn delete_comment(agora, user: Actor, post_id: i64, comment_id: i64) {
+    fn delete_comment(agora, user: Actor, post_id: Int<Path>, comment_id: Int<Path>) {
         async move { agora.delete_comment(&user.resolve(&agora).await?, PostId(post_id), CommentId(comment_id)).await }
     }
 
     /// `dir=1` adds `user`'s vote (`Conflict` if already there), `dir=0`
     /// removes it (`NotFound` if there was none). An unknown or invisible
     /// post raises `NotFound`; any other `dir` raises `ValidationError`.
-    fn vote(agora, user: Actor, post_id: i64, dir: i64) {
+    fn vote(agora, user: Actor, post_id: Int<Body>, dir: Int<Body>) {
         async move {
             let caller = user.resolve(&agora).await?;
             let outcome = agora.vote(&caller, VoteRequest { post_id, dir }).await?;

@@ -312,7 +312,7 @@ pub(crate) fn open(
     opened.map_err(|e| match e.renamed(argument_name) {
         e @ agora_sqlx::ConnectError::UnsupportedUrl(_) => PyValueError::new_err(e.to_string()),
         agora_sqlx::ConnectError::Config(e) => config_err(e),
-        other => unavailable(py, other.to_string()),
+        other => unavailable(py, other.to_string(), &other),
     })
 }
 

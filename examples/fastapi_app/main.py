@@ -96,6 +96,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # Opened here, in each worker process, not at module level: an
+        # instance used in a child of fork() (gunicorn --preload) raises
+        # agora.ForkedProcess.
         app.state.agora = agora.AsyncAgora(
             database_url, jwt_secret=jwt_secret, access_token_ttl=access_token_ttl
         )

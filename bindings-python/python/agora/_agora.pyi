@@ -72,7 +72,7 @@ class _Service:
     @property
     def access_token_ttl(self) -> timedelta:
         """The access token lifetime."""
-    def verify_token(self, access_token: str) -> int:
+    def verify_token(self, access_token: _AccessToken) -> int:
         """A valid token's user id, without a database look-up (does not
         notice a deleted user; never awaitable). Raises ``Unauthorized``."""
 
@@ -318,6 +318,11 @@ class Agora(_Service):
     itself, since they act on its session. Reads (``profile``,
     ``get_post``, ``list_posts``, ``comments``) also take ``user=None``: an
     anonymous viewer.
+
+    An instance belongs to the process that created it: in a child of
+    ``fork()`` (e.g. ``gunicorn --preload``) every call raises
+    :class:`ForkedProcess` at once. Create it in each worker process, e.g.
+    in FastAPI's lifespan handler.
     """
 
     def register(
@@ -396,7 +401,7 @@ class Agora(_Service):
     def verify(self, token: str, *, client_ip: Optional[str] = None) -> User:
         """Marks the token's user's address verified and returns the user.
         Raises ``BadRequest`` (``VERIFY_USER_BAD_TOKEN``)."""
-    def authenticate(self, access_token: str) -> User:
+    def authenticate(self, access_token: _AccessToken) -> User:
         """The user an access token belongs to. Raises ``Unauthorized``."""
     def get_user(self, id: int) -> User:
         """A user by id. Raises ``NotFound``."""
@@ -557,7 +562,7 @@ class AsyncAgora(_Service):
         self, token: str, new_password: str, *, client_ip: Optional[str] = None
     ) -> _Coroutine[None]: ...
     def verify(self, token: str, *, client_ip: Optional[str] = None) -> _Coroutine[User]: ...
-    def authenticate(self, access_token: str) -> _Coroutine[User]: ...
+    def authenticate(self, access_token: _AccessToken) -> _Coroutine[User]: ...
     def get_user(self, id: int) -> _Coroutine[User]: ...
     def update_profile(
         self,

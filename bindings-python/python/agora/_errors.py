@@ -27,6 +27,7 @@ __all__ = [
     "Conflict",
     "FieldError",
     "Forbidden",
+    "ForkedProcess",
     "InvalidCredentials",
     "NotFound",
     "PayloadTooLarge",
@@ -173,7 +174,19 @@ class RateLimited(AgoraError):
 
 
 class Unavailable(AgoraError):
-    """The database is unreachable; retrying later may work (HTTP 503)."""
+    """The database (or Redis) is unreachable; retrying later may work
+    (HTTP 503). Also raised by ``Agora(...)`` when the database cannot be
+    opened, with the driver's error as ``__cause__``."""
+
+
+class ForkedProcess(AgoraError, RuntimeError):
+    """An :class:`Agora` or :class:`AsyncAgora` used in another process than
+    the one that created it: a child of ``os.fork()`` (``gunicorn
+    --preload``, ``multiprocessing`` with the ``fork`` start method) has a
+    copy of the instance but not its database connections and threads, so
+    every call raises this at once (HTTP 500, ``INTERNAL_ERROR``) instead of
+    hanging. Create the instance in each worker process, after the fork:
+    e.g. in FastAPI's lifespan handler."""
 
 
 _agora._set_error_defaults(sys.modules[__name__])

@@ -23,4 +23,5 @@ def misuse(app: agora.Agora) -> None:
     verified: str = app.verify("t").email_verified  # E: a bool, not a str
     agora.Agora(mailer="smtp://localhost")  # E: the mailer is a callable
     agora.Agora(require_verified_email="yes")  # E: a bool
+    app.authenticate(user)  # E: a token (str or Token), not a User
     del token, count, follows, verified

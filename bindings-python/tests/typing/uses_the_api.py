@@ -23,6 +23,7 @@ def sync_flow(app: agora.Agora) -> List[Dict[str, Any]]:
     app.update_post(me, post.id, "Hi", "Second")
     app.delete_post(me, post.id)
     user_id: int = app.verify_token(token.access_token)
+    assert app.authenticate(token) == me and app.verify_token(token) == user_id
     ttl: timedelta = app.access_token_ttl
     del created, owner_email, votes, added, user_id, ttl
     return [p.to_dict() for p in app.list_posts(me, limit=10, skip=0, search="", after=None)]
@@ -89,6 +90,7 @@ async def async_flow(app: agora.AsyncAgora) -> agora.User:
     token = await app.login("ada@example.com", "correct horse battery")
     posts: List[agora.PostWithVotes] = await app.list_posts(token)
     del posts
+    await app.authenticate(token)
     return await asyncio.wait_for(app.authenticate(token.access_token), timeout=1)
 
 
@@ -97,6 +99,9 @@ def errors_and_helpers() -> int:
         agora.Agora("sqlite://", jwt_secret=b"x" * 32, access_token_ttl=timedelta(minutes=5))
     except agora.ValidationError as e:
         return len(e.errors) + e.status_code
+    except agora.ForkedProcess as e:
+        message: str = e.message
+        return len(message)
     except agora.AgoraError as e:
         detail: Any = e.detail
         headers: Dict[str, str] = e.headers
