@@ -14,9 +14,10 @@
 //! status, detail and headers in [`errors::to_py_err`].
 //!
 //! All async work runs on one shared multi-thread tokio runtime per process
-//! ([`runtime`]; a child of `fork()` builds its own, and instances made
+//! (`runtime`; a child of `fork()` builds its own, and instances made
 //! before the fork refuse to run there: `agora.ForkedProcess`), which
-//! `pyo3-async-runtimes` also uses for asyncio ([`ProcessRuntime`]). The synchronous API releases the GIL while it
+//! `pyo3-async-runtimes` also uses for asyncio (`ProcessRuntime`). The
+//! synchronous API releases the GIL while it
 //! waits for that work, so Python threads run in parallel; the asyncio API
 //! hands out awaitables that the runtime resolves without blocking the event
 //! loop. The runtime keeps running between calls, so the background tasks

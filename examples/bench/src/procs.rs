@@ -119,7 +119,7 @@ fn free_port() -> Result<SocketAddr, BoxError> {
 }
 
 /// utime + stime of a process, in clock ticks (fields 14 and 15 of
-/// /proc/<pid>/stat, counted after the parenthesised command name).
+/// `/proc/<pid>/stat`, counted after the parenthesised command name).
 pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let after = &stat[stat.rfind(')')? + 1..];
@@ -129,7 +129,7 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     Some(utime + stime)
 }
 
-/// A `kB` line of /proc/<pid>/status.
+/// A `kB` line of `/proc/<pid>/status`.
 pub fn status_kb(pid: u32, key: &str) -> Option<u64> {
     let status = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
