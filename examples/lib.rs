@@ -38,18 +38,17 @@ pub async fn shutdown_signal() {
 }
 
 /// An example server's `main`: logs as `RUST_LOG` says (else
-/// `default_filter`), runs `run`, and on failure prints the error (see
+/// `default_filter`) in the format `AGORA_LOG_FORMAT` names (see
+/// [`init_logging`]), runs `run`, and on failure prints the error (see
 /// [`startup_error`]) and exits non-zero.
 pub async fn main_of(
     default_filter: &str,
     run: impl Future<Output = Result<(), Box<dyn std::error::Error>>>,
 ) -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| default_filter.into()),
-        )
-        .init();
+    if let Err(e) = init_logging(default_filter) {
+        eprintln!("error: {e}");
+        return ExitCode::FAILURE;
+    }
     match run.await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -57,6 +56,35 @@ pub async fn main_of(
             ExitCode::FAILURE
         }
     }
+}
+
+/// Installs the global log subscriber on standard output, filtered by
+/// `RUST_LOG` (else `default_filter`), in the format `AGORA_LOG_FORMAT`
+/// names: `text` (the default: one human line per event, with ANSI colours
+/// only when standard output is a terminal) or `json` (one JSON object per
+/// line, for log collectors). Any other value is an error naming the
+/// variable.
+pub fn init_logging(default_filter: &str) -> Result<(), String> {
+    use std::io::IsTerminal;
+    let format = match std::env::var("AGORA_LOG_FORMAT") {
+        Err(std::env::VarError::NotPresent) => "text".to_owned(),
+        Ok(value) => value,
+        Err(std::env::VarError::NotUnicode(value)) => value.to_string_lossy().into_owned(),
+    };
+    let logs = tracing_subscriber::fmt().with_env_filter(
+        tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| default_filter.into()),
+    );
+    match format.as_str() {
+        "text" => logs.with_ansi(std::io::stdout().is_terminal()).init(),
+        "json" => logs.json().init(),
+        other => {
+            return Err(format!(
+                "AGORA_LOG_FORMAT: {other:?} is not a log format: use `text` (the default) or `json`"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// How an example server shows the error that stopped it: configuration
