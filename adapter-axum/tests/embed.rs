@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use agora_contract::embed::{check_embedded_app, fenced_block};
+use agora_contract::embed::{assert_readme_shows, check_embedded_app};
 use agora_contract::harness::test_app;
 use axum::Router;
 use serde_json::{Value, json};
@@ -18,30 +18,23 @@ const EXAMPLE: &str = include_str!("../examples/embed.rs");
 
 #[test]
 fn the_readmes_show_the_example_file_whole_with_its_dependencies() {
-    for (readme, text) in [
+    for readme in [
         ("README.md", include_str!("../../README.md")),
         ("adapter-axum/README.md", include_str!("../README.md")),
     ] {
-        let heading = "## Mount it in your own axum app";
-        assert!(
-            fenced_block(text, heading, "rust") == EXAMPLE,
-            "{readme}: the ```rust block of {heading:?} must be adapter-axum/examples/embed.rs, \
-             character for character"
+        assert_readme_shows(
+            readme,
+            "## Mount it in your own axum app",
+            ("adapter-axum/examples/embed.rs", EXAMPLE),
+            &[
+                "agora-core = { path = \"../agora/core\" }",
+                "agora-sqlx = { path = \"../agora/storage-sqlx\" }",
+                "agora-axum = { path = \"../agora/adapter-axum\" }",
+                "axum = \"0.8\"",
+                "tokio = { version = \"1\", features = [\"macros\", \"rt-multi-thread\", \"net\", \"signal\"] }",
+                "tracing-subscriber = \"0.3\"",
+            ],
         );
-        let toml = fenced_block(text, heading, "toml");
-        for dependency in [
-            "agora-core = { path = \"../agora/core\" }",
-            "agora-sqlx = { path = \"../agora/storage-sqlx\" }",
-            "agora-axum = { path = \"../agora/adapter-axum\" }",
-            "axum = \"0.8\"",
-            "tokio = { version = \"1\", features = [\"macros\", \"rt-multi-thread\", \"net\", \"signal\"] }",
-            "tracing-subscriber = \"0.3\"",
-        ] {
-            assert!(
-                toml.lines().any(|line| line == dependency),
-                "{readme}: {dependency}"
-            );
-        }
     }
 }
 

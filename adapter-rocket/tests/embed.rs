@@ -5,7 +5,7 @@
 
 #![allow(clippy::unwrap_used)]
 
-use agora_contract::embed::{check_embedded_app, fenced_block};
+use agora_contract::embed::{assert_readme_shows, check_embedded_app};
 use agora_contract::harness::test_app;
 
 #[allow(dead_code)] // `main` is the program's, not the test's.
@@ -16,27 +16,18 @@ const EXAMPLE: &str = include_str!("../examples/embed.rs");
 
 #[test]
 fn the_readmes_show_the_example_file_whole_with_its_dependencies() {
-    for (readme, text) in [("adapter-rocket/README.md", include_str!("../README.md"))] {
-        let heading = "## Mounting";
-        assert!(
-            fenced_block(text, heading, "rust") == EXAMPLE,
-            "{readme}: the ```rust block of {heading:?} must be adapter-rocket/examples/embed.rs, \
-             character for character"
-        );
-        let toml = fenced_block(text, heading, "toml");
-        for dependency in [
+    assert_readme_shows(
+        ("adapter-rocket/README.md", include_str!("../README.md")),
+        "## Mounting",
+        ("adapter-rocket/examples/embed.rs", EXAMPLE),
+        &[
             "agora-core = { path = \"../agora/core\" }",
             "agora-sqlx = { path = \"../agora/storage-sqlx\" }",
             "agora-rocket = { path = \"../agora/adapter-rocket\" }",
             "rocket = \"0.5\"",
             "tracing-subscriber = \"0.3\"",
-        ] {
-            assert!(
-                toml.lines().any(|line| line == dependency),
-                "{readme}: {dependency}"
-            );
-        }
-    }
+        ],
+    );
 }
 
 /// Launches the example's rocket on a free port, as `main` does but for the port.

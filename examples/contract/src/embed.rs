@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 ///
 /// # Panics
 /// When there is no such heading or block.
-pub fn fenced_block<'a>(readme: &'a str, heading: &str, lang: &str) -> &'a str {
+fn fenced_block<'a>(readme: &'a str, heading: &str, lang: &str) -> &'a str {
     let section = &readme[readme
         .find(&format!("\n{heading}\n"))
         .unwrap_or_else(|| panic!("no section {heading:?}"))..];
@@ -22,6 +22,31 @@ pub fn fenced_block<'a>(readme: &'a str, heading: &str, lang: &str) -> &'a str {
         + 4;
     let len = section[start..].find("```\n").unwrap();
     &section[start..start + len]
+}
+
+/// Asserts that the section `heading` of `readme` (named `name` in
+/// messages) shows `example` (the file at `path`) whole in its ```rust
+/// block, and that its ```toml block holds each of `dependencies` as a line.
+///
+/// # Panics
+/// When the README differs.
+pub fn assert_readme_shows(
+    (name, readme): (&str, &str),
+    heading: &str,
+    (path, example): (&str, &str),
+    dependencies: &[&str],
+) {
+    assert!(
+        fenced_block(readme, heading, "rust") == example,
+        "{name}: the ```rust block of {heading:?} must be {path}, character for character"
+    );
+    let toml = fenced_block(readme, heading, "toml");
+    for dependency in dependencies {
+        assert!(
+            toml.lines().any(|line| line == *dependency),
+            "{name}: {dependency}"
+        );
+    }
 }
 
 /// What the README promises of the embedding example (an own `/whoami`
