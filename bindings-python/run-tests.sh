@@ -43,7 +43,7 @@ if [[ "${AGORA_WHEEL_RELEASE:-0}" == "1" ]]; then profile=(--release); fi
 rm -rf "$wheels"
 "$venv/bin/maturin" build "${profile[@]}" --manifest-path "$here/Cargo.toml" \
   --interpreter "$venv/bin/python" --out "$wheels"
-wheel=("$wheels"/agora-*.whl)
+wheel=("$wheels"/agora_auth-*.whl)
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --force-reinstall "${wheel[0]}"
 
 step "contract suite binary"

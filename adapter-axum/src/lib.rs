@@ -24,6 +24,8 @@
 
 mod error;
 mod extract;
+pub mod metrics;
+mod request_id;
 mod routes;
 mod serve;
 
@@ -39,14 +41,24 @@ pub use extract::{AuthUser, Client, JsonBody};
 pub use routes::router;
 
 /// The router plus what a standalone server adds: CORS for
-/// `config.server.cors_origins` (none by default), and a deadline on request bodies
-/// (`config.server.body_timeout`: a body not in by then gets 408).
+/// `config.server.cors_origins` (none by default), a deadline on request bodies
+/// (`config.server.body_timeout`: a body not in by then gets 408), and
+/// request ids: `X-Request-Id` on every response, kept from the request
+/// only behind a trusted proxy (`config.proxy`; see
+/// [`agora_core::http::request_id`]), and the `request_id` field of the
+/// span every log line of the request carries.
 pub fn app(agora: Agora, config: &Config) -> Router {
     with_server_layers(router(agora), config)
 }
 
-/// `router` with the body deadline and CORS of [`app`].
+/// `router` with the body deadline, CORS and request ids of [`app`].
 fn with_server_layers(router: Router, config: &Config) -> Router {
+    // Outermost: CORS preflights and every error carry the id too.
+    request_id::with_request_ids(with_deadline_and_cors(router, config), &config.proxy)
+}
+
+/// `router` with the body deadline and CORS of [`app`].
+fn with_deadline_and_cors(router: Router, config: &Config) -> Router {
     let body_timeout = config.server.body_timeout;
     // The whole body within the deadline (tower-http's `DeadlineBody`); the
     // handler reading it past the deadline answers 408.

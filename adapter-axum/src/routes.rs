@@ -3,6 +3,7 @@
 //! translates axum's request and response to core's.
 
 use agora_core::http::{self, BodyKind};
+use agora_core::metrics::RouteLabel;
 use agora_core::{Agora, Error};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -39,8 +40,10 @@ async fn serve(State(agora): State<Agora>, request: Request) -> Response {
     let client = crate::extract::client_of(&agora, &parts);
     let route = match http::route(parts.method.as_str(), parts.uri.path()) {
         Ok(route) => route,
-        Err(e) => return respond(http::Response::error(&e)),
+        Err(e) => return labelled(respond(http::Response::error(&e)), RouteLabel::unmatched()),
     };
+    // For `crate::metrics::MetricsLayer`: the endpoint, not axum's catch-all.
+    let label = RouteLabel::of(mount_base(&parts), route.endpoint.path);
     let body = match route.endpoint.body {
         BodyKind::None => Ok(Bytes::new()),
         BodyKind::Json | BodyKind::Login => read_body(body, agora.body_limit()).await,
@@ -55,7 +58,13 @@ async fn serve(State(agora): State<Agora>, request: Request) -> Response {
         body: body.as_deref().map_err(Clone::clone),
         client,
     };
-    respond(agora.handle(&route, request).await)
+    labelled(respond(agora.handle(&route, request).await), label)
+}
+
+/// `response` with the route label [`crate::metrics::MetricsLayer`] reads.
+fn labelled(mut response: Response, label: RouteLabel) -> Response {
+    response.extensions_mut().insert(label);
+    response
 }
 
 /// Where the router is nested, as this request reached it: the path the

@@ -41,6 +41,8 @@ mod catchers;
 mod cors;
 mod error;
 mod guards;
+pub mod metrics;
+mod request_id;
 mod routes;
 
 use agora_core::{Agora, Config};
@@ -51,6 +53,7 @@ pub use catchers::catchers;
 pub use cors::Cors;
 pub use error::ApiError;
 pub use guards::{AuthUser, Client, JsonBody};
+pub use request_id::RequestIds;
 pub use routes::routes;
 
 /// Manages `agora`, mounts [`routes()`] at `base` and registers [`catchers()`]
@@ -122,10 +125,12 @@ pub fn server_config(config: &Config) -> rocket::Config {
 }
 
 /// A complete server, as the example runs it: [`server_config`], Agora's API
-/// mounted at `/` with its catchers, and [`Cors`] for `config.server.cors_origins`
-/// (none by default). Launch it with [`Rocket::launch`].
+/// mounted at `/` with its catchers, [`RequestIds`] for `config.proxy`, and
+/// [`Cors`] for `config.server.cors_origins` (none by default). Launch it
+/// with [`Rocket::launch`].
 pub fn app(agora: Agora, config: &Config) -> Rocket<Build> {
-    let rocket = mount(rocket::custom(server_config(config)), "/", agora);
+    let rocket = mount(rocket::custom(server_config(config)), "/", agora)
+        .attach(RequestIds::new(&config.proxy));
     if config.server.cors_origins.is_empty() {
         rocket
     } else {

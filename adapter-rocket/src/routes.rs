@@ -7,10 +7,13 @@
 
 use agora_core::Error;
 use agora_core::http::{self, BodyKind};
+use agora_core::metrics::RouteLabel;
 use rocket::data::{Data, ToByteUnit};
 use rocket::http::Method;
 use rocket::route::{Handler, Outcome, Route};
 use rocket::{Request, Response};
+
+use crate::metrics::AgoraRoute;
 
 /// The rank of Agora's catch-all routes: after any route of your own
 /// mounted at the same base.
@@ -33,7 +36,11 @@ pub fn routes() -> Vec<Route> {
         Method::Connect,
     ]
     .into_iter()
-    .map(|method| Route::ranked(RANK, method, "/<path..>", Dispatch))
+    .map(|method| {
+        // In the request's span (`request_id`), for every log line of it.
+        let handler = crate::request_id::InSpan(Dispatch);
+        Route::ranked(RANK, method, "/<path..>", handler)
+    })
     .collect()
 }
 
@@ -58,7 +65,15 @@ async fn dispatch(request: &Request<'_>, data: Data<'_>) -> http::Response {
         .map_or("/", |route| route.uri.base())
         .trim_end_matches('/');
     let path = full.strip_prefix(base).unwrap_or(full);
-    let route = match http::route(request.method().as_str(), path) {
+    let route = http::route(request.method().as_str(), path);
+    // For `crate::metrics::Metrics`: the endpoint, not rocket's catch-all.
+    request.local_cache(|| {
+        AgoraRoute(Some(match &route {
+            Ok(route) => RouteLabel::of(base, route.endpoint.path),
+            Err(_) => RouteLabel::unmatched(),
+        }))
+    });
+    let route = match route {
         Ok(route) => route,
         Err(e) => return http::Response::error(&e),
     };

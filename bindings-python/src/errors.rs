@@ -169,13 +169,13 @@ pub(crate) fn unavailable(py: Python<'_>, message: String, err: &dyn std::error:
     exception
 }
 
-/// `agora.ForkedProcess`: an instance created in process `created` used in
-/// process `current` (a child of `fork()`).
-pub(crate) fn forked_process(py: Python<'_>, created: u32, current: u32) -> PyErr {
+/// `agora.ForkedProcess`: `what` (`"Agora instance"`, `"server"`), created
+/// in process `created`, used in process `current` (a child of `fork()`).
+pub(crate) fn forked_process(py: Python<'_>, what: &str, created: u32, current: u32) -> PyErr {
     let message = format!(
-        "this Agora instance was created in process {created} and cannot be used in process \
+        "this {what} was created in process {created} and cannot be used in process \
          {current}, a child of fork(): its database connections and Rust threads stay in the \
-         parent. Create the instance after the fork, in each worker process: e.g. in FastAPI's \
+         parent. Create it after the fork, in each worker process: e.g. in FastAPI's \
          lifespan handler, not at module level of an app run with `gunicorn --preload`"
     );
     errors_module(py)

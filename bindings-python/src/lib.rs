@@ -27,6 +27,7 @@
 
 mod errors;
 mod hashing;
+mod logging;
 mod mailer;
 mod server;
 mod service;
@@ -138,6 +139,15 @@ where
         .map_err(|e| to_py_err(py, e))
 }
 
+/// Every setting: `(argument, variable, field, taken by Agora)` for each
+/// `AGORA_*` variable of the servers (`False`: only `serve` takes it), in
+/// the order of `agora_core::config::env::VARIABLES`.
+#[pyfunction]
+#[pyo3(name = "_settings")]
+fn settings_table() -> Vec<(&'static str, &'static str, &'static str, bool)> {
+    settings::table()
+}
+
 /// The native module `agora._agora`; the public API is re-exported by the
 /// `agora` package.
 #[pymodule]
@@ -159,6 +169,9 @@ fn _agora(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(hashing::verify_password, m)?)?;
     m.add_function(wrap_pyfunction!(hashing::needs_rehash, m)?)?;
     m.add_function(wrap_pyfunction!(server::serve, m)?)?;
+    m.add_function(wrap_pyfunction!(server::serve_from_env, m)?)?;
+    m.add_function(wrap_pyfunction!(settings_table, m)?)?;
+    logging::install(m.py());
     m.add_function(wrap_pyfunction!(errors::set_error_defaults, m)?)?;
     Ok(())
 }

@@ -6,9 +6,9 @@
 //! never on the runtime's threads, so a slow mailer holds up neither
 //! requests nor other tasks, and it may call a synchronous `Agora`. It gets one dict: `{"kind", "to", "subject", "text", "html",
 //! "link"}`. Returning (anything) is a delivery; raising is a failure, which
-//! core retries and which is logged (Python's `agora.mail` logger at
-//! WARNING, and core's log) with the link and token taken out of the
-//! message. A callable that returns an awaitable (an `async def`) has it run
+//! core retries and which core logs (`agora::mail`, forwarded to Python's
+//! `agora.mail` logger at WARNING, ERROR for the last attempt) with the
+//! link and token taken out of the message. A callable that returns an awaitable (an `async def`) has it run
 //! to completion on a private event loop in that worker thread.
 
 use std::fmt;
@@ -77,7 +77,7 @@ fn redacted(text: &str, mail: &Mail) -> String {
 
 /// Calls the callable for `mail` (running an awaitable result on a private
 /// event loop); a failure is described without secrets and logged to
-/// Python's `agora.mail` logger.
+/// Python's `agora.mail` logger (through core's log, `crate::logging`).
 fn call(py: Python<'_>, callable: &Py<PyAny>, mail: &Mail) -> Result<(), String> {
     static RUN: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
     static IS_AWAITABLE: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
@@ -101,19 +101,9 @@ fn call(py: Python<'_>, callable: &Py<PyAny>, mail: &Mail) -> Result<(), String>
             .map(|n| n.to_string())
             .unwrap_or_else(|_| "Exception".to_owned());
         let message = e.value(py).str().map(|s| s.to_string()).unwrap_or_default();
-        let failure = format!("the mailer raised {name}: {}", redacted(&message, mail));
-        let logged = py.import("logging").and_then(|logging| {
-            logging
-                .call_method1("getLogger", ("agora.mail",))?
-                .call_method1(
-                    "warning",
-                    // Neither the token nor the address (core logs
-                    // deliveries by user id).
-                    ("%s mail not delivered: %s", mail.kind.as_str(), &failure),
-                )
-        });
-        drop(logged);
-        failure
+        // Neither the token nor the address: core logs the failure (by
+        // user id) on `agora::mail`, which reaches Python's `agora.mail`.
+        format!("the mailer raised {name}: {}", redacted(&message, mail))
     })
 }
 

@@ -10,13 +10,10 @@
 use std::any::TypeId;
 use std::future::Future;
 use std::net::IpAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
-use agora_core::Config;
 use agora_core::crypto::jwt::TokenKeys;
 use agora_core::domain::{ClientInfo, CommentId};
-use agora_core::mail::Mailer;
 use agora_core::schema::{
     AccountDeletion, CommentCreate, EmailRequest, ListQuery, LoginRequest, PasswordChange,
     PostCreate, ProfileUpdate, RefreshRequest, ResetPasswordRequest, UserCreate, VerifyRequest,
@@ -25,12 +22,11 @@ use agora_core::schema::{
 use agora_core::{Caller, FieldError, PostId, UserId};
 use pyo3::exceptions::{PyOverflowError, PyTypeError, PyUnicodeEncodeError};
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyDict, PyString, PyType};
 use pyo3::{Borrowed, IntoPyObjectExt};
 
 use crate::block_on;
-use crate::mailer::PyMailer;
-use crate::settings::{self, DEFAULT_DATABASE_URL};
+use crate::settings::{self, Front, Settings};
 use crate::types::{
     Comment, Post, PostWithVotes, Profile, Session, TagCount, Token, User, Vote, VoteResult,
     repr_str,
@@ -437,15 +433,12 @@ struct Shared {
 }
 
 impl Shared {
-    /// Opens the database and builds the service for `config`, with mail
-    /// delivered by the Python callable `mailer` when one is given.
-    fn open(py: Python<'_>, config: &Config, mailer: Option<&Bound<'_, PyAny>>) -> PyResult<Self> {
-        let mailer = mailer.filter(|m| !m.is_none());
-        settings::check_mailer(config, mailer.is_some())?;
-        let mailer = mailer
-            .map(|m| PyMailer::new(m).map(|m| Arc::new(m) as Arc<dyn Mailer>))
-            .transpose()?;
-        let agora = settings::open(py, config, mailer)?;
+    /// Opens the database and builds the service for `settings`.
+    fn open(py: Python<'_>, settings: &Settings) -> PyResult<Self> {
+        crate::logging::refresh(py);
+        let config = settings.config()?;
+        let agora = settings.open(py, &config)?;
+        let config = &config;
         // The same keys, issuer and audience as the service verifies with.
         let tokens = TokenKeys::from_config(&config.tokens).map_err(crate::errors::config_err)?;
         Ok(Shared {
@@ -463,9 +456,15 @@ impl Shared {
     fn check_process(&self, py: Python<'_>) -> PyResult<()> {
         let current = std::process::id();
         if current == self.pid {
+            crate::logging::refresh_now_and_then(py);
             return Ok(());
         }
-        Err(crate::errors::forked_process(py, self.pid, current))
+        Err(crate::errors::forked_process(
+            py,
+            "Agora instance",
+            self.pid,
+            current,
+        ))
     }
 }
 
@@ -487,36 +486,36 @@ macro_rules! service_class {
         #[pymethods]
         impl $class {
             #[new]
-            #[pyo3(signature = (database_url = DEFAULT_DATABASE_URL, *, jwt_secret = None, access_token_ttl = None, refresh_reuse_grace = None, throttle = true, hide_emails = false, public_url = None, smtp_url = None, mail_from = None, password_reset_ttl = None, verify_token_ttl = None, require_verified_email = false, mail_templates = None, mailer = None),
-                   text_signature = "(database_url='sqlite:///agora.db', *, jwt_secret=None, access_token_ttl=None, refresh_reuse_grace=None, throttle=True, hide_emails=False, public_url=None, smtp_url=None, mail_from=None, password_reset_ttl=None, verify_token_ttl=None, require_verified_email=False, mail_templates=None, mailer=None)")]
-            // The arguments are the Python signature's.
-            #[allow(clippy::too_many_arguments)]
+            #[pyo3(signature = (database_url = None, **settings),
+                   text_signature = "(database_url='sqlite:///agora.db', **settings)")]
             fn new(
-                py: Python<'_>, database_url: &str, jwt_secret: Option<&Bound<'_, PyAny>>,
-                access_token_ttl: Option<&Bound<'_, PyAny>>,
-                refresh_reuse_grace: Option<&Bound<'_, PyAny>>, throttle: bool, hide_emails: bool,
-                public_url: Option<&Bound<'_, PyAny>>, smtp_url: Option<&Bound<'_, PyAny>>,
-                mail_from: Option<&Bound<'_, PyAny>>, password_reset_ttl: Option<&Bound<'_, PyAny>>,
-                verify_token_ttl: Option<&Bound<'_, PyAny>>, require_verified_email: bool,
-                mail_templates: Option<&Bound<'_, PyAny>>, mailer: Option<&Bound<'_, PyAny>>,
+                py: Python<'_>,
+                database_url: Option<&Bound<'_, PyAny>>,
+                settings: Option<&Bound<'_, PyDict>>,
             ) -> PyResult<Self> {
-                let secret = settings::secret_arg(jwt_secret)?;
-                let ttl = settings::ttl_arg(access_token_ttl)?;
-                let grace = settings::grace_arg(refresh_reuse_grace)?;
-                let mut config =
-                    settings::config(database_url, secret, ttl, grace, throttle, hide_emails)?;
-                config.mail.require_verified_email = require_verified_email;
-                for (name, value) in [
-                    ("public_url", public_url), ("smtp_url", smtp_url), ("mail_from", mail_from),
-                    ("password_reset_ttl", password_reset_ttl), ("verify_token_ttl", verify_token_ttl),
-                    ("mail_templates", mail_templates),
-                ] {
-                    if let Some(value) = value {
-                        settings::set_mail_setting(&mut config, name, value)?;
-                    }
-                }
-                settings::validate(&config)?;
-                Ok($class { shared: Shared::open(py, &config, mailer)? })
+                let settings = Settings::new(
+                    Front::Service, concat!(stringify!($class), "()"), database_url, settings,
+                )?;
+                Ok($class { shared: Shared::open(py, &settings)? })
+            }
+
+            /// An instance configured by the `AGORA_*` environment
+            /// variables, as the Rust servers read them (keyword
+            /// arguments, named as for the constructor, take precedence).
+            /// The variables only the HTTP server reads are ignored; an
+            /// error names the variable at fault.
+            #[classmethod]
+            #[pyo3(signature = (**settings))]
+            fn from_env<'py>(
+                cls: &Bound<'py, PyType>,
+                settings: Option<&Bound<'py, PyDict>>,
+            ) -> PyResult<Bound<'py, PyAny>> {
+                let kwargs = match settings {
+                    Some(settings) => settings.copy()?,
+                    None => PyDict::new(cls.py()),
+                };
+                kwargs.set_item(settings::FROM_ENV, true)?;
+                cls.call((), Some(&kwargs))
             }
 
             /// The names of the methods generated from the list of
@@ -603,6 +602,10 @@ macro_rules! service_classes {
 /// SQLAlchemy: `sqlite:///relative.db`, `sqlite:////absolute.db`,
 /// `sqlite://` for in-memory; sqlx's `sqlite://relative.db` works too.
 ///
+/// Every setting of the Rust servers is a keyword argument named after its
+/// `AGORA_*` variable in lower case (`redis_url`, `jwt_leeway`,
+/// `password_min_chars`, ...; `agora._agora._settings()` lists them), parsed
+/// by the servers' own rules; `from_env()` reads the variables themselves.
 /// `jwt_secret` (`str` or `bytes`, at least 32 bytes) signs access tokens;
 /// with `None` and SQLite a secret is generated once and kept in
 /// `<database>.jwt-secret` (mode 0600) so tokens survive restarts; with

@@ -25,7 +25,7 @@ def test_every_method_of_agora_has_an_async_twin() -> None:
     sync = {name for name in dir(agora.Agora) if not name.startswith("_")}
     asynchronous = {name for name in dir(agora.AsyncAgora) if not name.startswith("_")}
     assert sync == asynchronous
-    for name in sync - {"database_url", "access_token_ttl", "verify_token"}:
+    for name in sync - {"database_url", "access_token_ttl", "verify_token", "from_env"}:
         assert inspect.iscoroutinefunction(getattr(agora.AsyncAgora, name)), name
         assert getattr(agora.AsyncAgora, name).__doc__, name
 

@@ -166,6 +166,27 @@ def test_an_instance_created_after_the_fork_works_in_the_child(db_path: Path) ->
     assert app.login(email, PASSWORD).token_type == "bearer"
 
 
+def test_a_server_handle_is_refused_in_a_forked_child_and_the_parent_stops_it(db_path: Path) -> None:
+    server = agora.serve(port=0, database_url=sqlite_url(db_path), jwt_secret=SECRET)
+    try:
+
+        def child() -> Dict[str, Any]:
+            return {
+                "stop": refused(server.stop),
+                "wait": refused(server.wait),
+                "running": refused(lambda: server.running),
+                "exit": refused(lambda: server.__exit__(None, None, None)),
+            }
+
+        for report in in_child(child).values():
+            check_refusal(report, os.getpid())
+            assert "server" in report["message"]
+        assert server.running  # the child did not stop the parent's server
+    finally:
+        server.stop()
+    assert not server.running
+
+
 @pytest.mark.skipif(not POSTGRES_URL, reason="AGORA_TEST_POSTGRES_URL is not set")
 def test_postgres_parent_keeps_its_connections_after_a_refused_child() -> None:
     assert POSTGRES_URL

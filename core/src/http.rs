@@ -23,7 +23,7 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use serde::Serialize;
 use serde_json::json;
 
-use crate::domain::{Caller, ClientInfo, CommentId, PostId, UserId};
+use crate::domain::{Caller, ClientInfo, CommentId, PostId, TrustedProxy, UserId};
 use crate::error::{Error, Result};
 use crate::schema::{ListQuery, Message, parse_json, parse_login, parse_path_id};
 use crate::service::Agora;
@@ -386,6 +386,109 @@ pub const MAIL_ON_ITS_WAY: &str =
 /// The request headers CORS lets a browser send (lower-case).
 pub const CORS_ALLOWED_HEADERS: [&str; 2] = ["authorization", "content-type"];
 
+/// The header that carries a request's id (lower-case): kept from the
+/// request only as [`request_id`] allows, else generated, and returned on
+/// every response.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// The longest request id kept from a request, in bytes.
+pub const REQUEST_ID_MAX_LEN: usize = 128;
+
+/// The id of a request, from its `X-Request-Id` value (`incoming`, as
+/// received): that value when a trusted proxy is configured
+/// ([`TrustedProxy::header`] set: whoever may name the client's IP may name
+/// the request) and it is [`valid_request_id`]; else a new one
+/// ([`new_request_id`]). Without a trusted proxy an incoming id is ignored,
+/// so a client cannot make its requests' log lines pass for another's.
+///
+/// ```
+/// use agora_core::config::TrustedProxy;
+/// use agora_core::http::request_id;
+/// let proxy = TrustedProxy { header: Some("X-Forwarded-For".into()), hops: 1 };
+/// assert_eq!(request_id(&proxy, Some(b"abc-123")), "abc-123");
+/// assert_ne!(request_id(&TrustedProxy::default(), Some(b"abc-123")), "abc-123");
+/// assert_ne!(request_id(&proxy, Some(b"two words")), "two words");
+/// ```
+pub fn request_id(proxy: &TrustedProxy, incoming: Option<&[u8]>) -> String {
+    kept_request_id(proxy, incoming).map_or_else(new_request_id, str::to_owned)
+}
+
+/// The incoming request id that [`request_id`] keeps, if any: `incoming`
+/// when a trusted proxy is configured and it is [`valid_request_id`].
+pub fn kept_request_id<'a>(proxy: &TrustedProxy, incoming: Option<&'a [u8]>) -> Option<&'a str> {
+    incoming
+        .filter(|id| proxy.header.is_some() && valid_request_id(id))
+        .and_then(|id| std::str::from_utf8(id).ok())
+}
+
+/// Whether a request id may be kept as received: 1 to
+/// [`REQUEST_ID_MAX_LEN`] bytes, each visible ASCII (`!` to `~`): no
+/// spaces, control characters (a newline would forge log lines) or
+/// non-ASCII.
+pub fn valid_request_id(id: &[u8]) -> bool {
+    (1..=REQUEST_ID_MAX_LEN).contains(&id.len()) && id.iter().all(u8::is_ascii_graphic)
+}
+
+/// A new request id: a random (version 4) UUID, lower-case hyphenated.
+pub fn new_request_id() -> String {
+    let mut b = [0u8; 16];
+    // As `crypto::random_hex`: the OS RNG failing is unrecoverable.
+    #[allow(clippy::expect_used)]
+    getrandom::fill(&mut b).expect("the operating system's random number generator failed");
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &h[..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..]
+    )
+}
+
+/// The span of one request, that every log line of the request carries
+/// (target `agora::http`, level INFO): `request_id`, `http.request.method`,
+/// `url.path` (`path`, relative to where the API is mounted) and, when
+/// `path` is one of [`ENDPOINTS`], `http.route` (its template, e.g.
+/// `/posts/{id}`; else [`Agora::handle`] records it) and `otel.name`
+/// (`GET /posts/{id}`, else the method: the span's name when exported over
+/// OpenTelemetry); [`request_finished`] records `http.response.status_code`.
+/// Adapters run each request inside it.
+pub fn request_span(method: &str, path: &str, request_id: &str) -> tracing::Span {
+    let template = route(method, path).ok().map(|found| found.endpoint.path);
+    let name = match template {
+        Some(template) => format!("{method} {template}"),
+        None => method.to_owned(),
+    };
+    tracing::info_span!(
+        target: "agora::http",
+        "request",
+        request_id,
+        http.request.method = method,
+        url.path = path,
+        http.route = template,
+        http.response.status_code = tracing::field::Empty,
+        otel.name = name,
+        otel.kind = "server",
+    )
+}
+
+/// Records a request's status on its [`request_span`] (`span`) and logs
+/// one line for it (INFO, target `agora::http`): status and latency.
+pub fn request_finished(span: &tracing::Span, status: u16, latency: std::time::Duration) {
+    span.record("http.response.status_code", status);
+    span.in_scope(|| {
+        tracing::info!(
+            target: "agora::http",
+            status,
+            latency_ms = latency.as_secs_f64() * 1000.0,
+            "request finished"
+        );
+    });
+}
+
 /// A request matched to its endpoint.
 #[derive(Debug, Clone)]
 pub struct Route {
@@ -559,6 +662,9 @@ impl Agora {
     /// ([`Policy::refusal_headers`]).
     pub async fn handle(&self, route: &Route, request: Request<'_>) -> Response {
         let endpoint = route.endpoint;
+        // On the adapter's `request_span` (a no-op without it), when its
+        // path was not relative to the API's mount point.
+        tracing::Span::current().record("http.route", endpoint.path);
         match self.dispatch(route, request).await {
             Err(Failure { error, policy }) => {
                 let mut response = Response::error(&error);
@@ -796,6 +902,48 @@ fn swagger_ui(path: &str, file: &str) -> Result<Response> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn request_ids_are_kept_only_from_a_trusted_proxy_and_only_when_valid() {
+        let trusted = TrustedProxy {
+            header: Some("X-Real-IP".into()),
+            hops: 1,
+        };
+        let untrusted = TrustedProxy::default();
+        let longest = "a".repeat(REQUEST_ID_MAX_LEN);
+        for id in ["abc", "0f8c-ALL_visible.~!:/", longest.as_str()] {
+            assert_eq!(kept_request_id(&trusted, Some(id.as_bytes())), Some(id));
+            assert_eq!(request_id(&trusted, Some(id.as_bytes())), id);
+            assert_eq!(kept_request_id(&untrusted, Some(id.as_bytes())), None);
+        }
+        let too_long = "a".repeat(REQUEST_ID_MAX_LEN + 1);
+        let invalid: [&[u8]; 6] = [
+            b"",
+            b"with space",
+            b"line\nbreak",
+            b"\x7f",
+            "caf\u{e9}".as_bytes(),
+            too_long.as_bytes(),
+        ];
+        for id in invalid {
+            assert_eq!(kept_request_id(&trusted, Some(id)), None, "{id:?}");
+            assert_ne!(request_id(&trusted, Some(id)).as_bytes(), id);
+        }
+        assert_eq!(kept_request_id(&trusted, None), None);
+    }
+
+    #[test]
+    fn new_request_ids_are_random_v4_uuids() {
+        let (a, b) = (new_request_id(), new_request_id());
+        assert_ne!(a, b);
+        for id in [a, b] {
+            assert!(valid_request_id(id.as_bytes()));
+            let groups: Vec<usize> = id.split('-').map(str::len).collect();
+            assert_eq!(groups, [8, 4, 4, 4, 12], "{id}");
+            assert_eq!(&id[14..15], "4", "{id}");
+            assert!(matches!(&id[19..20], "8" | "9" | "a" | "b"), "{id}");
+        }
+    }
 
     fn op(method: &str, path: &str) -> Result<(Operation, Option<String>)> {
         route(method, path).map(|r| (r.endpoint.operation, r.params.first().cloned()))

@@ -360,6 +360,24 @@ pub trait Store:
     async fn ping(&self) -> StorageResult<()>;
     /// The backend's name, for logs (`sqlite`, `postgres`, `mysql`).
     fn backend(&self) -> &'static str;
+    /// Its connection pool's state now (for `agora_core::metrics`); `None`
+    /// (the default) for a store without a pool.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        None
+    }
+}
+
+/// A connection pool's state ([`Store::pool_status`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open, idle or in use.
+    pub size: u32,
+    /// Connections open and idle.
+    pub idle: u32,
+    /// The most connections the pool may open.
+    pub max: u32,
+    /// Calls waiting for a connection.
+    pub waiting: u32,
 }
 
 #[cfg(feature = "testing")]

@@ -391,6 +391,42 @@ impl std::fmt::Debug for Throttle {
     }
 }
 
+/// The store as [`Throttle`] uses it: every failed call is counted in the
+/// metrics ([`crate::metrics::THROTTLE_STORE_ERRORS`]).
+struct Counted(Arc<dyn ThrottleStore>);
+
+impl Counted {
+    fn counted<T>(operation: &'static str, result: StorageResult<T>) -> StorageResult<T> {
+        if result.is_err() {
+            crate::metrics::record_throttle_store_error(operation);
+        }
+        result
+    }
+}
+
+#[async_trait]
+impl ThrottleStore for Counted {
+    async fn reserve(&self, key: &str, rule: &Rule) -> StorageResult<Reservation> {
+        Self::counted("reserve", self.0.reserve(key, rule).await)
+    }
+
+    async fn release(&self, key: &str) -> StorageResult<()> {
+        Self::counted("release", self.0.release(key).await)
+    }
+
+    async fn reset(&self, key: &str) -> StorageResult<()> {
+        Self::counted("reset", self.0.reset(key).await)
+    }
+
+    async fn ping(&self) -> StorageResult<()> {
+        self.0.ping().await
+    }
+
+    fn dependency(&self) -> Option<&'static str> {
+        self.0.dependency()
+    }
+}
+
 /// IPv4 as is; IPv6 by its /64 network (one subscriber usually owns a /64).
 fn ip_key(ip: IpAddr) -> String {
     match ip.to_canonical() {
@@ -457,7 +493,10 @@ impl LoginAttempt {
 impl Throttle {
     /// Throttling with these settings and counters.
     pub fn new(config: ThrottleConfig, store: Arc<dyn ThrottleStore>) -> Self {
-        Throttle { store, config }
+        Throttle {
+            store: Arc::new(Counted(store)),
+            config,
+        }
     }
 
     /// The settings.
@@ -575,6 +614,42 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A throttling store that is always down (Redis unreachable).
+    struct Down;
+
+    #[async_trait]
+    impl ThrottleStore for Down {
+        async fn reserve(&self, _: &str, _: &Rule) -> StorageResult<Reservation> {
+            Err(crate::storage::StorageError::Unavailable("down".into()))
+        }
+        async fn release(&self, _: &str) -> StorageResult<()> {
+            Err(crate::storage::StorageError::Unavailable("down".into()))
+        }
+        async fn reset(&self, _: &str) -> StorageResult<()> {
+            Err(crate::storage::StorageError::Unavailable("down".into()))
+        }
+    }
+
+    #[test]
+    fn throttle_store_errors_are_counted_by_operation() {
+        let recorder = crate::metrics::recorder().unwrap();
+        let handle = recorder.handle();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let text = metrics::with_local_recorder(&recorder, || {
+            let throttle = Throttle::new(ThrottleConfig::default(), Arc::new(Down));
+            let ip = Some(IpAddr::from([192, 0, 2, 1]));
+            let login = runtime.block_on(throttle.begin_login("a@example.com", ip));
+            assert!(matches!(login, Err(Error::Unavailable(_))));
+            let registration = runtime.block_on(throttle.check_registration(ip));
+            assert!(matches!(registration, Err(Error::Unavailable(_))));
+            handle.render()
+        });
+        let line = r#"agora_throttle_store_errors_total{operation="reserve"} 2"#;
+        assert!(text.contains(line), "{text}");
+    }
 
     fn throttle(config: ThrottleConfig) -> Throttle {
         Throttle::new(config, Arc::new(MemoryThrottleStore::default()))

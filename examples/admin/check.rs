@@ -177,8 +177,13 @@ async fn database(config: &Config, timeout: Duration) -> Result<String, String> 
     state
         .compatible()
         .map_err(|e| format!("AGORA_DATABASE_URL: {url}: {e}"))?;
+    // AGORA_DB_SCHEMA: where Agora's tables are, apart from an app's.
+    let schema = match &config.server.pool.schema {
+        Some(schema) => format!(", schema {schema}"),
+        None => String::new(),
+    };
     let mut detail = format!(
-        "reachable ({url}; {} applied, {} pending",
+        "reachable ({url}{schema}; {} applied, {} pending",
         count(state.applied.len(), "migration"),
         state.pending.len()
     );

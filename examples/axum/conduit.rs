@@ -38,8 +38,16 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         agora_sqlx::redact_password(&config.server.database_url)
     );
-    // Served like the native API: body deadline, CORS, connection limits.
-    let app = agora_examples::conduit::router(agora);
-    agora_axum::serve_router(listener, app, &config, agora_examples::shutdown_signal()).await?;
+    // Served like the native API: body deadline, CORS, connection limits,
+    // `GET /metrics` (or metrics on AGORA_METRICS_BIND).
+    let app = agora_examples::conduit::router(agora.clone());
+    agora_axum::metrics::serve_with_metrics(
+        listener,
+        app,
+        &agora,
+        &config,
+        agora_examples::shutdown_signal,
+    )
+    .await?;
     Ok(())
 }

@@ -10,7 +10,8 @@
 //! `agora.db.jwt-secret`) in the working directory. Configure it with
 //! `AGORA_DATABASE_URL`, `AGORA_BIND`, `AGORA_JWT_SECRET`,
 //! `AGORA_ACCESS_TOKEN_TTL`, `AGORA_CORS_ORIGINS`, `AGORA_BODY_LIMIT`,
-//! `AGORA_DB_MAX_CONNECTIONS`, `AGORA_DB_ACQUIRE_TIMEOUT`, `AGORA_HASH_CONCURRENCY`;
+//! `AGORA_DB_MAX_CONNECTIONS`, `AGORA_DB_ACQUIRE_TIMEOUT`, `AGORA_HASH_CONCURRENCY`,
+//! `AGORA_METRICS_BIND` (Prometheus `GET /metrics` on its own address);
 //! log verbosity with `RUST_LOG` (default `info`). PostgreSQL or MySQL instead of SQLite
 //! (which several servers may share, so the secret is given, never generated):
 //!
@@ -45,6 +46,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
         listener.local_addr()?,
         agora_sqlx::redact_password(&config.server.database_url)
     );
-    agora_axum::serve(listener, agora, &config, agora_examples::shutdown_signal()).await?;
+    // Agora's API with `GET /metrics` (or metrics on AGORA_METRICS_BIND).
+    let app = agora_axum::router(agora.clone());
+    agora_axum::metrics::serve_with_metrics(
+        listener,
+        app,
+        &agora,
+        &config,
+        agora_examples::shutdown_signal,
+    )
+    .await?;
     Ok(())
 }

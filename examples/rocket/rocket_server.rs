@@ -37,7 +37,13 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
     config.ensure_jwt_secret()?;
     let agora = agora_sqlx::open(&config).await?;
     let database = agora_sqlx::redact_password(&config.server.database_url);
-    let rocket = agora_rocket::app(agora, &config)
+    // Agora's API with `GET /metrics` (or metrics on AGORA_METRICS_BIND).
+    let (rocket, metrics) = agora_rocket::metrics::instrument(
+        agora_rocket::app(agora.clone(), &config),
+        &agora,
+        &config,
+    )?;
+    let rocket = rocket
         .attach(AdHoc::on_liftoff("Agora address", |rocket| {
             Box::pin(async move {
                 let addr = SocketAddr::new(rocket.config().address, rocket.config().port);
@@ -50,7 +56,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error>> {
                 tracing::info!(target: "agora_examples", "shutting down: finishing requests in flight");
             })
         }));
-    if let Err(e) = rocket.launch().await {
+    if let Err(e) = agora_rocket::metrics::launch(rocket, metrics).await {
         // Displaying a rocket::Error marks it handled (it panics if dropped unseen).
         return Err(format!("rocket: {e}: {:?}", e.kind()).into());
     }

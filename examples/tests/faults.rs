@@ -126,6 +126,7 @@ async fn silent_database_cuts(backend: Backend, adapter: Adapter) {
         max_connections: 4,
         acquire_timeout: ACQUIRE,
         statement_timeout: STATEMENT,
+        ..PoolConfig::default()
     };
     let base = common::spawn(adapter, config).await;
     let http = client();
@@ -238,6 +239,7 @@ async fn health_names_the_database_when_cut(backend: Backend, adapter: Adapter) 
         max_connections: 4,
         acquire_timeout: ACQUIRE,
         statement_timeout: STATEMENT,
+        ..PoolConfig::default()
     };
     let base = common::spawn(adapter, config).await;
     let http = client();
@@ -357,6 +359,7 @@ async fn heavy_listings_leave_room_for_everyone_else(backend: Backend) {
         max_connections: 6,
         acquire_timeout: ACQUIRE,
         statement_timeout: Duration::from_secs(2),
+        ..PoolConfig::default()
     };
     let base = common::spawn_axum(config).await;
     let http = client();

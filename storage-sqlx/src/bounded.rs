@@ -2,6 +2,7 @@
 //! pool for the one call whose cost the caller chooses.
 
 use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agora_core::domain::{
@@ -10,8 +11,8 @@ use agora_core::domain::{
 };
 use agora_core::mail::MailKind;
 use agora_core::storage::{
-    AccountToken, AccountTokenStore, CommentStore, FollowStore, PostStore, SessionStore,
-    StorageError, StorageResult, Store, TokenIssue, UserStore, VoteStore,
+    AccountToken, AccountTokenStore, CommentStore, FollowStore, PoolStatus, PostStore,
+    SessionStore, StorageError, StorageResult, Store, TokenIssue, UserStore, VoteStore,
 };
 use agora_core::throttle::Limit;
 use async_trait::async_trait;
@@ -45,6 +46,8 @@ pub struct BoundedStore<S> {
     deadline: Duration,
     turn_wait: Duration,
     listings: Semaphore,
+    /// Calls running or waiting for a connection, for [`Store::pool_status`].
+    in_flight: AtomicUsize,
 }
 
 /// The deepest `skip` of a listing that needs no turn (without a search or feed):
@@ -70,6 +73,7 @@ impl<S> BoundedStore<S> {
             deadline: pool.call_deadline(),
             turn_wait: pool.acquire_timeout,
             listings: Semaphore::new(Self::listing_share(pool.max_connections)),
+            in_flight: AtomicUsize::new(0),
         }
     }
 
@@ -99,6 +103,7 @@ impl<S> BoundedStore<S> {
     }
 
     async fn bounded<T>(&self, call: impl Future<Output = StorageResult<T>>) -> StorageResult<T> {
+        let _in_flight = InFlight::enter(&self.in_flight);
         match tokio::time::timeout(self.deadline, call).await {
             Ok(result) => result,
             Err(_) => {
@@ -108,6 +113,22 @@ impl<S> BoundedStore<S> {
                 ))))
             }
         }
+    }
+}
+
+/// One call counted in [`BoundedStore`]'s calls in flight while it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl<'a> InFlight<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        InFlight(count)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -393,6 +414,16 @@ impl<S: Store> Store for BoundedStore<S> {
 
     fn backend(&self) -> &'static str {
         self.inner.backend()
+    }
+
+    /// The wrapped store's pool, with its waiting calls estimated: the
+    /// calls in flight beyond the connections in use.
+    fn pool_status(&self) -> Option<PoolStatus> {
+        let mut status = self.inner.pool_status()?;
+        let in_use = status.size.saturating_sub(status.idle);
+        let in_flight = u32::try_from(self.in_flight.load(Ordering::Relaxed)).unwrap_or(u32::MAX);
+        status.waiting = in_flight.saturating_sub(in_use);
+        Some(status)
     }
 }
 

@@ -220,7 +220,10 @@ pub(crate) fn map(err: sqlx::Error) -> StorageError {
                 sqlx::error::ErrorKind::ForeignKeyViolation => StorageError::MissingReference {
                     constraint: constraint(),
                 },
-                _ if is_transient(db.code().as_deref()) || is_mysql_timeout(db.as_ref()) => {
+                _ if is_transient(db.code().as_deref())
+                    || is_mysql_transient(db.as_ref())
+                    || is_sqlite_unavailable(db.as_ref()) =>
+                {
                     StorageError::Unavailable(Box::new(err))
                 }
                 _ => StorageError::Other(Box::new(err)),
@@ -271,9 +274,9 @@ fn constraint_from_message(message: &str) -> String {
 /// Errors that mean "try again later" rather than a bug: SQLite busy or
 /// locked past the busy timeout; PostgreSQL connection failures (class 08),
 /// a statement cancelled by `statement_timeout` (57014), admin shutdown
-/// (57P01..57P03) and too many connections (53300); MySQL "too many
-/// connections" (1040), lock wait timeout (1205) and a statement interrupted
-/// by MariaDB's `max_statement_time` (SQLSTATE 70100).
+/// (57P01..57P03) and too many connections (53300); a statement interrupted
+/// by MariaDB's `max_statement_time` (SQLSTATE 70100). MySQL errors that
+/// only their number tells apart are [`is_mysql_transient`]'s.
 fn is_transient(code: Option<&str>) -> bool {
     let Some(code) = code else { return false };
     code.starts_with("08")
@@ -288,10 +291,35 @@ fn is_transient(code: Option<&str>) -> bool {
                 | "57P02"
                 | "57P03"
                 | "53300"
-                | "1040"
-                | "1205"
                 | "70100"
         )
+}
+
+/// SQLite cannot reach its file after start-up: an I/O error (`SQLITE_IOERR`,
+/// 10, with any extended code: a failing or vanished disk, a network file
+/// system that went away) or a file it cannot open (`SQLITE_CANTOPEN`, 14:
+/// a deleted directory, no descriptors left). Both pass (503), unlike a bug.
+fn is_sqlite_unavailable(db: &dyn sqlx::error::DatabaseError) -> bool {
+    #[cfg(feature = "sqlite")]
+    {
+        db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some()
+            && db
+                .code()
+                .is_some_and(|code| sqlite_code_is_unavailable(&code))
+    }
+    #[cfg(not(feature = "sqlite"))]
+    {
+        let _ = db;
+        false
+    }
+}
+
+/// Whether SQLite's (extended) result code `code` is an I/O error or a
+/// file it cannot open: its primary code, the low byte, is 10 or 14.
+#[cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+fn sqlite_code_is_unavailable(code: &str) -> bool {
+    code.parse::<u32>()
+        .is_ok_and(|code| matches!(code & 0xff, 10 | 14))
 }
 
 /// A deadlock victim or serialization failure, which succeeds when run
@@ -307,13 +335,15 @@ pub(crate) fn is_retryable(err: &sqlx::Error) -> bool {
     )
 }
 
-/// MySQL 8's `max_execution_time` cancelled the statement (error 3024,
-/// SQLSTATE HY000, so only its number tells).
-fn is_mysql_timeout(db: &dyn sqlx::error::DatabaseError) -> bool {
+/// MySQL errors that mean "try again later" whose SQLSTATE (HY000, which
+/// sqlx reports as the code) does not tell: too many connections (1040), a
+/// lock wait timeout (1205), and MySQL 8's `max_execution_time` cancelling
+/// the statement (3024).
+fn is_mysql_transient(db: &dyn sqlx::error::DatabaseError) -> bool {
     #[cfg(feature = "mysql")]
     {
         db.try_downcast_ref::<sqlx::mysql::MySqlDatabaseError>()
-            .is_some_and(|e| e.number() == 3024)
+            .is_some_and(|e| matches!(e.number(), 1040 | 1205 | 3024))
     }
     #[cfg(not(feature = "mysql"))]
     {
@@ -325,6 +355,43 @@ fn is_mysql_timeout(db: &dyn sqlx::error::DatabaseError) -> bool {
 #[cfg(test)]
 mod tests {
     use super::constraint_from_message;
+
+    #[test]
+    fn sqlite_io_and_open_errors_are_unavailable_and_others_are_not() {
+        // IOERR, IOERR_READ, IOERR_SHORT_READ, IOERR_FSYNC; CANTOPEN, CANTOPEN_ISDIR.
+        for code in ["10", "266", "522", "1034", "14", "526"] {
+            assert!(super::sqlite_code_is_unavailable(code), "{code}");
+        }
+        // ERROR, READONLY, CORRUPT, CONSTRAINT_UNIQUE, a PostgreSQL SQLSTATE.
+        for code in ["1", "8", "11", "2067", "22012", "08006"] {
+            assert!(!super::sqlite_code_is_unavailable(code), "{code}");
+        }
+    }
+
+    #[cfg(feature = "sqlite")]
+    #[tokio::test]
+    async fn a_sqlite_file_that_cannot_be_opened_is_unavailable_not_a_failure() {
+        use sqlx::ConnectOptions as _;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let err = sqlx::sqlite::SqliteConnectOptions::new()
+            .filename(dir.path().join("gone/agora.db"))
+            .create_if_missing(false)
+            .connect()
+            .await
+            .expect_err("no such directory");
+        let code = match &err {
+            sqlx::Error::Database(db) => db.code().map(|c| c.into_owned()),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(code.as_deref(), Some("14"), "{err:?}");
+        assert!(
+            matches!(
+                super::map(err),
+                agora_core::storage::StorageError::Unavailable(_)
+            ),
+            "CANTOPEN maps to Unavailable"
+        );
+    }
 
     #[test]
     fn constraint_names_are_recovered_from_each_backends_messages() {

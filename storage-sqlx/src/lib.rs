@@ -433,7 +433,10 @@ fn mailer(config: &MailConfig) -> Result<Arc<dyn Mailer>, ConnectError> {
 /// [`migrate`] does, waiting for another instance's migration lock for the
 /// default `server.migration_lock_timeout`), and returns the store, for
 /// [`Agora::new`] or direct use ([`open`] does this and more from a whole
-/// configuration). A SQLite file is created when missing. The store is a
+/// configuration). With `pool.schema` set (`AGORA_DB_SCHEMA`), Agora's
+/// tables live in that PostgreSQL schema or MySQL database, created if
+/// missing, apart from an app's tables of the same names; SQLite refuses it
+/// (see the crate's README). A SQLite file is created when missing. The store is a
 /// [`BoundedStore`]: every call has a deadline, and listings keep to their
 /// share of the pool.
 pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Arc<dyn Store>, ConnectError> {

@@ -133,6 +133,7 @@ pub async fn migrate(config: &Config) -> Result<Migrated, ConnectError> {
     let backend = Backend::from_url(url)
         .ok_or_else(|| ConnectError::UnsupportedUrl(crate::redact_password(url)))?;
     let lock_timeout = server.migration_lock_timeout;
+    server.pool.validate_for(url)?;
     let migrated = match backend {
         #[cfg(feature = "sqlite")]
         Backend::Sqlite => {
@@ -147,7 +148,7 @@ pub async fn migrate(config: &Config) -> Result<Migrated, ConnectError> {
         #[cfg(feature = "postgres")]
         Backend::Postgres => {
             crate::boxed(async {
-                let options = crate::postgres::connect_options(url)?;
+                let options = crate::postgres::connect_options(url, &server.pool)?;
                 postgres(options, &server.pool, lock_timeout).await
             })
             .await
@@ -192,6 +193,7 @@ pub async fn inspect_schema(config: &Config) -> Result<SchemaState, ConnectError
     let pool = &server.pool;
     let backend = Backend::from_url(url)
         .ok_or_else(|| ConnectError::UnsupportedUrl(crate::redact_password(url)))?;
+    pool.validate_for(url)?;
     let inspected = match backend {
         #[cfg(feature = "sqlite")]
         Backend::Sqlite => {
@@ -227,6 +229,14 @@ pub async fn inspect_schema(config: &Config) -> Result<SchemaState, ConnectError
                 let mut conn =
                     crate::pool::migration_connection::<sqlx::MySql>(options, pool).await?;
                 crate::mysql::read_only_session(&mut conn, pool).await?;
+                if let Some(schema) = &pool.schema
+                    && !crate::mysql::enter_schema(&mut conn, schema, false).await?
+                {
+                    // Nothing of Agora's yet: the database is created on the first start.
+                    let migrator = sqlx::migrate!("./migrations/mysql");
+                    sqlx::Connection::close(conn).await?;
+                    return Ok(SchemaState::new(&migrator, Vec::new(), None));
+                }
                 let has_table = concat!(
                     "SELECT COUNT(*) FROM information_schema.tables ",
                     "WHERE table_schema = DATABASE() AND table_name = '_sqlx_migrations'"
@@ -315,23 +325,31 @@ pub(crate) async fn postgres(
 ) -> Result<Migrated, ConnectError> {
     use sqlx::Connection;
     let mut conn = crate::pool::migration_connection::<sqlx::Postgres>(options, pool).await?;
-    let migrated = postgres_on(&mut conn, lock_timeout).await;
+    let migrated = postgres_on(&mut conn, pool.schema.as_deref(), lock_timeout).await;
     let closed = conn.close().await;
     let migrated = migrated?;
     closed?;
     Ok(migrated)
 }
 
-/// [`postgres`], on `conn`.
+/// [`postgres`], on `conn`, in `schema` when set (created, under the lock,
+/// if missing).
 #[cfg(feature = "postgres")]
 async fn postgres_on(
     conn: &mut sqlx::PgConnection,
+    schema: Option<&str>,
     lock_timeout: Duration,
 ) -> Result<Migrated, ConnectError> {
     let database: String = sqlx::query_scalar("SELECT current_database()")
         .fetch_one(&mut *conn)
         .await?;
-    let key = lock_key(&database);
+    // sqlx's key without a schema; each schema its own, so that instances
+    // in different schemas of one database neither wait for each other nor
+    // share a lock, while those starting in the same one migrate one by one.
+    let key = match schema {
+        None => lock_key(&database),
+        Some(schema) => lock_key(&format!("{database}.{schema}")),
+    };
     let mut wait = LockWait::new(lock_timeout);
     while !sqlx::query_scalar::<_, bool>("SELECT pg_try_advisory_lock($1)")
         .bind(key)
@@ -341,8 +359,15 @@ async fn postgres_on(
         wait.pause().await?;
     }
     wait.acquired();
-    let migrator = tolerant(sqlx::migrate!("./migrations/postgres"));
-    let migrated = apply::<sqlx::Postgres>(conn, &migrator).await;
+    let migrated = async {
+        if let Some(schema) = schema {
+            crate::postgres::create_schema(conn, schema).await?;
+        }
+        crate::postgres::reach_trigrams(conn, schema.is_some()).await?;
+        let migrator = tolerant(sqlx::migrate!("./migrations/postgres"));
+        apply::<sqlx::Postgres>(conn, &migrator).await
+    }
+    .await;
     let unlocked = sqlx::query("SELECT pg_advisory_unlock($1)")
         .bind(key)
         .execute(&mut *conn)
@@ -363,22 +388,30 @@ pub(crate) async fn mysql(
 ) -> Result<Migrated, ConnectError> {
     use sqlx::Connection;
     let mut conn = crate::pool::migration_connection::<sqlx::MySql>(options, pool).await?;
-    let migrated = mysql_on(&mut conn, lock_timeout).await;
+    let migrated = mysql_on(&mut conn, pool.schema.as_deref(), lock_timeout).await;
     let closed = conn.close().await;
     let migrated = migrated?;
     closed?;
     Ok(migrated)
 }
 
-/// [`mysql`], on `conn`.
+/// [`mysql`], on `conn`, in the database `schema` when set (created, under
+/// the lock, if missing).
 #[cfg(feature = "mysql")]
 async fn mysql_on(
     conn: &mut sqlx::MySqlConnection,
+    schema: Option<&str>,
     lock_timeout: Duration,
 ) -> Result<Migrated, ConnectError> {
-    let database: Option<String> = sqlx::query_scalar("SELECT DATABASE()")
-        .fetch_one(&mut *conn)
-        .await?;
+    let database: Option<String> = match schema {
+        // The database the migrations run in, as `DATABASE()` names it there.
+        Some(schema) => Some(schema.to_owned()),
+        None => {
+            sqlx::query_scalar("SELECT DATABASE()")
+                .fetch_one(&mut *conn)
+                .await?
+        }
+    };
     let name = format!("{:x}", lock_key(database.as_deref().unwrap_or_default()));
     let mut wait = LockWait::new(lock_timeout);
     // 1 when taken, 0 when another session holds it.
@@ -391,8 +424,14 @@ async fn mysql_on(
         wait.pause().await?;
     }
     wait.acquired();
-    let migrator = tolerant(sqlx::migrate!("./migrations/mysql"));
-    let migrated = apply::<sqlx::MySql>(conn, &migrator).await;
+    let migrated = async {
+        if let Some(schema) = schema {
+            crate::mysql::enter_schema(conn, schema, true).await?;
+        }
+        let migrator = tolerant(sqlx::migrate!("./migrations/mysql"));
+        apply::<sqlx::MySql>(conn, &migrator).await
+    }
+    .await;
     let unlocked = sqlx::query("SELECT RELEASE_LOCK(?)")
         .bind(&name)
         .execute(&mut *conn)

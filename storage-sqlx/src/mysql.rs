@@ -20,7 +20,9 @@ pub struct MySqlStore {
 impl MySqlStore {
     /// Connects to `url` (`mysql://user:password@host:port/database`; the
     /// scheme `mariadb://` works too) and runs the migrations (see
-    /// [`crate::migrate`]).
+    /// [`crate::migrate`]). With `pool.schema` set, Agora's tables live in
+    /// the database of that name on the same server (created if missing,
+    /// `utf8mb4`), which every connection uses.
     pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
         Self::open(url, pool, crate::migrate::default_lock_timeout()).await
     }
@@ -32,8 +34,13 @@ impl MySqlStore {
         pool: &PoolConfig,
         lock_timeout: Duration,
     ) -> Result<Self, ConnectError> {
+        pool.validate_for(url)?;
         let options = connect_options(url)?;
         crate::migrate::mysql(options.clone(), pool, lock_timeout).await?;
+        let options = match &pool.schema {
+            Some(schema) => options.database(schema),
+            None => options,
+        };
         let (limit, idle) = (pool.statement_timeout, pool.session_idle_timeout());
         let pool = crate::pool::options(pool)
             .after_connect(move |conn, _| Box::pin(limit_session(conn, limit, idle)))
@@ -51,6 +58,42 @@ impl MySqlStore {
 /// The options every connection to `url` is opened with.
 pub(crate) fn connect_options(url: &str) -> Result<MySqlConnectOptions, sqlx::Error> {
     Ok(MySqlConnectOptions::from_str(url)?.charset("utf8mb4"))
+}
+
+/// Makes `schema` the database of the session on `conn` (`USE`), creating it
+/// first (`utf8mb4`, binary collation, as the tables are) when it is missing
+/// and `create` (checked first: `CREATE DATABASE IF NOT EXISTS` needs the
+/// right to create databases even when it exists); says whether it exists.
+/// Creating callers hold the schema's migration lock, so instances starting
+/// together do not race.
+pub(crate) async fn enter_schema(
+    conn: &mut MySqlConnection,
+    schema: &str,
+    create: bool,
+) -> Result<bool, sqlx::Error> {
+    let exists: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM information_schema.schemata WHERE schema_name = ?",
+    )
+    .bind(schema)
+    .fetch_one(&mut *conn)
+    .await?;
+    if exists == 0 {
+        if !create {
+            return Ok(false);
+        }
+        tracing::info!(schema, "creating the database");
+        // A plain lowercase name (`PoolConfig::validate_for`): no escaping needed.
+        let create = format!(
+            "CREATE DATABASE IF NOT EXISTS `{schema}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+        );
+        sqlx::raw_sql(AssertSqlSafe(create))
+            .execute(&mut *conn)
+            .await?;
+    }
+    sqlx::raw_sql(AssertSqlSafe(format!("USE `{schema}`")))
+        .execute(conn)
+        .await?;
+    Ok(true)
 }
 
 /// Makes the session of [`crate::inspect_schema`]'s connection read-only

@@ -32,6 +32,8 @@ impl SqliteStore {
         pool: &PoolConfig,
         lock_timeout: Duration,
     ) -> Result<(Self, Migrated), ConnectError> {
+        // No schemas: `pool.schema` is refused with the fix (a file of its own).
+        pool.validate_for(url)?;
         let busy = pool.acquire_timeout;
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)

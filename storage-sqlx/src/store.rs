@@ -508,6 +508,17 @@ macro_rules! impl_store {
                 fn backend(&self) -> &'static str {
                     SQL.backend
                 }
+
+                /// The pool's size and idle connections (sqlx does not
+                /// count its waiters: [`crate::BoundedStore`] estimates them).
+                fn pool_status(&self) -> Option<agora_core::storage::PoolStatus> {
+                    Some(agora_core::storage::PoolStatus {
+                        size: self.pool.size(),
+                        idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+                        max: self.pool.options().get_max_connections(),
+                        waiting: 0,
+                    })
+                }
             }
 
             /// Adds a post's tags (one statement per tag: at most ten).

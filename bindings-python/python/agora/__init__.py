@@ -34,6 +34,12 @@ and ``verify(token)`` prove an address.
 * :func:`hash_password`, :func:`verify_password` and :func:`needs_rehash`
   are the argon2id primitives alone.
 * :func:`serve` runs the Rust HTTP server in the background.
+* Settings: every ``AGORA_*`` variable of the Rust servers is a keyword
+  argument named in lower case without ``AGORA_`` (``redis_url``,
+  ``jwt_leeway``, ...); ``Agora.from_env()``, ``AsyncAgora.from_env()`` and
+  :func:`serve_from_env` read the variables themselves.
+* Log events of the Rust side (the audit log included) go to Python's
+  :mod:`logging`: logger ``agora`` and its children (``agora.audit``).
 """
 
 from ._agora import (
@@ -52,6 +58,7 @@ from ._agora import (
     hash_password,
     needs_rehash,
     serve,
+    serve_from_env,
     verify_password,
 )
 from ._async import Actor, AsyncAgora
@@ -104,5 +111,6 @@ __all__ = [
     "hash_password",
     "needs_rehash",
     "serve",
+    "serve_from_env",
     "verify_password",
 ]

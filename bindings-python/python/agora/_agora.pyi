@@ -1,6 +1,7 @@
 """Type stubs for the native module ``agora._agora`` (re-exported by ``agora``)."""
 
 from datetime import datetime, timedelta
+from os import PathLike
 from types import ModuleType, TracebackType
 from typing import (
     Any,
@@ -11,13 +12,14 @@ from typing import (
     Mapping,
     Optional,
     Sequence,
+    Tuple,
     Type,
     TypeVar,
     Union,
     final,
 )
 
-from typing_extensions import Self, disjoint_base
+from typing_extensions import Self, TypedDict, Unpack, disjoint_base
 
 from ._mail import Mail
 
@@ -28,7 +30,9 @@ _Viewer = Optional[_Actor]
 _AccessToken = Union[Token, str]
 _T = TypeVar("_T")
 _Coroutine = Coroutine[Any, Any, _T]
-_Seconds = Union[int, timedelta]
+#: A duration: seconds (``int`` or ``float``) or a ``timedelta``.
+_Seconds = Union[int, float, timedelta]
+_Path = Union[str, "PathLike[str]"]
 #: A ``mailer=`` callable: takes the mail, its return value is ignored (an
 #: awaitable is awaited); raising is a delivery failure.
 _Mailer = Callable[[Mail], object]
@@ -44,28 +48,93 @@ class _Result:
     def __eq__(self, value: object, /) -> bool: ...
     def __hash__(self) -> int: ...
 
+class _Settings(TypedDict, total=False):
+    """The keyword arguments of :class:`Agora` and :class:`AsyncAgora` (and
+    of :func:`serve`): one per ``AGORA_*`` variable of the Rust servers,
+    named in lower case without ``AGORA_`` (``agora._agora._settings()``
+    lists them), plus ``mail_templates`` and ``mailer``. ``None`` keeps the
+    default. Durations are seconds (``int`` or ``float``) or a
+    ``timedelta``."""
+
+    jwt_secret: Union[str, bytes, None]
+    jwt_algorithm: Optional[str]
+    jwt_private_key_file: Optional[_Path]
+    jwt_verify_key_files: Optional[Sequence[_Path]]
+    jwt_previous_secrets: Optional[Sequence[Union[str, bytes]]]
+    jwt_issuer: Optional[str]
+    jwt_audience: Optional[str]
+    jwt_leeway: Optional[_Seconds]
+    access_token_ttl: Optional[_Seconds]
+    refresh_token_ttl: Optional[_Seconds]
+    session_lifetime: Optional[_Seconds]
+    refresh_reuse_grace: Optional[_Seconds]
+    throttle: Optional[bool]
+    hide_emails: Optional[bool]
+    public_url: Optional[str]
+    smtp_url: Optional[str]
+    mail_from: Optional[str]
+    password_reset_ttl: Optional[_Seconds]
+    verify_token_ttl: Optional[_Seconds]
+    require_verified_email: Optional[bool]
+    trusted_proxy_header: Optional[str]
+    trusted_proxy_hops: Optional[int]
+    redis_url: Optional[str]
+    redis_prefix: Optional[str]
+    redis_timeout: Optional[_Seconds]
+    migration_lock_timeout: Optional[_Seconds]
+    db_max_connections: Optional[int]
+    db_acquire_timeout: Optional[_Seconds]
+    db_statement_timeout: Optional[_Seconds]
+    db_schema: Optional[str]
+    hash_concurrency: Optional[int]
+    password_min_chars: Optional[int]
+    password_max_chars: Optional[int]
+    password_blocklist: Optional[bool]
+    mail_templates: Optional[_MailTemplates]
+    mailer: Optional[_Mailer]
+
+class _EnvSettings(_Settings, total=False):
+    """The keyword arguments of ``Agora.from_env``: :class:`_Settings` and
+    ``database_url``."""
+
+    database_url: Optional[str]
+
+class _ServerSettings(_Settings, total=False):
+    """The keyword arguments of :func:`serve`: :class:`_Settings` and the
+    HTTP server's own."""
+
+    header_timeout: Optional[_Seconds]
+    body_timeout: Optional[_Seconds]
+    idle_timeout: Optional[_Seconds]
+    max_connections: Optional[int]
+    shutdown_timeout: Optional[_Seconds]
+    cors_origins: Optional[Sequence[str]]
+    body_limit: Optional[int]
+    metrics_bind: Optional[str]
+    pool_max_connections: Optional[int]
+    pool_acquire_timeout: Optional[_Seconds]
+    pool_statement_timeout: Optional[_Seconds]
+
+class _ServerEnvSettings(_ServerSettings, total=False):
+    """The keyword arguments of :func:`serve_from_env`."""
+
+    database_url: Optional[str]
+    bind: Optional[str]
+
 class _Service:
     """What :class:`Agora` and :class:`AsyncAgora` share besides the
     operations (a stub-only base)."""
 
     def __new__(
         cls,
-        database_url: str = "sqlite:///agora.db",
-        *,
-        jwt_secret: Union[str, bytes, None] = None,
-        access_token_ttl: Union[int, timedelta, None] = None,
-        refresh_reuse_grace: Union[int, timedelta, None] = None,
-        throttle: bool = True,
-        hide_emails: bool = False,
-        public_url: Optional[str] = None,
-        smtp_url: Optional[str] = None,
-        mail_from: Optional[str] = None,
-        password_reset_ttl: Union[int, timedelta, None] = None,
-        verify_token_ttl: Union[int, timedelta, None] = None,
-        require_verified_email: bool = False,
-        mail_templates: Optional[_MailTemplates] = None,
-        mailer: Optional[_Mailer] = None,
+        database_url: _Path = "sqlite:///agora.db",
+        **settings: Unpack[_Settings],
     ) -> Self: ...
+    @classmethod
+    def from_env(cls, **settings: Unpack[_EnvSettings]) -> Self:
+        """An instance configured by the ``AGORA_*`` environment variables,
+        as the Rust servers read them; keyword arguments take precedence.
+        Errors name the variable at fault."""
     @property
     def database_url(self) -> str:
         """The database URL in use (as sqlx reads it, password redacted)."""
@@ -670,52 +739,30 @@ class Server:
 def serve(
     host: str = "127.0.0.1",
     port: int = 8000,
-    database_url: str = "sqlite:///agora.db",
-    *,
-    jwt_secret: Union[str, bytes, None] = None,
-    access_token_ttl: Union[int, timedelta, None] = None,
-    refresh_reuse_grace: Union[int, timedelta, None] = None,
-    throttle: bool = True,
-    hide_emails: bool = False,
-    body_limit: int = ...,
-    cors_origins: Sequence[str] = ...,
-    redis_url: Optional[str] = ...,
-    redis_prefix: str = ...,
-    redis_timeout: _Seconds = ...,
-    header_timeout: _Seconds = ...,
-    body_timeout: _Seconds = ...,
-    idle_timeout: _Seconds = ...,
-    max_connections: int = ...,
-    shutdown_timeout: _Seconds = ...,
-    pool_max_connections: int = ...,
-    pool_acquire_timeout: _Seconds = ...,
-    pool_statement_timeout: _Seconds = ...,
-    trusted_proxy_header: Optional[str] = ...,
-    trusted_proxy_hops: int = ...,
-    public_url: Optional[str] = ...,
-    smtp_url: Optional[str] = ...,
-    mail_from: Optional[str] = ...,
-    password_reset_ttl: Union[int, timedelta, None] = ...,
-    verify_token_ttl: Union[int, timedelta, None] = ...,
-    require_verified_email: bool = ...,
-    mail_templates: Optional[_MailTemplates] = ...,
-    mailer: Optional[_Mailer] = ...,
+    database_url: _Path = "sqlite:///agora.db",
+    **settings: Unpack[_ServerSettings],
 ) -> Server:
     """Starts Agora's HTTP API (the Rust axum server) in the background and
     returns at once; ``port=0`` picks a free port (see ``Server.url``).
 
-    The database, token, ``throttle`` and ``hide_emails`` arguments are those
-    of :class:`Agora`; the others are the server's settings, each defaulting
-    to Agora's server default: ``body_limit`` (bytes, 64 KiB), ``cors_origins``
-    (none: CORS off), ``redis_url``/``redis_prefix``/``redis_timeout``
-    (throttling counters in Redis), the HTTP ``header_timeout``,
-    ``body_timeout`` and ``idle_timeout``, ``max_connections``,
-    ``shutdown_timeout`` (for requests in flight at ``stop()``), the database
-    pool's ``pool_max_connections``, ``pool_acquire_timeout`` and
-    ``pool_statement_timeout``, and ``trusted_proxy_header``/
-    ``trusted_proxy_hops`` (the reverse proxy that names the client's IP),
-    and the account mail settings and ``mailer`` of :class:`Agora`.
-    Durations are seconds or a ``timedelta``."""
+    The settings are those of :class:`Agora` and the server's own, each
+    defaulting to the servers' default: ``body_limit`` (bytes, 64 KiB),
+    ``cors_origins`` (none: CORS off), the HTTP ``header_timeout``,
+    ``body_timeout`` and ``idle_timeout``, ``max_connections`` and
+    ``shutdown_timeout`` (for requests in flight at ``stop()``).
+    ``pool_max_connections``, ``pool_acquire_timeout`` and
+    ``pool_statement_timeout`` are older names of ``db_max_connections``,
+    ``db_acquire_timeout`` and ``db_statement_timeout``."""
+
+def serve_from_env(**settings: Unpack[_ServerEnvSettings]) -> Server:
+    """Starts the HTTP server configured by the ``AGORA_*`` environment
+    variables exactly as the Rust servers read them (``AGORA_BIND`` is the
+    address); keyword arguments take precedence."""
+
+def _settings() -> List[Tuple[str, str, str, bool]]:
+    """Every setting: ``(argument, variable, field, taken by Agora)``, one
+    per ``AGORA_*`` variable of the servers (``False``: :func:`serve`
+    only)."""
 
 def hash_password(password: str) -> str:
     """Hashes ``password`` with argon2id (m=19456 KiB, t=2, p=1) and a fresh

@@ -15,6 +15,7 @@ use crate::crypto::keys::PemKey;
 pub const VARIABLES: &[(&str, &str)] = &[
     ("AGORA_DATABASE_URL", "server.database_url"),
     ("AGORA_BIND", "server.bind"),
+    ("AGORA_METRICS_BIND", "server.metrics_bind"),
     ("AGORA_JWT_SECRET", "tokens.secret"),
     ("AGORA_JWT_ALGORITHM", "tokens.algorithm"),
     ("AGORA_JWT_PRIVATE_KEY_FILE", "tokens.private_key"),
@@ -60,6 +61,7 @@ pub const VARIABLES: &[(&str, &str)] = &[
         "AGORA_DB_STATEMENT_TIMEOUT",
         "server.pool.statement_timeout",
     ),
+    ("AGORA_DB_SCHEMA", "server.pool.schema"),
     ("AGORA_HASH_CONCURRENCY", "hashing.concurrency"),
     ("AGORA_PASSWORD_MIN_CHARS", "passwords.min_chars"),
     ("AGORA_PASSWORD_MAX_CHARS", "passwords.max_chars"),
@@ -118,7 +120,6 @@ impl<L: Fn(&str) -> Option<String>> Vars<L> {
         for (var, field) in [
             ("AGORA_REFRESH_TOKEN_TTL", &mut sessions.refresh_ttl),
             ("AGORA_SESSION_LIFETIME", &mut sessions.lifetime),
-            ("AGORA_REFRESH_REUSE_GRACE", &mut sessions.reuse_grace),
         ] {
             self.set(
                 field,
@@ -127,6 +128,12 @@ impl<L: Fn(&str) -> Option<String>> Vars<L> {
                 "a positive duration like 30d, 12h or 10s",
             )?;
         }
+        self.set(
+            &mut sessions.reuse_grace,
+            "AGORA_REFRESH_REUSE_GRACE",
+            duration_or_zero,
+            "a duration like 10s or 500ms, or 0",
+        )?;
         self.mail(&mut c)?;
         for (var, field) in [
             ("AGORA_THROTTLE", &mut c.throttle.enabled),
@@ -187,6 +194,15 @@ impl<L: Fn(&str) -> Option<String>> Vars<L> {
                     format!("{bind:?} is not an address like 127.0.0.1:8000 ({e})"),
                 )
             })?;
+        }
+        server.pool.schema = self.get("AGORA_DB_SCHEMA");
+        if let Some(bind) = self.get("AGORA_METRICS_BIND") {
+            server.metrics_bind = Some(bind.parse().map_err(|e| {
+                ConfigError::invalid(
+                    "AGORA_METRICS_BIND",
+                    format!("{bind:?} is not an address like 127.0.0.1:9000 ({e})"),
+                )
+            })?);
         }
         server.redis.url = self.get("AGORA_REDIS_URL");
         if let Some(prefix) = self.get("AGORA_REDIS_PREFIX") {
@@ -355,17 +371,15 @@ impl<L: Fn(&str) -> Option<String>> Vars<L> {
         self.set(
             &mut tokens.leeway,
             "AGORA_JWT_LEEWAY",
-            |v| match v {
-                "0" | "0s" => Some(Duration::ZERO),
-                _ => duration(v),
-            },
+            duration_or_zero,
             "a number of seconds from 0 to 60",
         )?;
         self.set(
             &mut tokens.access_ttl,
             "AGORA_ACCESS_TOKEN_TTL",
-            duration,
-            "a positive duration like 1800, 30m or 1h",
+            // Tokens count time in whole seconds.
+            |v| duration(v).filter(|ttl| ttl.as_secs() >= 1),
+            "a duration of at least one second like 1800, 30m or 1h",
         )
     }
 }
@@ -395,6 +409,14 @@ pub fn duration(text: &str) -> Option<Duration> {
     Some(Duration::from_secs(secs))
 }
 
+/// A [`duration`], or zero (`0`, `0s`, `0ms`).
+pub fn duration_or_zero(text: &str) -> Option<Duration> {
+    match text {
+        "0" | "0s" | "0ms" => Some(Duration::ZERO),
+        _ => duration(text),
+    }
+}
+
 /// `on`, `true` or `1`; `off`, `false` or `0` (any case).
 pub fn switch(text: &str) -> Option<bool> {
     match text.to_ascii_lowercase().as_str() {
@@ -407,4 +429,50 @@ pub fn switch(text: &str) -> Option<bool> {
 /// A positive whole number (of an unsigned type: `-5` does not parse).
 pub fn positive<T: FromStr + Default + PartialEq>(text: &str) -> Option<T> {
     text.parse().ok().filter(|n| *n != T::default())
+}
+
+/// What a variable holds, for front ends that take typed values rather
+/// than text (the Python binding's keyword arguments): how to write a
+/// value as the variable's text, which [`Config::from_lookup`](super::Config::from_lookup) then parses as usual.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Text: a URL, a name, a path, an address.
+    Text,
+    /// A secret (text; a front end may also take bytes).
+    Secret,
+    /// `on` or `off`.
+    Switch,
+    /// A whole number.
+    Number,
+    /// A duration: whole seconds, or with a unit (`500ms`, `30m`).
+    Duration,
+    /// A comma-separated list.
+    List,
+}
+
+/// The [`Kind`] of `variable`; [`Kind::Text`] for every variable not
+/// listed here (so a new text variable needs no entry).
+pub fn kind(variable: &str) -> Kind {
+    match variable {
+        "AGORA_JWT_SECRET" => Kind::Secret,
+        "AGORA_JWT_VERIFY_KEY_FILES" | "AGORA_JWT_PREVIOUS_SECRETS" | "AGORA_CORS_ORIGINS" => {
+            Kind::List
+        }
+        "AGORA_THROTTLE"
+        | "AGORA_HIDE_EMAILS"
+        | "AGORA_REQUIRE_VERIFIED_EMAIL"
+        | "AGORA_PASSWORD_BLOCKLIST" => Kind::Switch,
+        "AGORA_TRUSTED_PROXY_HOPS"
+        | "AGORA_MAX_CONNECTIONS"
+        | "AGORA_BODY_LIMIT"
+        | "AGORA_DB_MAX_CONNECTIONS"
+        | "AGORA_HASH_CONCURRENCY"
+        | "AGORA_PASSWORD_MIN_CHARS"
+        | "AGORA_PASSWORD_MAX_CHARS" => Kind::Number,
+        "AGORA_JWT_LEEWAY" | "AGORA_SESSION_LIFETIME" | "AGORA_REFRESH_REUSE_GRACE" => {
+            Kind::Duration
+        }
+        other if other.ends_with("_TTL") || other.ends_with("_TIMEOUT") => Kind::Duration,
+        _ => Kind::Text,
+    }
 }

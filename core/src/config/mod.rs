@@ -70,7 +70,8 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
-    /// Like [`Config::from_env`], reading variables through `lookup` (for tests).
+    /// Like [`Config::from_env`], reading variables through `lookup` (tests,
+    /// and front ends that take settings another way, such as Python keywords).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         env::read(lookup)
     }

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::setting::ConfigError;
+use crate::setting::{ConfigError, Reason};
 
 /// The settings of a server running Agora: where its database and Redis
 /// are and how it uses them (read by `agora_sqlx::open`), where it listens
@@ -23,6 +23,11 @@ pub struct ServerConfig {
     pub redis: RedisConfig,
     /// Where the example servers listen, `127.0.0.1:8000` by default.
     pub bind: SocketAddr,
+    /// Where the example servers answer `GET /metrics` (Prometheus) on an
+    /// address of their own; `None` (the default) serves it on
+    /// [`ServerConfig::bind`] with the API. When set, the main address
+    /// answers `/metrics` with 404.
+    pub metrics_bind: Option<SocketAddr>,
     /// Allowed CORS origins; empty (the default) disables CORS. `*` is refused.
     pub cors_origins: Vec<String>,
     /// The largest request body in bytes, 64 KiB by default (larger: 413).
@@ -61,6 +66,7 @@ impl Default for ServerConfig {
             pool: PoolConfig::default(),
             redis: RedisConfig::default(),
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            metrics_bind: None,
             cors_origins: Vec::new(),
             body_limit: 64 * 1024,
             header_timeout: Duration::from_secs(10),
@@ -74,8 +80,18 @@ impl Default for ServerConfig {
 }
 
 impl ServerConfig {
-    /// Refuses a wildcard CORS origin.
+    /// Refuses a wildcard CORS origin, and a database schema that is not a
+    /// plain name or is set for SQLite ([`PoolConfig::validate_for`]), and a
+    /// metrics address that is the API's own.
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.metrics_bind == Some(self.bind) && self.bind.port() != 0 {
+            return Err(ConfigError::invalid(
+                "server.metrics_bind",
+                "is the API's own address (server.bind): pick another port, or unset it \
+                 to serve /metrics with the API",
+            ));
+        }
+        self.pool.validate_for(&self.database_url)?;
         if self.cors_origins.iter().any(|o| o == "*") {
             return Err(ConfigError::invalid(
                 "server.cors_origins",
@@ -103,6 +119,16 @@ pub struct PoolConfig {
     /// connection closed, so a database host that goes silent cannot hold
     /// requests or connections.
     pub statement_timeout: Duration,
+    /// Where Agora's tables live, apart from an app's own tables of the same
+    /// names (`users`, `posts`, ...) in the same database; `None` (the
+    /// default) uses the database as the URL gives it. On PostgreSQL a
+    /// schema of the URL's database (created if missing; every connection's
+    /// `search_path`); on MySQL/MariaDB a database beside the URL's
+    /// (created if missing, `utf8mb4`). SQLite has no schemas: give Agora a
+    /// database file of its own instead (setting it there is refused).
+    /// Lowercase ASCII letters, digits and `_`, starting with a letter or
+    /// `_`, at most 63 characters (PostgreSQL's limit).
+    pub schema: Option<String>,
 }
 
 impl Default for PoolConfig {
@@ -111,9 +137,17 @@ impl Default for PoolConfig {
             max_connections: 10,
             acquire_timeout: Duration::from_secs(3),
             statement_timeout: Duration::from_secs(5),
+            schema: None,
         }
     }
 }
+
+/// The longest [`PoolConfig::schema`]: PostgreSQL's identifier limit (MySQL's
+/// is 64).
+const MAX_SCHEMA_LEN: usize = 63;
+
+/// Schema names refused because the databases keep them for themselves.
+const SYSTEM_SCHEMAS: &[&str] = &["information_schema", "performance_schema", "mysql", "sys"];
 
 impl PoolConfig {
     /// The longest a storage call may take before it is given up: waiting
@@ -131,6 +165,52 @@ impl PoolConfig {
     /// replaced on their next use.
     pub fn session_idle_timeout(&self) -> Duration {
         self.call_deadline().saturating_mul(2)
+    }
+
+    /// Refuses (naming `server.pool.schema`) a [`schema`](Self::schema)
+    /// that is not a plain name (lowercase ASCII letters, digits and `_`,
+    /// starting with a letter or `_`, at most 63 characters; not a system schema: `pg_*`, `information_schema`,
+    /// `mysql`, `performance_schema`, `sys`), or that is set for the SQLite
+    /// database at `database_url`, which has no schemas.
+    pub fn validate_for(&self, database_url: &str) -> Result<(), ConfigError> {
+        let Some(name) = &self.schema else {
+            return Ok(());
+        };
+        let invalid = |reason: Reason| Err(ConfigError::invalid("server.pool.schema", reason));
+        let plain = name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            && name
+                .bytes()
+                .next()
+                .is_some_and(|b| b.is_ascii_lowercase() || b == b'_');
+        if !plain || name.len() > MAX_SCHEMA_LEN {
+            return invalid(Reason::from(format!(
+                "{name:?} is not a schema name: use 1 to {MAX_SCHEMA_LEN} lowercase ASCII \
+                 letters, digits and `_`, starting with a letter or `_` (e.g. agora)"
+            )));
+        }
+        if name.starts_with("pg_") || SYSTEM_SCHEMAS.contains(&name.as_str()) {
+            return invalid(Reason::from(format!(
+                "{name:?} is a database's own schema: pick another name (e.g. agora)"
+            )));
+        }
+        let scheme = database_url.split(':').next().unwrap_or_default();
+        if scheme.eq_ignore_ascii_case("sqlite") {
+            return invalid(
+                Reason::from(
+                    "SQLite has no schemas: unset it and give Agora a database file of its \
+                     own instead (",
+                )
+                .setting("server.database_url")
+                .then(
+                    ", e.g. sqlite://agora.db beside the app's file); SQLite resolves unqualified \
+                     table names in the main file first, so an attached one cannot keep \
+                     Agora's tables apart",
+                ),
+            );
+        }
+        Ok(())
     }
 }
 
@@ -158,5 +238,96 @@ impl Default for RedisConfig {
             prefix: "agora:throttle:".to_owned(),
             timeout: Duration::from_millis(500),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::PoolConfig;
+
+    fn schema(name: &str, url: &str) -> Result<(), String> {
+        let pool = PoolConfig {
+            schema: Some(name.to_owned()),
+            ..PoolConfig::default()
+        };
+        pool.validate_for(url).map_err(|e| e.to_string())
+    }
+
+    const PG: &str = "postgres://app@db/app";
+
+    #[test]
+    fn plain_schema_names_are_accepted() {
+        for name in ["agora", "_agora", "agora_2", &"a".repeat(63)] {
+            assert_eq!(schema(name, PG), Ok(()), "{name}");
+            assert_eq!(schema(name, "mysql://root@db/app"), Ok(()), "{name}");
+        }
+        assert!(PoolConfig::default().validate_for("sqlite://a.db").is_ok());
+    }
+
+    #[test]
+    fn unusable_schema_names_are_refused_naming_the_setting() {
+        for name in [
+            "",
+            "Agora",
+            "2agora",
+            "ago-ra",
+            "ago ra",
+            "agora\"; DROP TABLE users; --",
+            "agorä",
+            &"a".repeat(64),
+        ] {
+            let err = schema(name, PG).expect_err(name);
+            assert!(err.starts_with("server.pool.schema: "), "{err}");
+            assert!(err.contains("lowercase ASCII letters"), "{err}");
+        }
+        for name in [
+            "pg_catalog",
+            "pg_agora",
+            "information_schema",
+            "mysql",
+            "sys",
+        ] {
+            let err = schema(name, PG).expect_err(name);
+            assert!(err.contains("a database's own schema"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_schema_on_sqlite_is_refused_with_the_fix() {
+        let err = schema("agora", "sqlite://app.db").expect_err("refused");
+        assert!(
+            err.starts_with("server.pool.schema: SQLite has no schemas"),
+            "{err}"
+        );
+        assert!(err.contains("server.database_url"), "{err}");
+    }
+
+    #[test]
+    fn the_schema_is_read_from_agora_db_schema() {
+        let read = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            crate::config::env::read(move |name| {
+                vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone())
+            })
+        };
+        let pg = ("AGORA_DATABASE_URL", PG);
+        let config = read(&[pg, ("AGORA_DB_SCHEMA", " agora ")]).expect("read");
+        assert_eq!(config.server.pool.schema.as_deref(), Some("agora"));
+        assert_eq!(read(&[pg]).expect("read").server.pool.schema, None);
+        let err = read(&[pg, ("AGORA_DB_SCHEMA", "My-App")])
+            .expect_err("refused")
+            .to_string();
+        assert!(err.starts_with("AGORA_DB_SCHEMA: "), "{err}");
+        let err = read(&[("AGORA_DB_SCHEMA", "agora")])
+            .expect_err("refused on the default SQLite file")
+            .to_string();
+        assert!(
+            err.starts_with("AGORA_DB_SCHEMA: SQLite has no schemas")
+                && err.contains("AGORA_DATABASE_URL"),
+            "{err}"
+        );
     }
 }

@@ -840,3 +840,37 @@ fn mail_settings_are_read_with_durations_and_checked_together() {
         assert!(err.contains(variable), "{vars:?}: {err}");
     }
 }
+
+#[test]
+fn the_refresh_reuse_grace_may_be_zero_and_other_lifetimes_may_not() {
+    let grace = |v| from(&[("AGORA_REFRESH_REUSE_GRACE", v)]).map(|c| c.sessions.reuse_grace);
+    assert_eq!(grace("0").unwrap(), Duration::ZERO);
+    assert_eq!(grace("250ms").unwrap(), Duration::from_millis(250));
+    assert!(grace("-1").is_err());
+    assert!(from(&[("AGORA_REFRESH_TOKEN_TTL", "0")]).is_err());
+}
+
+#[test]
+fn every_variable_takes_a_value_of_the_kind_front_ends_are_told() {
+    use env::{Kind, VARIABLES, kind};
+    for (var, _) in VARIABLES {
+        let (good, bad) = match kind(var) {
+            Kind::Switch => ("off", "sometimes"),
+            Kind::Number if *var == "AGORA_TRUSTED_PROXY_HOPS" => ("1", "one"),
+            Kind::Number => ("12", "twelve"),
+            Kind::Duration => ("5", "soon"),
+            Kind::List | Kind::Text | Kind::Secret => continue,
+        };
+        let with = |value| {
+            let mut vars = vec![(*var, value)];
+            if *var == "AGORA_TRUSTED_PROXY_HOPS" {
+                vars.push(("AGORA_TRUSTED_PROXY_HEADER", "X-Real-IP"));
+            }
+            from(&vars)
+        };
+        assert!(with(good).is_ok(), "{var}={good}: {:?}", with(good).err());
+        let refused = with(bad).expect_err(var).to_string();
+        assert!(refused.starts_with(var), "{var}={bad}: {refused}");
+    }
+    assert_eq!(kind("AGORA_SOME_NEW_NAME"), Kind::Text);
+}

@@ -156,7 +156,7 @@ impl PasswordHasher {
     /// Hashes a password with a fresh random salt.
     pub async fn hash(&self, password: &Password) -> Result<String> {
         let password = password.clone();
-        self.run(move |inner| inner.hash_sync(password.expose()))
+        self.run("hash", move |inner| inner.hash_sync(password.expose()))
             .await
     }
 
@@ -169,8 +169,10 @@ impl PasswordHasher {
         match stored {
             Some(stored) => {
                 let stored = stored.to_owned();
-                self.run(move |inner| Ok(inner.verify_sync(&password, &stored)))
-                    .await
+                self.run("verify", move |inner| {
+                    Ok(inner.verify_sync(&password, &stored))
+                })
+                .await
             }
             None => {
                 let dummy = self
@@ -182,8 +184,10 @@ impl PasswordHasher {
                     })
                     .await?
                     .clone();
-                self.run(move |inner| Ok(inner.verify_sync(&password, &dummy)))
-                    .await?;
+                self.run("verify", move |inner| {
+                    Ok(inner.verify_sync(&password, &dummy))
+                })
+                .await?;
                 Ok(Verification {
                     valid: false,
                     needs_rehash: false,
@@ -198,18 +202,25 @@ impl PasswordHasher {
         self.inner.needs_rehash(stored)
     }
 
-    /// Runs `work` on the hashing pool (queued FIFO behind earlier work) and
-    /// waits for it without blocking the async runtime.
-    async fn run<T, F>(&self, work: F) -> Result<T>
+    /// Runs `work` (an `operation`: `"hash"` or `"verify"`) on the hashing
+    /// pool (queued FIFO behind earlier work) and waits for it without
+    /// blocking the async runtime. Its wait counts in the queue-length
+    /// metric and its run time in the hash-time one.
+    async fn run<T, F>(&self, operation: &'static str, work: F) -> Result<T>
     where
         T: Send + 'static,
         F: FnOnce(&Inner) -> Result<T> + Send + 'static,
     {
         let (done, result) = oneshot::channel();
         let inner = Arc::clone(&self.inner);
+        let queued = crate::metrics::hash_queued();
         self.inner.pool.spawn(move || {
+            drop(queued);
+            let started = std::time::Instant::now();
+            let outcome = work(&inner);
+            crate::metrics::record_hash_time(operation, started.elapsed());
             // The caller may have gone away (request cancelled): nothing to tell.
-            let _ = done.send(work(&inner));
+            let _ = done.send(outcome);
         });
         result
             .await
@@ -381,7 +392,7 @@ mod tests {
         let h = hasher();
         let caller = std::thread::current().id();
         let worker = h
-            .run(|_| {
+            .run("hash", |_| {
                 Ok((
                     std::thread::current().id(),
                     std::thread::current().name().map(str::to_owned),
@@ -403,7 +414,7 @@ mod tests {
             after_name.split(' ').nth(16).unwrap().parse().unwrap()
         }
         let here = nice();
-        let there = hasher().run(|_| Ok(nice())).await.unwrap();
+        let there = hasher().run("hash", |_| Ok(nice())).await.unwrap();
         assert!(
             there > here,
             "hashing thread nice {there}, caller nice {here}"

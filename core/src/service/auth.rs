@@ -41,12 +41,23 @@ impl Agora {
             Some(email) => email.as_str().to_owned(),
             None => request.email.trim().to_lowercase(),
         };
-        let attempt = self
+        let result = match self
             .inner
             .throttle
             .reserve_login(&account_key, client.ip)
-            .await?;
-        Ok(self.check_login(attempt, email, &password, client).await?)
+            .await
+        {
+            Ok(attempt) => self
+                .check_login(attempt, email, &password, client)
+                .await
+                .map_err(Failure::from),
+            Err(refused) => Err(refused),
+        };
+        let error = result.as_ref().err().map(|f| &f.error);
+        if let Some(outcome) = crate::metrics::LoginOutcome::of(error) {
+            crate::metrics::record_login(outcome);
+        }
+        result
     }
 
     /// The rest of a login whose attempt is reserved: the password check,

@@ -219,4 +219,10 @@ impl Agora {
     pub fn backend(&self) -> &'static str {
         self.inner.store.backend()
     }
+
+    /// The database connection pool's state now, when the store has a
+    /// pool (sampled by `agora_core::metrics::Exporter::render`).
+    pub fn pool_status(&self) -> Option<crate::storage::PoolStatus> {
+        self.inner.store.pool_status()
+    }
 }

@@ -18,8 +18,9 @@ impl Agora {
             .await
         {
             Ok(post) => Ok(post),
-            // The owner was deleted while the request was in flight.
-            Err(StorageError::MissingReference { .. }) => Err(Error::Unauthorized),
+            // The owner was deleted while the request was in flight: their
+            // token is refused, as by every protected route.
+            Err(StorageError::MissingReference { .. }) => Err(Error::InvalidToken),
             Err(e) => Err(e.into()),
         }
     }

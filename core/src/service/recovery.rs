@@ -86,6 +86,7 @@ impl Agora {
             // Said at the 1st, 2nd, 4th, 8th... drop: a flood of requests
             // does not become a flood of log lines.
             let dropped = inner.dropped_mails.fetch_add(1, Ordering::Relaxed) + 1;
+            crate::metrics::record_mail(kind, crate::metrics::MailOutcome::Dropped);
             if dropped.is_power_of_two() {
                 tracing::warn!(target: "agora::mail", kind = kind.as_str(), dropped,
                     "too many mails queued ({MAX_PENDING_MAILS}): mails are dropped");
@@ -136,7 +137,10 @@ impl Agora {
                     .info();
                 return;
             }
-            None => return,
+            None => {
+                crate::metrics::record_mail(kind, crate::metrics::MailOutcome::Failed);
+                return;
+            }
         };
         let Some(link) = config.link(kind, &token) else {
             return;
@@ -159,6 +163,11 @@ impl Agora {
                 }
             })
             .await;
+        let outcome = match sent {
+            Some(()) => crate::metrics::MailOutcome::Sent,
+            None => crate::metrics::MailOutcome::Failed,
+        };
+        crate::metrics::record_mail(kind, outcome);
         if sent.is_some() {
             Audit::new("mail_sent")
                 .kind(kind.as_str())

@@ -16,8 +16,9 @@ impl Agora {
         let change = request.into_change()?;
         match self.inner.store.update_profile(caller.id(), &change).await {
             Ok(Some(user)) => Ok(user),
-            // Deleted while the request was in flight.
-            Ok(None) => Err(Error::Unauthorized),
+            // Deleted while the request was in flight: the token is
+            // refused, as by every protected route.
+            Ok(None) => Err(Error::InvalidToken),
             Err(StorageError::Conflict { constraint }) if constraint == USERNAME_KEY => {
                 let name = change.username.flatten().map(|u| u.to_string());
                 Err(Error::UsernameTaken(name.unwrap_or_default()))

@@ -32,7 +32,10 @@ def test_register_then_fetch_the_user(client: TestClient) -> None:
     assert user["email"] == "ada@example.com" and user["username"] is None
     assert client.get(f"/users/{user['id']}").json() == user
     missing = client.get("/users/999999")
-    assert (missing.status_code, missing.json()) == (404, {"detail": "User with id: 999999 does not exist"})
+    assert (missing.status_code, missing.json()) == (
+        404,
+        {"detail": "User with id: 999999 does not exist", "code": "USER_NOT_FOUND"},
+    )
 
 
 def test_register_errors_match_the_original_api(client: TestClient, signup: Signup) -> None:
@@ -54,7 +57,7 @@ def test_login_uses_the_oauth2_password_form(client: TestClient, signup: Signup)
     assert token.json()["token_type"] == "bearer" and token.json()["expires_in"] == 1800
     for username, password in [(email, "wrong password"), ("nobody@example.com", PASSWORD)]:
         refused = client.post("/login", data={"username": username, "password": password})
-        assert (refused.status_code, refused.json()) == (403, {"detail": "Invalid Credentials"})
+        assert (refused.status_code, refused.json()) == (403, {"detail": "Invalid Credentials", "code": "INVALID_CREDENTIALS"})
 
 
 def test_repeated_failed_logins_get_429_with_retry_after(client: TestClient, signup: Signup) -> None:
@@ -62,7 +65,7 @@ def test_repeated_failed_logins_get_429_with_retry_after(client: TestClient, sig
     for _ in range(5):
         assert client.post("/login", data={"username": email, "password": "wrong"}).status_code == 403
     limited = client.post("/login", data={"username": email, "password": PASSWORD})
-    assert (limited.status_code, limited.json()) == (429, {"detail": "Too many requests"})
+    assert (limited.status_code, limited.json()) == (429, {"detail": "Too many requests", "code": "RATE_LIMITED"})
     assert int(limited.headers["retry-after"]) > 0
 
 
@@ -73,8 +76,12 @@ def test_current_user_needs_a_valid_bearer_token(client: TestClient, signup: Sig
     missing = client.get("/users/me")
     assert missing.status_code == 401
     invalid = client.get("/users/me", headers={"Authorization": "Bearer not.a.token"})
-    assert (invalid.status_code, invalid.json()) == (401, {"detail": "Could not validate credentials"})
-    assert invalid.headers["www-authenticate"] == "Bearer"
+    assert (invalid.status_code, invalid.json()) == (
+        401,
+        {"detail": "Could not validate credentials", "code": "UNAUTHORIZED"},
+    )
+    assert invalid.headers["www-authenticate"] == 'Bearer error="invalid_token"'
+    assert missing.headers["www-authenticate"] == "Bearer"
     assert client.get("/posts").status_code == 401
 
 
@@ -94,7 +101,7 @@ def test_posts_are_created_read_updated_and_deleted_by_their_owner(
     forbidden = client.put(f"/posts/{post['id']}", json=change, headers=other["headers"])
     assert (forbidden.status_code, forbidden.json()) == (
         403,
-        {"detail": "Not authorized to perform requested action"},
+        {"detail": "Not authorized to perform requested action", "code": "NOT_OWNER"},
     )
     assert client.delete(f"/posts/{post['id']}", headers=other["headers"]).status_code == 403
     updated = client.put(f"/posts/{post['id']}", json=change, headers=owner["headers"])
@@ -183,3 +190,18 @@ def test_the_app_runs_under_uvicorn(tmp_path: Path) -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
+
+
+def test_the_app_serves_the_servers_other_endpoints_too(client: TestClient, signup: Signup) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    for path in ("/feed", "/tags", "/profiles/{username}/follow", "/posts/{id}/comments", "/forgot-password"):
+        assert path in paths, path
+    health = client.get("/health").json()
+    assert health["status"] == "ok" and health["database"] == "sqlite"
+    headers = signup()["headers"]
+    named = client.put("/users/me", json={"username": "ada_example"}, headers=headers)
+    assert named.status_code == 200 and named.json()["username"] == "ada_example"
+    profile = client.get("/profiles/ADA_EXAMPLE")
+    assert profile.json() == {"username": "ada_example", "bio": None, "image": None, "following": False}
+    missing = client.get("/no-such-route")
+    assert (missing.status_code, missing.json()) == (404, {"detail": "Not Found", "code": "NOT_FOUND"})

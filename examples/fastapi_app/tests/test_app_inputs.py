@@ -30,13 +30,18 @@ def field(loc: List[str], body: bool = False) -> Dict[str, Any]:
     return {"loc": loc, "msg": INT_PARSING, "type": "int_parsing"}
 
 
+def invalid(*fields: Dict[str, Any]) -> Dict[str, Any]:
+    """The servers' 422 body: the field errors and the code."""
+    return {"detail": list(fields), "code": "VALIDATION_ERROR"}
+
+
 def test_ids_outside_64_bits_are_422_not_500(client: TestClient, signup: Signup) -> None:
     headers = signup()["headers"]
     for id in (2**63, 2**64, -(2**63) - 1):
         user = client.get(f"/users/{id}")
-        assert (user.status_code, user.json()) == (422, {"detail": [field(["path", "id"])]})
+        assert (user.status_code, user.json()) == (422, invalid(field(["path", "id"])))
         post = client.get(f"/posts/{id}", headers=headers)
-        assert (post.status_code, post.json()) == (422, {"detail": [field(["path", "id"])]})
+        assert (post.status_code, post.json()) == (422, invalid(field(["path", "id"])))
         change = {"title": "t", "content": "c"}
         assert client.put(f"/posts/{id}", json=change, headers=headers).status_code == 422
         assert client.delete(f"/posts/{id}", headers=headers).status_code == 422
@@ -48,17 +53,17 @@ def test_ids_outside_64_bits_are_422_not_500(client: TestClient, signup: Signup)
 def test_votes_outside_64_bits_are_422(client: TestClient, signup: Signup) -> None:
     headers = signup()["headers"]
     vote = client.post("/vote", json={"post_id": 2**63, "dir": 1}, headers=headers)
-    assert (vote.status_code, vote.json()) == (422, {"detail": [field(["body", "post_id"], body=True)]})
+    assert (vote.status_code, vote.json()) == (422, invalid(field(["body", "post_id"], body=True)))
     direction = client.post("/vote", json={"post_id": 1, "dir": 2**64}, headers=headers)
-    assert (direction.status_code, direction.json()) == (422, {"detail": [field(["body", "dir"], body=True)]})
+    assert (direction.status_code, direction.json()) == (422, invalid(field(["body", "dir"], body=True)))
 
 
 def test_paging_outside_64_bits_is_422(client: TestClient, signup: Signup) -> None:
     headers = signup()["headers"]
     limit = client.get("/posts", params={"limit": 2**63}, headers=headers)
-    assert (limit.status_code, limit.json()) == (422, {"detail": [field(["query", "limit"])]})
+    assert (limit.status_code, limit.json()) == (422, invalid(field(["query", "limit"])))
     skip = client.get("/posts", params={"skip": 2**64}, headers=headers)
-    assert (skip.status_code, skip.json()) == (422, {"detail": [field(["query", "skip"])]})
+    assert (skip.status_code, skip.json()) == (422, invalid(field(["query", "skip"])))
     both = client.get("/posts", params={"limit": -(2**63) - 1, "skip": 2**64}, headers=headers)
     assert both.status_code == 422
     assert [e["loc"] for e in both.json()["detail"]] == [["query", "limit"], ["query", "skip"]]

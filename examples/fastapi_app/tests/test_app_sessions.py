@@ -9,7 +9,7 @@ from fastapi.testclient import TestClient
 
 PASSWORD = "correct horse battery"  # the password the signup fixture uses
 NEW_PASSWORD = "a brand new passphrase"
-UNAUTHORIZED = {"detail": "Could not validate credentials"}
+UNAUTHORIZED = {"detail": "Could not validate credentials", "code": "UNAUTHORIZED"}
 
 Signup = Callable[[], Dict[str, Any]]
 
@@ -73,7 +73,7 @@ def test_sessions_are_listed_and_ended_by_id(client: TestClient, signup: Signup)
     assert (ended.status_code, ended.content) == (204, b"")
     assert client.get("/users/me", headers=bearer(other_device["access_token"])).status_code == 401
     gone = client.delete(f"/sessions/{other_id}", headers=user["headers"])
-    assert (gone.status_code, gone.json()) == (404, {"detail": "Session not found"})
+    assert (gone.status_code, gone.json()) == (404, {"detail": "Session not found", "code": "SESSION_NOT_FOUND"})
     assert client.get("/sessions").status_code == 401
 
 
@@ -88,7 +88,7 @@ def test_password_change_checks_the_current_password_and_ends_other_sessions(
         return client.put("/users/me/password", json=body, headers=user["headers"])
 
     wrong = change("not my password", NEW_PASSWORD)
-    assert (wrong.status_code, wrong.json()) == (403, {"detail": "Invalid Credentials"})
+    assert (wrong.status_code, wrong.json()) == (403, {"detail": "Invalid Credentials", "code": "INVALID_CREDENTIALS"})
     common = change(PASSWORD, "password123")
     assert common.status_code == 422 and common.json()["detail"][0]["loc"] == ["body", "new_password"]
     assert change(PASSWORD, NEW_PASSWORD).status_code == 204
