@@ -71,7 +71,10 @@ fn fields<'py>(py: Python<'py>, err: &Error) -> PyResult<Bound<'py, PyDict>> {
         headers.set_item(header_name(name), value)?;
     }
     kwargs.set_item("headers", headers)?;
-    if let Error::RateLimited { retry_after_secs } = err {
+    if let Error::RateLimited {
+        retry_after_secs, ..
+    } = err
+    {
         kwargs.set_item("retry_after", retry_after_secs)?;
     }
     Ok(kwargs)
@@ -145,6 +148,7 @@ pub fn set_error_defaults(module: &Bound<'_, PyModule>) -> PyResult<()> {
         Error::PayloadTooLarge,
         Error::RateLimited {
             retry_after_secs: 0,
+            policy: None,
         },
         Error::unavailable("unreachable"),
     ];

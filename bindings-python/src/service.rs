@@ -550,6 +550,19 @@ macro_rules! service_class {
                     .map_err(|e| crate::to_py_err(py, e))
             }
 
+            /// The public keys that verify this instance's tokens, as the
+            /// JSON Web Key Set `GET /.well-known/jwks.json` serves (a dict
+            /// `{"keys": [...]}`), or `None` with an HMAC secret (nothing
+            /// public to publish). No I/O, so never awaitable.
+            fn jwks<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyAny>>> {
+                self.shared.check_process(py)?;
+                self.shared
+                    .tokens
+                    .jwks()
+                    .map(|set| crate::types::to_python(py, &set))
+                    .transpose()
+            }
+
             fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
                 Ok(format!(
                     "{}(database_url={})",
@@ -734,7 +747,8 @@ service_classes! {
     /// every other session of the user ends, this one goes on. Raises
     /// `InvalidCredentials` for a wrong `current_password`, `ValidationError`
     /// for a `new_password` the rules refuse (length, common passwords),
-    /// `Unauthorized`.
+    /// `Unauthorized`, `RateLimited` (wrong passwords count against the
+    /// account's login limit).
     fn change_password(agora, token: SessionToken, current_password: Text, new_password: Text) {
         let change = PasswordChange { current_password, new_password };
         async move { agora.change_password(&agora.authenticate(&token.0).await?, change).await }
@@ -742,7 +756,8 @@ service_classes! {
 
     /// Deletes `token`'s user after checking their `password`, with their
     /// posts, votes and sessions: every token of theirs is refused afterwards.
-    /// Raises `InvalidCredentials` for a wrong password, `Unauthorized`.
+    /// Raises `InvalidCredentials` for a wrong password, `Unauthorized`,
+    /// `RateLimited` (wrong passwords count against the account's login limit).
     fn delete_account(agora, token: SessionToken, password: Text) {
         let deletion = AccountDeletion { password };
         async move { agora.delete_account(&agora.authenticate(&token.0).await?, deletion).await }

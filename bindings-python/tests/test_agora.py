@@ -199,7 +199,12 @@ def test_repeated_failed_logins_are_rate_limited(app: agora.Agora, user: agora.U
         app.login(user.email, PASSWORD, client_ip="192.0.2.8")
     err = caught.value
     assert err.status_code == 429 and err.retry_after > 0
-    assert err.headers == {"Retry-After": str(err.retry_after)}
+    # The servers' headers: the wait, and the policy that refused (per account).
+    assert err.headers == {
+        "Retry-After": str(err.retry_after),
+        "Ratelimit-Policy": '"login";q=5;w=900',
+        "Ratelimit": f'"login";r=0;t={err.retry_after}',
+    }
 
 
 def test_registrations_are_rate_limited_per_client_ip(app: agora.Agora) -> None:

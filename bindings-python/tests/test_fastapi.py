@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -16,7 +17,7 @@ import time
 import urllib.request
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Tuple
+from typing import Any, AsyncIterator, Dict, Iterator, List, Optional, Set, Tuple
 
 import httpx
 import pytest
@@ -117,7 +118,7 @@ def test_the_http_contract_suite_passes_against_the_router(uvicorn_app: str) -> 
 # --- Routes and OpenAPI against the Rust server's document -------------------
 
 #: The server's endpoints the binding has no call for.
-NOT_IN_THE_BINDING = {("GET", "/.well-known/jwks.json")}
+NOT_IN_THE_BINDING: Set[Tuple[str, str]] = set()
 #: The error statuses the brief requires to be declared where they occur.
 DECLARED = {400, 401, 403, 404, 409, 422, 429}
 
@@ -474,6 +475,40 @@ def test_unknown_routes_methods_and_large_bodies_get_the_servers_codes() -> None
         assert (streamed.status_code, streamed.json()) == (413, too_large)
         fits = client.post("/echo", json={"post_id": 1, "dir": 1})
         assert (fits.status_code, fits.json()) == (200, {"post_id": 1})
+
+
+def test_a_throttled_login_names_its_policy_like_the_servers(tmp_path: Path) -> None:
+    service = agora.Agora(sqlite_url(tmp_path / "limits.db"), jwt_secret=SECRET)
+    with TestClient(router_app(service)) as client:
+        email = unique_email()
+        assert client.post("/users", json={"email": email, "password": PASSWORD}).status_code == 201
+        for _ in range(5):
+            wrong = client.post("/login", data={"username": email, "password": "wrong password"})
+            assert wrong.status_code == 403, wrong.text
+        refused = client.post("/login", data={"username": email, "password": PASSWORD})
+        assert refused.status_code == 429, refused.text
+        wait = int(refused.headers["retry-after"])
+        assert 1 <= wait <= 900
+        assert refused.headers["ratelimit-policy"] == '"login";q=5;w=900'
+        assert refused.headers["ratelimit"] == f'"login";r=0;t={wait}'
+
+
+def test_the_key_set_is_served_or_404_with_a_shared_secret(client: TestClient, tmp_path: Path) -> None:
+    hidden = client.get("/.well-known/jwks.json")
+    assert (hidden.status_code, hidden.json()) == (404, {"detail": "Not Found", "code": "NOT_FOUND"})
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command for an EdDSA key")
+    private = tmp_path / "ed.pem"
+    subprocess.run(["openssl", "genpkey", "-algorithm", "ed25519", "-out", str(private)], check=True)
+    service = agora.Agora(
+        sqlite_url(tmp_path / "keys.db"), jwt_algorithm="EdDSA", jwt_private_key_file=private, throttle=False
+    )
+    with TestClient(router_app(service)) as keyed:
+        published = keyed.get("/.well-known/jwks.json")
+        assert published.status_code == 200
+        assert published.json() == service.jwks()
+        [key] = published.json()["keys"]
+        assert key["crv"] == "Ed25519" and "d" not in key
 
 
 def test_a_route_error_of_the_binding_is_answered_like_the_servers(client: TestClient) -> None:

@@ -162,6 +162,10 @@ def test_eddsa_keys_are_read_from_files(db_path: Path, tmp_path: Path) -> None:
     hs256 = agora.Agora(url, jwt_secret=SECRET, throttle=False)
     with pytest.raises(agora.Unauthorized):
         hs256.verify_token(token)
+    # The public key is published as a JWK Set; a shared secret publishes nothing.
+    [key] = verifier.jwks()["keys"]  # type: ignore[index]
+    assert (key["kty"], key["crv"], key["alg"]) == ("OKP", "Ed25519", "EdDSA") and "d" not in key
+    assert hs256.jwks() is None
 
 
 def test_the_password_policy_is_settable(db_path: Path) -> None:

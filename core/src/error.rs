@@ -108,6 +108,9 @@ pub enum Error {
     RateLimited {
         /// Seconds until a retry may succeed.
         retry_after_secs: u64,
+        /// The throttling policy that refused, reported in the `RateLimit`
+        /// and `RateLimit-Policy` fields; `None` when no policy names it.
+        policy: Option<RefusedPolicy>,
     },
     /// A dependency (the database) is unreachable; retrying later may work.
     #[error("service unavailable")]
@@ -202,6 +205,38 @@ error_codes! {
 impl std::fmt::Display for ErrorCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+/// The throttling policy behind an [`Error::RateLimited`], as the
+/// `RateLimit-Policy` and `RateLimit` response fields name it
+/// (draft-ietf-httpapi-ratelimit-headers-12): `crate::throttle::Policy`
+/// with the limit configured for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RefusedPolicy {
+    /// The policy's name: `login`, `login-ip`, `register`, `mail`.
+    pub name: &'static str,
+    /// Attempts allowed per window.
+    pub quota: u64,
+    /// The window, in seconds.
+    pub window_secs: u64,
+}
+
+impl RefusedPolicy {
+    /// The fields of a refusal that must wait `retry_after_secs`:
+    /// `ratelimit-policy: "<name>";q=<quota>;w=<window seconds>` and
+    /// `ratelimit: "<name>";r=0;t=<retry_after_secs>` (structured-field
+    /// lists of the draft, §§ 3 and 4: no quota is left, and it comes back
+    /// when a retry may succeed, as `Retry-After` says).
+    pub fn headers(&self, retry_after_secs: u64) -> [(&'static str, String); 2] {
+        let name = self.name;
+        [
+            (
+                "ratelimit-policy",
+                format!("\"{name}\";q={};w={}", self.quota, self.window_secs),
+            ),
+            ("ratelimit", format!("\"{name}\";r=0;t={retry_after_secs}")),
+        ]
     }
 }
 
@@ -313,9 +348,9 @@ impl Error {
     /// The response headers the contract requires besides the body, as
     /// lower-case `(name, value)` pairs: `www-authenticate: Bearer` on 401
     /// (`Bearer error="invalid_token"` when a token was presented and
-    /// refused), `retry-after: <seconds>` on 429 (the HTTP answer adds the
-    /// `RateLimit` fields of the refusing policy, see
-    /// [`crate::Agora::handle`]), `allow` on 405, `connection: close`
+    /// refused), `retry-after: <seconds>` on 429 (with the `RateLimit-Policy`
+    /// and `RateLimit` fields of the policy that refused, when one did,
+    /// [`RefusedPolicy::headers`]), `allow` on 405, `connection: close`
     /// on 408 (the rest of the body is not read).
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {
@@ -324,8 +359,15 @@ impl Error {
                 "www-authenticate",
                 r#"Bearer error="invalid_token""#.to_owned(),
             )],
-            Error::RateLimited { retry_after_secs } => {
-                vec![("retry-after", retry_after_secs.to_string())]
+            Error::RateLimited {
+                retry_after_secs,
+                policy,
+            } => {
+                let mut headers = vec![("retry-after", retry_after_secs.to_string())];
+                if let Some(policy) = policy {
+                    headers.extend(policy.headers(*retry_after_secs));
+                }
+                headers
             }
             Error::MethodNotAllowed { allow } => vec![("allow", allow.clone())],
             Error::BodyTimeout => vec![("connection", "close".to_owned())],
@@ -476,6 +518,7 @@ mod tests {
             (
                 Error::RateLimited {
                     retry_after_secs: 7,
+                    policy: None,
                 },
                 429,
             ),
@@ -516,10 +559,28 @@ mod tests {
         assert_eq!(Error::InvalidToken.body(), Error::Unauthorized.body());
         assert_eq!(
             Error::RateLimited {
-                retry_after_secs: 7
+                retry_after_secs: 7,
+                policy: None,
             }
             .headers(),
             vec![("retry-after", "7".to_owned())]
+        );
+        let login = RefusedPolicy {
+            name: "login",
+            quota: 5,
+            window_secs: 900,
+        };
+        assert_eq!(
+            Error::RateLimited {
+                retry_after_secs: 42,
+                policy: Some(login),
+            }
+            .headers(),
+            vec![
+                ("retry-after", "42".to_owned()),
+                ("ratelimit-policy", r#""login";q=5;w=900"#.to_owned()),
+                ("ratelimit", r#""login";r=0;t=42"#.to_owned()),
+            ]
         );
         assert!(Error::VoteNotFound.headers().is_empty());
     }

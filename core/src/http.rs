@@ -27,7 +27,6 @@ use crate::domain::{Caller, ClientInfo, CommentId, PostId, TrustedProxy, UserId}
 use crate::error::{Error, Result};
 use crate::schema::{ListQuery, Message, parse_json, parse_login, parse_path_id};
 use crate::service::Agora;
-use crate::throttle::{Failure, Policy};
 
 /// An HTTP method of the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -187,9 +186,6 @@ pub struct Endpoint {
     pub body: BodyKind,
     /// Whether attempts are throttled (429).
     pub throttled: bool,
-    /// The throttling policy its 429 answers report in the `RateLimit`
-    /// and `RateLimit-Policy` fields, besides `Retry-After`.
-    pub policy: Option<Policy>,
     /// Whether it uses the database (503 when it is down).
     pub storage: bool,
     /// Its OpenAPI description; `None` for the documentation routes.
@@ -206,7 +202,6 @@ impl Endpoint {
             auth: Auth::None,
             body: BodyKind::None,
             throttled: false,
-            policy: None,
             storage: true,
             doc: None,
         }
@@ -229,12 +224,6 @@ impl Endpoint {
 
     const fn throttled(mut self) -> Self {
         self.throttled = true;
-        self
-    }
-
-    const fn limited_by(mut self, policy: Policy) -> Self {
-        self.throttled = true;
-        self.policy = Some(policy);
         self
     }
 
@@ -265,7 +254,7 @@ pub static ENDPOINTS: &[Endpoint] = &[
         .doc(d::LIVE),
     Endpoint::new(Op::CreateUser, Post, "/users", 201)
         .json()
-        .limited_by(Policy::Register)
+        .throttled()
         .doc(d::CREATE_USER),
     Endpoint::new(Op::Me, Get, "/users/me", 200)
         .authenticated()
@@ -288,19 +277,19 @@ pub static ENDPOINTS: &[Endpoint] = &[
     Endpoint {
         body: BodyKind::Login,
         ..Endpoint::new(Op::Login, Post, "/login", 200)
-            .limited_by(Policy::Login)
+            .throttled()
             .doc(d::LOGIN)
     },
     Endpoint::new(Op::ForgotPassword, Post, "/forgot-password", 202)
         .json()
-        .limited_by(Policy::Mail)
+        .throttled()
         .doc(d::FORGOT_PASSWORD),
     Endpoint::new(Op::ResetPassword, Post, "/reset-password", 204)
         .json()
         .doc(d::RESET_PASSWORD),
     Endpoint::new(Op::RequestVerifyToken, Post, "/request-verify-token", 202)
         .json()
-        .limited_by(Policy::Mail)
+        .throttled()
         .doc(d::REQUEST_VERIFY_TOKEN),
     Endpoint::new(Op::Verify, Post, "/verify", 200)
         .json()
@@ -646,7 +635,7 @@ enum Reply {
     Raw(Response),
 }
 
-fn json(value: &impl Serialize) -> Result<Reply, Failure> {
+fn json(value: &impl Serialize) -> Result<Reply> {
     Ok(Reply::Json(
         serde_json::to_vec(value).map_err(Error::internal)?,
     ))
@@ -656,27 +645,15 @@ impl Agora {
     /// Serves a routed request: authenticates when the endpoint needs it,
     /// parses the path value, query and body with core's parsers, calls
     /// the service and answers with the table's success status, or with
-    /// the error's status, body and headers. A 429 also carries the
-    /// `RateLimit-Policy` and `RateLimit` fields of the policy that refused
-    /// it, else of the endpoint's [`Endpoint::policy`]
-    /// ([`Policy::refusal_headers`]).
+    /// the error's status, body and headers (a 429's with the `RateLimit`
+    /// fields of the policy that refused it, [`Error::headers`]).
     pub async fn handle(&self, route: &Route, request: Request<'_>) -> Response {
         let endpoint = route.endpoint;
         // On the adapter's `request_span` (a no-op without it), when its
         // path was not relative to the API's mount point.
         tracing::Span::current().record("http.route", endpoint.path);
         match self.dispatch(route, request).await {
-            Err(Failure { error, policy }) => {
-                let mut response = Response::error(&error);
-                if let (Error::RateLimited { retry_after_secs }, Some(policy)) =
-                    (&error, policy.or(endpoint.policy))
-                {
-                    response
-                        .headers
-                        .extend(policy.refusal_headers(self.throttle_config(), *retry_after_secs));
-                }
-                response
-            }
+            Err(error) => Response::error(&error),
             Ok(Reply::Json(body)) => Response::bytes(endpoint.status, "application/json", body),
             Ok(Reply::Empty) => Response {
                 status: endpoint.status,
@@ -687,7 +664,7 @@ impl Agora {
         }
     }
 
-    async fn dispatch(&self, route: &Route, req: Request<'_>) -> Result<Reply, Failure> {
+    async fn dispatch(&self, route: &Route, req: Request<'_>) -> Result<Reply> {
         let caller = match (route.endpoint.auth, req.authorization) {
             (Auth::Required, header) | (Auth::Optional, header @ Some(_)) => {
                 Some(self.authenticate_header(header).await?)
@@ -752,7 +729,7 @@ impl Agora {
             }
             Op::Login => {
                 let request = parse_login(req.content_type, body()?)?;
-                json(&self.login_naming_refusals(request, client).await?)
+                json(&self.login(request, client).await?)
             }
             Op::ForgotPassword => {
                 let request = parse_json(req.content_type, body()?)?;
@@ -984,12 +961,16 @@ mod tests {
     }
 
     #[test]
-    fn the_endpoints_that_throttle_name_their_policy() {
-        let policy = |path| route("POST", path).unwrap().endpoint.policy;
-        assert_eq!(policy("/login"), Some(Policy::Login));
-        assert_eq!(policy("/users"), Some(Policy::Register));
-        assert_eq!(policy("/forgot-password"), Some(Policy::Mail));
-        assert_eq!(policy("/request-verify-token"), Some(Policy::Mail));
+    fn the_endpoints_that_throttle_are_marked_for_their_429() {
+        for path in [
+            "/login",
+            "/users",
+            "/forgot-password",
+            "/request-verify-token",
+        ] {
+            assert!(route("POST", path).unwrap().endpoint.throttled, "{path}");
+        }
+        assert!(!route("GET", "/posts").unwrap().endpoint.throttled);
     }
 
     #[test]

@@ -40,5 +40,5 @@ pub mod throttle;
 
 pub use config::Config;
 pub use domain::{Caller, Email, Post, PostId, PostWithVotes, User, UserId};
-pub use error::{Error, ErrorKind, FieldError};
+pub use error::{Error, ErrorKind, FieldError, RefusedPolicy};
 pub use service::Agora;

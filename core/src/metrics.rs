@@ -471,6 +471,7 @@ mod tests {
         assert_eq!(LoginOutcome::of(None), Some(LoginOutcome::Success));
         let throttled = Error::RateLimited {
             retry_after_secs: 3,
+            policy: None,
         };
         assert_eq!(
             LoginOutcome::of(Some(&throttled)),

@@ -735,6 +735,7 @@ fn add_common(endpoint: &Endpoint, op: &mut Operation) {
              (draft-ietf-httpapi-ratelimit-headers-12)",
             Error::RateLimited {
                 retry_after_secs: 30,
+                policy: None,
             },
         );
     }

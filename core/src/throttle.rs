@@ -25,7 +25,7 @@ use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use crate::domain::Email;
-use crate::error::{Error, Result};
+use crate::error::{Error, RefusedPolicy, Result};
 use crate::service::audit::Audit;
 use crate::storage::StorageResult;
 
@@ -118,51 +118,15 @@ impl Policy {
         }
     }
 
-    /// The response fields of a refusal under this policy that must wait
-    /// `retry_after_secs`: `ratelimit-policy: "<name>";q=<max>;w=<window
-    /// seconds>` and `ratelimit: "<name>";r=0;t=<retry_after_secs>`
-    /// (structured-field lists of draft-ietf-httpapi-ratelimit-headers-12,
-    /// §§ 3 and 4; no quota is left, and it comes back when a retry may
-    /// succeed, as `Retry-After` says).
-    pub fn refusal_headers(
-        self,
-        config: &ThrottleConfig,
-        retry_after_secs: u64,
-    ) -> [(&'static str, String); 2] {
-        let (name, limit) = (self.name(), self.limit(config));
-        [
-            (
-                "ratelimit-policy",
-                format!("\"{name}\";q={};w={}", limit.max, limit.window.as_secs()),
-            ),
-            ("ratelimit", format!("\"{name}\";r=0;t={retry_after_secs}")),
-        ]
-    }
-}
-
-/// An error and, when throttling refused the request, the policy that
-/// did: what the HTTP answer needs for its `RateLimit` fields where an
-/// endpoint has more than one policy (a login: per account and per IP).
-#[derive(Debug)]
-pub(crate) struct Failure {
-    /// The error.
-    pub(crate) error: Error,
-    /// The policy that refused, for an [`Error::RateLimited`].
-    pub(crate) policy: Option<Policy>,
-}
-
-impl From<Error> for Failure {
-    fn from(error: Error) -> Self {
-        Failure {
-            error,
-            policy: None,
+    /// This policy under `config`, as an [`Error::RateLimited`] reports it
+    /// (its [`RefusedPolicy::headers`] are the answer's `RateLimit` fields).
+    pub fn refused(self, config: &ThrottleConfig) -> RefusedPolicy {
+        let limit = self.limit(config);
+        RefusedPolicy {
+            name: self.name(),
+            quota: limit.max,
+            window_secs: limit.window.as_secs(),
         }
-    }
-}
-
-impl From<crate::storage::StorageError> for Failure {
-    fn from(error: crate::storage::StorageError) -> Self {
-        Error::from(error).into()
     }
 }
 
@@ -456,11 +420,13 @@ fn audit_refused_login(outcome: &str, account: &str, ip: Option<IpAddr>) {
         .warn();
 }
 
-fn limited(wait: Duration) -> Error {
+/// A refusal under `policy` that must wait `wait`.
+fn limited(wait: Duration, policy: RefusedPolicy) -> Error {
     // Round up: a client retrying after `Retry-After` seconds must get through.
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     Error::RateLimited {
         retry_after_secs: secs.max(1),
+        policy: Some(policy),
     }
 }
 
@@ -499,11 +465,6 @@ impl Throttle {
         }
     }
 
-    /// The settings.
-    pub(crate) fn config(&self) -> &ThrottleConfig {
-        &self.config
-    }
-
     fn account_rule(&self) -> Rule {
         Rule {
             max: self.config.login_account.max,
@@ -528,17 +489,8 @@ impl Throttle {
     /// Every attempt counts as a failure until [`LoginAttempt::succeeded`],
     /// so concurrent guesses cannot all pass a check made before any of them
     /// is counted.
+    /// A refusal names its policy ([`Policy::LoginIp`] or [`Policy::Login`]).
     pub async fn begin_login(&self, account: &str, ip: Option<IpAddr>) -> Result<LoginAttempt> {
-        self.reserve_login(account, ip).await.map_err(|f| f.error)
-    }
-
-    /// [`Throttle::begin_login`], a refusal naming its policy
-    /// ([`Policy::LoginIp`] or [`Policy::Login`]).
-    pub(crate) async fn reserve_login(
-        &self,
-        account: &str,
-        ip: Option<IpAddr>,
-    ) -> Result<LoginAttempt, Failure> {
         let typed = account;
         let account = account_key(typed);
         if !self.config.enabled {
@@ -556,10 +508,7 @@ impl Throttle {
                 .await?
         {
             audit_refused_login("throttled_ip", typed, ip);
-            return Err(Failure {
-                error: limited(retry_after),
-                policy: Some(Policy::LoginIp),
-            });
+            return Err(limited(retry_after, Policy::LoginIp.refused(&self.config)));
         }
         if let Reservation::Refused { retry_after } =
             self.store.reserve(&account, &self.account_rule()).await?
@@ -569,10 +518,7 @@ impl Throttle {
                 self.store.release(key).await?;
             }
             audit_refused_login("throttled_account", typed, ip);
-            return Err(Failure {
-                error: limited(retry_after),
-                policy: Some(Policy::Login),
-            });
+            return Err(limited(retry_after, Policy::Login.refused(&self.config)));
         }
         Ok(LoginAttempt {
             throttle: Some(self.clone()),
@@ -583,29 +529,31 @@ impl Throttle {
 
     /// Counts a registration attempt from `ip`; refuses it past the limit.
     pub async fn check_registration(&self, ip: Option<IpAddr>) -> Result<()> {
-        self.check_ip("register", self.config.register_ip, ip).await
+        self.check_ip("register", Policy::Register, ip).await
     }
 
     /// Counts a request for a password reset or verification mail from
     /// `ip`; refuses it past the limit.
     pub async fn check_mail_request(&self, ip: Option<IpAddr>) -> Result<()> {
-        self.check_ip("mail_request", self.config.mail_ip, ip).await
+        self.check_ip("mail_request", Policy::Mail, ip).await
     }
 
-    /// Counts an `event` from `ip` against `limit`.
-    async fn check_ip(&self, event: &str, limit: Limit, ip: Option<IpAddr>) -> Result<()> {
+    /// Counts an `event` from `ip` against `policy`'s limit.
+    async fn check_ip(&self, event: &str, policy: Policy, ip: Option<IpAddr>) -> Result<()> {
         let (true, Some(ip)) = (self.config.enabled, ip) else {
             return Ok(());
         };
         let key = format!("{event}:ip:{}", ip_key(ip));
-        if let Reservation::Refused { retry_after } =
-            self.store.reserve(&key, &Self::fixed(limit)).await?
+        if let Reservation::Refused { retry_after } = self
+            .store
+            .reserve(&key, &Self::fixed(policy.limit(&self.config)))
+            .await?
         {
             Audit::new(event)
                 .outcome("throttled_ip")
                 .ip(Some(ip))
                 .warn();
-            return Err(limited(retry_after));
+            return Err(limited(retry_after, policy.refused(&self.config)));
         }
         Ok(())
     }
@@ -657,7 +605,9 @@ mod tests {
 
     fn retry_after<T>(result: Result<T>) -> Option<u64> {
         match result {
-            Err(Error::RateLimited { retry_after_secs }) => Some(retry_after_secs),
+            Err(Error::RateLimited {
+                retry_after_secs, ..
+            }) => Some(retry_after_secs),
             _ => None,
         }
     }
@@ -843,44 +793,45 @@ mod tests {
     }
 
     #[test]
-    fn refusal_headers_name_the_policy_its_limit_and_the_wait() {
+    fn each_policy_reports_its_configured_limit() {
         let config = ThrottleConfig::default();
-        assert_eq!(
-            Policy::Login.refusal_headers(&config, 42),
-            [
-                ("ratelimit-policy", r#""login";q=5;w=900"#.to_owned()),
-                ("ratelimit", r#""login";r=0;t=42"#.to_owned()),
-            ]
-        );
-        assert_eq!(
-            Policy::Register.refusal_headers(&config, 7)[0].1,
-            r#""register";q=20;w=3600"#
-        );
-        assert_eq!(
-            Policy::Mail.refusal_headers(&config, 7)[0].1,
-            r#""mail";q=10;w=3600"#
-        );
-        assert_eq!(
-            Policy::LoginIp.refusal_headers(&config, 7)[0].1,
-            r#""login-ip";q=20;w=60"#
-        );
+        let refused = |policy: Policy| {
+            let r = policy.refused(&config);
+            (r.name, r.quota, r.window_secs)
+        };
+        assert_eq!(refused(Policy::Login), ("login", 5, 900));
+        assert_eq!(refused(Policy::Register), ("register", 20, 3600));
+        assert_eq!(refused(Policy::Mail), ("mail", 10, 3600));
+        assert_eq!(refused(Policy::LoginIp), ("login-ip", 20, 60));
     }
 
     #[tokio::test]
-    async fn a_refused_login_names_the_policy_that_refused_it() {
+    async fn a_refusal_names_the_policy_that_refused_it() {
         let t = throttle(ThrottleConfig::default());
+        let policy_of = |result: Result<LoginAttempt>| match result {
+            Err(Error::RateLimited { policy, .. }) => policy.map(|p| p.name),
+            other => panic!("not refused: {:?}", other.err()),
+        };
         let ip = Some("192.0.2.9".parse().unwrap());
         for _ in 0..5 {
             fail(&t, "victim@example.com", ip).await;
         }
-        let refused = t.reserve_login("victim@example.com", ip).await.unwrap_err();
-        assert_eq!(refused.policy, Some(Policy::Login));
+        let refused = t.begin_login("victim@example.com", ip).await;
+        assert_eq!(policy_of(refused), Some("login"));
         for i in 0..15 {
             fail(&t, &format!("spray{i}@example.com"), ip).await;
         }
-        let refused = t.reserve_login("fresh@example.com", ip).await.unwrap_err();
-        assert_eq!(refused.policy, Some(Policy::LoginIp));
-        assert!(matches!(refused.error, Error::RateLimited { .. }));
+        let refused = t.begin_login("fresh@example.com", ip).await;
+        assert_eq!(policy_of(refused), Some("login-ip"));
+        for _ in 0..20 {
+            t.check_registration(ip).await.unwrap();
+        }
+        match t.check_registration(ip).await {
+            Err(Error::RateLimited { policy, .. }) => {
+                assert_eq!(policy, Some(Policy::Register.refused(&t.config)));
+            }
+            other => panic!("not refused: {other:?}"),
+        }
     }
 
     #[test]

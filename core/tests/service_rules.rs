@@ -522,9 +522,37 @@ fn retry_after<T: std::fmt::Debug>(result: Result<T, Error>) -> u64 {
         .find(|(name, _)| *name == "retry-after")
         .map(|(_, value)| value);
     match error {
-        Error::RateLimited { retry_after_secs } => {
+        Error::RateLimited {
+            retry_after_secs, ..
+        } => {
             assert_eq!(header, Some(retry_after_secs.to_string()));
             retry_after_secs
+        }
+        other => panic!("expected a rate limit, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn wrong_current_passwords_count_against_the_login_limit() {
+    let agora = throttled();
+    let (alice, _) = signed_up(&agora, "alice").await;
+    let change = |current: &str| PasswordChange {
+        current_password: current.to_owned(),
+        new_password: NEW_PASSWORD.to_owned(),
+    };
+    for _ in 0..3 {
+        assert!(matches!(
+            agora.change_password(&alice, change("wrong guess")).await,
+            Err(Error::InvalidCredentials)
+        ));
+    }
+    // A stolen token does not buy unlimited guesses, and the limit is the
+    // account's: logging in is refused as well, with the login policy.
+    let refused = agora.change_password(&alice, change(PASSWORD)).await;
+    assert!(retry_after(refused) >= 1);
+    match login_with(&agora, "alice", PASSWORD).await {
+        Err(Error::RateLimited { policy, .. }) => {
+            assert_eq!(policy.map(|p| p.name), Some("login"));
         }
         other => panic!("expected a rate limit, got {other:?}"),
     }

@@ -144,6 +144,10 @@ class _Service:
     def verify_token(self, access_token: _AccessToken) -> int:
         """A valid token's user id, without a database look-up (does not
         notice a deleted user; never awaitable). Raises ``Unauthorized``."""
+    def jwks(self) -> Optional[Dict[str, Any]]:
+        """The public keys that verify this instance's tokens as a JSON Web
+        Key Set (``{"keys": [...]}``, as ``GET /.well-known/jwks.json``
+        serves it); ``None`` with an HMAC secret. Never awaitable."""
 
 @final
 class User(_Result):

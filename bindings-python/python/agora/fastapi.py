@@ -771,6 +771,20 @@ def create_router(
         answer = {**body, "checks": {"database": check}, **failure.to_dict()}
         return JSONResponse(answer, status_code=failure.status_code, headers=failure.headers or None)
 
+    @route(
+        "GET",
+        "/.well-known/jwks.json",
+        responses=_responses(404, e404="Tokens are signed with a shared secret: no public keys"),
+        tags=["meta"],
+    )
+    async def jwks(service: Svc) -> Response:
+        """The public keys that verify access tokens (a JSON Web Key Set);
+        404 with an HMAC secret, as on the servers."""
+        keys = service.jwks()  # no I/O
+        if keys is None:
+            raise StarletteHTTPException(404)
+        return _json(keys)
+
     @route("GET", "/health/live", response_model=Live, tags=["meta"])
     async def live() -> Response:
         """The process answers; no dependency is checked."""

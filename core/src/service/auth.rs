@@ -5,7 +5,7 @@ use super::audit::Audit;
 use crate::domain::{Caller, ClientInfo, Email, Password, Session, UserId, now};
 use crate::error::{Error, Result};
 use crate::schema::{LoginRequest, Token, bearer_token};
-use crate::throttle::{Failure, LoginAttempt};
+use crate::throttle::LoginAttempt;
 
 impl Agora {
     /// Checks an email and password, starts a session and issues its access
@@ -21,18 +21,6 @@ impl Agora {
     /// is not verified is refused after a correct password
     /// ([`Error::EmailNotVerified`]).
     pub async fn login(&self, request: LoginRequest, client: &ClientInfo) -> Result<Token> {
-        self.login_naming_refusals(request, client)
-            .await
-            .map_err(|f| f.error)
-    }
-
-    /// [`Agora::login`], a throttled attempt naming the policy that refused
-    /// it (for the HTTP answer's `RateLimit` fields).
-    pub(crate) async fn login_naming_refusals(
-        &self,
-        request: LoginRequest,
-        client: &ClientInfo,
-    ) -> Result<Token, Failure> {
         let password = Password::new(request.password);
         let email = Email::parse(&request.email).ok();
         // Throttled by the normalised address, the same key that finds the
@@ -44,17 +32,13 @@ impl Agora {
         let result = match self
             .inner
             .throttle
-            .reserve_login(&account_key, client.ip)
+            .begin_login(&account_key, client.ip)
             .await
         {
-            Ok(attempt) => self
-                .check_login(attempt, email, &password, client)
-                .await
-                .map_err(Failure::from),
+            Ok(attempt) => self.check_login(attempt, email, &password, client).await,
             Err(refused) => Err(refused),
         };
-        let error = result.as_ref().err().map(|f| &f.error);
-        if let Some(outcome) = crate::metrics::LoginOutcome::of(error) {
+        if let Some(outcome) = crate::metrics::LoginOutcome::of(result.as_ref().err()) {
             crate::metrics::record_login(outcome);
         }
         result

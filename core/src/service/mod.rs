@@ -157,11 +157,6 @@ impl Agora {
         Ok(())
     }
 
-    /// The throttling settings (the limits the `RateLimit` fields report).
-    pub(crate) fn throttle_config(&self) -> &crate::throttle::ThrottleConfig {
-        self.inner.throttle.config()
-    }
-
     /// The largest request body adapters accept, in bytes (larger: 413).
     pub fn body_limit(&self) -> usize {
         self.inner.body_limit

@@ -108,6 +108,13 @@ impl Agora {
             .email
             .as_ref()
             .ok_or_else(|| Error::internal("user read without email"))?;
+        // Guesses through a stolen access token count against the account's
+        // login limit: it is the same secret (`Policy::Login` when refused).
+        let attempt = self
+            .inner
+            .throttle
+            .begin_login(email.as_str(), None)
+            .await?;
         let credentials = self.inner.store.find_credentials(email).await?;
         let verification = self
             .inner
@@ -118,15 +125,16 @@ impl Agora {
             )
             .await?;
         if verification.valid {
-            Ok(())
+            attempt.succeeded().await
         } else {
             Err(Error::InvalidCredentials)
         }
     }
 
     /// Changes the caller's password, after checking the current one
-    /// ([`Error::InvalidCredentials`] when wrong). Every other session of the
-    /// user ends; the caller's goes on.
+    /// ([`Error::InvalidCredentials`] when wrong; wrong ones count against
+    /// the account's login limit, [`Error::RateLimited`]). Every other
+    /// session of the user ends; the caller's goes on.
     pub async fn change_password(&self, caller: &Caller, request: PasswordChange) -> Result<()> {
         let (user, session) = (caller.user(), session_of(caller)?);
         let new_password = self.new_password(request.new_password, "new_password")?;
@@ -153,9 +161,9 @@ impl Agora {
         Ok(())
     }
 
-    /// Deletes the caller's account after checking their password, with
-    /// their posts, votes and sessions: every token of the user is refused
-    /// afterwards.
+    /// Deletes the caller's account after checking their password (throttled
+    /// like [`Agora::change_password`]), with their posts, votes and
+    /// sessions: every token of the user is refused afterwards.
     pub async fn delete_account(&self, caller: &Caller, request: AccountDeletion) -> Result<()> {
         let (user, session) = (caller.user(), session_of(caller)?);
         if let Err(e) = self.confirm_password(user, &request.password).await {
