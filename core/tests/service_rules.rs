@@ -559,6 +559,32 @@ async fn wrong_current_passwords_count_against_the_login_limit() {
 }
 
 #[tokio::test]
+async fn concurrent_wrong_current_passwords_get_no_more_than_the_limit() {
+    let agora = throttled();
+    let (alice, _) = signed_up(&agora, "alice").await;
+    let guesses = (0..100).map(|i| {
+        let (agora, alice) = (agora.clone(), alice.clone());
+        tokio::spawn(async move {
+            let guess = PasswordChange {
+                current_password: format!("wrong guess {i}"),
+                new_password: NEW_PASSWORD.to_owned(),
+            };
+            agora.change_password(&alice, guess).await
+        })
+    });
+    let mut checked = 0;
+    for guess in guesses {
+        match guess.await.expect("joined") {
+            Err(Error::InvalidCredentials) => checked += 1,
+            Err(Error::RateLimited { .. }) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    // The limit is reserved before each check: 100 at once cannot all pass it.
+    assert_eq!(checked, 3, "guesses checked");
+}
+
+#[tokio::test]
 async fn logins_are_throttled_after_repeated_failures() {
     let agora = throttled();
     register(&agora, "alice").await;
