@@ -555,3 +555,30 @@ def test_agora_imports_without_fastapi_and_agora_fastapi_names_the_extra(tmp_pat
         pytest.skip("no importlib.metadata.packages_distributions")
     [distribution] = packages_distributions()["agora"]
     assert message.endswith(f'pip install "{distribution}[fastapi]"'), message
+
+
+def test_health_lists_redis_beside_the_database_and_answers_503_when_it_is_down(tmp_path: Path) -> None:
+    service = agora.AsyncAgora(
+        sqlite_url(tmp_path / "app.db"), jwt_secret=SECRET, redis_url="redis://127.0.0.1:1", redis_timeout=0.2
+    )
+    with TestClient(router_app(service)) as client:
+        answer = client.get("/health")
+    assert answer.status_code == 503
+    body = answer.json()
+    exactly(af.Health, {k: body[k] for k in ("status", "database", "checks")})
+    assert body["status"] == "error" and body["code"] == "SERVICE_UNAVAILABLE"
+    assert set(body["checks"]) == {"database", "redis"}
+    assert body["checks"]["database"]["status"] == "ok"
+    assert body["checks"]["redis"] == {
+        "status": "error",
+        "latency_ms": body["checks"]["redis"]["latency_ms"],
+        "reason": "does not answer",
+    }
+
+
+def test_a_405_allows_every_method_the_path_serves_in_the_servers_order(client: TestClient) -> None:
+    wrong = client.patch("/posts")
+    assert (wrong.status_code, wrong.json()["code"]) == (405, "METHOD_NOT_ALLOWED")
+    assert wrong.headers["allow"] == "GET,POST"
+    one = client.post("/posts/1")
+    assert (one.status_code, one.headers["allow"]) == (405, "GET,PUT,DELETE")

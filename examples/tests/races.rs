@@ -70,16 +70,29 @@ async fn login(http: &Client, base: &str, email: &str, password: &str) -> Login 
     }
 }
 
+/// `n` axum servers of `config` (one database): their base URLs.
+async fn servers(config: &Config, n: usize) -> Vec<String> {
+    let mut bases = Vec::new();
+    for _ in 0..n {
+        bases.push(common::spawn_axum(config.clone()).await);
+    }
+    bases
+}
+
+/// Registers `email` with [`PASSWORD`] at the server `base`.
+async fn register(http: &Client, base: &str, email: &str) {
+    let r = http
+        .post(format!("{base}/users"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(r.status(), StatusCode::CREATED, "register {email}");
+}
+
 impl Server {
     async fn register(&self, email: &str) {
-        let r = self
-            .http
-            .post(format!("{}/users", self.base))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-            .expect("register");
-        assert_eq!(r.status(), StatusCode::CREATED, "register {email}");
+        register(&self.http, &self.base, email).await;
     }
 
     async fn login(&self, email: &str, password: &str) -> Login {
@@ -180,19 +193,10 @@ async fn guesses_spread_over_servers_sharing_redis_cannot_pass_the_limit(backend
     config.server.redis.url = Some(redis_url);
     // Counters of its own: other tests and earlier runs share this Redis.
     config.server.redis.prefix = format!("agora:test:{}:", agora_core::crypto::random_hex(8));
-    let mut bases = Vec::new();
-    for _ in 0..3 {
-        bases.push(common::spawn_axum(config.clone()).await);
-    }
+    let bases = servers(&config, 3).await;
     let http = client();
     let email = "spread@example.com";
-    let r = http
-        .post(format!("{}/users", bases[0]))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("register");
-    assert_eq!(r.status(), StatusCode::CREATED);
+    register(&http, &bases[0], email).await;
     let mut set = JoinSet::new();
     for i in 0..100 {
         let (http, base) = (http.clone(), bases[i % 3].clone());
@@ -520,6 +524,84 @@ async fn concurrent_follows_and_comments_are_each_counted_right(backend: Backend
     );
 }
 
+/// A logout answered by one server ends the session's reads of posts (one
+/// database round trip each, no session cache) on every server at once: 100
+/// reads spread over three servers right after it are all 401 with
+/// `invalid_token`, for a post that exists and one that does not.
+async fn a_logout_ends_post_reads_on_every_server_at_once(backend: Backend) {
+    let Some(db) = TestDatabase::create(backend).await else {
+        return;
+    };
+    let bases = servers(&common::config_for(&db), 3).await;
+    let http = client();
+    let email = "reader@example.com";
+    register(&http, &bases[0], email).await;
+    let session = login(&http, &bases[1], email, PASSWORD).await;
+    assert_eq!(session.status, StatusCode::OK);
+    let r = http
+        .post(format!("{}/posts", bases[2]))
+        .bearer_auth(&session.access)
+        .json(&json!({"title": "draft", "content": "mine only", "published": false}))
+        .send()
+        .await
+        .expect("create post");
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let post = r.json::<Value>().await.expect("json")["id"]
+        .as_i64()
+        .expect("id");
+    let read = |base: String, id: i64, access: String| {
+        let http = http.clone();
+        async move {
+            let r = http
+                .get(format!("{base}/posts/{id}"))
+                .bearer_auth(access)
+                .send()
+                .await
+                .expect("read");
+            let challenge = r
+                .headers()
+                .get("www-authenticate")
+                .map(|v| v.to_str().expect("ascii").to_owned());
+            (r.status(), challenge)
+        }
+    };
+    for base in &bases {
+        let (status, _) = read(base.clone(), post, session.access.clone()).await;
+        assert_eq!(status, StatusCode::OK, "{backend:?}: own unpublished post");
+        let (status, _) = read(base.clone(), post + 1, session.access.clone()).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{backend:?}: no such post");
+    }
+    let r = http
+        .post(format!("{}/logout", bases[0]))
+        .bearer_auth(&session.access)
+        .send()
+        .await
+        .expect("logout");
+    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let mut set = JoinSet::new();
+    for i in 0..100 {
+        let id = if i % 2 == 0 { post } else { post + 1 };
+        set.spawn(read(bases[i % 3].clone(), id, session.access.clone()));
+    }
+    let mut answers = Vec::new();
+    while let Some(answer) = set.join_next().await {
+        answers.push(answer.expect("read task"));
+    }
+    let refused = answers
+        .iter()
+        .filter(|(status, challenge)| {
+            *status == StatusCode::UNAUTHORIZED
+                && challenge
+                    .as_deref()
+                    .is_some_and(|c| c.contains("invalid_token"))
+        })
+        .count();
+    assert_eq!(
+        refused, 100,
+        "{backend:?}: every read after the logout is refused: {answers:?}"
+    );
+}
+
 agora_contract::on_every_backend!(
     concurrent_guesses_cannot_pass_the_account_limit,
     guesses_spread_over_servers_sharing_redis_cannot_pass_the_limit,
@@ -529,4 +611,5 @@ agora_contract::on_every_backend!(
     concurrent_refreshes_continue_one_chain,
     concurrent_claims_of_one_username_make_one_owner,
     concurrent_follows_and_comments_are_each_counted_right,
+    a_logout_ends_post_reads_on_every_server_at_once,
 );

@@ -12,7 +12,8 @@ use agora_core::domain::{
 use agora_core::mail::MailKind;
 use agora_core::storage::{
     AccountToken, AccountTokenStore, CommentStore, FollowStore, PoolStatus, PostStore,
-    SessionStore, StorageError, StorageResult, Store, TokenIssue, UserStore, VoteStore,
+    SessionStore, SessionWith, StorageError, StorageResult, Store, TokenIssue, UserStore,
+    VoteStore,
 };
 use agora_core::throttle::Limit;
 use async_trait::async_trait;
@@ -414,6 +415,16 @@ impl<S: Store> Store for BoundedStore<S> {
 
     fn backend(&self) -> &'static str {
         self.inner.backend()
+    }
+
+    async fn session_user_with_post(
+        &self,
+        user: UserId,
+        session_id: &str,
+        post: PostId,
+    ) -> StorageResult<Option<SessionWith<Option<PostWithVotes>>>> {
+        self.bounded(self.inner.session_user_with_post(user, session_id, post))
+            .await
     }
 
     /// The wrapped store's pool, with its waiting calls estimated: the

@@ -66,10 +66,15 @@ macro_rules! comment_author {
     };
 }
 
-/// The session columns of `sessions s`, in `rows::SessionRow`'s names.
+/// The session columns of `sessions s`, in `rows::SessionRow`'s names (its
+/// id and creation time as `session_id` and `session_created_at`, so that a
+/// row can carry a post's columns too).
 macro_rules! session_columns {
     () => {
-        "s.id, s.user_id, s.created_at, s.last_used_at, s.expires_at, s.revoked_at, s.user_agent, s.ip"
+        concat!(
+            "s.id AS session_id, s.user_id, s.created_at AS session_created_at, s.last_used_at, ",
+            "s.expires_at, s.revoked_at, s.user_agent, s.ip"
+        )
     };
 }
 

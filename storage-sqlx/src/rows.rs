@@ -207,8 +207,10 @@ impl From<CommentRow> for Comment {
 
 #[derive(FromRow)]
 pub(crate) struct SessionRow {
+    #[sqlx(rename = "session_id")]
     id: String,
     user_id: i64,
+    #[sqlx(rename = "session_created_at")]
     created_at: DateTime<Utc>,
     last_used_at: DateTime<Utc>,
     expires_at: DateTime<Utc>,

@@ -500,6 +500,11 @@ class Agora(_Service):
         ``NotFound`` (``PROFILE_NOT_FOUND``)."""
     def health(self) -> None:
         """Returns when the database answers; raises ``Unavailable`` otherwise."""
+    def health_answer(self) -> Tuple[int, bytes, List[Tuple[str, str]]]:
+        """What the servers answer to ``GET /health``: ``(status, body,
+        headers)``, the body their JSON bytes (every dependency's check with
+        its latency; on 503 the failing check's ``reason`` and the error's
+        ``detail`` and ``code``). Never raises for a dependency that is down."""
     def create_post(
         self,
         user: _Actor,
@@ -649,6 +654,7 @@ class AsyncAgora(_Service):
     def follow(self, user: _Actor, username: str) -> _Coroutine[Profile]: ...
     def unfollow(self, user: _Actor, username: str) -> _Coroutine[Profile]: ...
     def health(self) -> _Coroutine[None]: ...
+    def health_answer(self) -> _Coroutine[Tuple[int, bytes, List[Tuple[str, str]]]]: ...
     def create_post(
         self,
         user: _Actor,

@@ -44,9 +44,9 @@ newer, Pydantic 2). ``import agora`` alone never imports FastAPI::
 import ipaddress
 import json
 import logging
-import time
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any, Callable, Dict, List, Optional, Sequence, Tuple, Union, cast
+from typing import Annotated, Any, Callable, Dict, List, Optional, Sequence, Set, Tuple, Union, cast
 from urllib.parse import parse_qsl
 
 try:
@@ -59,6 +59,7 @@ try:
     from pydantic import ValidationError as PydanticValidationError
     from starlette.concurrency import run_in_threadpool
     from starlette.exceptions import HTTPException as StarletteHTTPException
+    from starlette.routing import Match
     from starlette.types import ASGIApp, Message as ASGIMessage, Receive, Scope, Send
 except ImportError as missing:  # exercised by a test that blocks the import
 
@@ -599,16 +600,6 @@ def _client_ip(request: Request) -> Optional[str]:
     return _client(request)["client_ip"]
 
 
-def _backend(database_url: str) -> str:
-    """The backend's name, as ``GET /health`` reports it."""
-    scheme = database_url.split(":", 1)[0].lower()
-    if scheme.startswith("postgres"):
-        return "postgres"
-    if scheme in ("mysql", "mariadb"):
-        return "mysql"
-    return scheme
-
-
 def _field_errors(errors: Sequence[Any], prefix: Tuple[str, ...] = ()) -> List[Dict[str, Any]]:
     """Pydantic/FastAPI errors as the servers' ``{"loc", "msg", "type"}``
     items (``loc`` as strings; a JSON syntax error at ``["body"]``)."""
@@ -703,6 +694,19 @@ _LOGIN_BODY = {
 MAIL_ON_ITS_WAY = "If an account has this address, a mail with a link is on its way"
 
 
+@dataclass
+class _PostPage:
+    """The query of a listing of posts (``GET /posts``, ``GET /feed``)."""
+
+    limit: int = 10
+    skip: int = 0
+    search: str = ""
+    after: Optional[int] = None
+    tag: Optional[str] = None
+    author: Optional[str] = None
+    voted_by: Optional[str] = None
+
+
 def create_router(
     service: Union[Service, Callable[[Request], Service], None] = None,
     *,
@@ -726,6 +730,7 @@ def create_router(
     Caller = Annotated[agora.User, Depends(deps.current_user)]
     Viewer = Annotated[Optional[agora.User], Depends(deps.optional_user)]
     Token_ = Annotated[str, Depends(deps.bearer_token)]
+    Page = Annotated[_PostPage, Depends()]
 
     def route(method: str, path: str, status_code: int = 200, **kwargs: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
         """Adds the endpoint at ``path`` and, hidden from the schema, at
@@ -754,22 +759,12 @@ def create_router(
 
     @route("GET", "/health", response_model=Health, responses=_responses(), tags=["meta"])
     async def health(service: Svc) -> Response:
-        """The database answers, with the check's latency; 503 with the same
-        shape (``status`` ``error``, the check's ``reason``) when it does not."""
-        started = time.perf_counter()
-        failure: Optional[agora.AgoraError] = None
-        try:
-            await _call(service, "health")
-        except agora.AgoraError as e:
-            failure = e
-        latency_ms = round((time.perf_counter() - started) * 1000, 3)
-        check: Dict[str, Any] = {"status": "ok" if failure is None else "error", "latency_ms": latency_ms}
-        body: Dict[str, Any] = {"status": check["status"], "database": _backend(service.database_url)}
-        if failure is None:
-            return _json({**body, "checks": {"database": check}})
-        check["reason"] = "does not answer" if isinstance(failure, agora.Unavailable) else "check failed"
-        answer = {**body, "checks": {"database": check}, **failure.to_dict()}
-        return JSONResponse(answer, status_code=failure.status_code, headers=failure.headers or None)
+        """Every dependency answers (the database, and Redis when throttling
+        counts there), each check with its latency; 503 with the same shape
+        (``status`` ``error``, the failing check's ``reason``, the error's
+        ``detail`` and ``code``) when one does not. The servers' answer."""
+        status, body, headers = await _call(service, "health_answer")
+        return Response(body, status_code=status, headers=dict(headers))
 
     @route(
         "GET",
@@ -900,23 +895,10 @@ def create_router(
 
     # -- posts
     @route("GET", "/posts", response_model=List[PostWithVotes], responses=_responses(401, 422), tags=["posts"])
-    async def list_posts(
-        user: Caller,
-        service: Svc,
-        limit: int = 10,
-        skip: int = 0,
-        search: str = "",
-        after: Optional[int] = None,
-        tag: Optional[str] = None,
-        author: Optional[str] = None,
-        voted_by: Optional[str] = None,
-    ) -> Response:
+    async def list_posts(user: Caller, service: Svc, page: Page) -> Response:
         """Posts visible to the caller, newest first (``limit`` 1..=100;
         ``after``: keyset paging by id; ``tag``, ``author``, ``voted_by``: filters)."""
-        posts = await _call(
-            service, "list_posts", user, limit, skip, search, after=after, tag=tag, author=author, voted_by=voted_by
-        )
-        return _json([p.to_dict() for p in posts])
+        return _json([p.to_dict() for p in await _call(service, "list_posts", user, **vars(page))])
 
     @route("POST", "/posts", 201, response_model=Post, responses=_responses(401, 422), tags=["posts"])
     async def create_post(body: PostCreate, user: Caller, service: Svc) -> Response:
@@ -927,9 +909,10 @@ def create_router(
         return _json(post.to_dict(), 201)
 
     @route("GET", "/posts/{id}", response_model=PostWithVotes, responses=_responses(401, 404, 422), tags=["posts"])
-    async def get_post(id: int, user: Caller, service: Svc) -> Response:
-        """One post with its votes."""
-        return _json((await _call(service, "get_post", user, id)).to_dict())
+    async def get_post(id: int, token: Token_, service: Svc) -> Response:
+        """One post with its votes (the token's session is checked by the
+        post's own look-up: one database round trip)."""
+        return _json((await _with_token(service, "get_post", token, id)).to_dict())
 
     @route("PUT", "/posts/{id}", response_model=Post, responses=_responses(401, 403, 404, 422, e403="Not the caller's post"), tags=["posts"])
     async def update_post(id: int, body: PostCreate, user: Caller, service: Svc) -> Response:
@@ -971,20 +954,9 @@ def create_router(
         return _empty()
 
     @route("GET", "/feed", response_model=List[PostWithVotes], responses=_responses(401, 422), tags=["posts"])
-    async def feed(
-        user: Caller,
-        service: Svc,
-        limit: int = 10,
-        skip: int = 0,
-        search: str = "",
-        after: Optional[int] = None,
-        tag: Optional[str] = None,
-        author: Optional[str] = None,
-        voted_by: Optional[str] = None,
-    ) -> Response:
+    async def feed(user: Caller, service: Svc, page: Page) -> Response:
         """Published posts of the users the caller follows, newest first."""
-        posts = await _call(service, "feed", user, limit, skip, search, after=after, tag=tag, author=author, voted_by=voted_by)
-        return _json([p.to_dict() for p in posts])
+        return _json([p.to_dict() for p in await _call(service, "feed", user, **vars(page))])
 
     @route("GET", "/tags", response_model=List[TagCount], responses=_responses(422), tags=["posts"])
     async def tags_in_use(service: Svc, limit: int = 10, skip: int = 0) -> Response:
@@ -1057,7 +1029,28 @@ async def http_error_handler(request: Request, exc: Exception) -> Response:
     code = _HTTP_CODES.get(error.status_code)
     if code is None or not isinstance(error.detail, str):
         return await http_exception_handler(request, error)
+    if error.status_code == 405:
+        headers = {**(headers or {}), "Allow": _allowed_methods(request)}
     return JSONResponse({"detail": error.detail, "code": code}, status_code=error.status_code, headers=headers)
+
+
+#: The order of methods in a 405's ``Allow``, the servers' order.
+_METHOD_ORDER = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route of the app serves at the request's path, in
+    the servers' order and format (``GET,POST``; FastAPI's routes serve no
+    ``HEAD``): Starlette names only the first matching route's. Asks each
+    route (included routers too) whether it would take the request with
+    that method."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHOD_ORDER:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] == Match.FULL for route in routes):
+            allowed.append(method)
+    return ",".join(allowed)
 
 
 class BodyLimitMiddleware:

@@ -8,6 +8,17 @@
 //! hashing saturates the cores, cheap requests still get the CPU first; when
 //! nothing else wants it, hashing gets all of it.
 //!
+//! Memory is one argon2 block array per hashing thread (19 MiB with the
+//! OWASP parameters), allocated on the thread's first hash and reused by
+//! every later hash and verify there, so a login flood's peak memory is the
+//! pool's size times that, however many hashes it runs. (Allocating one per
+//! hash, as the argon2 crate does, leaves them in the allocator's per-thread
+//! arenas.) A stored hash that needs more memory than the configured
+//! parameters (made with stronger ones) is verified in a temporary array,
+//! freed once done: the kept one never outgrows the configured parameters.
+//! Only the memory is ours: the hash itself is the argon2 crate's, and a
+//! verification does exactly what its `PasswordVerifier` does.
+//!
 //! Passwords arrive NFKC-normalised ([`Password`]) and are never truncated:
 //! argon2id hashes every byte.
 //!
@@ -23,11 +34,14 @@
 //!   (the original app did not normalise): when the NFKC form fails, the
 //!   form as received is tried too (see [`Password`]).
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
-use argon2::password_hash::phc::PasswordHash;
-use argon2::password_hash::{PasswordHasher as _, PasswordVerifier as _};
-use argon2::{Algorithm, Argon2, Params, Version};
+use argon2::password_hash::{
+    self,
+    phc::{Output, ParamsString, PasswordHash, Salt},
+};
+use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{OnceCell, oneshot};
 
 use crate::domain::Password;
@@ -101,6 +115,9 @@ pub struct PasswordHasher {
 struct Inner {
     params: HashParams,
     argon2: Argon2<'static>,
+    /// The memory blocks the configured parameters need: the size of the
+    /// array each hashing thread keeps.
+    kept_blocks: usize,
     pool: rayon::ThreadPool,
     dummy_hash: OnceCell<String>,
 }
@@ -108,6 +125,16 @@ struct Inner {
 /// The niceness hashing threads ask for: well below request handling, yet
 /// not starved by it (CFS weight 110 against 1024 for nice 0).
 const HASHING_NICENESS: u8 = 22; // thread-priority's 0..=99 scale: nice 10 on Linux
+
+/// The algorithm and version of new hashes.
+const ALGORITHM: Algorithm = Algorithm::Argon2id;
+const VERSION: Version = Version::V0x13;
+
+thread_local! {
+    /// The argon2 memory of the hashing thread this runs on, reused by each
+    /// of its hashes (see [`Inner::with_memory`]); empty on other threads.
+    static BLOCKS: RefCell<Vec<Block>> = const { RefCell::new(Vec::new()) };
+}
 
 fn lower_priority() {
     use thread_priority::{ThreadPriority, ThreadPriorityValue, set_current_thread_priority};
@@ -125,7 +152,8 @@ impl PasswordHasher {
     /// A hasher with these parameters running at most `max_concurrent`
     /// hashes at once, on as many dedicated threads (use the number of cores).
     pub fn new(params: HashParams, max_concurrent: usize) -> Result<Self> {
-        let argon2 = Argon2::new(Algorithm::Argon2id, Version::V0x13, params.to_argon2()?);
+        let argon2 = Argon2::new(ALGORITHM, VERSION, params.to_argon2()?);
+        let kept_blocks = argon2.params().block_count();
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(max_concurrent.max(1))
             .thread_name(|i| format!("agora-hash-{i}"))
@@ -136,6 +164,7 @@ impl PasswordHasher {
             inner: Arc::new(Inner {
                 params,
                 argon2,
+                kept_blocks,
                 pool,
                 dummy_hash: OnceCell::new(),
             }),
@@ -229,11 +258,95 @@ impl PasswordHasher {
 }
 
 impl Inner {
+    /// What the argon2 crate's `hash_password` does (a random salt from
+    /// `password_hash`, the same PHC string), in this thread's kept memory.
     fn hash_sync(&self, password: &str) -> Result<String> {
-        self.argon2
-            .hash_password(password.as_bytes())
+        let hash = || -> password_hash::Result<PasswordHash> {
+            let salt = Salt::new(&password_hash::try_generate_salt()?)?;
+            let output = self.output(&self.argon2, password.as_bytes(), &salt)?;
+            Ok(PasswordHash {
+                algorithm: ALGORITHM.ident(),
+                version: Some(VERSION.into()),
+                params: ParamsString::try_from(self.argon2.params())?,
+                salt: Some(salt),
+                hash: Some(output),
+            })
+        };
+        hash()
             .map(|h| h.to_string())
             .map_err(|e| Error::internal(e.to_string()))
+    }
+
+    /// What the argon2 crate's `hash_password_with_salt` computes with
+    /// `argon2`: the hash's output, of the length its parameters ask for
+    /// (32 bytes by default), in this thread's kept memory when it is
+    /// large enough (see [`Inner::with_memory`]).
+    fn output(
+        &self,
+        argon2: &Argon2<'_>,
+        password: &[u8],
+        salt: &[u8],
+    ) -> password_hash::Result<Output> {
+        let salt = Salt::new(salt)?;
+        let params = argon2.params();
+        let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+        let mut buffer = [0u8; Output::MAX_LENGTH];
+        let out = buffer
+            .get_mut(..output_len)
+            .ok_or(password_hash::Error::OutputSize)?;
+        self.with_memory(params.block_count(), |blocks| {
+            argon2.hash_password_into_with_memory(password, &salt, &mut *out, blocks)
+        })?;
+        Ok(Output::new(out)?)
+    }
+
+    /// Runs `hash` with `blocks` argon2 memory blocks. On one of this
+    /// hasher's threads, when the configured parameters need at least that
+    /// many, they are (the start of) the thread's kept array, allocated once
+    /// at the configured size. Elsewhere, or for a stored hash that needs
+    /// more, they are a temporary array, freed on return: the kept one never
+    /// grows past the configured size. The blocks' previous contents do not
+    /// matter: argon2's first pass writes every block before reading it.
+    fn with_memory<T>(&self, blocks: usize, hash: impl FnOnce(&mut [Block]) -> T) -> T {
+        let on_our_pool = self.pool.current_thread_index().is_some();
+        if !on_our_pool || blocks > self.kept_blocks {
+            return hash(&mut vec![Block::new(); blocks]);
+        }
+        BLOCKS.with(|kept| match kept.try_borrow_mut() {
+            Ok(mut kept) => {
+                if kept.len() != self.kept_blocks {
+                    // Exactly the configured size (no spare capacity).
+                    *kept = vec![Block::new(); self.kept_blocks];
+                }
+                hash(&mut kept[..blocks])
+            }
+            // Only a hash run from inside another on this thread (argon2 never
+            // does): give it its own memory rather than panic.
+            Err(_) => hash(&mut vec![Block::new(); blocks]),
+        })
+    }
+
+    /// The argon2 crate's `PasswordVerifier::verify_password`, in this
+    /// thread's kept memory: the algorithm, version, parameters and output
+    /// length come from the stored PHC string (through the crate's own
+    /// conversions), the password is hashed with its salt, and the outputs
+    /// compared in constant time (`phc::Output`'s equality).
+    fn verify_argon2(&self, password: &[u8], stored: &PasswordHash) -> bool {
+        let (Some(salt), Some(expected)) = (&stored.salt, &stored.hash) else {
+            return false;
+        };
+        let argon2 = || -> password_hash::Result<Argon2<'static>> {
+            let algorithm = Algorithm::try_from(stored.algorithm.as_str())?;
+            let version = stored
+                .version
+                .map(Version::try_from)
+                .transpose()?
+                .unwrap_or_default();
+            Ok(Argon2::new(algorithm, version, Params::try_from(stored)?))
+        };
+        argon2()
+            .and_then(|argon2| self.output(&argon2, password, salt))
+            .is_ok_and(|computed| computed == *expected)
     }
 
     /// Checks the normalised password, then, only if that fails and
@@ -270,9 +383,7 @@ impl Inner {
             tracing::error!("stored password hash is neither a PHC string nor a bcrypt hash");
             return false;
         };
-        self.argon2
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
+        self.verify_argon2(password.as_bytes(), &parsed)
     }
 
     fn needs_rehash(&self, stored: &str) -> bool {
@@ -620,5 +731,202 @@ mod tests {
             .await
             .unwrap();
         assert!(!wrong.valid);
+    }
+
+    /// The argon2 crate with `algorithm` and `params` (version 0x13).
+    fn crate_argon2(algorithm: Algorithm, m: u32, t: u32, p: u32) -> Argon2<'static> {
+        Argon2::new(algorithm, VERSION, Params::new(m, t, p, None).unwrap())
+    }
+
+    /// The argon2 crate's own verification, as this module did before it
+    /// reused memory.
+    fn crate_verifies(password: &str, stored: &str) -> bool {
+        use argon2::password_hash::PasswordVerifier as _;
+        Argon2::default()
+            .verify_password(password.as_bytes(), stored)
+            .is_ok()
+    }
+
+    /// The start and capacity of the calling thread's kept argon2 memory.
+    fn kept_memory() -> (usize, usize) {
+        BLOCKS.with_borrow(|kept| (kept.as_ptr() as usize, kept.capacity()))
+    }
+
+    #[tokio::test]
+    async fn hashes_made_here_verify_with_the_argon2_crate() {
+        for params in [
+            HashParams::OWASP,
+            HashParams {
+                m_cost: 8_192,
+                t_cost: 3,
+                p_cost: 2,
+            },
+        ] {
+            let h = PasswordHasher::new(params, 2).unwrap();
+            let expected_prefix = format!(
+                "$argon2id$v=19$m={},t={},p={}$",
+                params.m_cost, params.t_cost, params.p_cost
+            );
+            // More hashes than threads: most run in memory a hash already used.
+            for _ in 0..4 {
+                let stored = h.hash(&Password::new("correct horse")).await.unwrap();
+                assert!(stored.starts_with(&expected_prefix), "{stored}");
+                let parsed = PasswordHash::new(&stored).unwrap();
+                assert_eq!(parsed.salt.unwrap().len(), 16, "{stored}");
+                assert_eq!(parsed.hash.unwrap().len(), 32, "{stored}");
+                assert!(crate_verifies("correct horse", &stored), "{stored}");
+                assert!(!crate_verifies("correct horsE", &stored), "{stored}");
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_argon2_crate_verify_here() {
+        use argon2::password_hash::PasswordHasher as _;
+        let h = hasher();
+        // Warm the pool's memory with hashes of other passwords first.
+        for _ in 0..2 {
+            h.hash(&Password::new("something else")).await.unwrap();
+        }
+        let long_output = Argon2::new(
+            ALGORITHM,
+            VERSION,
+            Params::new(19_456, 2, 1, Some(64)).unwrap(),
+        );
+        let old_version = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(8_192, 2, 1, None).unwrap(),
+        );
+        for argon2 in [
+            crate_argon2(Algorithm::Argon2id, 19_456, 2, 1),
+            crate_argon2(Algorithm::Argon2id, 8_192, 3, 2),
+            crate_argon2(Algorithm::Argon2i, 19_456, 2, 1),
+            crate_argon2(Algorithm::Argon2i, 8_192, 3, 2),
+            crate_argon2(Algorithm::Argon2d, 8_192, 1, 1),
+            long_output,
+            old_version,
+        ] {
+            let stored = argon2.hash_password(b"correct horse").unwrap().to_string();
+            let right = h
+                .verify(&Password::new("correct horse"), Some(&stored))
+                .await
+                .unwrap();
+            assert!(right.valid, "{stored}");
+            let wrong = h
+                .verify(&Password::new("correct horsE"), Some(&stored))
+                .await
+                .unwrap();
+            assert!(!wrong.valid, "{stored}");
+        }
+    }
+
+    #[tokio::test]
+    async fn the_output_is_the_argon2_crates_for_the_same_salt() {
+        use argon2::password_hash::PasswordHasher as _;
+        let h = hasher();
+        let salt = b"a fixed salt for the test";
+        for argon2 in [
+            crate_argon2(Algorithm::Argon2id, 19_456, 2, 1),
+            crate_argon2(Algorithm::Argon2id, 8_192, 3, 2),
+            crate_argon2(Algorithm::Argon2i, 8_192, 3, 2),
+            crate_argon2(Algorithm::Argon2id, 19_456, 2, 1),
+        ] {
+            let expected = argon2
+                .hash_password_with_salt(b"correct horse", salt)
+                .unwrap()
+                .hash
+                .unwrap();
+            let ours = h
+                .run("hash", move |inner| {
+                    inner
+                        .output(&argon2, b"correct horse", salt)
+                        .map_err(|e| Error::internal(e.to_string()))
+                })
+                .await
+                .unwrap();
+            assert_eq!(ours.as_bytes(), expected.as_bytes());
+        }
+    }
+
+    #[tokio::test]
+    async fn each_hashing_thread_reuses_one_array_of_the_configured_size() {
+        let h = PasswordHasher::new(HashParams::OWASP, 1).unwrap();
+        let configured = h.inner.argon2.params().block_count();
+        assert_eq!(configured, 19_456);
+        let stored = h.hash(&Password::new("correct horse")).await.unwrap();
+        let first = h.run("hash", |_| Ok(kept_memory())).await.unwrap();
+        assert_eq!(first.1, configured);
+        for _ in 0..3 {
+            assert!(
+                h.verify(&Password::new("correct horse"), Some(&stored))
+                    .await
+                    .unwrap()
+                    .valid
+            );
+            let now = h.run("hash", |_| Ok(kept_memory())).await.unwrap();
+            assert_eq!(now, first, "the same array, not a new one");
+        }
+        // Off the pool (here, the test's thread), nothing is kept.
+        h.inner.hash_sync("correct horse").unwrap();
+        assert_eq!(kept_memory().1, 0);
+    }
+
+    #[tokio::test]
+    async fn a_hash_needing_more_memory_verifies_without_growing_the_kept_array() {
+        use argon2::password_hash::PasswordHasher as _;
+        let configured = HashParams {
+            m_cost: 8_192,
+            t_cost: 1,
+            p_cost: 1,
+        };
+        let h = PasswordHasher::new(configured, 1).unwrap();
+        let own = h.hash(&Password::new("correct horse")).await.unwrap();
+        let kept = h.run("hash", |_| Ok(kept_memory())).await.unwrap();
+        assert_eq!(kept.1, 8_192);
+        // Made with stronger parameters than this hasher's: 19 MiB, 64 MiB.
+        for m_cost in [19_456, 65_536] {
+            let stronger = crate_argon2(Algorithm::Argon2id, m_cost, 1, 1)
+                .hash_password(b"correct horse")
+                .unwrap()
+                .to_string();
+            let v = h
+                .verify(&Password::new("correct horse"), Some(&stronger))
+                .await
+                .unwrap();
+            assert_eq!(
+                v,
+                Verification {
+                    valid: true,
+                    needs_rehash: false
+                },
+                "{stronger}"
+            );
+            assert!(
+                !h.verify(&Password::new("correct horsE"), Some(&stronger))
+                    .await
+                    .unwrap()
+                    .valid
+            );
+            let after = h.run("hash", |_| Ok(kept_memory())).await.unwrap();
+            assert_eq!(after, kept, "the kept array is the same, no larger");
+        }
+        // A weaker one uses the start of the kept array.
+        let weaker = crate_argon2(Algorithm::Argon2id, 1_024, 1, 1)
+            .hash_password(b"correct horse")
+            .unwrap()
+            .to_string();
+        let v = h
+            .verify(&Password::new("correct horse"), Some(&weaker))
+            .await
+            .unwrap();
+        assert!(v.valid && v.needs_rehash);
+        assert_eq!(h.run("hash", |_| Ok(kept_memory())).await.unwrap(), kept);
+        assert!(
+            h.verify(&Password::new("correct horse"), Some(&own))
+                .await
+                .unwrap()
+                .valid
+        );
     }
 }

@@ -2,7 +2,9 @@
 
 use super::Agora;
 use super::audit::Audit;
-use crate::domain::{Caller, ClientInfo, Email, Password, Session, UserId, now};
+use crate::domain::{
+    Caller, ClientInfo, Email, Password, PostId, PostWithVotes, Session, User, UserId, now,
+};
 use crate::error::{Error, Result};
 use crate::schema::{LoginRequest, Token, bearer_token};
 use crate::throttle::LoginAttempt;
@@ -135,19 +137,9 @@ impl Agora {
     /// longer exists, is [`Error::Unauthorized`]. Costs one signature check
     /// and one indexed query (user and session together).
     pub async fn authenticate(&self, access_token: &str) -> Result<Caller> {
-        let claims = self.inner.tokens.verify(access_token)?;
-        let session_id = claims.sid.as_deref().ok_or(Error::Unauthorized)?;
-        match self
-            .inner
-            .store
-            .session_user(UserId(claims.user_id), session_id)
-            .await?
-        {
-            Some((user, session)) if session.is_active(now()) => {
-                Ok(Caller::with_session(user, session))
-            }
-            _ => Err(Error::Unauthorized),
-        }
+        let (user, session_id) = self.token_session(access_token)?;
+        let found = self.inner.store.session_user(user, &session_id).await?;
+        active_caller(found)
     }
 
     /// [`Agora::authenticate`] from a raw `Authorization` header value
@@ -157,10 +149,70 @@ impl Agora {
     /// `Bearer error="invalid_token"`, RFC 6750 §3.1).
     pub async fn authenticate_header(&self, authorization: Option<&str>) -> Result<Caller> {
         let token = bearer_token(authorization)?;
-        self.authenticate(token).await.map_err(|e| match e {
-            Error::Unauthorized => Error::InvalidToken,
-            other => other,
-        })
+        self.authenticate(token).await.map_err(refused_token)
+    }
+
+    /// [`Agora::get_post`] for the caller an access token proves, checked as
+    /// [`Agora::authenticate`] checks it (a refused token is
+    /// [`Error::Unauthorized`]), in one storage call
+    /// ([`crate::storage::Store::session_user_with_post`]): the session
+    /// check and the post's look-up share one database round trip.
+    pub async fn get_post_with_token(
+        &self,
+        access_token: &str,
+        id: PostId,
+    ) -> Result<PostWithVotes> {
+        let (user, session_id) = self.token_session(access_token)?;
+        match self
+            .inner
+            .store
+            .session_user_with_post(user, &session_id, id)
+            .await?
+        {
+            Some(found) if found.session.is_active(now()) => {
+                self.visible_post(Some(user), id, found.value)
+            }
+            _ => Err(Error::Unauthorized),
+        }
+    }
+
+    /// [`Agora::get_post_with_token`] from a raw `Authorization` header
+    /// value, with [`Agora::authenticate_header`]'s errors.
+    pub async fn get_post_as_bearer(
+        &self,
+        authorization: Option<&str>,
+        id: PostId,
+    ) -> Result<PostWithVotes> {
+        let token = bearer_token(authorization)?;
+        self.get_post_with_token(token, id)
+            .await
+            .map_err(refused_token)
+    }
+
+    /// The user and session id an access token names, once its signature
+    /// and claims check out.
+    fn token_session(&self, access_token: &str) -> Result<(UserId, String)> {
+        let claims = self.inner.tokens.verify(access_token)?;
+        let session_id = claims.sid.ok_or(Error::Unauthorized)?;
+        Ok((UserId(claims.user_id), session_id))
+    }
+}
+
+/// The caller of a session found for a token, if it is still active.
+fn active_caller(found: Option<(User, Session)>) -> Result<Caller> {
+    match found {
+        Some((user, session)) if session.is_active(now()) => {
+            Ok(Caller::with_session(user, session))
+        }
+        _ => Err(Error::Unauthorized),
+    }
+}
+
+/// A presented token that was refused: [`Error::InvalidToken`].
+fn refused_token(error: Error) -> Error {
+    match error {
+        Error::Unauthorized => Error::InvalidToken,
+        other => other,
     }
 }
 

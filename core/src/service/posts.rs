@@ -79,7 +79,18 @@ impl Agora {
         id: PostId,
     ) -> Result<PostWithVotes> {
         let viewer = viewer.into().map(Caller::id);
-        match self.inner.store.get_post(id, viewer).await? {
+        let found = self.inner.store.get_post(id, viewer).await?;
+        self.visible_post(viewer, id, found)
+    }
+
+    /// The post `found` for `id`, as `viewer` may see it.
+    pub(super) fn visible_post(
+        &self,
+        viewer: Option<UserId>,
+        id: PostId,
+        found: Option<PostWithVotes>,
+    ) -> Result<PostWithVotes> {
+        match found {
             Some(found) if found.post.is_visible_to(viewer) => Ok(PostWithVotes {
                 post: self.post_shown_to(found.post, viewer),
                 ..found

@@ -528,6 +528,98 @@ pub async fn sessions_round_trip_and_join_their_user(store: Arc<dyn Store>) {
     );
 }
 
+/// A session and a post read together are what `session_user` and
+/// `get_post` read apart: the post's owner, tags, votes and the session
+/// user's `voted`; no post is `None` beside a found session; a session that
+/// is someone else's, unknown, or of old credentials finds nothing; a
+/// revoked one is returned revoked, for the service to refuse.
+pub async fn a_session_and_a_post_read_together_match_reading_them_apart(store: Arc<dyn Store>) {
+    let u = user(&*store, "together").await;
+    let other = user(&*store, "together-other").await;
+    let s = session_for(&u, "t10123456789abcdef0123456789abcd", 30);
+    store
+        .create_session(&s, KEY, 0, &refresh_for(&s, &"t".repeat(64)))
+        .await
+        .unwrap();
+    let mine = store
+        .create_post(&u, &draft("mine", false), now())
+        .await
+        .unwrap();
+    let mut tagged = draft("theirs", true);
+    tagged.tags = Some(vec![
+        crate::domain::Tag::parse("rust").unwrap(),
+        crate::domain::Tag::parse("sql").unwrap(),
+    ]);
+    let theirs = store.create_post(&other, &tagged, now()).await.unwrap();
+    store.add_vote(u.id, theirs.id).await.unwrap();
+    store.add_vote(other.id, theirs.id).await.unwrap();
+    let missing = PostId(theirs.id.0 + 1_000);
+    for post in [mine.id, theirs.id, missing] {
+        let together = store
+            .session_user_with_post(u.id, &s.id, post)
+            .await
+            .unwrap()
+            .expect("the session is found");
+        let apart = store.session_user(u.id, &s.id).await.unwrap().unwrap();
+        assert_eq!((together.user, together.session), apart);
+        assert_eq!(
+            together.value,
+            store.get_post(post, Some(u.id)).await.unwrap(),
+            "post {post:?}"
+        );
+    }
+    let read = store
+        .session_user_with_post(u.id, &s.id, theirs.id)
+        .await
+        .unwrap()
+        .unwrap()
+        .value
+        .expect("the post is found");
+    assert_eq!((read.votes, read.voted), (2, true));
+    assert_eq!(read.post.owner, other);
+    assert_eq!(read.post.tags.len(), 2);
+    assert!(
+        store
+            .session_user_with_post(u.id, &s.id, missing)
+            .await
+            .unwrap()
+            .unwrap()
+            .value
+            .is_none()
+    );
+    assert!(
+        store
+            .session_user_with_post(other.id, &s.id, theirs.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "not another user's session"
+    );
+    assert!(
+        store
+            .session_user_with_post(u.id, "nope", theirs.id)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.revoke_session(u.id, &s.id, now()).await.unwrap());
+    let revoked = store
+        .session_user_with_post(u.id, &s.id, theirs.id)
+        .await
+        .unwrap()
+        .expect("a revoked session is still found");
+    assert!(revoked.session.revoked_at.is_some());
+    store.end_sessions(u.id, None, None, now()).await.unwrap();
+    assert!(
+        store
+            .session_user_with_post(u.id, &s.id, theirs.id)
+            .await
+            .unwrap()
+            .is_none(),
+        "not a session of old credentials"
+    );
+}
+
 /// A refresh token is claimed first exactly once.
 pub async fn a_refresh_token_is_claimed_first_exactly_once(store: Arc<dyn Store>) {
     let u = user(&*store, "claim").await;
@@ -896,6 +988,7 @@ macro_rules! storage_conformance_tests {
                 deleting_a_user_cascades_to_posts_and_votes,
                 deleting_a_post_cascades_to_its_votes,
                 sessions_round_trip_and_join_their_user,
+                a_session_and_a_post_read_together_match_reading_them_apart,
                 a_refresh_token_is_claimed_first_exactly_once,
                 adding_a_refresh_token_marks_the_session_used,
                 revoking_sessions_ends_them_for_their_owner_only,

@@ -174,29 +174,43 @@ async fn run(args: Args) -> Result<(), BoxError> {
     let password = Password::new(PASSWORD);
     let phc = hasher.hash(&password).await?;
     let samples = if args.quick { 7 } else { 15 };
-    let mut times = Vec::new();
+    // The reference is the CPU time the hashing thread spends on one
+    // verification, not its wall time: time the thread waited for a core
+    // (the machine is shared) is not work, so the reference cannot be
+    // slower than the work a login really costs.
+    let hashing_thread = "agora-hash-0";
+    let mut cpu_times = Vec::new();
+    let mut wall_times = Vec::new();
     for i in 0..samples + 2 {
+        let cpu_before = procs::thread_cpu_ns(hashing_thread);
         let started = Instant::now();
         let verified = hasher.verify(&password, Some(&phc)).await?;
+        let wall = started.elapsed().as_secs_f64();
+        let cpu = procs::thread_cpu_ns(hashing_thread)
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before) as f64 / 1e9)
+            .ok_or_else(|| err(format!("no thread named {hashing_thread} in this process")))?;
         if i >= 2 {
             // The first two warm the allocator and the hashing pool.
-            times.push(started.elapsed().as_secs_f64());
+            cpu_times.push(cpu);
+            wall_times.push(wall);
         }
         if !verified.valid {
             return Err(err("the seeded password does not verify"));
         }
     }
-    times.sort_by(f64::total_cmp);
-    // The uncontended cost of one hash: the fastest run (the median is
-    // printed too; on a busy machine it is much noisier).
-    let hash_secs = times[0];
-    let hash_median = times[times.len() / 2];
+    cpu_times.sort_by(f64::total_cmp);
+    wall_times.sort_by(f64::total_cmp);
+    let hash_secs = cpu_times[0];
+    let hash_median = cpu_times[cpu_times.len() / 2];
     progress(format!(
-        "argon2id verify: median {}, min {}, max {} over {} runs",
+        "argon2id verify, CPU time of the hashing thread: median {}, min {}, max {}; wall time: median {}, min {} over {} runs",
         ms((hash_median * 1e6) as u64),
         ms((hash_secs * 1e6) as u64),
-        ms((times[times.len() - 1] * 1e6) as u64),
-        times.len()
+        ms((cpu_times[cpu_times.len() - 1] * 1e6) as u64),
+        ms((wall_times[wall_times.len() / 2] * 1e6) as u64),
+        ms((wall_times[0] * 1e6) as u64),
+        cpu_times.len()
     ));
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
@@ -1006,7 +1020,8 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
         }
     ));
     facts.push(format!(
-        "The ceiling's authentication look-up: {ceiling_auth} (the statement Agora's token check runs)."
+        "The ceiling's authentication look-up for listings: {ceiling_auth} (the statement Agora's token check runs); \
+         its `GET /posts/{{id}}` runs the post's statement alone (Agora checks the session in that same statement)."
     ));
     facts.push(format!(
         "Search term `{}` is in 1% of titles; `GET /posts/{{id}}` picks random published posts; \
@@ -1018,14 +1033,15 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
     let targets = &mut run.report.targets;
     let ratio = get.rps / ceiling_get.rps.max(f64::MIN_POSITIVE);
     targets.push(Target {
-        goal: "authenticated `GET /posts/{id}` >= 85% of its ceiling's req/s".to_owned(),
+        goal: "authenticated `GET /posts/{id}` >= 90% of the bare no-auth ceiling's req/s"
+            .to_owned(),
         measured: format!(
             "{:.0}% ({} vs {} req/s)",
             100.0 * ratio,
             rps(get.rps),
             rps(ceiling_get.rps)
         ),
-        pass: Some(ratio >= 0.85),
+        pass: Some(ratio >= 0.9),
     });
     match large_list {
         Some(large) => {
@@ -1141,6 +1157,19 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
         ),
         pass: Some(rise < 2.0),
     });
+    let kept = mixed[1].rps / logins.rps.max(f64::MIN_POSITIVE);
+    targets.push(Target {
+        goal:
+            "logins beside the GETs keep >= 50% of their rate alone (a fair share, not starvation)"
+                .to_owned(),
+        measured: format!(
+            "{:.0}% ({} logins/s beside the GETs vs {} alone)",
+            100.0 * kept,
+            rps(mixed[1].rps),
+            rps(logins.rps)
+        ),
+        pass: Some(kept >= 0.5),
+    });
     let idle = run.idle_rss.iter().map(|(_, kb)| *kb).max().unwrap_or(0);
     targets.push(Target {
         goal: "server RSS < 30 MB idle".to_owned(),
@@ -1253,7 +1282,7 @@ fn render(ctx: &Ctx, sections: &[BackendReport], skipped: &[String]) -> String {
         ctx.warmup.as_secs_f64()
     ));
     out.push_str(&format!(
-        "- argon2id verification (m = 19456 KiB, t = 2, p = 1) in-process through agora-core's hasher: {} (fastest of the runs; median {}), so {} cores allow {:.1} logins/s\n",
+        "- argon2id verification (m = 19456 KiB, t = 2, p = 1) in-process through agora-core's hasher, CPU time of the hashing thread (`/proc/self/task/<tid>/schedstat`): {} (fastest of the runs; median {}), so {} cores allow {:.1} logins/s\n",
         ms((ctx.hash_secs * 1e6) as u64),
         ms((ctx.hash_median * 1e6) as u64),
         ctx.cores,
@@ -1261,7 +1290,7 @@ fn render(ctx: &Ctx, sections: &[BackendReport], skipped: &[String]) -> String {
     ));
     out.push_str(
         "- server: `target/release/examples/server`, default settings (pool of 10, hashing pool = cores) but `AGORA_THROTTLE=off` (all load comes from one IP), `RUST_LOG=warn`; \
-         ceiling: `agora-ceiling` (bare axum + sqlx, same SQL: user look-up + the route's statement, hand-written JSON)\n",
+         ceiling: `agora-ceiling` (bare axum + sqlx, hand-written JSON; listings: the session look-up + the route's statement; `GET /posts/{id}`: the post's statement alone, no authentication)\n",
     );
     out.push_str(
         "- CPU s / 1k req: the server process's user + system time over the window (all scenario requests); \

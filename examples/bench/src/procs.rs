@@ -185,3 +185,17 @@ pub fn machine_busy_ticks() -> u64 {
 pub fn self_ticks() -> u64 {
     cpu_ticks(std::process::id()).unwrap_or(0)
 }
+
+/// The CPU time, in nanoseconds, that this process's thread named `name`
+/// has run (`/proc/self/task/<tid>/schedstat`, first field); `None` when no
+/// thread has that name.
+pub fn thread_cpu_ns(name: &str) -> Option<u64> {
+    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+        let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        if comm.trim_end() == name {
+            let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+            return stat.split_whitespace().next()?.parse().ok();
+        }
+    }
+    None
+}
