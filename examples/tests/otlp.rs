@@ -101,13 +101,19 @@ async fn a_requests_span_is_exported(adapter: &str) {
         .to_str()
         .expect("ascii")
         .to_owned();
+    // The whole answer read and the connection closed: the server stops
+    // at once, with nothing in flight.
+    r.bytes().await.expect("body");
+    drop(http);
     // Stopping flushes the exporter.
-    server.stop().await;
+    let logs = server.stop().await;
     let received = received.lock().expect("lock");
     let (service, span) = received
         .iter()
         .find(|(_, span)| attributes(span).get("request_id") == Some(&id))
-        .unwrap_or_else(|| panic!("no span with request_id {id}: {received:#?}"));
+        .unwrap_or_else(|| {
+            panic!("no span with request_id {id}: {received:#?}; the server's output: {logs:#?}")
+        });
     assert_eq!(service, "agora");
     assert_eq!(span.name, "GET /users/{id}");
     assert_eq!(span.kind, 2, "SPAN_KIND_SERVER");
