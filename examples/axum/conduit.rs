@@ -16,10 +16,6 @@ use std::process::ExitCode;
 
 use agora_core::Config;
 
-/// See `examples/axum/server.rs`: argon2's large blocks go back to the system.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     agora_examples::main_of("info", run()).await

@@ -25,12 +25,6 @@ use std::process::ExitCode;
 
 use agora_core::Config;
 
-/// mimalloc returns argon2's 19 MiB blocks to the system after each hash;
-/// glibc's malloc keeps them in per-thread arenas (RSS grew past 200 MB under
-/// login load; see BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     agora_examples::main_of("info", run()).await
