@@ -18,7 +18,7 @@
 //! ```
 
 use std::borrow::Cow;
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock, PoisonError};
 
 use serde::Serialize;
 use serde_json::json;
@@ -444,8 +444,13 @@ pub fn new_request_id() -> String {
 /// `/posts/{id}`; else [`Agora::handle`] records it) and `otel.name`
 /// (`GET /posts/{id}`, else the method: the span's name when exported over
 /// OpenTelemetry); [`request_finished`] records `http.response.status_code`.
-/// Adapters run each request inside it.
+/// Adapters run each request inside it. When nothing records the span (no
+/// subscriber wants INFO from `agora::http`) it is [`tracing::Span::none`],
+/// at no cost: the path is not matched a second time.
 pub fn request_span(method: &str, path: &str, request_id: &str) -> tracing::Span {
+    if !tracing::span_enabled!(target: "agora::http", tracing::Level::INFO) {
+        return tracing::Span::none();
+    }
     let template = route(method, path).ok().map(|found| found.endpoint.path);
     let name = match template {
         Some(template) => format!("{method} {template}"),
@@ -502,8 +507,8 @@ pub fn route(method: &str, path: &str) -> Result<Route> {
         return Err(Error::RouteNotFound);
     }
     let mut allowed = Vec::new();
-    for endpoint in ENDPOINTS {
-        let Some(params) = match_path(endpoint.path, &segments) else {
+    for (endpoint, template) in ENDPOINTS.iter().zip(TEMPLATES.iter()) {
+        let Some(params) = match_path(template, &segments) else {
             continue;
         };
         if Method::parse(method) == Some(endpoint.method) {
@@ -530,11 +535,28 @@ pub fn route(method: &str, path: &str) -> Result<Route> {
     })
 }
 
-/// `Some(params)` when `template` matches the path `segments` (without the
-/// leading empty one); `params` are the values of its `{...}` parts.
-fn match_path<'p>(template: &str, segments: &[&'p str]) -> Option<Vec<Cow<'p, str>>> {
-    // Runs on every request for every row: no allocation until a match.
-    let mut parts = template.split('/').filter(|s| !s.is_empty());
+/// Each endpoint's path template, split into its non-empty segments once
+/// (in [`ENDPOINTS`]' order): the router compares segments, it does not
+/// split the table's templates again for every request.
+static TEMPLATES: LazyLock<Vec<Vec<&'static str>>> = LazyLock::new(|| {
+    ENDPOINTS
+        .iter()
+        .map(|e| e.path.split('/').filter(|s| !s.is_empty()).collect())
+        .collect()
+});
+
+/// `Some(params)` when `template` (split, as in [`TEMPLATES`]) matches the
+/// path `segments` (without the leading empty one); `params` are the values
+/// of its `{...}` parts.
+fn match_path<'p>(template: &[&str], segments: &[&'p str]) -> Option<Vec<Cow<'p, str>>> {
+    // Runs on every request for every row: no allocation until the
+    // segment counts agree.
+    let count = segments.iter().filter(|s| !s.is_empty()).count();
+    let tail = template.last().is_some_and(|part| part.starts_with("{*"));
+    if count < template.len() || (!tail && count > template.len()) {
+        return None;
+    }
+    let mut parts = template.iter().copied();
     let mut rest = segments.iter().copied().filter(|s| !s.is_empty());
     let mut params = Vec::new();
     loop {

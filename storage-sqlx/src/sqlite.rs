@@ -10,6 +10,15 @@ use crate::{ConnectError, DatabaseProblem, Migrated, PoolConfig};
 
 crate::store::impl_store!(SqliteStore, sqlx::Sqlite, crate::sql::SQLITE, ids: returning);
 
+/// Each connection's page cache, in SQLite's `cache_size` terms (negative:
+/// KiB): 512 KiB, where SQLite's default is 2,000 KiB. Every connection of
+/// the pool keeps its own cache, so the default let a pool of 10 hold 20 MB
+/// of pages once a deep page or a search had walked the file (the bench's
+/// peak RSS went from 88 MB to 60 MB with this); pages it no longer holds
+/// come back from the operating system's page cache, which holds the file
+/// once for every connection.
+const PAGE_CACHE_SIZE: &str = "-512";
+
 /// Agora's storage on SQLite.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
@@ -42,7 +51,8 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(busy)
             // REGEXP, for searches that ignore case beyond ASCII (`sql::SQLITE`).
-            .with_regexp();
+            .with_regexp()
+            .pragma("cache_size", PAGE_CACHE_SIZE);
         // Every connection to ":memory:" would be a different database.
         let in_memory = in_memory(url);
         if !in_memory {
@@ -55,7 +65,15 @@ impl SqliteStore {
             .await?;
         let migrated = {
             let mut conn = pool.acquire().await?;
-            crate::migrate::sqlite(&mut conn, lock_timeout, busy).await?
+            let migrated = crate::migrate::sqlite(&mut conn, lock_timeout, busy).await?;
+            if !has_stable_plans(&mut conn).await? {
+                tracing::warn!(
+                    "SQLite was built without SQLITE_ENABLE_QPSG: once ANALYZE or PRAGMA optimize \
+                     has run, every statement is recompiled each time it runs (about 3x the CPU \
+                     of a read); build with LIBSQLITE3_FLAGS=SQLITE_ENABLE_QPSG (see agora-sqlx's README)"
+                );
+            }
+            migrated
         };
         Ok((SqliteStore { pool }, migrated))
     }
@@ -64,6 +82,20 @@ impl SqliteStore {
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
+}
+
+/// Whether this SQLite keeps one plan per statement whatever its parameters
+/// (the query planner stability guarantee, built in by
+/// `SQLITE_ENABLE_QPSG`). Without it, SQLite built with STAT4 (as
+/// libsqlite3-sys bundles it) recompiles a prepared statement each time a
+/// parameter its plan could depend on is bound, as soon as ANALYZE has
+/// written `sqlite_stat4`: most of Agora's statements, on every execution.
+async fn has_stable_plans(conn: &mut sqlx::SqliteConnection) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar::<_, bool>(
+        "SELECT EXISTS (SELECT 1 FROM pragma_compile_options WHERE compile_options = 'ENABLE_QPSG')",
+    )
+    .fetch_one(conn)
+    .await
 }
 
 /// Whether `url` names an in-memory database (private to its connection).
@@ -119,5 +151,24 @@ fn create_private_file(path: &std::path::Path) {
         && e.kind() != std::io::ErrorKind::AlreadyExists
     {
         tracing::debug!(path = %path.display(), error = %e, "database file not pre-created");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection as _;
+
+    #[tokio::test]
+    async fn sqlite_is_built_with_stable_query_plans() {
+        // The workspace's .cargo/config.toml sets LIBSQLITE3_FLAGS; without
+        // it, reads after ANALYZE cost about 3x the CPU (BENCHMARKS.md).
+        let mut conn = sqlx::SqliteConnection::connect("sqlite::memory:")
+            .await
+            .expect("in-memory SQLite");
+        assert!(
+            super::has_stable_plans(&mut conn)
+                .await
+                .expect("compile options")
+        );
     }
 }

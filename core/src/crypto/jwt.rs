@@ -13,11 +13,22 @@
 //! key's one algorithm; then the signature, `exp`, `nbf` (with the leeway, at
 //! most 60 s), `iss`, `aud`, and `sub` = `user_id`. Any failure is
 //! [`Error::Unauthorized`], the reason logged at debug level only.
+//!
+//! A token that passed every check is remembered with its claims (up to
+//! [`VERIFIED_TOKENS`] of them), so the next request carrying exactly the
+//! same bytes skips the parsing and the signature, the costliest part of an
+//! authenticated read: it is only checked against the clock again (refused
+//! once `exp` plus the leeway has passed). The memory belongs to one
+//! [`TokenKeys`], whose keys never change, so it cannot outlive a key; a
+//! token that differs by one byte is verified in full. Revocation is not
+//! the token's business: the session it names is checked on every request.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, Header, Validation};
+use quick_cache::sync::Cache;
 use serde::{Deserialize, Serialize};
 
 use super::keys::KeySet;
@@ -38,6 +49,9 @@ pub const MAX_LEEWAY: Duration = Duration::from_secs(60);
 
 /// The default `iss` and `aud` of access tokens.
 pub const DEFAULT_ISSUER: &str = "agora";
+
+/// How many verified tokens a [`TokenKeys`] remembers (about 0.5 KB each).
+pub const VERIFIED_TOKENS: usize = 4096;
 
 /// The claims of an Agora access token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +96,9 @@ pub struct TokenKeys {
     audience: String,
     ttl: Duration,
     leeway: Duration,
+    /// Tokens that passed every check, with their claims (shared by clones,
+    /// which have the same keys).
+    verified: Arc<Cache<Box<str>, Claims>>,
 }
 
 impl std::fmt::Debug for TokenKeys {
@@ -119,6 +136,8 @@ enum Rejection {
     NoTokenId,
     #[error("iat in the future")]
     IssuedInFuture,
+    #[error("expired (a token verified before)")]
+    Expired,
 }
 
 impl TokenKeys {
@@ -178,6 +197,7 @@ impl TokenKeys {
             audience: audience.to_owned(),
             ttl,
             leeway,
+            verified: Arc::new(Cache::new(VERIFIED_TOKENS)),
         }
     }
 
@@ -238,8 +258,23 @@ impl TokenKeys {
     }
 
     fn check(&self, token: &str) -> std::result::Result<Claims, Rejection> {
+        self.check_at(token, chrono::Utc::now().timestamp())
+    }
+
+    /// [`Self::check`] with the clock reading `now` for a remembered token
+    /// (a new one is checked by jsonwebtoken against the real clock).
+    fn check_at(&self, token: &str, now: i64) -> std::result::Result<Claims, Rejection> {
         if token.len() > MAX_TOKEN_LEN {
             return Err(Rejection::TooLong);
+        }
+        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(0);
+        if let Some(claims) = self.verified.get(token) {
+            // jsonwebtoken's rule: expired once `exp < now - leeway`.
+            if claims.exp < now.saturating_sub(leeway) {
+                self.verified.remove(token);
+                return Err(Rejection::Expired);
+            }
+            return Ok(claims);
         }
         // Unverified: only used to pick our key; `alg: none` (any case) and
         // unknown algorithms fail to parse here.
@@ -276,10 +311,10 @@ impl TokenKeys {
         if claims.jti.is_empty() {
             return Err(Rejection::NoTokenId);
         }
-        let leeway = i64::try_from(self.leeway.as_secs()).unwrap_or(0);
-        if claims.iat > chrono::Utc::now().timestamp().saturating_add(leeway) {
+        if claims.iat > now.saturating_add(leeway) {
             return Err(Rejection::IssuedInFuture);
         }
+        self.verified.insert(token.into(), claims.clone());
         Ok(claims)
     }
 }
@@ -949,5 +984,72 @@ mod tests {
             !shown.contains("[7, 7") && !shown.contains("BwcH"),
             "{shown}"
         );
+    }
+    #[test]
+    fn a_remembered_token_is_refused_once_expired() {
+        for k in every_algorithm() {
+            let issued = k.issue(UserId(5), Some("s5")).unwrap();
+            let first = k.verify(&issued.token).unwrap();
+            assert_eq!(k.verified.len(), 1, "a verified token is remembered");
+            // Served from memory: the same claims, not re-verified.
+            assert_eq!(k.check_at(&issued.token, now()).unwrap(), first);
+            let leeway = i64::try_from(LEEWAY.as_secs()).unwrap();
+            assert!(k.check_at(&issued.token, first.exp + leeway).is_ok());
+            let late = k.check_at(&issued.token, first.exp + leeway + 1);
+            assert!(matches!(late, Err(Rejection::Expired)));
+            assert_eq!(k.verified.len(), 0, "an expired token is forgotten");
+        }
+    }
+
+    #[test]
+    fn a_token_one_byte_away_from_a_remembered_one_is_verified_in_full() {
+        for k in every_algorithm() {
+            let token = k.issue(UserId(6), None).unwrap().token;
+            k.verify(&token).unwrap();
+            let p = parts(&token);
+            let mut signature = p[2].clone().into_bytes();
+            signature[3] = if signature[3] == b'A' { b'B' } else { b'A' };
+            let signature = String::from_utf8(signature).unwrap();
+            let tampered = format!("{}.{}.{signature}", p[0], p[1]);
+            assert!(failed(&why(&k, &tampered), &ErrorKind::InvalidSignature));
+            let forged = b64(&serde_json::to_vec(&with(claims(), "user_id", json!(1))).unwrap());
+            let tampered = format!("{}.{forged}.{}", p[0], p[2]);
+            assert!(rejected(&k, &tampered));
+            assert!(rejected(&k, &format!("{token}A")));
+            assert!(rejected(&k, &token[..token.len() - 1]));
+            assert_eq!(k.verified.len(), 1, "refused tokens are not remembered");
+        }
+    }
+
+    #[test]
+    fn a_token_remembered_by_keys_is_refused_by_keys_without_its_key() {
+        // Rotation builds new keys: what the old ones remember goes with them.
+        let before = TokenKeys::with_keys(
+            KeySet::hs256(&secret(2), &[secret(1)]),
+            TTL,
+            LEEWAY,
+            DEFAULT_ISSUER,
+            DEFAULT_ISSUER,
+        );
+        let old_token = TokenKeys::new(&secret(1), TTL, LEEWAY)
+            .issue(UserId(1), None)
+            .unwrap()
+            .token;
+        assert!(before.verify(&old_token).is_ok());
+        let after = TokenKeys::new(&secret(2), TTL, LEEWAY);
+        assert!(matches!(why(&after, &old_token), Rejection::UnknownKey));
+        // Clones share the memory (they have the same keys).
+        assert_eq!(before.clone().verified.len(), 1);
+    }
+
+    #[test]
+    fn remembered_tokens_stay_bounded() {
+        let k = hs256();
+        for user in 0..(2 * VERIFIED_TOKENS as i64) {
+            k.verify(&k.issue(UserId(user + 1), None).unwrap().token)
+                .unwrap();
+        }
+        let kept = k.verified.len();
+        assert!((1..=VERIFIED_TOKENS).contains(&kept), "{kept} tokens kept");
     }
 }

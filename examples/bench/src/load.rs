@@ -138,6 +138,10 @@ pub enum Kind {
         /// Requests built so far by the group's connections.
         counter: Arc<AtomicU64>,
     },
+    /// The inner kind's request with `/` appended to its path (before the
+    /// query): the original FastAPI app's collection routes are `/posts/`
+    /// and `/vote/`, and it answers `/posts` with a 307 redirect.
+    TrailingSlash(Box<Kind>),
 }
 
 /// Whose addresses a mail request scenario sends.
@@ -155,6 +159,7 @@ impl Kind {
         match self {
             // The same answer for every address, whatever happens after it.
             Kind::ForgotPassword { .. } => status == StatusCode::ACCEPTED,
+            Kind::TrailingSlash(inner) => inner.accepts(status),
             _ => status.is_success(),
         }
     }
@@ -179,7 +184,14 @@ impl Group {
         } else {
             Some(&self.tokens[rng.below(self.tokens.len())])
         };
-        match &self.kind {
+        self.kind.build(auth, rng)
+    }
+}
+
+impl Kind {
+    /// The next request of this kind; `auth` is the group's pick, if any.
+    fn build(&self, auth: Option<&HeaderValue>, rng: &mut Rng) -> Req {
+        match self {
             Kind::GetPost(ids) => {
                 let id = ids[rng.below(ids.len())];
                 request(Method::GET, &format!("/posts/{id}"), auth, None)
@@ -235,6 +247,20 @@ impl Group {
                     None,
                     Some(("application/json", Bytes::from(body))),
                 )
+            }
+            Kind::TrailingSlash(inner) => {
+                let mut req = inner.build(auth, rng);
+                let uri = req.uri();
+                let slashed = match uri.query() {
+                    Some(query) => format!("{}/?{query}", uri.path()),
+                    None => format!("{}/", uri.path()),
+                };
+                #[allow(clippy::expect_used)]
+                let slashed = slashed
+                    .parse()
+                    .expect("a valid path with a slash appended is valid");
+                *req.uri_mut() = slashed;
+                req
             }
         }
     }

@@ -4,17 +4,26 @@
 //! cargo run --release -p agora-bench -- --out BENCHMARKS-run.md
 //! ```
 //!
-//! For SQLite, and PostgreSQL when one answers (`--postgres URL`,
+//! For SQLite, PostgreSQL when one answers (`--postgres URL`,
 //! `AGORA_BENCH_POSTGRES_URL`, or `postgres://postgres@127.0.0.1:5432/test`
-//! tried by default; the bench creates and drops its own database there), it:
+//! tried by default; the bench creates and drops its own database there) and
+//! MariaDB/MySQL when one answers (`--mysql URL`, `AGORA_BENCH_MYSQL_URL`, or
+//! `mysql://root@127.0.0.1:3306/test` tried by default; likewise), it:
 //! builds and starts the example server (release) as a child process; seeds
 //! in bulk SQL 1,000 users and 10k posts / 100k votes, then 100k posts / 1M
 //! votes, then (unless `--quick` or `--no-large`) 1M posts / 10M votes; drives
 //! each route with a closed-loop keep-alive hyper client; measures the same
 //! reads on `agora-ceiling` (bare axum + the same SQL); and prints a Markdown
 //! table per backend with the issue's target checklist. See BENCHMARKS.md.
+//!
+//! With `--original DIR|GIT-URL` (or `AGORA_BENCH_ORIGINAL`), it first
+//! measures the original FastAPI app Agora was rebuilt from beside Agora on
+//! PostgreSQL, installed at bench time into a throwaway virtualenv in the
+//! work directory (see `original.rs`); without it the report says it was
+//! not measured.
 
 mod load;
+mod original;
 mod procs;
 mod report;
 mod seed;
@@ -35,7 +44,7 @@ use hyper::header::HeaderValue;
 use crate::load::{Addresses, Group, GroupResult, Kind};
 use crate::procs::Server;
 use crate::report::{BackendReport, Row, Target, mb, ms, rps, thousands};
-use crate::seed::Db;
+use crate::seed::{Backend, Db};
 
 /// Errors of the driver.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -52,9 +61,11 @@ const SMALL: i64 = 10_000;
 const REQUIRED: i64 = 100_000;
 const LARGE: i64 = 1_000_000;
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
+const DEFAULT_MYSQL: &str = "mysql://root@127.0.0.1:3306/test";
 
-/// Benchmarks Agora's example server (axum, release build) on SQLite and
-/// PostgreSQL against a bare axum + sqlx ceiling, and prints Markdown.
+/// Benchmarks Agora's example server (axum, release build) on SQLite,
+/// PostgreSQL and MariaDB/MySQL against a bare axum + sqlx ceiling, and
+/// prints Markdown.
 #[derive(Parser, Debug)]
 #[command(name = "agora-bench")]
 struct Args {
@@ -89,6 +100,13 @@ struct Args {
     /// Skip PostgreSQL.
     #[arg(long)]
     no_postgres: bool,
+    /// MariaDB/MySQL admin URL (a user that may create databases); also AGORA_BENCH_MYSQL_URL.
+    /// Without either, mysql://root@127.0.0.1:3306/test is tried and skipped if down.
+    #[arg(long)]
+    mysql: Option<String>,
+    /// Skip MariaDB/MySQL.
+    #[arg(long)]
+    no_mysql: bool,
     /// Skip SQLite.
     #[arg(long)]
     no_sqlite: bool,
@@ -105,6 +123,14 @@ struct Args {
     /// at 100k posts, and write `perf report` output into this directory.
     #[arg(long)]
     profile: Option<PathBuf>,
+    /// Also measure the original FastAPI app (Sanjeev-Thiyagarajan/fastapi-course) beside
+    /// Agora on PostgreSQL, 1k users / 10k posts / 100k votes: a checkout's directory (copied)
+    /// or a git URL (`git clone --depth 1`), installed into a throwaway venv in the work
+    /// directory (its pinned requirements.txt, else its direct dependencies); also
+    /// AGORA_BENCH_ORIGINAL. Needs python3, PyPI and the PostgreSQL server of --postgres
+    /// (used even with --no-postgres, which then skips only PostgreSQL's own section).
+    #[arg(long, value_name = "DIR|GIT-URL")]
+    original: Option<String>,
 }
 
 /// Settings and facts shared by every backend.
@@ -236,6 +262,8 @@ async fn run(args: Args) -> Result<(), BoxError> {
         profile: args.profile.clone(),
     };
 
+    // The original app's section first: a checkout or install that fails stops the run early.
+    let peer = original::section(&ctx, &args).await?;
     let mut sections = Vec::new();
     let mut skipped = Vec::new();
     if !args.no_sqlite {
@@ -249,38 +277,15 @@ async fn run(args: Args) -> Result<(), BoxError> {
         sections.push(result?);
     }
     if !args.no_postgres {
-        let explicit = args
-            .postgres
-            .clone()
-            .or_else(|| std::env::var("AGORA_BENCH_POSTGRES_URL").ok());
-        let admin = explicit
-            .clone()
-            .unwrap_or_else(|| DEFAULT_POSTGRES.to_owned());
-        match seed::pg_create(&admin).await {
-            Ok((name, url)) => {
-                progress(format!("PostgreSQL: database {name}"));
-                let version = pg_version(&url).await.unwrap_or_default();
-                let result = tokio::select! {
-                    r = run_backend(&ctx, format!("PostgreSQL {version}"), url) => r,
-                    _ = tokio::signal::ctrl_c() => Err(err("interrupted")),
-                };
-                if let Err(e) = seed::pg_drop(&admin, &name).await {
-                    progress(format!("could not drop database {name}: {e}"));
-                }
-                sections.push(result?);
-            }
-            Err(e) if explicit.is_none() => {
-                progress(format!("PostgreSQL skipped: {DEFAULT_POSTGRES}: {e}"));
-                skipped.push(format!(
-                    "PostgreSQL skipped: nothing answered at {DEFAULT_POSTGRES} ({e}); \
-                     pass --postgres URL or set AGORA_BENCH_POSTGRES_URL."
-                ));
-            }
-            Err(e) => return Err(err(format!("PostgreSQL at {admin}: {e}"))),
-        }
+        let url = args.postgres.clone();
+        run_server_backend(&ctx, &POSTGRES, url, &mut sections, &mut skipped).await?;
+    }
+    if !args.no_mysql {
+        let url = args.mysql.clone();
+        run_server_backend(&ctx, &MYSQL, url, &mut sections, &mut skipped).await?;
     }
 
-    let markdown = render(&ctx, &sections, &skipped);
+    let markdown = render(&ctx, &sections, &skipped) + "\n" + &peer;
     println!("{markdown}");
     if let Some(out) = &args.out {
         std::fs::write(out, &markdown)?;
@@ -332,6 +337,89 @@ fn binaries(build: bool) -> Result<(PathBuf, PathBuf), BoxError> {
     Ok((server, ceiling))
 }
 
+/// A database server the bench creates its own database on.
+struct ServerBackend {
+    backend: Backend,
+    /// Its name in progress lines.
+    name: &'static str,
+    /// Its URL's option and environment variable.
+    option: &'static str,
+    variable: &'static str,
+    /// Tried when neither is given, and skipped if nothing answers there.
+    default: &'static str,
+}
+
+const POSTGRES: ServerBackend = ServerBackend {
+    backend: Backend::Postgres,
+    name: "PostgreSQL",
+    option: "--postgres",
+    variable: "AGORA_BENCH_POSTGRES_URL",
+    default: DEFAULT_POSTGRES,
+};
+
+const MYSQL: ServerBackend = ServerBackend {
+    backend: Backend::MySql,
+    name: "MariaDB/MySQL",
+    option: "--mysql",
+    variable: "AGORA_BENCH_MYSQL_URL",
+    default: DEFAULT_MYSQL,
+};
+
+/// Runs `server`'s section on a database of its own, created on the admin
+/// URL `url` (else its variable, else its default: skipped with a line in
+/// `skipped` when nothing answers there) and dropped afterwards.
+async fn run_server_backend(
+    ctx: &Ctx,
+    server: &ServerBackend,
+    url: Option<String>,
+    sections: &mut Vec<BackendReport>,
+    skipped: &mut Vec<String>,
+) -> Result<(), BoxError> {
+    let explicit = url.or_else(|| std::env::var(server.variable).ok());
+    let admin = explicit
+        .clone()
+        .unwrap_or_else(|| server.default.to_owned());
+    let mysql = server.backend == Backend::MySql;
+    let created = if mysql {
+        seed::my_create(&admin).await
+    } else {
+        seed::pg_create(&admin).await
+    };
+    let (name, url) = match created {
+        Ok(created) => created,
+        Err(e) if explicit.is_none() => {
+            let (what, default) = (server.name, server.default);
+            progress(format!("{what} skipped: {default}: {e}"));
+            skipped.push(format!(
+                "{what} skipped: nothing answered at {default} ({e}); pass {} URL or set {}.",
+                server.option, server.variable
+            ));
+            return Ok(());
+        }
+        Err(e) => return Err(err(format!("{} at {admin}: {e}", server.name))),
+    };
+    progress(format!("{}: database {name}", server.name));
+    let title = if mysql {
+        mysql_version(&url).await.unwrap_or_default()
+    } else {
+        format!("PostgreSQL {}", pg_version(&url).await.unwrap_or_default())
+    };
+    let result = tokio::select! {
+        r = run_backend(ctx, title, url) => r,
+        _ = tokio::signal::ctrl_c() => Err(err("interrupted")),
+    };
+    let dropped = if mysql {
+        seed::my_drop(&admin, &name).await
+    } else {
+        seed::pg_drop(&admin, &name).await
+    };
+    if let Err(e) = dropped {
+        progress(format!("could not drop database {name}: {e}"));
+    }
+    sections.push(result?);
+    Ok(())
+}
+
 async fn pg_version(url: &str) -> Result<String, BoxError> {
     use sqlx::Connection as _;
     let mut conn = sqlx::PgConnection::connect(url).await?;
@@ -344,6 +432,22 @@ async fn pg_version(url: &str) -> Result<String, BoxError> {
         .next()
         .unwrap_or_default()
         .to_owned())
+}
+
+/// "MariaDB 10.11.6" or "MySQL 8.0.36", from `VERSION()`.
+async fn mysql_version(url: &str) -> Result<String, BoxError> {
+    use sqlx::Connection as _;
+    let mut conn = sqlx::MySqlConnection::connect(url).await?;
+    let (version,): (String,) = sqlx::query_as("SELECT VERSION()")
+        .fetch_one(&mut conn)
+        .await?;
+    conn.close().await?;
+    let number = version.split('-').next().unwrap_or_default();
+    Ok(if version.contains("MariaDB") {
+        format!("MariaDB {number}")
+    } else {
+        format!("MySQL {number}")
+    })
 }
 
 fn scale_label(posts: i64) -> String {
@@ -367,7 +471,7 @@ struct BackendRun<'a> {
     ctx: &'a Ctx,
     slug: String,
     url: String,
-    pg: bool,
+    backend: Backend,
     secret: String,
     report: BackendReport,
     tokens: Arc<Vec<HeaderValue>>,
@@ -459,7 +563,7 @@ impl<'a> BackendRun<'a> {
             tokio::task::spawn_blocking(move || load::run(addr, groups, threads, start, end));
         tokio::time::sleep_until(start.into()).await;
         let cpu0 = server.cpu_ticks();
-        let pg0 = if self.pg { procs::postgres_ticks() } else { 0 };
+        let pg0 = procs::db_ticks(self.backend);
         let (busy0, self0) = (procs::machine_busy_ticks(), procs::self_ticks());
         let perf = match (profile, &ctx.profile) {
             (Some(name), Some(dir)) => Some(start_perf(server.pid(), dir, name, ctx.duration)?),
@@ -467,9 +571,9 @@ impl<'a> BackendRun<'a> {
         };
         tokio::time::sleep_until(end.into()).await;
         let cpu1 = server.cpu_ticks();
-        let pg1 = if self.pg { procs::postgres_ticks() } else { 0 };
+        let pg1 = procs::db_ticks(self.backend);
         let (busy1, self1) = (procs::machine_busy_ticks(), procs::self_ticks());
-        // Cores kept busy by anything but the server, PostgreSQL and the client.
+        // Cores kept busy by anything but the server, the database server and the client.
         let ours =
             cpu1.saturating_sub(cpu0) + pg1.saturating_sub(pg0) + self1.saturating_sub(self0);
         let others = busy1.saturating_sub(busy0).saturating_sub(ours) as f64
@@ -504,7 +608,10 @@ impl<'a> BackendRun<'a> {
                 requests: result.requests,
                 errors: result.errors,
                 cpu_per_1k: per_1k(cpu1.saturating_sub(cpu0)),
-                db_cpu_per_1k: self.pg.then(|| per_1k(pg1.saturating_sub(pg0))),
+                db_cpu_per_1k: self
+                    .backend
+                    .has_server()
+                    .then(|| per_1k(pg1.saturating_sub(pg0))),
                 rss_kb: rss,
                 hwm_kb: hwm,
                 ceiling_rps: None,
@@ -745,13 +852,14 @@ fn mail_target(mail: &[Measured]) -> Target {
 }
 
 async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendReport, BoxError> {
-    let pg = !url.starts_with("sqlite:");
-    let slug = if pg { "postgres" } else { "sqlite" }.to_owned();
+    let backend = Backend::of(&url);
+    let pg = backend == Backend::Postgres;
+    let slug = backend.slug().to_owned();
     let mut run = BackendRun {
         ctx,
         slug: slug.clone(),
         url: url.clone(),
-        pg,
+        backend,
         secret: agora_core::crypto::random_hex(32),
         report: BackendReport {
             name,

@@ -7,6 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::load;
+use crate::seed::Backend;
 use crate::{BoxError, err};
 
 /// A server process started by the bench, killed and reaped on drop.
@@ -138,16 +139,23 @@ pub fn status_kb(pid: u32, key: &str) -> Option<u64> {
         .and_then(|rest| rest.split_whitespace().next()?.parse().ok())
 }
 
-/// CPU ticks of every process named `postgres` (the database's side of the
-/// work; the machine runs nothing else during a scenario).
-pub fn postgres_ticks() -> u64 {
+/// CPU ticks of the database server of `backend`: every process named
+/// `postgres` for PostgreSQL, `mariadbd` or `mysqld` for MariaDB/MySQL
+/// (the database's side of the work; the machine runs nothing else during
+/// a scenario); 0 for SQLite, which runs in the server's process.
+pub fn db_ticks(backend: Backend) -> u64 {
+    let names: &[&str] = match backend {
+        Backend::Sqlite => return 0,
+        Backend::Postgres => &["postgres"],
+        Backend::MySql => &["mariadbd", "mysqld"],
+    };
     let Ok(entries) = fs::read_dir("/proc") else {
         return 0;
     };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
         .filter(|pid| {
-            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "postgres")
+            fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| names.contains(&c.trim()))
         })
         .filter_map(cpu_ticks)
         .sum()

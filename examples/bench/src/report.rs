@@ -22,7 +22,8 @@ pub struct Row {
     pub errors: u64,
     /// Server CPU seconds per 1,000 requests (the whole scenario's requests).
     pub cpu_per_1k: f64,
-    /// PostgreSQL's CPU seconds per 1,000 requests (all `postgres` processes).
+    /// The database server's CPU seconds per 1,000 requests (all `postgres`
+    /// processes, or `mariadbd`/`mysqld`); none on SQLite.
     pub db_cpu_per_1k: Option<f64>,
     /// Server VmRSS at the end of the scenario, KiB.
     pub rss_kb: u64,
@@ -110,7 +111,7 @@ impl BackendReport {
             "| posts | route | req/s | p50 | p99 | p99.9 | errors | server CPU s / 1k req |",
         );
         if db_cpu {
-            out.push_str(" PostgreSQL CPU s / 1k req |");
+            out.push_str(" database CPU s / 1k req |");
         }
         out.push_str(" RSS end | peak RSS | ceiling req/s | ratio |\n");
         out.push_str("|---|---|--:|--:|--:|--:|--:|--:|");

@@ -1,5 +1,6 @@
 //! Bulk seeding in SQL, straight through sqlx (not the API), and the
-//! database-side checks (counts, cursors, PostgreSQL plans and index use).
+//! database-side checks (counts, cursors, PostgreSQL plans and index use),
+//! on SQLite, PostgreSQL and MariaDB/MySQL.
 //!
 //! The data, deterministic from the row number `i` (1-based, in insertion
 //! order):
@@ -22,9 +23,10 @@
 use std::str::FromStr;
 use std::time::{Duration, Instant};
 
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{AssertSqlSafe, Connection, PgPool, SqlitePool};
+use sqlx::{AssertSqlSafe, Connection, MySqlPool, PgPool, SqlitePool};
 
 use crate::{BoxError, err};
 
@@ -211,12 +213,79 @@ impl std::fmt::Display for Counts {
     }
 }
 
+/// The kind of database a URL is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// `sqlite:`.
+    Sqlite,
+    /// `postgres:` (anything not SQLite nor MySQL).
+    Postgres,
+    /// `mysql:` or `mariadb:`.
+    MySql,
+}
+
+impl Backend {
+    /// The backend of `url`, by its scheme.
+    pub fn of(url: &str) -> Backend {
+        if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            Backend::MySql
+        } else {
+            Backend::Postgres
+        }
+    }
+
+    /// A short name for file names and progress lines.
+    pub fn slug(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+            Backend::MySql => "mysql",
+        }
+    }
+
+    /// Whether the database is a server of its own whose CPU is counted
+    /// ([`crate::procs::db_ticks`]).
+    pub fn has_server(self) -> bool {
+        self != Backend::Sqlite
+    }
+}
+
 /// A bench database connection for seeding and inspection.
 pub enum Db {
     /// SQLite.
     Sqlite(SqlitePool),
     /// PostgreSQL.
     Pg(PgPool),
+    /// MariaDB or MySQL.
+    My(MySqlPool),
+}
+
+/// Rows inserted per statement on MariaDB/MySQL (a bounded transaction each).
+const MY_CHUNK: i64 = 100_000;
+
+/// MariaDB/MySQL have no `generate_series`: a derived table `(...) <alias>`
+/// of the numbers `n` from 0 to 10^`digits` - 1, a cross join of digit
+/// tables (portable, and not bound by the recursion limits of recursive CTEs).
+fn my_numbers(digits: u32, alias: &str) -> String {
+    const DIGITS: &str = "(SELECT 0 AS n UNION ALL SELECT 1 UNION ALL SELECT 2 UNION ALL \
+                          SELECT 3 UNION ALL SELECT 4 UNION ALL SELECT 5 UNION ALL SELECT 6 \
+                          UNION ALL SELECT 7 UNION ALL SELECT 8 UNION ALL SELECT 9)";
+    let sum: Vec<String> = (0..digits)
+        .map(|d| format!("{} * d{d}.n", 10i64.pow(d)))
+        .collect();
+    let from: Vec<String> = (0..digits).map(|d| format!("{DIGITS} d{d}")).collect();
+    format!(
+        "(SELECT {} AS n FROM {}) {alias}",
+        sum.join(" + "),
+        from.join(" CROSS JOIN ")
+    )
+}
+
+/// Decimal digits of the largest number below `count`.
+fn digits_for(count: i64) -> u32 {
+    (count.max(2) - 1).ilog10() + 1
 }
 
 impl Db {
@@ -237,6 +306,14 @@ impl Db {
                 .connect_with(options)
                 .await?;
             Ok(Db::Sqlite(pool))
+        } else if Backend::of(url) == Backend::MySql {
+            let url = url.replacen("mariadb:", "mysql:", 1);
+            let options = MySqlConnectOptions::from_str(&url)?.charset("utf8mb4");
+            let pool = MySqlPoolOptions::new()
+                .max_connections(2)
+                .connect_with(options)
+                .await?;
+            Ok(Db::My(pool))
         } else {
             let options = PgConnectOptions::from_str(url)?.application_name("agora-bench");
             let pool = PgPoolOptions::new()
@@ -254,6 +331,7 @@ impl Db {
         let (users, posts, votes): (i64, i64, i64) = match self {
             Db::Sqlite(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
             Db::Pg(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
+            Db::My(pool) => sqlx::query_as(SQL).fetch_one(pool).await?,
         };
         Ok(Counts {
             users,
@@ -309,6 +387,31 @@ impl Db {
                 .execute(pool)
                 .await?;
             }
+            Db::My(pool) => {
+                // Generated from constants only.
+                let users = format!(
+                    "INSERT INTO users (email, username, password_hash, created_at) \
+                     SELECT CONCAT('user', i, '@bench.example'), CONCAT('user', i), ?, \
+                            TIMESTAMP '2023-11-14 22:13:20' + INTERVAL i MINUTE \
+                     FROM (SELECT n + 1 AS i FROM {}) s WHERE i <= ? ORDER BY i",
+                    my_numbers(digits_for(USERS), "u")
+                );
+                sqlx::query(AssertSqlSafe(users))
+                    .bind(phc)
+                    .bind(USERS)
+                    .execute(pool)
+                    .await?;
+                let follows = format!(
+                    "INSERT INTO follows (follower_id, followee_id) \
+                     SELECT u.id, ((u.id - 1 + 9 * (k.n + 1)) % 1000) + 1 \
+                     FROM users u CROSS JOIN {} WHERE k.n < ?",
+                    my_numbers(digits_for(FOLLOWS_PER_USER), "k")
+                );
+                sqlx::query(AssertSqlSafe(follows))
+                    .bind(FOLLOWS_PER_USER)
+                    .execute(pool)
+                    .await?;
+            }
         }
         let (min, max): (i64, i64) = match self {
             Db::Sqlite(pool) => {
@@ -317,6 +420,11 @@ impl Db {
                     .await?
             }
             Db::Pg(pool) => {
+                sqlx::query_as("SELECT MIN(id), MAX(id) FROM users")
+                    .fetch_one(pool)
+                    .await?
+            }
+            Db::My(pool) => {
                 sqlx::query_as("SELECT MIN(id), MAX(id) FROM users")
                     .fetch_one(pool)
                     .await?
@@ -453,6 +561,10 @@ impl Db {
                     .execute(&mut *conn)
                     .await?;
             }
+            Db::My(pool) => {
+                let mut conn = pool.acquire().await?;
+                my_grow(&mut conn, first, last, voted_up_to).await?;
+            }
         }
         Ok(started.elapsed())
     }
@@ -470,6 +582,14 @@ impl Db {
                 sqlx::query_as(
                     "SELECT column_name::text FROM information_schema.columns \
                      WHERE table_schema = current_schema() AND table_name = 'posts'",
+                )
+                .fetch_all(pool)
+                .await?
+            }
+            Db::My(pool) => {
+                sqlx::query_as(
+                    "SELECT column_name FROM information_schema.columns \
+                     WHERE table_schema = DATABASE() AND table_name = 'posts'",
                 )
                 .fetch_all(pool)
                 .await?
@@ -499,6 +619,7 @@ impl Db {
         Ok(match self {
             Db::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
             Db::Pg(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
+            Db::My(pool) => sqlx::query_scalar(SQL).fetch_all(pool).await?,
         })
     }
 
@@ -566,30 +687,127 @@ impl Db {
         match self {
             Db::Sqlite(pool) => pool.close().await,
             Db::Pg(pool) => pool.close().await,
+            Db::My(pool) => pool.close().await,
         }
     }
+}
+
+/// MariaDB/MySQL: [`Db::grow_to`]'s work between row numbers `first` and
+/// `last`, with this session's foreign key checks off (the rows are
+/// consistent by construction; the server's sessions keep theirs), as the
+/// other backends' seeders skip them.
+async fn my_grow(
+    conn: &mut sqlx::MySqlConnection,
+    first: i64,
+    last: i64,
+    voted_up_to: &mut i64,
+) -> Result<(), BoxError> {
+    sqlx::query("SET SESSION foreign_key_checks = 0")
+        .execute(&mut *conn)
+        .await?;
+    let result = my_grow_rows(conn, first, last, voted_up_to).await;
+    sqlx::query("SET SESSION foreign_key_checks = 1")
+        .execute(&mut *conn)
+        .await?;
+    result
+}
+
+/// The statements of [`my_grow`], each on at most [`MY_CHUNK`] posts (an
+/// `INSERT ... SELECT` from [`my_numbers`]), each its own transaction.
+async fn my_grow_rows(
+    conn: &mut sqlx::MySqlConnection,
+    first: i64,
+    last: i64,
+    voted_up_to: &mut i64,
+) -> Result<(), BoxError> {
+    // Post i gets the id i + offset: the row numbers continue from the count
+    // of posts, the ids from the largest (equal unless posts were deleted),
+    // so ids stay dense and in row order (AUTO_INCREMENT continues after them).
+    let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM posts")
+        .fetch_one(&mut *conn)
+        .await?;
+    let offset = max_id - (first - 1);
+    let insert_posts = format!(
+        "INSERT INTO posts (id, title, content, published, created_at, owner_id) \
+         SELECT i + ?, \
+                CONCAT(SUBSTRING_INDEX(SUBSTRING_INDEX(?, ',', (i DIV 100) % 50 + 1), ',', -1), ' ', \
+                       SUBSTRING_INDEX(SUBSTRING_INDEX(?, ',', i % 100 + 1), ',', -1), \
+                       ' k', i % 9973, ' no. ', i), \
+                CONCAT(?, i), (i % 10) <> 3, \
+                TIMESTAMP '2025-01-01 00:00:00' + INTERVAL i SECOND, \
+                (i * 7919) % 1000 + 1 \
+         FROM (SELECT n + ? AS i FROM {}) s WHERE i <= ? ORDER BY i",
+        my_numbers(digits_for(MY_CHUNK), "s0")
+    );
+    let (adjectives, nouns) = (ADJECTIVES.join(","), NOUNS.join(","));
+    let mut start = first;
+    while start <= last {
+        let end = (start + MY_CHUNK - 1).min(last);
+        sqlx::query(AssertSqlSafe(insert_posts.as_str()))
+            .bind(offset)
+            .bind(adjectives.as_str())
+            .bind(nouns.as_str())
+            .bind(CONTENT)
+            .bind(start)
+            .bind(end)
+            .execute(&mut *conn)
+            .await?;
+        start = end + 1;
+    }
+    let insert_votes = format!(
+        "INSERT INTO votes (post_id, user_id) \
+         SELECT p.id, ((p.id * 7 + k.n * 97) % 990) + 1 FROM posts p CROSS JOIN {} \
+         WHERE p.id > ? AND p.id <= ? AND k.n < ? ORDER BY p.id \
+         ON DUPLICATE KEY UPDATE post_id = votes.post_id",
+        my_numbers(digits_for(VOTES_PER_POST), "k")
+    );
+    let insert_tags = "INSERT INTO post_tags (post_id, tag) \
+         SELECT id, CONCAT('t', id % 100) FROM posts WHERE id > ? AND id <= ? \
+         ON DUPLICATE KEY UPDATE tag = post_tags.tag";
+    let (max_id,): (i64,) = sqlx::query_as("SELECT COALESCE(MAX(id), 0) FROM posts")
+        .fetch_one(&mut *conn)
+        .await?;
+    let mut low = *voted_up_to;
+    while low < max_id {
+        let high = (low + MY_CHUNK).min(max_id);
+        sqlx::query(AssertSqlSafe(insert_votes.as_str()))
+            .bind(low)
+            .bind(high)
+            .bind(VOTES_PER_POST)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(insert_tags)
+            .bind(low)
+            .bind(high)
+            .execute(&mut *conn)
+            .await?;
+        low = high;
+    }
+    *voted_up_to = max_id;
+    sqlx::raw_sql(RECOUNT_TAGS).execute(&mut *conn).await?;
+    // Fresh index statistics for the planner (InnoDB's sampled ones).
+    sqlx::raw_sql("ANALYZE TABLE users, posts, votes, post_tags, follows, tag_counts")
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Creates a fresh PostgreSQL database through `admin_url` and returns its
 /// name and URL.
 pub async fn pg_create(admin_url: &str) -> Result<(String, String), BoxError> {
     let mut admin = sqlx::PgConnection::connect(admin_url).await?;
-    let name = format!("agora_bench_{}", agora_core::crypto::random_hex(6));
+    let name = bench_db_name();
     // `name` is made here from hex digits.
     sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await?;
     admin.close().await?;
-    Ok((name.clone(), pg_url_with_db(admin_url, &name)))
+    Ok((name.clone(), url_with_db(admin_url, &name)))
 }
 
 /// Drops a database made by [`pg_create`], closing its sessions.
 pub async fn pg_drop(admin_url: &str, name: &str) -> Result<(), BoxError> {
-    if !name.starts_with("agora_bench_")
-        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    {
-        return Err(err(format!("refusing to drop {name:?}")));
-    }
+    check_bench_db_name(name)?;
     let mut admin = sqlx::PgConnection::connect(admin_url).await?;
     sqlx::raw_sql(AssertSqlSafe(format!(
         "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
@@ -600,8 +818,51 @@ pub async fn pg_drop(admin_url: &str, name: &str) -> Result<(), BoxError> {
     Ok(())
 }
 
+/// Creates a fresh MariaDB/MySQL database (`utf8mb4`, binary collation, as
+/// Agora's tables are) through `admin_url` and returns its name and URL.
+pub async fn my_create(admin_url: &str) -> Result<(String, String), BoxError> {
+    let admin_url = admin_url.replacen("mariadb:", "mysql:", 1);
+    let mut admin = sqlx::MySqlConnection::connect(&admin_url).await?;
+    let name = bench_db_name();
+    // `name` is made here from hex digits.
+    sqlx::raw_sql(AssertSqlSafe(format!(
+        "CREATE DATABASE {name} CHARACTER SET utf8mb4 COLLATE utf8mb4_bin"
+    )))
+    .execute(&mut admin)
+    .await?;
+    admin.close().await?;
+    Ok((name.clone(), url_with_db(&admin_url, &name)))
+}
+
+/// Drops a database made by [`my_create`] (its sessions are closed by then).
+pub async fn my_drop(admin_url: &str, name: &str) -> Result<(), BoxError> {
+    check_bench_db_name(name)?;
+    let admin_url = admin_url.replacen("mariadb:", "mysql:", 1);
+    let mut admin = sqlx::MySqlConnection::connect(&admin_url).await?;
+    sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name}")))
+        .execute(&mut admin)
+        .await?;
+    admin.close().await?;
+    Ok(())
+}
+
+/// A new bench database's name: `agora_bench_` and random hex digits.
+fn bench_db_name() -> String {
+    format!("agora_bench_{}", agora_core::crypto::random_hex(6))
+}
+
+/// Refuses to drop a database the bench did not name.
+fn check_bench_db_name(name: &str) -> Result<(), BoxError> {
+    if !name.starts_with("agora_bench_")
+        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        return Err(err(format!("refusing to drop {name:?}")));
+    }
+    Ok(())
+}
+
 /// `admin_url` with its database name replaced by `name` (query kept).
-pub fn pg_url_with_db(admin_url: &str, name: &str) -> String {
+pub fn url_with_db(admin_url: &str, name: &str) -> String {
     let (base, query) = match admin_url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
         None => (admin_url, None),

@@ -7,14 +7,16 @@
 //! (JWT verification, query and path parsing, visibility rules, typed
 //! responses, tracing layers) is what the ratio measures.
 //!
-//! The SQL below is a copy of `storage-sqlx/src/{sqlite,postgres}.rs`
-//! (`session_user`, or `get_user` on a schema without sessions; `get_post`,
-//! `list_posts`): keep it in step when those change.
+//! The SQL below is a copy of the SQLite, PostgreSQL and MySQL/MariaDB
+//! statements of `storage-sqlx/src/sql.rs` (`session_user`, or `get_user` on
+//! a schema without sessions; `get_post`, `list_posts`): keep it in step
+//! when those change.
 //!
 //! Configuration, as for the example server: `AGORA_DATABASE_URL`,
 //! `AGORA_BIND` (default 127.0.0.1:8001), `AGORA_DB_MAX_CONNECTIONS`
 //! (default 10, Agora's default). Routes: `GET /health`, `GET /posts/{id}`,
-//! `GET /posts?limit=&skip=&search=`.
+//! `GET /posts?limit=&skip=&search=`. `AGORA_DATABASE_URL` may be
+//! `sqlite:`, `postgres:` or `mysql:` (MariaDB or MySQL).
 
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -30,9 +32,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::Row as _;
+use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgPool, SqlitePool};
+use sqlx::{MySqlPool, PgPool, SqlitePool};
 
 /// Who the authentication look-up is for: the newest active session in the
 /// database (the bench's logins made it) and its user, or user 1 by id on a
@@ -56,6 +59,9 @@ struct Sql {
     get_post: &'static str,
     list: &'static str,
     search: &'static str,
+    /// Whether `list` and `search` bind the viewer twice (`?` placeholders
+    /// cannot be reused: MySQL), else once.
+    viewer_twice: bool,
 }
 
 macro_rules! session_columns {
@@ -111,6 +117,7 @@ const SQLITE: Sql = Sql {
         "WHERE (p.published OR p.owner_id = ?1) AND p.id < ?2 \
          AND p.title LIKE ?3 ESCAPE '\\' ORDER BY p.id DESC LIMIT ?4 OFFSET ?5"
     ),
+    viewer_twice: false,
 };
 
 const POSTGRES: Sql = Sql {
@@ -141,12 +148,45 @@ const POSTGRES: Sql = Sql {
         "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
          AND p.title ILIKE $3 ORDER BY p.id DESC LIMIT $4 OFFSET $5"
     ),
+    viewer_twice: false,
+};
+
+const MYSQL: Sql = Sql {
+    user: "SELECT id, email, created_at FROM users WHERE id = ?",
+    session_user: concat!(
+        "SELECT ",
+        session_columns!(),
+        ", u.email AS user_email, u.created_at AS user_created_at, \
+         u.username, u.bio, u.image \
+         FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = ? AND s.user_id = ?"
+    ),
+    newest_session: "SELECT id, user_id FROM sessions WHERE revoked_at IS NULL \
+                     ORDER BY created_at DESC LIMIT 1",
+    get_post: select_posts!(
+        "(SELECT GROUP_CONCAT(pt.tag ORDER BY pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
+        "?",
+        "WHERE p.id = ?"
+    ),
+    list: select_posts!(
+        "(SELECT GROUP_CONCAT(pt.tag ORDER BY pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
+        "?",
+        "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
+         ORDER BY p.id DESC LIMIT ? OFFSET ?"
+    ),
+    search: select_posts!(
+        "(SELECT GROUP_CONCAT(pt.tag ORDER BY pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
+        "?",
+        "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
+         AND LOWER(p.title) LIKE LOWER(?) ORDER BY p.id DESC LIMIT ? OFFSET ?"
+    ),
+    viewer_twice: true,
 };
 
 #[derive(Clone)]
 enum Db {
     Sqlite(SqlitePool),
     Pg(PgPool),
+    My(MySqlPool),
 }
 
 /// Runs `$body` with `$pool` bound to the pool and `$sql` to that backend's
@@ -160,6 +200,10 @@ macro_rules! on_db {
             }
             Db::Pg($pool) => {
                 let $sql = &POSTGRES;
+                $body
+            }
+            Db::My($pool) => {
+                let $sql = &MYSQL;
                 $body
             }
         }
@@ -318,8 +362,11 @@ async fn list_posts(State(app): State<App>, RawQuery(query): RawQuery) -> Respon
         authenticate!(pool, sql, auth);
         let rows = match &search {
             None => {
-                sqlx::query(sql.list)
-                    .bind(auth.user)
+                let mut query = sqlx::query(sql.list).bind(auth.user);
+                if sql.viewer_twice {
+                    query = query.bind(auth.user);
+                }
+                query
                     .bind(before)
                     .bind(limit)
                     .bind(skip)
@@ -327,8 +374,11 @@ async fn list_posts(State(app): State<App>, RawQuery(query): RawQuery) -> Respon
                     .await?
             }
             Some(pattern) => {
-                sqlx::query(sql.search)
-                    .bind(auth.user)
+                let mut query = sqlx::query(sql.search).bind(auth.user);
+                if sql.viewer_twice {
+                    query = query.bind(auth.user);
+                }
+                query
                     .bind(before)
                     .bind(pattern.as_str())
                     .bind(limit)
@@ -369,6 +419,25 @@ async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
             .connect_with(options)
             .await?;
         Ok(Db::Sqlite(pool))
+    } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+        // Agora's MySQL options (storage-sqlx/src/mysql.rs), and the length of
+        // GROUP_CONCAT it sets on each session (a post's tags, whole).
+        let url = url.replacen("mariadb:", "mysql:", 1);
+        let options = MySqlConnectOptions::from_str(&url)?.charset("utf8mb4");
+        let pool = MySqlPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(acquire)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql("SET SESSION group_concat_max_len = 65536")
+                        .execute(conn)
+                        .await
+                        .map(drop)
+                })
+            })
+            .connect_with(options)
+            .await?;
+        Ok(Db::My(pool))
     } else {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
