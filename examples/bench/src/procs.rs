@@ -194,16 +194,23 @@ pub fn self_ticks() -> u64 {
     cpu_ticks(std::process::id()).unwrap_or(0)
 }
 
-/// The CPU time, in nanoseconds, that this process's thread named `name`
-/// has run (`/proc/self/task/<tid>/schedstat`, first field); `None` when no
-/// thread has that name.
-pub fn thread_cpu_ns(name: &str) -> Option<u64> {
-    for task in std::fs::read_dir("/proc/self/task").ok()?.flatten() {
+/// The CPU time, in nanoseconds, that the threads of process `pid` (this
+/// process when `None`) whose names start with `prefix` have run
+/// (`/proc/<pid>/task/<tid>/schedstat`, first field), summed; `None` when
+/// no thread has such a name.
+pub fn threads_cpu_ns(pid: Option<u32>, prefix: &str) -> Option<u64> {
+    let tasks = match pid {
+        Some(pid) => format!("/proc/{pid}/task"),
+        None => "/proc/self/task".to_owned(),
+    };
+    let mut total = None;
+    for task in std::fs::read_dir(tasks).ok()?.flatten() {
         let comm = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        if comm.trim_end() == name {
+        if comm.starts_with(prefix) {
             let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
-            return stat.split_whitespace().next()?.parse().ok();
+            let ns: u64 = stat.split_whitespace().next()?.parse().ok()?;
+            total = Some(total.unwrap_or(0) + ns);
         }
     }
-    None
+    total
 }
