@@ -1052,4 +1052,29 @@ mod tests {
         let kept = k.verified.len();
         assert!((1..=VERIFIED_TOKENS).contains(&kept), "{kept} tokens kept");
     }
+    #[test]
+    fn a_hundred_verifications_at_once_share_the_memory_safely() {
+        // Fresh and remembered tokens, 100 threads at once: each gets its
+        // own token's claims, and a tampered copy is refused every time.
+        let k = hs256();
+        let tokens: Vec<String> = (1..=10)
+            .map(|user| k.issue(UserId(user), None).unwrap().token)
+            .collect();
+        std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..100)
+                .map(|i| {
+                    let (k, token) = (&k, &tokens[i % 10]);
+                    scope.spawn(move || {
+                        let claims = k.verify(token).unwrap();
+                        assert_eq!(claims.user_id, (i % 10) as i64 + 1);
+                        assert!(rejected(k, &format!("{token}A")));
+                    })
+                })
+                .collect();
+            for worker in workers {
+                worker.join().unwrap();
+            }
+        });
+        assert_eq!(k.verified.len(), 10);
+    }
 }
