@@ -24,8 +24,8 @@
 
 mod error;
 mod extract;
+mod layers;
 pub mod metrics;
-mod request_id;
 mod routes;
 mod serve;
 
@@ -33,8 +33,6 @@ use std::future::Future;
 
 use agora_core::{Agora, Config};
 use axum::Router;
-use axum::http::{HeaderName, HeaderValue, Method};
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 pub use error::ApiError;
 pub use extract::{AuthUser, Client, JsonBody};
@@ -48,44 +46,7 @@ pub use routes::router;
 /// [`agora_core::http::request_id`]), and the `request_id` field of the
 /// span every log line of the request carries.
 pub fn app(agora: Agora, config: &Config) -> Router {
-    with_server_layers(router(agora), config)
-}
-
-/// `router` with the body deadline, CORS and request ids of [`app`].
-fn with_server_layers(router: Router, config: &Config) -> Router {
-    // Outermost: CORS preflights and every error carry the id too.
-    request_id::with_request_ids(with_deadline_and_cors(router, config), &config.proxy)
-}
-
-/// `router` with the body deadline and CORS of [`app`].
-fn with_deadline_and_cors(router: Router, config: &Config) -> Router {
-    let body_timeout = config.server.body_timeout;
-    // The whole body within the deadline (tower-http's `DeadlineBody`); the
-    // handler reading it past the deadline answers 408.
-    let router = router.layer(axum::middleware::map_request(
-        move |request: axum::extract::Request| async move {
-            request.map(|body| {
-                axum::body::Body::new(tower_http::timeout::DeadlineBody::new(body_timeout, body))
-            })
-        },
-    ));
-    if config.server.cors_origins.is_empty() {
-        return router;
-    }
-    let origins: Vec<HeaderValue> = config
-        .server
-        .cors_origins
-        .iter()
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    let methods = agora_core::http::Method::ALL.map(|m| Method::from_bytes(m.as_str().as_bytes()));
-    let headers = agora_core::http::CORS_ALLOWED_HEADERS.map(HeaderName::from_static);
-    router.layer(
-        CorsLayer::new()
-            .allow_origin(AllowOrigin::list(origins))
-            .allow_methods(methods.into_iter().flatten().collect::<Vec<_>>())
-            .allow_headers(headers),
-    )
+    layers::with_server_layers(router(agora), config)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then stops
@@ -120,6 +81,6 @@ pub async fn serve_router(
     config: &Config,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let app = with_server_layers(router, config);
+    let app = layers::with_server_layers(router, config);
     serve::run(listener, app, config.server.clone(), shutdown).await
 }

@@ -72,10 +72,7 @@ where
     fn call(&mut self, request: Request) -> Self::Future {
         let started = Instant::now();
         let method = request.method().clone();
-        let matched = request
-            .extensions()
-            .get::<MatchedPath>()
-            .map(|path| path.as_str().to_owned());
+        let matched = request.extensions().get::<MatchedPath>().cloned();
         let answer = self.inner.call(request);
         Box::pin(async move {
             let response = answer.await?;
@@ -83,10 +80,13 @@ where
             // there is only its catch-all.
             let route = match response.extensions().get::<RouteLabel>() {
                 Some(RouteLabel(label)) => label.clone(),
-                None => matched.unwrap_or_else(|| core_metrics::UNMATCHED_ROUTE.to_owned()),
+                None => match matched {
+                    Some(path) => path.as_str().to_owned().into(),
+                    None => core_metrics::UNMATCHED_ROUTE.into(),
+                },
             };
             core_metrics::record_request(
-                &route,
+                route,
                 method.as_str(),
                 response.status().as_u16(),
                 started.elapsed(),

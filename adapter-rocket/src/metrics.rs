@@ -57,11 +57,11 @@ impl Fairing for Metrics {
         let agora_route = &request.local_cache(|| AgoraRoute(None)).0;
         let route = match (agora_route, request.route()) {
             (Some(RouteLabel(label)), _) => label.clone(),
-            (None, Some(route)) => route.uri.path().to_owned(),
-            (None, None) => core_metrics::UNMATCHED_ROUTE.to_owned(),
+            (None, Some(route)) => route.uri.path().to_owned().into(),
+            (None, None) => core_metrics::UNMATCHED_ROUTE.into(),
         };
         core_metrics::record_request(
-            &route,
+            route,
             request.method().as_str(),
             response.status().code,
             elapsed,

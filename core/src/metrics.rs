@@ -25,10 +25,13 @@
 //! methods outside the standard ones are `OTHER`, so the number of series
 //! stays bounded; requests that match no route share [`UNMATCHED_ROUTE`].
 
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 use std::time::Duration;
 
-use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics::{
+    Label, SharedString, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 use crate::storage::PoolStatus;
@@ -90,22 +93,22 @@ const UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// template, or [`UNMATCHED_ROUTE`] when no endpoint matched. Adapters put
 /// it where their metrics layer or fairing finds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RouteLabel(pub String);
+pub struct RouteLabel(pub SharedString);
 
 impl RouteLabel {
     /// The label of `template` (an endpoint's path) mounted at `base`.
-    pub fn of(base: &str, template: &str) -> Self {
+    pub fn of(base: &str, template: &'static str) -> Self {
         let base = base.trim_end_matches('/');
         RouteLabel(match (base, template) {
-            ("", template) => template.to_owned(),
-            (base, "/") => base.to_owned(),
-            (base, template) => format!("{base}{template}"),
+            ("", template) => SharedString::const_str(template),
+            (base, "/") => SharedString::from_owned(base.to_owned()),
+            (base, template) => SharedString::from_owned(format!("{base}{template}")),
         })
     }
 
     /// The label of a request that matched no route.
     pub fn unmatched() -> Self {
-        RouteLabel(UNMATCHED_ROUTE.to_owned())
+        RouteLabel(SharedString::const_str(UNMATCHED_ROUTE))
     }
 }
 
@@ -123,14 +126,28 @@ pub fn method_label(method: &str) -> &'static str {
 
 /// Records one answered request: `route` is its template (or
 /// [`UNMATCHED_ROUTE`]), never the raw path.
-pub fn record_request(route: &str, method: &str, status: u16, elapsed: Duration) {
-    let labels = [
-        (ROUTE, route.to_owned()),
-        (METHOD, method_label(method).to_owned()),
-        (STATUS, status.to_string()),
+pub fn record_request(route: SharedString, method: &str, status: u16, elapsed: Duration) {
+    let labels = vec![
+        Label::new(ROUTE, route),
+        Label::from_static_parts(METHOD, method_label(method)),
+        Label::new(STATUS, status_label(status)),
     ];
-    counter!(HTTP_REQUESTS, &labels).increment(1);
-    histogram!(HTTP_REQUEST_DURATION, &labels).record(elapsed.as_secs_f64());
+    counter!(HTTP_REQUESTS, labels.clone()).increment(1);
+    histogram!(HTTP_REQUEST_DURATION, labels).record(elapsed.as_secs_f64());
+}
+
+/// A status code as a label, shared for the codes HTTP defines (100-599)
+/// so that recording one allocates nothing.
+fn status_label(status: u16) -> SharedString {
+    static DEFINED: LazyLock<Vec<SharedString>> = LazyLock::new(|| {
+        (100..600u16)
+            .map(|code| SharedString::from_shared(Arc::from(code.to_string())))
+            .collect()
+    });
+    match DEFINED.get(usize::from(status).wrapping_sub(100)) {
+        Some(label) => label.clone(),
+        None => SharedString::from_owned(status.to_string()),
+    }
 }
 
 /// How a login attempt ended.
@@ -359,11 +376,11 @@ mod tests {
 
     #[test]
     fn route_labels_are_templates_under_their_base() {
-        assert_eq!(RouteLabel::of("", "/posts/{id}").0, "/posts/{id}");
-        assert_eq!(RouteLabel::of("/api", "/posts/{id}").0, "/api/posts/{id}");
-        assert_eq!(RouteLabel::of("/api/", "/").0, "/api");
-        assert_eq!(RouteLabel::of("", "/").0, "/");
-        assert_eq!(RouteLabel::unmatched().0, UNMATCHED_ROUTE);
+        assert_eq!(&*RouteLabel::of("", "/posts/{id}").0, "/posts/{id}");
+        assert_eq!(&*RouteLabel::of("/api", "/posts/{id}").0, "/api/posts/{id}");
+        assert_eq!(&*RouteLabel::of("/api/", "/").0, "/api");
+        assert_eq!(&*RouteLabel::of("", "/").0, "/");
+        assert_eq!(&*RouteLabel::unmatched().0, UNMATCHED_ROUTE);
     }
 
     #[test]
@@ -379,9 +396,15 @@ mod tests {
         let recorder = recorder().expect("recorder");
         let handle = recorder.handle();
         metrics::with_local_recorder(&recorder, || {
-            record_request("/posts/{id}", "GET", 200, Duration::from_millis(3));
-            record_request("/posts/{id}", "GET", 200, Duration::from_millis(30));
-            record_request(UNMATCHED_ROUTE, "BREW", 404, Duration::from_millis(1));
+            record_request("/posts/{id}".into(), "GET", 200, Duration::from_millis(3));
+            record_request("/posts/{id}".into(), "GET", 200, Duration::from_millis(30));
+            record_request(
+                UNMATCHED_ROUTE.into(),
+                "BREW",
+                404,
+                Duration::from_millis(1),
+            );
+            record_request(UNMATCHED_ROUTE.into(), "GET", 999, Duration::from_millis(1));
         });
         let text = handle.render();
         assert!(
@@ -395,6 +418,12 @@ mod tests {
                 r#"agora_http_requests_total{route="unmatched",method="OTHER",status="404"} 1"#
             ),
             "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"agora_http_requests_total{route="unmatched",method="GET",status="999"} 1"#
+            ),
+            "a code outside 100-599 keeps its number: {text}"
         );
         assert!(
             text.contains(

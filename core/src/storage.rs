@@ -365,40 +365,27 @@ pub trait Store:
     fn pool_status(&self) -> Option<PoolStatus> {
         None
     }
-    /// [`SessionStore::session_user`] and [`PostStore::get_post`] (with
+    /// [`SessionStore::session_user`], kept only if the session is active
+    /// at `now` ([`Session::is_active`]), and [`PostStore::get_post`] (with
     /// `user` as the viewer) at once: `None` when the session does not check
-    /// out, else its user and session with the post, if there is one. The
-    /// authenticated read of a post costs this one call; SQL backends answer
-    /// it in one statement, so one database round trip. The default makes
-    /// the two calls.
-    async fn session_user_with_post(
+    /// out, else the post, if there is one. The authenticated read of a
+    /// post costs this one call; SQL backends answer it in one statement
+    /// whose row is the post's alone, so one database round trip. The
+    /// default makes the two calls.
+    async fn active_session_post(
         &self,
         user: UserId,
         session_id: &str,
         post: PostId,
-    ) -> StorageResult<Option<SessionWith<Option<PostWithVotes>>>> {
-        let Some((found_user, session)) = self.session_user(user, session_id).await? else {
-            return Ok(None);
-        };
-        let value = self.get_post(post, Some(user)).await?;
-        Ok(Some(SessionWith {
-            user: found_user,
-            session,
-            value,
-        }))
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<Option<PostWithVotes>>> {
+        match self.session_user(user, session_id).await? {
+            Some((_, session)) if session.is_active(now) => {
+                Ok(Some(self.get_post(post, Some(user)).await?))
+            }
+            _ => Ok(None),
+        }
     }
-}
-
-/// A session with its user, found together with something read for them
-/// ([`Store::session_user_with_post`]).
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionWith<T> {
-    /// The session's user.
-    pub user: User,
-    /// The session.
-    pub session: Session,
-    /// What was read with it.
-    pub value: T,
 }
 
 /// A connection pool's state ([`Store::pool_status`]).

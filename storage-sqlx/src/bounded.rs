@@ -12,8 +12,7 @@ use agora_core::domain::{
 use agora_core::mail::MailKind;
 use agora_core::storage::{
     AccountToken, AccountTokenStore, CommentStore, FollowStore, PoolStatus, PostStore,
-    SessionStore, SessionWith, StorageError, StorageResult, Store, TokenIssue, UserStore,
-    VoteStore,
+    SessionStore, StorageError, StorageResult, Store, TokenIssue, UserStore, VoteStore,
 };
 use agora_core::throttle::Limit;
 use async_trait::async_trait;
@@ -417,13 +416,14 @@ impl<S: Store> Store for BoundedStore<S> {
         self.inner.backend()
     }
 
-    async fn session_user_with_post(
+    async fn active_session_post(
         &self,
         user: UserId,
         session_id: &str,
         post: PostId,
-    ) -> StorageResult<Option<SessionWith<Option<PostWithVotes>>>> {
-        self.bounded(self.inner.session_user_with_post(user, session_id, post))
+        now: DateTime<Utc>,
+    ) -> StorageResult<Option<Option<PostWithVotes>>> {
+        self.bounded(self.inner.active_session_post(user, session_id, post, now))
             .await
     }
 

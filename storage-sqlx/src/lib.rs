@@ -67,8 +67,8 @@ macro_rules! comment_author {
 }
 
 /// The session columns of `sessions s`, in `rows::SessionRow`'s names (its
-/// id and creation time as `session_id` and `session_created_at`, so that a
-/// row can carry a post's columns too).
+/// id and creation time as `session_id` and `session_created_at`, apart
+/// from the user's columns beside them).
 macro_rules! session_columns {
     () => {
         concat!(

@@ -14,33 +14,61 @@ const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
 /// Idle connections are closed after this long (sqlx's default, stated).
 const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 
+/// A connection idle for longer than this is pinged before it is handed
+/// out; one given back more recently answered a ping then (below).
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
+
 /// The pool options every backend starts from.
 ///
-/// sqlx pings a connection when it is taken from the pool (bounded by the
-/// acquire timeout) and again when it is given back, with no time limit. A
+/// sqlx pings a connection when it is given back, with no time limit. A
 /// connection given back mid-query (its call was abandoned at its deadline)
-/// or whose database went silent would hang in that second ping forever,
-/// holding its place in the pool: after enough of them every request waits
-/// for a connection that never comes, even once the database is back. So
-/// each returned connection first has to answer a ping within the acquire
+/// or whose database went silent would hang in that ping forever, holding
+/// its place in the pool: after enough of them every request waits for a
+/// connection that never comes, even once the database is back. So each
+/// returned connection first has to answer a ping within the acquire
 /// timeout; one that does not is closed, and the pool opens a fresh one.
+///
+/// A connection taken from the pool is pinged first (within the acquire
+/// timeout) only if it sat idle for more than [`PING_WHEN_IDLE_FOR`], so
+/// that one the database dropped while it was idle (a restart, a network
+/// cut) is replaced instead of failing a request. sqlx's own check pings on
+/// every acquire: under load that was a round trip more than the query on
+/// every request, for a connection that had answered one an instant before.
 pub(crate) fn options<DB: Database>(config: &PoolConfig) -> PoolOptions<DB> {
     let limit = config.acquire_timeout;
     PoolOptions::new()
         .max_connections(config.max_connections)
         .acquire_timeout(config.acquire_timeout)
-        .test_before_acquire(true)
+        .test_before_acquire(false)
+        .before_acquire(move |conn: &mut DB::Connection, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_WHEN_IDLE_FOR {
+                    ping_within(conn, limit, "an idle connection's ping").await?;
+                }
+                Ok(true)
+            })
+        })
         .max_lifetime(MAX_LIFETIME)
         .idle_timeout(IDLE_TIMEOUT)
         .after_release(move |conn: &mut DB::Connection, _| {
             Box::pin(async move {
-                match tokio::time::timeout(limit, conn.ping()).await {
-                    Ok(Ok(())) => Ok(true),
-                    Ok(Err(error)) => Err(error),
-                    Err(_) => Err(timed_out("a returned connection's ping", limit)),
-                }
+                ping_within(conn, limit, "a returned connection's ping").await?;
+                Ok(true)
             })
         })
+}
+
+/// Pings `conn`; an error, or no answer within `limit`, is an error (and
+/// the pool then closes the connection).
+async fn ping_within<C: Connection>(
+    conn: &mut C,
+    limit: Duration,
+    what: &str,
+) -> Result<(), sqlx::Error> {
+    match tokio::time::timeout(limit, conn.ping()).await {
+        Ok(result) => result,
+        Err(_) => Err(timed_out(what, limit)),
+    }
 }
 
 /// A connection outside the main pool, for migrations, which must not be

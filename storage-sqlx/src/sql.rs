@@ -108,7 +108,7 @@ pub(crate) struct Sql {
     /// [`Sql::session_user`]'s columns and, joined, [`Sql::get_post`]'s
     /// (NULL when there is no such post). Binds viewer, post id, session id,
     /// user id.
-    pub(crate) session_user_with_post: &'static str,
+    pub(crate) active_session_post: &'static str,
     /// The atomic step of a claim: only one claimer changes the row; the time is the database's.
     pub(crate) mark_refresh: &'static str,
     /// The claimed token with its session, and the database's time as `checked_at`.
@@ -350,15 +350,13 @@ macro_rules! sql {
                 "WHERE s.id = ", $p1, " AND s.user_id = ", $p2,
                 " AND s.credential_generation = u.credential_generation"
             ),
-            session_user_with_post: concat!(
-                post_columns!($tags_of_post), $p1, ") AS voted, ",
-                session_columns!(),
-                ", su.email AS user_email, su.created_at AS user_created_at, su.username AS user_username, ",
-                "su.bio AS user_bio, su.image AS user_image, su.email_verified AS user_email_verified ",
+            active_session_post: concat!(
+                post_columns!($tags_of_post), $p1, ") AS voted ",
                 "FROM sessions s JOIN users su ON su.id = s.user_id ",
                 "LEFT JOIN posts p ON p.id = ", $p2, " LEFT JOIN users u ON u.id = p.owner_id ",
                 "WHERE s.id = ", $p3, " AND s.user_id = ", $p4,
-                " AND s.credential_generation = su.credential_generation"
+                " AND s.credential_generation = su.credential_generation",
+                " AND s.revoked_at IS NULL AND s.expires_at > ", $p5
             ),
             mark_refresh: concat!(
                 "UPDATE refresh_tokens SET rotated_at = ", $now, " WHERE token_hash = ", $p1,

@@ -28,7 +28,7 @@ macro_rules! impl_store {
                 ProfileChange, Tag, TagCount, User, UserId, Username,
             };
             use agora_core::storage::{
-                CommentStore, FollowStore, PostStore, SessionWith, StorageResult, Store, UserStore,
+                CommentStore, FollowStore, PostStore, StorageResult, Store, UserStore,
                 VoteStore,
             };
             use async_trait::async_trait;
@@ -38,7 +38,7 @@ macro_rules! impl_store {
             use $sql as SQL;
             use crate::error::map;
             use crate::rows::{
-                CommentRow, FollowedUserRow, PostRow, SessionUserRow, TagCountRow, UserRow,
+                CommentRow, FollowedUserRow, PostRow, TagCountRow, UserRow,
             };
             use crate::sessions::retrying;
 
@@ -512,36 +512,32 @@ macro_rules! impl_store {
                     SQL.backend
                 }
 
-                /// One statement: the session's row with its user's, and
-                /// the post's columns joined to it (NULL without a post).
-                async fn session_user_with_post(
+                /// One statement: the post's row (NULL columns without a
+                /// post), if the session is active.
+                async fn active_session_post(
                     &self,
                     user: UserId,
                     session_id: &str,
                     post: PostId,
-                ) -> StorageResult<Option<SessionWith<Option<PostWithVotes>>>> {
+                    now: DateTime<Utc>,
+                ) -> StorageResult<Option<Option<PostWithVotes>>> {
                     use sqlx::{FromRow as _, Row as _};
-                    let row = sqlx::query(SQL.session_user_with_post)
+                    let row = sqlx::query(SQL.active_session_post)
                         .bind(user.0)
                         .bind(post.0)
                         .bind(session_id)
                         .bind(user.0)
+                        .bind(now)
                         .fetch_optional(&self.pool)
                         .await
                         .map_err(map)?;
                     let Some(row) = row else {
                         return Ok(None);
                     };
-                    let (user, session) = SessionUserRow::from_row(&row).map_err(map)?.into();
-                    let value = match row.try_get::<Option<i64>, _>("id").map_err(map)? {
-                        Some(_) => Some(PostRow::from_row(&row).map_err(map)?.into()),
-                        None => None,
-                    };
-                    Ok(Some(SessionWith {
-                        user,
-                        session,
-                        value,
-                    }))
+                    match row.try_get::<Option<i64>, _>("id").map_err(map)? {
+                        Some(_) => Ok(Some(Some(PostRow::from_row(&row).map_err(map)?.into()))),
+                        None => Ok(Some(None)),
+                    }
                 }
 
                 /// The pool's size and idle connections (sqlx does not

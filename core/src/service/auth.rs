@@ -155,7 +155,7 @@ impl Agora {
     /// [`Agora::get_post`] for the caller an access token proves, checked as
     /// [`Agora::authenticate`] checks it (a refused token is
     /// [`Error::Unauthorized`]), in one storage call
-    /// ([`crate::storage::Store::session_user_with_post`]): the session
+    /// ([`crate::storage::Store::active_session_post`]): the session
     /// check and the post's look-up share one database round trip.
     pub async fn get_post_with_token(
         &self,
@@ -166,13 +166,11 @@ impl Agora {
         match self
             .inner
             .store
-            .session_user_with_post(user, &session_id, id)
+            .active_session_post(user, &session_id, id, now())
             .await?
         {
-            Some(found) if found.session.is_active(now()) => {
-                self.visible_post(Some(user), id, found.value)
-            }
-            _ => Err(Error::Unauthorized),
+            Some(found) => self.visible_post(Some(user), id, found),
+            None => Err(Error::Unauthorized),
         }
     }
 

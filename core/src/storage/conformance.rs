@@ -8,6 +8,7 @@
 //! The cases panic on failure, like tests.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 
 use crate::domain::{
@@ -530,9 +531,9 @@ pub async fn sessions_round_trip_and_join_their_user(store: Arc<dyn Store>) {
 
 /// A session and a post read together are what `session_user` and
 /// `get_post` read apart: the post's owner, tags, votes and the session
-/// user's `voted`; no post is `None` beside a found session; a session that
-/// is someone else's, unknown, or of old credentials finds nothing; a
-/// revoked one is returned revoked, for the service to refuse.
+/// user's `voted`; no post is `None` beside an active session; a session
+/// that is someone else's, unknown, revoked, expired or of old credentials
+/// finds nothing.
 pub async fn a_session_and_a_post_read_together_match_reading_them_apart(store: Arc<dyn Store>) {
     let u = user(&*store, "together").await;
     let other = user(&*store, "together-other").await;
@@ -556,66 +557,71 @@ pub async fn a_session_and_a_post_read_together_match_reading_them_apart(store: 
     let missing = PostId(theirs.id.0 + 1_000);
     for post in [mine.id, theirs.id, missing] {
         let together = store
-            .session_user_with_post(u.id, &s.id, post)
+            .active_session_post(u.id, &s.id, post, now())
             .await
             .unwrap()
             .expect("the session is found");
-        let apart = store.session_user(u.id, &s.id).await.unwrap().unwrap();
-        assert_eq!((together.user, together.session), apart);
         assert_eq!(
-            together.value,
+            together,
             store.get_post(post, Some(u.id)).await.unwrap(),
             "post {post:?}"
         );
     }
     let read = store
-        .session_user_with_post(u.id, &s.id, theirs.id)
+        .active_session_post(u.id, &s.id, theirs.id, now())
         .await
         .unwrap()
         .unwrap()
-        .value
         .expect("the post is found");
     assert_eq!((read.votes, read.voted), (2, true));
     assert_eq!(read.post.owner, other);
     assert_eq!(read.post.tags.len(), 2);
-    assert!(
-        store
-            .session_user_with_post(u.id, &s.id, missing)
-            .await
-            .unwrap()
-            .unwrap()
-            .value
-            .is_none()
-    );
-    assert!(
-        store
-            .session_user_with_post(other.id, &s.id, theirs.id)
-            .await
-            .unwrap()
-            .is_none(),
+    let refused = |user: UserId, session: String, at: DateTime<Utc>| {
+        let store = store.clone();
+        async move {
+            store
+                .active_session_post(user, &session, theirs.id, at)
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        refused(other.id, s.id.clone(), now()).await,
+        None,
         "not another user's session"
     );
+    assert_eq!(refused(u.id, "nope".to_owned(), now()).await, None);
+    assert_eq!(
+        refused(u.id, s.id.clone(), s.expires_at).await,
+        None,
+        "not a session at its expiry"
+    );
     assert!(
-        store
-            .session_user_with_post(u.id, "nope", theirs.id)
-            .await
-            .unwrap()
-            .is_none()
+        refused(
+            u.id,
+            s.id.clone(),
+            s.expires_at - chrono::Duration::seconds(1)
+        )
+        .await
+        .is_some(),
+        "a session a second before its expiry"
     );
     assert!(store.revoke_session(u.id, &s.id, now()).await.unwrap());
-    let revoked = store
-        .session_user_with_post(u.id, &s.id, theirs.id)
+    assert_eq!(
+        refused(u.id, s.id.clone(), now()).await,
+        None,
+        "not a revoked session"
+    );
+    let fresh = session_for(&u, "t20123456789abcdef0123456789abcd", 30);
+    store
+        .create_session(&fresh, KEY, 0, &refresh_for(&fresh, &"f".repeat(64)))
         .await
-        .unwrap()
-        .expect("a revoked session is still found");
-    assert!(revoked.session.revoked_at.is_some());
+        .unwrap();
+    assert!(refused(u.id, fresh.id.clone(), now()).await.is_some());
     store.end_sessions(u.id, None, None, now()).await.unwrap();
-    assert!(
-        store
-            .session_user_with_post(u.id, &s.id, theirs.id)
-            .await
-            .unwrap()
-            .is_none(),
+    assert_eq!(
+        refused(u.id, fresh.id.clone(), now()).await,
+        None,
         "not a session of old credentials"
     );
 }

@@ -175,6 +175,12 @@ pub struct Group {
     pub tokens: Arc<Vec<HeaderValue>>,
     /// How many connections.
     pub connections: usize,
+    /// `None`: a closed loop (each connection sends its next request when
+    /// the last is answered). `Some(r)`: an open loop at `r` requests per
+    /// second for the whole group, spread evenly over its connections,
+    /// each request timed from when it was due, not from when it was sent
+    /// (so a server that falls behind is charged its queue).
+    pub rate: Option<f64>,
 }
 
 impl Group {
@@ -377,6 +383,25 @@ pub fn run(
     results
 }
 
+/// The schedule of an open-loop connection ([`Group::rate`]).
+struct Pace {
+    /// When its next request is due.
+    due: Instant,
+    /// Between two of its requests.
+    interval: Duration,
+}
+
+impl Pace {
+    /// Waits until the next request is due (not at all if it is late) and
+    /// returns when it was due.
+    async fn next_due(&mut self) -> Instant {
+        let due = self.due;
+        self.due += self.interval;
+        tokio::time::sleep_until(due.into()).await;
+        due
+    }
+}
+
 async fn connection(
     addr: SocketAddr,
     group: &Group,
@@ -386,6 +411,16 @@ async fn connection(
 ) -> GroupResult {
     let mut result = GroupResult::new();
     let mut rng = Rng::new(seed);
+    let mut pace = group.rate.map(|rate| {
+        let interval = Duration::from_secs_f64(group.connections as f64 / rate.max(1e-3));
+        // Connections start at random points of one interval, so that their
+        // requests are spread over it rather than sent in bursts.
+        let offset = interval.mul_f64(rng.below(1_000) as f64 / 1_000.0);
+        Pace {
+            due: Instant::now() + offset,
+            interval,
+        }
+    });
     'connect: while Instant::now() < end {
         let mut sender = match connect(addr).await {
             Ok(sender) => sender,
@@ -398,7 +433,10 @@ async fn connection(
             }
         };
         loop {
-            let sent = Instant::now();
+            let sent = match pace.as_mut() {
+                Some(pace) => pace.next_due().await,
+                None => Instant::now(),
+            };
             if sent >= end {
                 break 'connect;
             }

@@ -62,6 +62,9 @@ const REQUIRED: i64 = 100_000;
 const LARGE: i64 = 1_000_000;
 const DEFAULT_POSTGRES: &str = "postgres://postgres@127.0.0.1:5432/test";
 const DEFAULT_MYSQL: &str = "mysql://root@127.0.0.1:3306/test";
+/// The share of `GET /posts/{id}`'s closed-loop rate that the paced
+/// (open-loop) mixed scenario sends beside the logins.
+const PACED_SHARE: f64 = 0.5;
 /// The names of agora-core's hashing threads start with this.
 const HASHING_THREADS: &str = "agora-hash-";
 
@@ -547,6 +550,7 @@ impl<'a> BackendRun<'a> {
             kind,
             tokens: Arc::clone(&self.tokens),
             connections,
+            rate: None,
         }
     }
 
@@ -1049,6 +1053,43 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
             None,
         )
         .await?[0];
+    // The same pair with the GETs as an open loop at half the rate they
+    // reached alone: then there is a core to share, and the question is
+    // whether logins get it while reads keep their latency.
+    let paced = Some(get.rps * PACED_SHARE);
+    let paced_label = format!(
+        "GET /posts/{{id}} paced at {}/s (half its rate alone)",
+        rps(get.rps * PACED_SHARE)
+    );
+    let paced_alone = run
+        .measure(
+            &server,
+            REQUIRED,
+            vec![Group {
+                rate: paced,
+                ..run.group(&paced_label, get_kind(), c)
+            }],
+            None,
+        )
+        .await?[0];
+    let paced_mixed = run
+        .measure(
+            &server,
+            REQUIRED,
+            vec![
+                Group {
+                    rate: paced,
+                    ..run.group(&format!("{paced_label}, beside logins"), get_kind(), c)
+                },
+                run.group(
+                    "POST /login (beside the paced GETs above)",
+                    Kind::Login(Arc::clone(&run.login_bodies)),
+                    ctx.login_connections,
+                ),
+            ],
+            None,
+        )
+        .await?;
 
     // Writes last: they add posts and votes.
     run.measure(
@@ -1300,6 +1341,26 @@ async fn run_backend(ctx: &Ctx, name: String, url: String) -> Result<BackendRepo
             rps(logins.rps)
         ),
         pass: Some(kept >= 0.5),
+    });
+    let paced_rise = paced_mixed[0].p99 as f64 / paced_alone.p99.max(1) as f64;
+    let paced_kept = paced_mixed[1].rps / logins.rps.max(f64::MIN_POSITIVE);
+    targets.push(Target {
+        goal: "the same two with the GETs paced at half their rate alone (open loop): \
+               GET p99 rises < 2x and logins keep >= 50% of their rate alone"
+            .to_owned(),
+        measured: format!(
+            "{paced_rise:.2}x ({} alone -> {} beside {} login connections); logins {:.0}% \
+             ({} logins/s vs {} alone); GETs answered {} of {}/s",
+            ms(paced_alone.p99),
+            ms(paced_mixed[0].p99),
+            ctx.login_connections,
+            100.0 * paced_kept,
+            rps(paced_mixed[1].rps),
+            rps(logins.rps),
+            rps(paced_mixed[0].rps),
+            rps(get.rps * PACED_SHARE)
+        ),
+        pass: Some(paced_rise < 2.0 && paced_kept >= 0.5),
     });
     let idle = run.idle_rss.iter().map(|(_, kb)| *kb).max().unwrap_or(0);
     targets.push(Target {

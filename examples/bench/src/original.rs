@@ -858,6 +858,7 @@ async fn run_scenario(
         kind,
         tokens: Arc::clone(tokens),
         connections: ctx.connections,
+        rate: None,
     }]);
     let start = Instant::now() + warmup;
     let end = start + duration;
