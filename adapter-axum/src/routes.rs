@@ -12,7 +12,6 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use axum::routing::any;
-use tower_http::trace::TraceLayer;
 
 /// Agora's routes (the table of [`agora_core::http::ENDPOINTS`], with
 /// `GET /openapi.json` and Swagger UI at `GET /docs`), ready to nest or
@@ -27,11 +26,15 @@ use tower_http::trace::TraceLayer;
 /// `/api/login` as the OAuth2 token URL, so Swagger UI at `/api/docs` works
 /// as at the root; the prefix is read from each request (the path the app
 /// received against the path left after nesting).
+///
+/// It adds no tracing layer of its own (failures are logged by agora-core):
+/// wrap your app in tower-http's `TraceLayer` for request spans, or serve it
+/// with [`crate::serve_router`], which runs each request in Agora's request
+/// span.
 pub fn router(agora: Agora) -> Router {
     Router::new()
         .route("/", any(serve))
         .route("/{*path}", any(serve))
-        .layer(TraceLayer::new_for_http())
         .with_state(agora)
 }
 
