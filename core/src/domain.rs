@@ -368,6 +368,40 @@ pub fn check_text(value: &str, max: usize, blank_ok: bool) -> Result<()> {
     Err(Error::invalid(&[], msg, kind))
 }
 
+/// How timestamps reach clients: the RFC 3339 text chrono's own `Serialize`
+/// writes (`SecondsFormat::AutoSi`, `Z` for UTC), made as one string. chrono
+/// writes it through `collect_str`, which serde_json escapes fragment by
+/// fragment: two timestamps were a sixth of the JSON of a post.
+pub(crate) mod timestamp {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Serialize, Serializer};
+
+    /// A timestamp, as clients see it.
+    struct Rfc3339<'a>(&'a DateTime<Utc>);
+
+    impl Serialize for Rfc3339<'_> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(&self.0.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        }
+    }
+
+    /// `#[serde(serialize_with)]` for a `DateTime<Utc>`.
+    pub(crate) fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        Rfc3339(t).serialize(s)
+    }
+
+    /// `#[serde(serialize_with)]` for an `Option<DateTime<Utc>>`.
+    pub(crate) fn serialize_option<S: Serializer>(
+        t: &Option<DateTime<Utc>>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_some(&Rfc3339(t)),
+            None => s.serialize_none(),
+        }
+    }
+}
+
 /// The current time at the precision every backend stores (microseconds).
 pub fn now() -> DateTime<Utc> {
     Utc::now().trunc_subsecs(6)
@@ -384,6 +418,7 @@ pub struct User {
     /// (`Config::hide_emails`) hides another user's address from the viewer.
     pub email: Option<Email>,
     /// When the user registered.
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// The user's public handle, if they chose one (their profile's address).
     pub username: Option<Username>,
@@ -460,6 +495,7 @@ pub struct Post {
     /// Unpublished posts are visible to their owner only.
     pub published: bool,
     /// When the post was created.
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// The owner's id (same as `owner.id`; kept for clients of the original API).
     pub owner_id: UserId,
@@ -470,6 +506,7 @@ pub struct Post {
     /// Its tags, in alphabetical order.
     pub tags: Vec<Tag>,
     /// When it was last edited (`null` until then).
+    #[serde(serialize_with = "timestamp::serialize_option")]
     pub updated_at: Option<DateTime<Utc>>,
 }
 
@@ -567,10 +604,13 @@ pub struct Session {
     #[serde(skip)]
     pub user_id: UserId,
     /// When the session began (login).
+    #[serde(serialize_with = "timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// When it was last refreshed (or created).
+    #[serde(serialize_with = "timestamp::serialize")]
     pub last_used_at: DateTime<Utc>,
     /// Its absolute end, however often it is refreshed.
+    #[serde(serialize_with = "timestamp::serialize")]
     pub expires_at: DateTime<Utc>,
     /// When it was ended, if it was.
     #[serde(skip)]
@@ -829,6 +869,62 @@ fn parse_ip(text: &str) -> Option<IpAddr> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_written_as_chrono_serialises_them() {
+        #[derive(Serialize)]
+        struct Ours {
+            #[serde(serialize_with = "timestamp::serialize")]
+            at: DateTime<Utc>,
+            #[serde(serialize_with = "timestamp::serialize_option")]
+            maybe: Option<DateTime<Utc>>,
+        }
+        #[derive(Serialize)]
+        struct Chronos {
+            at: DateTime<Utc>,
+            maybe: Option<DateTime<Utc>>,
+        }
+        let base = DateTime::parse_from_rfc3339("2026-12-03T16:22:25Z")
+            .unwrap()
+            .to_utc();
+        let mut instants = vec![
+            DateTime::<Utc>::MIN_UTC,
+            DateTime::<Utc>::MAX_UTC,
+            DateTime::<Utc>::UNIX_EPOCH,
+            DateTime::parse_from_rfc3339("0000-01-01T00:00:00Z")
+                .unwrap()
+                .to_utc(),
+            DateTime::parse_from_rfc3339("9999-12-31T23:59:59.999999999Z")
+                .unwrap()
+                .to_utc(),
+            // A leap second (chrono keeps it in the nanoseconds).
+            DateTime::parse_from_rfc3339("2016-12-31T23:59:60.5Z")
+                .unwrap()
+                .to_utc(),
+        ];
+        // Whole seconds, milli-, micro- and nanosecond fractions, and a
+        // fraction ending in zeros of each width.
+        for nanos in [
+            0,
+            1,
+            7,
+            120_000_000,
+            589_866_000,
+            589_866_001,
+            100_000,
+            999_999_999,
+        ] {
+            instants.push(base + chrono::Duration::nanoseconds(nanos));
+        }
+        instants.push(now());
+        for at in instants {
+            for maybe in [None, Some(at)] {
+                let ours = serde_json::to_string(&Ours { at, maybe }).unwrap();
+                let theirs = serde_json::to_string(&Chronos { at, maybe }).unwrap();
+                assert_eq!(ours, theirs);
+            }
+        }
+    }
 
     #[test]
     fn email_is_lowercased_and_validated() {

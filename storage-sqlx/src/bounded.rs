@@ -26,9 +26,10 @@ use crate::PoolConfig;
 /// - Every call ends within [`PoolConfig::call_deadline`] (waiting for a
 ///   connection, then running). A call with no answer by then, say because
 ///   the database host went silent, is abandoned with
-///   [`StorageError::Unavailable`] (a 503). Its connection, given back
-///   mid-query, fails the pool's release check and is closed rather than
-///   reused (see the pool options).
+///   [`StorageError::Unavailable`] (a 503). On a database server its
+///   connection, given back mid-query, fails the pool's release check and
+///   is closed rather than reused; a SQLite connection is ready again once
+///   its statement ends (see the pool options).
 /// - Calls whose cost the caller chooses run on at most half of the pool's
 ///   connections at once (at least one); one waits for its turn at most the
 ///   acquire timeout, then gets a 503. These are post searches, feeds (a

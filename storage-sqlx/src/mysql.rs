@@ -42,7 +42,7 @@ impl MySqlStore {
             None => options,
         };
         let (limit, idle) = (pool.statement_timeout, pool.session_idle_timeout());
-        let pool = crate::pool::options(pool)
+        let pool = crate::pool::network_options(pool)
             .after_connect(move |conn, _| Box::pin(limit_session(conn, limit, idle)))
             .connect_with(options)
             .await?;

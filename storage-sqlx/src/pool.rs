@@ -1,5 +1,6 @@
-//! Pool settings shared by every backend: bounded waits, health checks that
-//! cannot hang, and connections that are retired after a while.
+//! Pool settings shared by every backend: bounded waits and connections that
+//! are retired after a while, plus, for database servers, health checks that
+//! cannot hang.
 
 use std::time::Duration;
 
@@ -18,7 +19,29 @@ const IDLE_TIMEOUT: Duration = Duration::from_secs(10 * 60);
 /// out; one given back more recently answered a ping then (below).
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 
-/// The pool options every backend starts from.
+/// The pool options every backend starts from: bounded waits, connections
+/// retired after a while, and no ping when a connection is handed out.
+///
+/// sqlx's own check pings every connection it hands out
+/// (`test_before_acquire`): under load that was a round trip more than the
+/// query on every request, for a connection that had answered a ping an
+/// instant before (sqlx pings each connection given back, below). A server
+/// database adds bounded checks of its own ([`network_options`]). SQLite
+/// needs none: it runs in the process, so nothing can drop its connections
+/// or go silent, and a connection given back mid-statement (its call was
+/// abandoned at its deadline) is ready again once that statement ends, which
+/// the busy timeout bounds for locks.
+pub(crate) fn options<DB: Database>(config: &PoolConfig) -> PoolOptions<DB> {
+    PoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(config.acquire_timeout)
+        .test_before_acquire(false)
+        .max_lifetime(MAX_LIFETIME)
+        .idle_timeout(IDLE_TIMEOUT)
+}
+
+/// [`options`] for a database server over the network, with health checks
+/// that cannot hang.
 ///
 /// sqlx pings a connection when it is given back, with no time limit. A
 /// connection given back mid-query (its call was abandoned at its deadline)
@@ -31,15 +54,10 @@ const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(1);
 /// A connection taken from the pool is pinged first (within the acquire
 /// timeout) only if it sat idle for more than [`PING_WHEN_IDLE_FOR`], so
 /// that one the database dropped while it was idle (a restart, a network
-/// cut) is replaced instead of failing a request. sqlx's own check pings on
-/// every acquire: under load that was a round trip more than the query on
-/// every request, for a connection that had answered one an instant before.
-pub(crate) fn options<DB: Database>(config: &PoolConfig) -> PoolOptions<DB> {
+/// cut) is replaced instead of failing a request.
+pub(crate) fn network_options<DB: Database>(config: &PoolConfig) -> PoolOptions<DB> {
     let limit = config.acquire_timeout;
-    PoolOptions::new()
-        .max_connections(config.max_connections)
-        .acquire_timeout(config.acquire_timeout)
-        .test_before_acquire(false)
+    options(config)
         .before_acquire(move |conn: &mut DB::Connection, meta| {
             Box::pin(async move {
                 if meta.idle_for > PING_WHEN_IDLE_FOR {
@@ -48,8 +66,6 @@ pub(crate) fn options<DB: Database>(config: &PoolConfig) -> PoolOptions<DB> {
                 Ok(true)
             })
         })
-        .max_lifetime(MAX_LIFETIME)
-        .idle_timeout(IDLE_TIMEOUT)
         .after_release(move |conn: &mut DB::Connection, _| {
             Box::pin(async move {
                 ping_within(conn, limit, "a returned connection's ping").await?;

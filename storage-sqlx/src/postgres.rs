@@ -48,7 +48,9 @@ impl PgStore {
                 millis(pool.session_idle_timeout()).as_str(),
             ),
         ]);
-        let pool = crate::pool::options(pool).connect_with(options).await?;
+        let pool = crate::pool::network_options(pool)
+            .connect_with(options)
+            .await?;
         Ok(PgStore { pool })
     }
 

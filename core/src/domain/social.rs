@@ -269,6 +269,7 @@ pub struct Comment {
     /// Its text, 1 to [`COMMENT_MAX_CHARS`] characters.
     pub body: String,
     /// When it was written.
+    #[serde(serialize_with = "super::timestamp::serialize")]
     pub created_at: DateTime<Utc>,
     /// Who wrote it.
     pub author: User,
