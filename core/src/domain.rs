@@ -371,7 +371,7 @@ pub fn check_text(value: &str, max: usize, blank_ok: bool) -> Result<()> {
 /// How timestamps reach clients: the RFC 3339 text chrono's own `Serialize`
 /// writes (`SecondsFormat::AutoSi`, `Z` for UTC), made as one string. chrono
 /// writes it through `collect_str`, which serde_json escapes fragment by
-/// fragment: two timestamps were a sixth of the JSON of a post.
+/// fragment: a post's two timestamps cost as much as the rest of its JSON.
 pub(crate) mod timestamp {
     use chrono::{DateTime, SecondsFormat, Utc};
     use serde::{Serialize, Serializer};
