@@ -32,6 +32,12 @@ pub(crate) struct Sql {
     pub(crate) post_page_head: &'static str,
     pub(crate) post_page_from: &'static str,
     pub(crate) post_page_tail: &'static str,
+    /// Published posts per block of post ids (`post_blocks`, kept by the
+    /// migration's triggers), newest block first: `(block, posts)`.
+    pub(crate) post_blocks: &'static str,
+    /// The same with the bound viewer's unpublished posts added to their
+    /// blocks. Binds viewer.
+    pub(crate) post_blocks_with_drafts: &'static str,
     /// Matches `posts p` whose title contains the pattern bound between
     /// the two parts ([`Sql::title_pattern`] of the search), ignoring case
     /// in all of Unicode, wildcards literal.
@@ -193,6 +199,17 @@ macro_rules! live_token {
 /// - `feed_join`: the join of `follows` in a feed (see [`Sql::feed_join`]);
 /// - `lock_user`, `lock_user_by_email`: [`Sql::lock_user`] and
 ///   [`Sql::lock_user_by_email`], whole.
+/// The number of low bits of a post id below its block in `post_blocks`:
+/// the migrations' `id >> 13` (blocks of 8,192 ids). [`POST_BLOCK_BITS`] in Rust.
+macro_rules! post_block_bits {
+    () => {
+        "13"
+    };
+}
+
+/// [`post_block_bits!`] as a number.
+pub(crate) const POST_BLOCK_BITS: u32 = 13;
+
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
         sql!(@ids $backend, true, " RETURNING id", $($rest)+)
@@ -229,7 +246,8 @@ macro_rules! sql {
         lock_user_posts: $lock_user_posts:literal,
         feed_join: $feed_join:literal,
         lock_user: $lock_user:literal,
-        lock_user_by_email: $lock_user_by_email:literal $(,)?
+        lock_user_by_email: $lock_user_by_email:literal,
+        bigint: $bigint:literal $(,)?
     ) => {
         Sql {
             backend: $backend,
@@ -264,6 +282,16 @@ macro_rules! sql {
             post_page_tail: concat!(
                 ") page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.owner_id ",
                 "ORDER BY p.id DESC"
+            ),
+            post_blocks: concat!(
+                "SELECT block, CAST(SUM(visible) AS ", $bigint, ") AS posts FROM post_blocks ",
+                "GROUP BY block ORDER BY block DESC"
+            ),
+            post_blocks_with_drafts: concat!(
+                "SELECT block, CAST(SUM(n) AS ", $bigint, ") AS posts FROM (",
+                "SELECT block, visible AS n FROM post_blocks UNION ALL ",
+                "SELECT CAST(id >> ", post_block_bits!(), " AS ", $bigint, "), 1 FROM posts ",
+                "WHERE owner_id = ", $p1, " AND NOT published) x GROUP BY block ORDER BY block DESC"
             ),
             title_contains: ($title_pre, $title_post),
             title_pattern: $title_pattern,
@@ -452,6 +480,7 @@ pub(crate) const SQLITE: Sql = sql! {
     feed_join: "CROSS JOIN",
     lock_user: "UPDATE users SET id = id WHERE id = ? RETURNING id",
     lock_user_by_email: "UPDATE users SET id = id WHERE email = ? RETURNING id",
+    bigint: "BIGINT",
 };
 
 /// A REGEXP pattern matching `search` anywhere, ignoring case as Unicode
@@ -484,6 +513,7 @@ pub(crate) const POSTGRES: Sql = sql! {
     feed_join: "JOIN",
     lock_user: "SELECT id FROM users WHERE id = $1 FOR UPDATE",
     lock_user_by_email: "SELECT id FROM users WHERE lower(email) = lower($1) FOR UPDATE",
+    bigint: "BIGINT",
 };
 
 /// MySQL/MariaDB: no `RETURNING` in MySQL 8; emails through the stored
@@ -511,4 +541,5 @@ pub(crate) const MYSQL: Sql = sql! {
     feed_join: "STRAIGHT_JOIN",
     lock_user: "SELECT id FROM users WHERE id = ? FOR UPDATE",
     lock_user_by_email: "SELECT id FROM users WHERE email_lower = LOWER(?) FOR UPDATE",
+    bigint: "SIGNED",
 };

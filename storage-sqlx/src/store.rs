@@ -213,7 +213,11 @@ macro_rules! impl_store {
                 /// post_id)` for a voter, else the posts' id, with `posts
                 /// (owner_id, id)` for an author; a feed probes `follows`
                 /// for each post, see `Sql::feed_join`), then joined with
-                /// owners, tags and counts for the page only.
+                /// owners, tags and counts for the page only. A listing of
+                /// all posts that skips at least a block of ids first finds
+                /// the block its page starts in from `post_blocks` (one more
+                /// statement), then walks that block only; see
+                /// [`crate::store::page_start`].
                 async fn list_posts(
                     &self,
                     filter: &PostFilter,
@@ -221,6 +225,21 @@ macro_rules! impl_store {
                     let viewer = filter.viewer.map(|v| v.0);
                     if filter.feed && viewer.is_none() {
                         return Ok(Vec::new());
+                    }
+                    let (mut before, mut skip) = (filter.before, filter.skip);
+                    if $crate::store::starts_from_blocks(filter) {
+                        let blocks: Vec<(i64, i64)> = match viewer {
+                            Some(viewer) => sqlx::query_as(SQL.post_blocks_with_drafts)
+                                .bind(viewer)
+                                .fetch_all(&self.pool)
+                                .await,
+                            None => sqlx::query_as(SQL.post_blocks).fetch_all(&self.pool).await,
+                        }
+                        .map_err(map)?;
+                        match $crate::store::page_start(&blocks, skip) {
+                            Some(start) => (before, skip) = start,
+                            None => return Ok(Vec::new()),
+                        }
                     }
                     let (user_pre, user_post) = SQL.username_is;
                     let key = if filter.tag.is_some() {
@@ -265,7 +284,7 @@ macro_rules! impl_store {
                             query.push(" WHERE p.published");
                         }
                     }
-                    query.push(" AND ").push(key).push(" < ").push_bind(filter.before);
+                    query.push(" AND ").push(key).push(" < ").push_bind(before);
                     if let Some(author) = &filter.author {
                         query
                             .push(" AND p.owner_id = (SELECT id FROM users WHERE ")
@@ -288,7 +307,7 @@ macro_rules! impl_store {
                         .push(" DESC LIMIT ")
                         .push_bind(i64::from(filter.limit))
                         .push(" OFFSET ")
-                        .push_bind(i64::try_from(filter.skip).unwrap_or(i64::MAX))
+                        .push_bind(i64::try_from(skip).unwrap_or(i64::MAX))
                         .push(SQL.post_page_tail);
                     let rows = query
                         .build_query_as::<PostRow>()
@@ -600,6 +619,43 @@ macro_rules! impl_store {
 /// (`last_insert_id`, MySQL's `LAST_INSERT_ID()`). With `@raw` first, it
 /// fails with the `sqlx::Error` itself (inside a transaction that may be
 /// retried).
+/// Whether a listing finds where its page starts from `post_blocks`: a
+/// listing of all posts the viewer may see, from the newest, that skips at
+/// least one block of ids. (With a filter or a cursor, `OFFSET` walks the
+/// filter's index; such deep listings take a turn, see `BoundedStore`.)
+pub(crate) fn starts_from_blocks(filter: &agora_core::domain::PostFilter) -> bool {
+    filter.skip >= 1 << POST_BLOCK_BITS
+        && filter.before == i64::MAX
+        && !filter.feed
+        && filter.tag.is_none()
+        && filter.author.is_none()
+        && filter.voted_by.is_none()
+        && filter.search.is_none()
+}
+
+/// Where the page of a listing that skips `skip` posts starts, given the
+/// posts the viewer may see per block of ids, newest block first: the id
+/// below which it starts (the end of the block holding the first post of
+/// the page) and the posts left to skip from there; `None` when there are no
+/// more than `skip` posts. The counts come from a statement before the
+/// page's own, so a write committed between the two moves the page as it
+/// would between two requests.
+pub(crate) fn page_start(blocks: &[(i64, i64)], skip: u64) -> Option<(i64, u64)> {
+    let mut passed = 0u64;
+    for &(block, posts) in blocks {
+        let posts = u64::try_from(posts).unwrap_or(0);
+        if skip < passed + posts {
+            let end = block
+                .checked_add(1)
+                .and_then(|b| b.checked_mul(1 << POST_BLOCK_BITS))
+                .unwrap_or(i64::MAX);
+            return Some((end, skip - passed));
+        }
+        passed += posts;
+    }
+    None
+}
+
 macro_rules! inserted_id {
     (@raw returning, $query:expr, $pool:expr) => {{
         let row = $query.fetch_one($pool).await?;
@@ -621,3 +677,5 @@ macro_rules! inserted_id {
 }
 
 pub(crate) use {impl_store, inserted_id};
+
+use crate::sql::POST_BLOCK_BITS;
