@@ -32,6 +32,11 @@ pub(crate) struct Sql {
     pub(crate) post_page_head: &'static str,
     pub(crate) post_page_from: &'static str,
     pub(crate) post_page_tail: &'static str,
+    /// `posts p` as a page of all posts (no filter) walks it: newest first
+    /// on the covering index `posts (id, published, owner_id)`, which
+    /// MariaDB's planner would pass over for the primary key (whose records
+    /// are whole posts).
+    pub(crate) all_posts: &'static str,
     /// Published posts per block of post ids (`post_blocks`, kept by the
     /// migration's triggers), newest block first: `(block, posts)`.
     pub(crate) post_blocks: &'static str,
@@ -67,7 +72,6 @@ pub(crate) struct Sql {
     pub(crate) delete_tags: &'static str,
     /// Tags of published posts with their counts, most used first, ties by
     /// tag in code point order. Binds limit, skip.
-    /// Listed tags, most used first. Binds limit, skip.
     pub(crate) tag_counts: &'static str,
     /// Locks a post's row (SQLite: takes the write lock) and reads whether
     /// it is published, before a write that changes its tags' counts. Binds id.
@@ -247,7 +251,8 @@ macro_rules! sql {
         feed_join: $feed_join:literal,
         lock_user: $lock_user:literal,
         lock_user_by_email: $lock_user_by_email:literal,
-        bigint: $bigint:literal $(,)?
+        bigint: $bigint:literal,
+        all_posts: $all_posts:literal $(,)?
     ) => {
         Sql {
             backend: $backend,
@@ -283,6 +288,7 @@ macro_rules! sql {
                 ") page JOIN posts p ON p.id = page.id JOIN users u ON u.id = p.owner_id ",
                 "ORDER BY p.id DESC"
             ),
+            all_posts: $all_posts,
             post_blocks: concat!(
                 "SELECT block, CAST(SUM(visible) AS ", $bigint, ") AS posts FROM post_blocks ",
                 "GROUP BY block ORDER BY block DESC"
@@ -481,6 +487,7 @@ pub(crate) const SQLITE: Sql = sql! {
     lock_user: "UPDATE users SET id = id WHERE id = ? RETURNING id",
     lock_user_by_email: "UPDATE users SET id = id WHERE email = ? RETURNING id",
     bigint: "BIGINT",
+    all_posts: "posts p",
 };
 
 /// A REGEXP pattern matching `search` anywhere, ignoring case as Unicode
@@ -514,6 +521,7 @@ pub(crate) const POSTGRES: Sql = sql! {
     lock_user: "SELECT id FROM users WHERE id = $1 FOR UPDATE",
     lock_user_by_email: "SELECT id FROM users WHERE lower(email) = lower($1) FOR UPDATE",
     bigint: "BIGINT",
+    all_posts: "posts p",
 };
 
 /// MySQL/MariaDB: no `RETURNING` in MySQL 8; emails through the stored
@@ -542,4 +550,5 @@ pub(crate) const MYSQL: Sql = sql! {
     lock_user: "SELECT id FROM users WHERE id = ? FOR UPDATE",
     lock_user_by_email: "SELECT id FROM users WHERE email_lower = LOWER(?) FOR UPDATE",
     bigint: "SIGNED",
+    all_posts: "posts p FORCE INDEX (posts_id_published_owner_id_idx)",
 };

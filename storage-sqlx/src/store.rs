@@ -251,7 +251,12 @@ macro_rules! impl_store {
                     };
                     let mut query = sqlx::QueryBuilder::<$db>::new(SQL.post_page_head);
                     query.push_bind(viewer).push(SQL.post_page_from);
-                    query.push("SELECT ").push(key).push(" AS id FROM posts p");
+                    let all_posts = $crate::store::lists_all_posts(filter);
+                    query
+                        .push("SELECT ")
+                        .push(key)
+                        .push(" AS id FROM ")
+                        .push(if all_posts { SQL.all_posts } else { "posts p" });
                     if let Some(tag) = &filter.tag {
                         query
                             .push(" JOIN post_tags t ON t.post_id = p.id AND t.tag = ")
@@ -619,18 +624,22 @@ macro_rules! impl_store {
 /// (`last_insert_id`, MySQL's `LAST_INSERT_ID()`). With `@raw` first, it
 /// fails with the `sqlx::Error` itself (inside a transaction that may be
 /// retried).
-/// Whether a listing finds where its page starts from `post_blocks`: a
-/// listing of all posts the viewer may see, from the newest, that skips at
-/// least one block of ids. (With a filter or a cursor, `OFFSET` walks the
-/// filter's index; such deep listings take a turn, see `BoundedStore`.)
-pub(crate) fn starts_from_blocks(filter: &agora_core::domain::PostFilter) -> bool {
-    filter.skip >= 1 << POST_BLOCK_BITS
-        && filter.before == i64::MAX
-        && !filter.feed
+/// Whether a listing is of all the posts the viewer may see: no search,
+/// tag, author, voter or feed (a cursor may be given).
+pub(crate) fn lists_all_posts(filter: &PostFilter) -> bool {
+    !filter.feed
         && filter.tag.is_none()
         && filter.author.is_none()
         && filter.voted_by.is_none()
         && filter.search.is_none()
+}
+
+/// Whether a listing finds where its page starts from `post_blocks`: a
+/// listing of all posts, from the newest, that skips at least one block of
+/// ids. (With a filter or a cursor, `OFFSET` walks the filter's index; such
+/// deep listings take a turn, see `BoundedStore`.)
+pub(crate) fn starts_from_blocks(filter: &PostFilter) -> bool {
+    lists_all_posts(filter) && filter.before == i64::MAX && filter.skip >= 1 << POST_BLOCK_BITS
 }
 
 /// Where the page of a listing that skips `skip` posts starts, given the
@@ -677,5 +686,7 @@ macro_rules! inserted_id {
 }
 
 pub(crate) use {impl_store, inserted_id};
+
+use agora_core::domain::PostFilter;
 
 use crate::sql::POST_BLOCK_BITS;

@@ -12,6 +12,10 @@
 -- on (drafts count 0), so updates and deletes only update. The trigger is
 -- created before the counts are taken, in the migration's transaction: writes
 -- to posts wait for it. It only adds, so the compatibility marker stays.
+-- The viewer's own drafts, which their listings count too: found without
+-- reading the viewer's published posts.
+CREATE INDEX posts_drafts_idx ON posts (owner_id, id) WHERE NOT published;
+
 CREATE TABLE post_blocks (
     block   BIGINT NOT NULL,
     shard   BIGINT NOT NULL,
@@ -19,7 +23,10 @@ CREATE TABLE post_blocks (
     CONSTRAINT post_blocks_pkey PRIMARY KEY (block, shard)
 );
 
-CREATE FUNCTION agora_count_post_blocks() RETURNS trigger LANGUAGE plpgsql AS $$
+-- The function finds `post_blocks` in the schema it was created in (the
+-- search_path of the migration), whoever writes to posts.
+CREATE FUNCTION agora_count_post_blocks() RETURNS trigger LANGUAGE plpgsql
+SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO post_blocks (block, shard, visible)
