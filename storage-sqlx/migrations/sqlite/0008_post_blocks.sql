@@ -10,9 +10,10 @@
 -- row in `post_blocks` exists from its insert on (drafts count 0), so the
 -- update and delete triggers only update. It only adds, so the
 -- compatibility marker stays.
--- The viewer's own drafts, which their listings count too: found without
--- reading the viewer's published posts.
-CREATE INDEX posts_drafts_idx ON posts (owner_id, id) WHERE NOT published;
+-- The viewer's own drafts, which their listings count too: found in this
+-- index alone (`published` in it makes it covering, the rowid is the id),
+-- without reading the viewer's published posts or any row.
+CREATE INDEX posts_drafts_idx ON posts (owner_id, published) WHERE NOT published;
 
 CREATE TABLE post_blocks (
     block   INTEGER NOT NULL,
