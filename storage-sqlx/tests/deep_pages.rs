@@ -70,7 +70,7 @@ impl Raw {
         let mut counts = BTreeMap::new();
         for (id, published, _) in self.posts().await {
             if published {
-                *counts.entry((id >> 13, id & 15)).or_insert(0) += 1;
+                *counts.entry((id >> 13, id & 31)).or_insert(0) += 1;
             }
         }
         counts

@@ -1,6 +1,6 @@
 -- Deep pages without walking every skipped post. `post_blocks` counts the
 -- published posts of each block of 8,192 post ids (`id >> 13`), spread over
--- 16 rows per block (`id & 15`) so that concurrent inserts, whose ids are
+-- 32 rows per block (`id & 31`) so that concurrent inserts, whose ids are
 -- consecutive, rarely wait for one another's row lock until commit. A
 -- listing that skips far sums these counts, newest block first, to find the
 -- block its page starts in, then walks that block only (see `list_posts` in
@@ -30,20 +30,20 @@ CREATE TABLE post_blocks (
 
 CREATE TRIGGER posts_count_insert AFTER INSERT ON posts FOR EACH ROW
     INSERT INTO post_blocks (block, shard, visible)
-    VALUES (NEW.id >> 13, NEW.id & 15, NEW.published)
+    VALUES (NEW.id >> 13, NEW.id & 31, NEW.published)
     ON DUPLICATE KEY UPDATE visible = visible + NEW.published;
 
 CREATE TRIGGER posts_count_update AFTER UPDATE ON posts FOR EACH ROW
     UPDATE post_blocks SET visible = visible + NEW.published - OLD.published
-    WHERE block = NEW.id >> 13 AND shard = NEW.id & 15 AND NEW.published <> OLD.published;
+    WHERE block = NEW.id >> 13 AND shard = NEW.id & 31 AND NEW.published <> OLD.published;
 
 CREATE TRIGGER posts_count_delete AFTER DELETE ON posts FOR EACH ROW
     UPDATE post_blocks SET visible = visible - 1
-    WHERE block = OLD.id >> 13 AND shard = OLD.id & 15 AND OLD.published;
+    WHERE block = OLD.id >> 13 AND shard = OLD.id & 31 AND OLD.published;
 
 CREATE TRIGGER users_delete_posts BEFORE DELETE ON users FOR EACH ROW
     DELETE FROM posts WHERE owner_id = OLD.id;
 
 INSERT INTO post_blocks (block, shard, visible)
-SELECT id >> 13, id & 15, SUM(published) FROM posts GROUP BY id >> 13, id & 15
+SELECT id >> 13, id & 31, SUM(published) FROM posts GROUP BY id >> 13, id & 31
 ON DUPLICATE KEY UPDATE visible = VALUES(visible);

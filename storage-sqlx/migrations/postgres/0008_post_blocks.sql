@@ -1,6 +1,6 @@
 -- Deep pages without walking every skipped post. `post_blocks` counts the
 -- published posts of each block of 8,192 post ids (`id >> 13`), spread over
--- 16 rows per block (`id & 15`) so that concurrent inserts, whose ids are
+-- 32 rows per block (`id & 31`) so that concurrent inserts, whose ids are
 -- consecutive, rarely wait for one another's row lock until commit. A
 -- listing that skips far sums these counts, newest block first, to find the
 -- block its page starts in, then walks that block only (see `list_posts` in
@@ -30,15 +30,15 @@ SET search_path FROM CURRENT AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
         INSERT INTO post_blocks (block, shard, visible)
-        VALUES (NEW.id >> 13, NEW.id & 15, NEW.published::int)
+        VALUES (NEW.id >> 13, NEW.id & 31, NEW.published::int)
         ON CONFLICT (block, shard)
         DO UPDATE SET visible = post_blocks.visible + EXCLUDED.visible;
     ELSIF TG_OP = 'UPDATE' THEN
         UPDATE post_blocks SET visible = visible + NEW.published::int - OLD.published::int
-        WHERE block = NEW.id >> 13 AND shard = NEW.id & 15;
+        WHERE block = NEW.id >> 13 AND shard = NEW.id & 31;
     ELSE
         UPDATE post_blocks SET visible = visible - 1
-        WHERE block = OLD.id >> 13 AND shard = OLD.id & 15;
+        WHERE block = OLD.id >> 13 AND shard = OLD.id & 31;
     END IF;
     RETURN NULL;
 END
@@ -52,4 +52,4 @@ CREATE TRIGGER posts_count_delete AFTER DELETE ON posts
 FOR EACH ROW WHEN (OLD.published) EXECUTE FUNCTION agora_count_post_blocks();
 
 INSERT INTO post_blocks (block, shard, visible)
-SELECT id >> 13, id & 15, COUNT(*) FILTER (WHERE published) FROM posts GROUP BY 1, 2;
+SELECT id >> 13, id & 31, COUNT(*) FILTER (WHERE published) FROM posts GROUP BY 1, 2;

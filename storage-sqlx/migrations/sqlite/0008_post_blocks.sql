@@ -1,6 +1,6 @@
 -- Deep pages without walking every skipped post. `post_blocks` counts the
 -- published posts of each block of 8,192 post ids (`id >> 13`), spread over
--- 16 rows per block (`id & 15`) so that concurrent inserts, whose ids are
+-- 32 rows per block (`id & 31`) so that concurrent inserts, whose ids are
 -- consecutive, rarely wait for one another's row. A listing that skips far
 -- sums these counts, newest block first, to find the block its page starts
 -- in, then walks that block only (see `list_posts` in `store.rs`).
@@ -23,12 +23,12 @@ CREATE TABLE post_blocks (
 ) WITHOUT ROWID;
 
 INSERT INTO post_blocks (block, shard, visible)
-SELECT id >> 13, id & 15, SUM(published) FROM posts GROUP BY id >> 13, id & 15;
+SELECT id >> 13, id & 31, SUM(published) FROM posts GROUP BY id >> 13, id & 31;
 
 CREATE TRIGGER posts_count_insert AFTER INSERT ON posts
 BEGIN
     INSERT INTO post_blocks (block, shard, visible)
-    VALUES (NEW.id >> 13, NEW.id & 15, NEW.published)
+    VALUES (NEW.id >> 13, NEW.id & 31, NEW.published)
     ON CONFLICT (block, shard) DO UPDATE SET visible = visible + excluded.visible;
 END;
 
@@ -36,7 +36,7 @@ CREATE TRIGGER posts_count_update AFTER UPDATE OF published ON posts
 WHEN NEW.published <> OLD.published
 BEGIN
     UPDATE post_blocks SET visible = visible + NEW.published - OLD.published
-    WHERE block = NEW.id >> 13 AND shard = NEW.id & 15;
+    WHERE block = NEW.id >> 13 AND shard = NEW.id & 31;
 END;
 
 -- Also run for the posts a deleted user's cascade removes.
@@ -44,5 +44,5 @@ CREATE TRIGGER posts_count_delete AFTER DELETE ON posts
 WHEN OLD.published
 BEGIN
     UPDATE post_blocks SET visible = visible - 1
-    WHERE block = OLD.id >> 13 AND shard = OLD.id & 15;
+    WHERE block = OLD.id >> 13 AND shard = OLD.id & 31;
 END;
