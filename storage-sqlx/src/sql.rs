@@ -173,6 +173,17 @@ macro_rules! live_token {
     };
 }
 
+/// The number of low bits of a post id below its block in `post_blocks`:
+/// the migrations' `id >> 13` (blocks of 8,192 ids). [`POST_BLOCK_BITS`] in Rust.
+macro_rules! post_block_bits {
+    () => {
+        "13"
+    };
+}
+
+/// [`post_block_bits!`] as a number.
+pub(crate) const POST_BLOCK_BITS: u32 = 13;
+
 /// A dialect's [`Sql`]. Its arguments, in this order:
 ///
 /// - `backend`: the backend's name;
@@ -202,18 +213,9 @@ macro_rules! live_token {
 ///   be locked; SQLite locks the whole database at its first write);
 /// - `feed_join`: the join of `follows` in a feed (see [`Sql::feed_join`]);
 /// - `lock_user`, `lock_user_by_email`: [`Sql::lock_user`] and
-///   [`Sql::lock_user_by_email`], whole.
-/// The number of low bits of a post id below its block in `post_blocks`:
-/// the migrations' `id >> 13` (blocks of 8,192 ids). [`POST_BLOCK_BITS`] in Rust.
-macro_rules! post_block_bits {
-    () => {
-        "13"
-    };
-}
-
-/// [`post_block_bits!`] as a number.
-pub(crate) const POST_BLOCK_BITS: u32 = 13;
-
+///   [`Sql::lock_user_by_email`], whole;
+/// - `bigint`: the 64-bit integer type of `CAST`;
+/// - `all_posts`: [`Sql::all_posts`].
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
         sql!(@ids $backend, true, " RETURNING id", $($rest)+)

@@ -217,7 +217,7 @@ macro_rules! impl_store {
                 /// all posts that skips at least a block of ids first finds
                 /// the block its page starts in from `post_blocks` (one more
                 /// statement), then walks that block only; see
-                /// [`crate::store::page_start`].
+                /// `page_start` in `store.rs`.
                 async fn list_posts(
                     &self,
                     filter: &PostFilter,

@@ -26,9 +26,21 @@ type PostRow = (i64, bool, i64);
 impl Raw {
     async fn connect(db: &TestDatabase) -> Raw {
         match db.backend() {
-            Backend::Sqlite => Raw::Sqlite(sqlx::SqlitePool::connect(db.url()).await.unwrap()),
-            Backend::Postgres => Raw::Postgres(sqlx::PgPool::connect(db.url()).await.unwrap()),
-            Backend::MySql => Raw::MySql(sqlx::MySqlPool::connect(db.url()).await.unwrap()),
+            Backend::Sqlite => Raw::Sqlite(
+                sqlx::SqlitePool::connect(db.url())
+                    .await
+                    .expect("test database opens"),
+            ),
+            Backend::Postgres => Raw::Postgres(
+                sqlx::PgPool::connect(db.url())
+                    .await
+                    .expect("test database opens"),
+            ),
+            Backend::MySql => Raw::MySql(
+                sqlx::MySqlPool::connect(db.url())
+                    .await
+                    .expect("test database opens"),
+            ),
         }
     }
 
