@@ -169,7 +169,9 @@ async fn assert_pages_match_the_walk(store: &dyn Store, raw: &Raw, viewers: &[Op
     }
 }
 
-async fn stores() -> Vec<(Arc<dyn Store>, Raw, TestDatabase)> {
+/// A store on every configured backend, with three users and their
+/// [`seed`]ed posts.
+async fn seeded_stores() -> Vec<(Arc<dyn Store>, Raw, TestDatabase, [User; 3])> {
     let mut stores = Vec::new();
     for backend in TestDatabase::backends() {
         let Some(db) = TestDatabase::create(backend).await else {
@@ -179,21 +181,21 @@ async fn stores() -> Vec<(Arc<dyn Store>, Raw, TestDatabase)> {
             .await
             .expect("test database opens");
         let raw = Raw::connect(&db).await;
-        stores.push((store, raw, db));
+        let users = [
+            user(&*store, "a").await,
+            user(&*store, "b").await,
+            user(&*store, "c").await,
+        ];
+        seed(&raw, [&users[0], &users[1], &users[2]]).await;
+        stores.push((store, raw, db, users));
     }
     stores
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deep_pages_are_the_walks_pages_after_every_kind_of_write() {
-    for (store, raw, db) in stores().await {
+    for (store, raw, db, [a, b, c]) in seeded_stores().await {
         let backend = db.backend().name();
-        let [a, b, c] = [
-            user(&*store, "a").await,
-            user(&*store, "b").await,
-            user(&*store, "c").await,
-        ];
-        seed(&raw, [&a, &b, &c]).await;
         assert_eq!(
             raw.counts().await,
             raw.expected_counts().await,
@@ -244,14 +246,8 @@ async fn deep_pages_are_the_walks_pages_after_every_kind_of_write() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_concurrent_post_writes_leave_exact_block_counts() {
-    for (store, raw, db) in stores().await {
+    for (store, raw, db, [a, b, c]) in seeded_stores().await {
         let backend = db.backend().name();
-        let [a, b, c] = [
-            user(&*store, "a").await,
-            user(&*store, "b").await,
-            user(&*store, "c").await,
-        ];
-        seed(&raw, [&a, &b, &c]).await;
         let writes = (0..100_i64).map(|i| {
             let store = store.clone();
             let owner = [&a, &b, &c][(i % 3) as usize].clone();
