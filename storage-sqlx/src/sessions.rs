@@ -90,9 +90,9 @@ macro_rules! impl_session_store {
                     credential_generation: i64,
                     refresh: &RefreshTokenRecord,
                 ) -> StorageResult<bool> {
-                    let created = retrying(|| async {
-                        let mut tx = self.pool.begin().await?;
-                        let inserted = sqlx::query($sql.create_session)
+                    debug_assert_eq!(refresh.session_id, session.id);
+                    let insert_session = |statement| {
+                        sqlx::query(statement)
                             .bind(&session.id)
                             .bind(session.created_at)
                             .bind(session.last_used_at)
@@ -102,6 +102,19 @@ macro_rules! impl_session_store {
                             .bind(refresh_key)
                             .bind(session.user_id.0)
                             .bind(credential_generation)
+                    };
+                    let created = retrying(|| async {
+                        if let Some(statement) = $sql.create_session_with_refresh {
+                            let inserted = insert_session(statement)
+                                .bind(&refresh.token_hash)
+                                .bind(refresh.created_at)
+                                .bind(refresh.expires_at)
+                                .execute(&self.pool)
+                                .await?;
+                            return Ok(inserted.rows_affected() == 1);
+                        }
+                        let mut tx = self.pool.begin().await?;
+                        let inserted = insert_session($sql.create_session)
                             .execute(&mut *tx)
                             .await?;
                         if inserted.rows_affected() == 0 {

@@ -111,6 +111,12 @@ pub(crate) struct Sql {
     pub(crate) upgrade_password_hash: &'static str,
     /// Inserts a session only while the user exists at the given credential generation.
     pub(crate) create_session: &'static str,
+    /// [`Sql::create_session`] and the session's first refresh token in one
+    /// statement, where the dialect can (PostgreSQL: a data-modifying
+    /// `WITH`): one round trip and no transaction of its own, instead of
+    /// four. Binds [`Sql::create_session`]'s values, then the token's hash,
+    /// created_at and expires_at; the token's session is the one inserted.
+    pub(crate) create_session_with_refresh: Option<&'static str>,
     pub(crate) insert_refresh: &'static str,
     /// Inserts a refresh token unless one with its hash exists.
     pub(crate) insert_refresh_once: &'static str,
@@ -173,6 +179,18 @@ macro_rules! live_token {
     };
 }
 
+/// [`Sql::create_session`] in the given placeholders: a session, inserted
+/// only while its user exists at the given credential generation.
+macro_rules! insert_session {
+    ($p1:literal, $p2:literal, $p3:literal, $p4:literal, $p5:literal, $p6:literal, $p7:literal, $p8:literal, $p9:literal) => {
+        concat!(
+            "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, refresh_key, credential_generation) ",
+            "SELECT ", $p1, ", id, ", $p2, ", ", $p3, ", ", $p4, ", ", $p5, ", ", $p6, ", ", $p7,
+            ", credential_generation FROM users WHERE id = ", $p8, " AND credential_generation = ", $p9
+        )
+    };
+}
+
 /// The number of low bits of a post id below its block in `post_blocks`:
 /// the migrations' `id >> 13` (blocks of 8,192 ids). [`POST_BLOCK_BITS`] in Rust.
 macro_rules! post_block_bits {
@@ -215,7 +233,8 @@ pub(crate) const POST_BLOCK_BITS: u32 = 13;
 /// - `lock_user`, `lock_user_by_email`: [`Sql::lock_user`] and
 ///   [`Sql::lock_user_by_email`], whole;
 /// - `bigint`: the 64-bit integer type of `CAST`;
-/// - `all_posts`: [`Sql::all_posts`].
+/// - `all_posts`: [`Sql::all_posts`];
+/// - `create_session_with_refresh`: [`Sql::create_session_with_refresh`].
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
         sql!(@ids $backend, true, " RETURNING id", $($rest)+)
@@ -254,7 +273,8 @@ macro_rules! sql {
         lock_user: $lock_user:literal,
         lock_user_by_email: $lock_user_by_email:literal,
         bigint: $bigint:literal,
-        all_posts: $all_posts:literal $(,)?
+        all_posts: $all_posts:literal,
+        create_session_with_refresh: $create_session_with_refresh:expr $(,)?
     ) => {
         Sql {
             backend: $backend,
@@ -364,11 +384,8 @@ macro_rules! sql {
                 "UPDATE users SET password_hash = ", $p1, " WHERE id = ", $p2,
                 " AND password_hash = ", $p3
             ),
-            create_session: concat!(
-                "INSERT INTO sessions (id, user_id, created_at, last_used_at, expires_at, user_agent, ip, refresh_key, credential_generation) ",
-                "SELECT ", $p1, ", id, ", $p2, ", ", $p3, ", ", $p4, ", ", $p5, ", ", $p6, ", ", $p7,
-                ", credential_generation FROM users WHERE id = ", $p8, " AND credential_generation = ", $p9
-            ),
+            create_session: insert_session!($p1, $p2, $p3, $p4, $p5, $p6, $p7, $p8, $p9),
+            create_session_with_refresh: $create_session_with_refresh,
             insert_refresh: concat!(
                 "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) VALUES (",
                 $p1, ", ", $p2, ", ", $p3, ", ", $p4, ")"
@@ -490,6 +507,7 @@ pub(crate) const SQLITE: Sql = sql! {
     lock_user_by_email: "UPDATE users SET id = id WHERE email = ? RETURNING id",
     bigint: "BIGINT",
     all_posts: "posts p",
+    create_session_with_refresh: None,
 };
 
 /// A REGEXP pattern matching `search` anywhere, ignoring case as Unicode
@@ -524,6 +542,13 @@ pub(crate) const POSTGRES: Sql = sql! {
     lock_user_by_email: "SELECT id FROM users WHERE lower(email) = lower($1) FOR UPDATE",
     bigint: "BIGINT",
     all_posts: "posts p",
+    create_session_with_refresh: Some(concat!(
+        "WITH s AS (",
+        insert_session!("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"),
+        " RETURNING id) ",
+        "INSERT INTO refresh_tokens (token_hash, session_id, created_at, expires_at) ",
+        "SELECT $10, id, $11, $12 FROM s"
+    )),
 };
 
 /// MySQL/MariaDB: no `RETURNING` in MySQL 8; emails through the stored
@@ -553,4 +578,5 @@ pub(crate) const MYSQL: Sql = sql! {
     lock_user_by_email: "SELECT id FROM users WHERE email_lower = LOWER(?) FOR UPDATE",
     bigint: "SIGNED",
     all_posts: "posts p FORCE INDEX (posts_id_published_owner_id_idx)",
+    create_session_with_refresh: None,
 };
