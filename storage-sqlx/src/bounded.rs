@@ -2,6 +2,7 @@
 //! pool for the one call whose cost the caller chooses.
 
 use std::future::Future;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ use chrono::{DateTime, Utc};
 use tokio::sync::Semaphore;
 
 use crate::PoolConfig;
+use crate::pool::Abandons;
 
 /// Wraps a store so that no caller and no fault can hold the database:
 ///
@@ -49,6 +51,9 @@ pub struct BoundedStore<S> {
     listings: Semaphore,
     /// Calls running or waiting for a connection, for [`Store::pool_status`].
     in_flight: AtomicUsize,
+    /// Where abandoned calls are noted, for the pool's check of connections
+    /// given back (a database server's: see `pool::ReleaseCheck`).
+    abandons: Option<Arc<Abandons>>,
 }
 
 /// The deepest `skip` of a listing that needs no turn (without a search or feed):
@@ -75,6 +80,15 @@ impl<S> BoundedStore<S> {
             turn_wait: pool.acquire_timeout,
             listings: Semaphore::new(Self::listing_share(pool.max_connections)),
             in_flight: AtomicUsize::new(0),
+            abandons: None,
+        }
+    }
+
+    /// [`BoundedStore::new`], noting its abandoned calls in `abandons`.
+    pub(crate) fn watching(inner: S, pool: &PoolConfig, abandons: Arc<Abandons>) -> Self {
+        BoundedStore {
+            abandons: Some(abandons),
+            ..Self::new(inner, pool)
         }
     }
 
@@ -105,6 +119,7 @@ impl<S> BoundedStore<S> {
 
     async fn bounded<T>(&self, call: impl Future<Output = StorageResult<T>>) -> StorageResult<T> {
         let _in_flight = InFlight::enter(&self.in_flight);
+        let call = Abandons::watch(self.abandons.as_deref(), call);
         match tokio::time::timeout(self.deadline, call).await {
             Ok(result) => result,
             Err(_) => {

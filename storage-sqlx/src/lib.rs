@@ -477,13 +477,17 @@ async fn connect_to(
         }
         #[cfg(feature = "postgres")]
         Backend::Postgres => {
-            let store = boxed(postgres::PgStore::open(url, pool, lock_timeout)).await?;
-            Ok(Arc::new(BoundedStore::new(store, pool)))
+            let abandons = Arc::new(pool::Abandons::of(pool));
+            let release = pool::ReleaseCheck::AfterAbandon(abandons.clone());
+            let store = boxed(postgres::PgStore::open(url, pool, lock_timeout, release)).await?;
+            Ok(Arc::new(BoundedStore::watching(store, pool, abandons)))
         }
         #[cfg(feature = "mysql")]
         Backend::MySql => {
-            let store = boxed(mysql::MySqlStore::open(url, pool, lock_timeout)).await?;
-            Ok(Arc::new(BoundedStore::new(store, pool)))
+            let abandons = Arc::new(pool::Abandons::of(pool));
+            let release = pool::ReleaseCheck::AfterAbandon(abandons.clone());
+            let store = boxed(mysql::MySqlStore::open(url, pool, lock_timeout, release)).await?;
+            Ok(Arc::new(BoundedStore::watching(store, pool, abandons)))
         }
         #[allow(unreachable_patterns)]
         disabled => Err(ConnectError::BackendDisabled(disabled.name())),

@@ -24,15 +24,18 @@ impl MySqlStore {
     /// the database of that name on the same server (created if missing,
     /// `utf8mb4`), which every connection uses.
     pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
-        Self::open(url, pool, crate::migrate::default_lock_timeout()).await
+        let release = crate::pool::ReleaseCheck::Always;
+        Self::open(url, pool, crate::migrate::default_lock_timeout(), release).await
     }
 
     /// [`MySqlStore::connect`], waiting up to `lock_timeout` for another
-    /// instance's migration lock.
+    /// instance's migration lock, with `release` as its pool's check of
+    /// connections given back.
     pub(crate) async fn open(
         url: &str,
         pool: &PoolConfig,
         lock_timeout: Duration,
+        release: crate::pool::ReleaseCheck,
     ) -> Result<Self, ConnectError> {
         pool.validate_for(url)?;
         let options = connect_options(url)?;
@@ -42,7 +45,7 @@ impl MySqlStore {
             None => options,
         };
         let (limit, idle) = (pool.statement_timeout, pool.session_idle_timeout());
-        let pool = crate::pool::network_options(pool)
+        let pool = crate::pool::network_options(pool, release)
             .after_connect(move |conn, _| Box::pin(limit_session(conn, limit, idle)))
             .connect_with(options)
             .await?;

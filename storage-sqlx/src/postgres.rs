@@ -22,15 +22,18 @@ impl PgStore {
     /// set, Agora's tables live in that schema of the database, created if
     /// missing, and every connection's `search_path` is that schema alone.
     pub async fn connect(url: &str, pool: &PoolConfig) -> Result<Self, ConnectError> {
-        Self::open(url, pool, crate::migrate::default_lock_timeout()).await
+        let release = crate::pool::ReleaseCheck::Always;
+        Self::open(url, pool, crate::migrate::default_lock_timeout(), release).await
     }
 
     /// [`PgStore::connect`], waiting up to `lock_timeout` for another
-    /// instance's migration lock.
+    /// instance's migration lock, with `release` as its pool's check of
+    /// connections given back.
     pub(crate) async fn open(
         url: &str,
         pool: &PoolConfig,
         lock_timeout: Duration,
+        release: crate::pool::ReleaseCheck,
     ) -> Result<Self, ConnectError> {
         pool.validate_for(url)?;
         let options = connect_options(url, pool)?;
@@ -48,7 +51,7 @@ impl PgStore {
                 millis(pool.session_idle_timeout()).as_str(),
             ),
         ]);
-        let pool = crate::pool::network_options(pool)
+        let pool = crate::pool::network_options(pool, release)
             .connect_with(options)
             .await?;
         Ok(PgStore { pool })

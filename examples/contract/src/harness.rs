@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use agora_core::config::JwtSecret;
@@ -156,6 +156,8 @@ pub struct Proxy {
     pub addr: SocketAddr,
     target: String,
     silent: Arc<AtomicBool>,
+    /// Chunks of bytes forwarded from clients to the server.
+    to_server: Arc<AtomicUsize>,
     tasks: Option<JoinSet<()>>,
 }
 
@@ -168,6 +170,7 @@ impl Proxy {
             addr,
             target: target.to_owned(),
             silent: Arc::new(AtomicBool::new(false)),
+            to_server: Arc::new(AtomicUsize::new(0)),
             tasks: None,
         };
         proxy.serve(listener);
@@ -177,19 +180,21 @@ impl Proxy {
     fn serve(&mut self, listener: TcpListener) {
         let target = self.target.clone();
         let silent = self.silent.clone();
+        let to_server = self.to_server.clone();
         let mut tasks = JoinSet::new();
         tasks.spawn(async move {
             let mut connections = JoinSet::new();
             while let Ok((client, _)) = listener.accept().await {
                 let target = target.clone();
                 let silent = silent.clone();
+                let to_server = to_server.clone();
                 connections.spawn(async move {
                     if let Ok(server) = TcpStream::connect(&target).await {
                         let (client_read, client_write) = client.into_split();
                         let (server_read, server_write) = server.into_split();
                         tokio::join!(
-                            pump(client_read, server_write, silent.clone()),
-                            pump(server_read, client_write, silent),
+                            pump(client_read, server_write, silent.clone(), Some(to_server)),
+                            pump(server_read, client_write, silent, None),
                         );
                     }
                 });
@@ -223,18 +228,37 @@ impl Proxy {
     pub fn speak_again(&self) {
         self.silent.store(false, Ordering::SeqCst);
     }
+
+    /// How many times clients' bytes were forwarded to the server so far:
+    /// one per message a client sends before it waits for the answer (a
+    /// statement, a ping), since a client that waits sends nothing more
+    /// that could arrive with it.
+    pub fn messages_to_server(&self) -> usize {
+        self.to_server.load(Ordering::SeqCst)
+    }
 }
 
 /// Copies `from` to `to` until either side closes, dropping what it reads
-/// while `silent` is set.
-async fn pump(mut from: OwnedReadHalf, mut to: OwnedWriteHalf, silent: Arc<AtomicBool>) {
+/// while `silent` is set, and counting in `forwarded` what it forwards.
+async fn pump(
+    mut from: OwnedReadHalf,
+    mut to: OwnedWriteHalf,
+    silent: Arc<AtomicBool>,
+    forwarded: Option<Arc<AtomicUsize>>,
+) {
     let mut buffer = vec![0u8; 16 * 1024];
     loop {
         match from.read(&mut buffer).await {
             Ok(0) | Err(_) => break,
             Ok(n) => {
-                if !silent.load(Ordering::SeqCst) && to.write_all(&buffer[..n]).await.is_err() {
+                if silent.load(Ordering::SeqCst) {
+                    continue;
+                }
+                if to.write_all(&buffer[..n]).await.is_err() {
                     break;
+                }
+                if let Some(forwarded) = &forwarded {
+                    forwarded.fetch_add(1, Ordering::SeqCst);
                 }
             }
         }
