@@ -149,10 +149,12 @@ impl Abandons {
 
     /// Those of a pool with `config`: calls abandoned after running for
     /// [`PING_WHEN_IDLE_FOR`] (a healthy database answers long before,
-    /// short of a statement the caller chose to make long) make connections
-    /// suspect for the call deadline.
+    /// short of a statement the caller chose to make long), or for half the
+    /// call deadline when that is shorter (a call abandoned at its deadline
+    /// always counts), make connections suspect for the call deadline.
     pub(crate) fn of(config: &PoolConfig) -> Self {
-        Abandons::new(PING_WHEN_IDLE_FOR, config.call_deadline())
+        let deadline = config.call_deadline();
+        Abandons::new(PING_WHEN_IDLE_FOR.min(deadline / 2), deadline)
     }
 
     fn millis_since_epoch(&self, later: Duration) -> u64 {
@@ -307,6 +309,25 @@ mod tests {
         assert!(abandons.recent());
         let release = ReleaseCheck::AfterAbandon(Arc::new(abandons));
         assert!(release.needed());
+    }
+
+    #[test]
+    fn a_call_abandoned_at_its_deadline_counts_however_short_the_deadline() {
+        let pool = |millis| crate::PoolConfig {
+            acquire_timeout: Duration::from_millis(millis),
+            statement_timeout: Duration::from_millis(millis),
+            ..crate::PoolConfig::default()
+        };
+        let short = Abandons::of(&pool(100));
+        assert_eq!(
+            (short.after, short.window),
+            (Duration::from_millis(100), Duration::from_millis(200))
+        );
+        let usual = Abandons::of(&pool(3_000));
+        assert_eq!(
+            (usual.after, usual.window),
+            (Duration::from_secs(1), Duration::from_secs(6))
+        );
     }
 
     #[test]
