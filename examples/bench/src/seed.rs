@@ -557,11 +557,23 @@ impl Db {
                 let _ = sqlx::query("RESET session_replication_role")
                     .execute(&mut *conn)
                     .await;
-                // VACUUM sets the visibility map, so vote counts are
-                // index-only scans as they would be under autovacuum.
-                sqlx::raw_sql("VACUUM ANALYZE users, posts, votes, post_tags, follows, tag_counts")
+                // The rows above were committed asynchronously: one
+                // synchronous commit flushes their commit records, without
+                // which VACUUM can neither set their hint bits nor mark
+                // their pages all-visible (vote counts then fetch every vote
+                // from the heap, and the first scenario's reads set the hint
+                // bits). VACUUM sets the visibility map, so vote counts are
+                // index-only scans as they would be under autovacuum;
+                // `post_blocks` holds a dead row per post inserted.
+                sqlx::query("SET synchronous_commit = on")
                     .execute(&mut *conn)
                     .await?;
+                sqlx::query("SELECT txid_current()").execute(&mut *conn).await?;
+                sqlx::raw_sql(
+                    "VACUUM ANALYZE users, posts, votes, post_tags, follows, tag_counts, post_blocks",
+                )
+                .execute(&mut *conn)
+                .await?;
             }
             Db::My(pool) => {
                 let mut conn = pool.acquire().await?;
