@@ -568,7 +568,9 @@ impl Db {
                 sqlx::query("SET synchronous_commit = on")
                     .execute(&mut *conn)
                     .await?;
-                sqlx::query("SELECT txid_current()").execute(&mut *conn).await?;
+                sqlx::query("SELECT txid_current()")
+                    .execute(&mut *conn)
+                    .await?;
                 sqlx::raw_sql(
                     "VACUUM ANALYZE users, posts, votes, post_tags, follows, tag_counts, post_blocks",
                 )
