@@ -477,15 +477,13 @@ async fn connect_to(
         }
         #[cfg(feature = "postgres")]
         Backend::Postgres => {
-            let abandons = Arc::new(pool::Abandons::of(pool));
-            let release = pool::ReleaseCheck::AfterAbandon(abandons.clone());
+            let (abandons, release) = pool::Abandons::watched(pool);
             let store = boxed(postgres::PgStore::open(url, pool, lock_timeout, release)).await?;
             Ok(Arc::new(BoundedStore::watching(store, pool, abandons)))
         }
         #[cfg(feature = "mysql")]
         Backend::MySql => {
-            let abandons = Arc::new(pool::Abandons::of(pool));
-            let release = pool::ReleaseCheck::AfterAbandon(abandons.clone());
+            let (abandons, release) = pool::Abandons::watched(pool);
             let store = boxed(mysql::MySqlStore::open(url, pool, lock_timeout, release)).await?;
             Ok(Arc::new(BoundedStore::watching(store, pool, abandons)))
         }

@@ -157,6 +157,13 @@ impl Abandons {
         Abandons::new(PING_WHEN_IDLE_FOR.min(deadline / 2), deadline)
     }
 
+    /// [`Abandons::of`] `config`, and the release check of a pool whose
+    /// calls a [`crate::BoundedStore`] watches with them.
+    pub(crate) fn watched(config: &PoolConfig) -> (Arc<Abandons>, ReleaseCheck) {
+        let abandons = Arc::new(Abandons::of(config));
+        (abandons.clone(), ReleaseCheck::AfterAbandon(abandons))
+    }
+
     fn millis_since_epoch(&self, later: Duration) -> u64 {
         u64::try_from((self.epoch.elapsed() + later).as_millis()).unwrap_or(u64::MAX)
     }
