@@ -524,11 +524,28 @@ async fn concurrent_follows_and_comments_are_each_counted_right(backend: Backend
     );
 }
 
-/// A logout answered by one server ends the session's reads of posts (one
-/// database round trip each, no session cache) on every server at once: 100
-/// reads spread over three servers right after it are all 401 with
-/// `invalid_token`, for a post that exists and one that does not.
-async fn a_logout_ends_post_reads_on_every_server_at_once(backend: Backend) {
+/// How [`reads_end_on_every_server_at_once`] ends the reader's session.
+#[derive(Debug, Clone, Copy)]
+enum Ending {
+    /// `POST /logout` with the session's own token.
+    Logout,
+    /// `POST /logout/all` from another session of the user.
+    LogoutAll,
+    /// `PUT /users/me/password` from another session of the user, which
+    /// keeps that one and ends the rest.
+    PasswordChange,
+}
+
+/// A session ended by one server (`ending`) ends its reads of posts on
+/// every server at once. Each of three servers has read with the session
+/// first, so each remembers it as checked (`CheckedSessions`: later reads
+/// skip the session's row while its user's sessions mark holds); reads in
+/// flight while it ends may go either way, and the 100 reads spread over
+/// the servers after it answered are all 401 with `invalid_token`, for a
+/// post that exists and one that does not. No message reaches the other
+/// servers: the ending moved the mark in the database, which each read
+/// checks.
+async fn reads_end_on_every_server_at_once(backend: Backend, ending: Ending) {
     let Some(db) = TestDatabase::create(backend).await else {
         return;
     };
@@ -538,6 +555,8 @@ async fn a_logout_ends_post_reads_on_every_server_at_once(backend: Backend) {
     register(&http, &bases[0], email).await;
     let session = login(&http, &bases[1], email, PASSWORD).await;
     assert_eq!(session.status, StatusCode::OK);
+    let other = login(&http, &bases[2], email, PASSWORD).await;
+    assert_eq!(other.status, StatusCode::OK);
     let r = http
         .post(format!("{}/posts", bases[2]))
         .bearer_auth(&session.access)
@@ -566,18 +585,37 @@ async fn a_logout_ends_post_reads_on_every_server_at_once(backend: Backend) {
         }
     };
     for base in &bases {
-        let (status, _) = read(base.clone(), post, session.access.clone()).await;
-        assert_eq!(status, StatusCode::OK, "{backend:?}: own unpublished post");
-        let (status, _) = read(base.clone(), post + 1, session.access.clone()).await;
-        assert_eq!(status, StatusCode::NOT_FOUND, "{backend:?}: no such post");
+        for _ in 0..2 {
+            let (status, _) = read(base.clone(), post, session.access.clone()).await;
+            assert_eq!(status, StatusCode::OK, "{backend:?}: own unpublished post");
+            let (status, _) = read(base.clone(), post + 1, session.access.clone()).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{backend:?}: no such post");
+        }
     }
-    let r = http
-        .post(format!("{}/logout", bases[0]))
-        .bearer_auth(&session.access)
-        .send()
-        .await
-        .expect("logout");
-    assert_eq!(r.status(), StatusCode::NO_CONTENT);
+    let mut in_flight = JoinSet::new();
+    for i in 0..30 {
+        in_flight.spawn(read(bases[i % 3].clone(), post, session.access.clone()));
+    }
+    let r = match ending {
+        Ending::Logout => http
+            .post(format!("{}/logout", bases[0]))
+            .bearer_auth(&session.access),
+        Ending::LogoutAll => http
+            .post(format!("{}/logout/all", bases[0]))
+            .bearer_auth(&other.access),
+        Ending::PasswordChange => http
+            .put(format!("{}/users/me/password", bases[0]))
+            .bearer_auth(&other.access)
+            .json(&json!({"current_password": PASSWORD, "new_password": "another long password"})),
+    }
+    .send()
+    .await
+    .expect("ending request");
+    assert_eq!(
+        r.status(),
+        StatusCode::NO_CONTENT,
+        "{backend:?}: {ending:?}"
+    );
     let mut set = JoinSet::new();
     for i in 0..100 {
         let id = if i % 2 == 0 { post } else { post + 1 };
@@ -598,8 +636,27 @@ async fn a_logout_ends_post_reads_on_every_server_at_once(backend: Backend) {
         .count();
     assert_eq!(
         refused, 100,
-        "{backend:?}: every read after the logout is refused: {answers:?}"
+        "{backend:?}: every read after the {ending:?} is refused: {answers:?}"
     );
+    while let Some(answer) = in_flight.join_next().await {
+        let (status, _) = answer.expect("read task");
+        assert!(
+            status == StatusCode::OK || status == StatusCode::UNAUTHORIZED,
+            "{backend:?}: a read racing the {ending:?} is either: {status}"
+        );
+    }
+}
+
+async fn a_logout_ends_post_reads_on_every_server_at_once(backend: Backend) {
+    reads_end_on_every_server_at_once(backend, Ending::Logout).await;
+}
+
+async fn a_logout_everywhere_ends_post_reads_on_every_server_at_once(backend: Backend) {
+    reads_end_on_every_server_at_once(backend, Ending::LogoutAll).await;
+}
+
+async fn a_password_change_ends_post_reads_on_every_server_at_once(backend: Backend) {
+    reads_end_on_every_server_at_once(backend, Ending::PasswordChange).await;
 }
 
 agora_contract::on_every_backend!(
@@ -612,4 +669,6 @@ agora_contract::on_every_backend!(
     concurrent_claims_of_one_username_make_one_owner,
     concurrent_follows_and_comments_are_each_counted_right,
     a_logout_ends_post_reads_on_every_server_at_once,
+    a_logout_everywhere_ends_post_reads_on_every_server_at_once,
+    a_password_change_ends_post_reads_on_every_server_at_once,
 );

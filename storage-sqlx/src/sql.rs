@@ -121,10 +121,15 @@ pub(crate) struct Sql {
     /// Inserts a refresh token unless one with its hash exists.
     pub(crate) insert_refresh_once: &'static str,
     pub(crate) session_user: &'static str,
-    /// [`Sql::session_user`]'s columns and, joined, [`Sql::get_post`]'s
-    /// (NULL when there is no such post). Binds viewer, post id, session id,
-    /// user id.
+    /// [`Sql::get_post`]'s columns (NULL when there is no such post), the
+    /// session's expiry and its user's sessions mark, for an active session
+    /// of the user's current credentials. Binds viewer, post id, session id,
+    /// user id, now.
     pub(crate) active_session_post: &'static str,
+    /// [`Sql::get_post`]'s columns (NULL when there is no such post) and the
+    /// viewer's sessions mark, for an existing viewer. Binds viewer, post
+    /// id, viewer.
+    pub(crate) marked_post: &'static str,
     /// The atomic step of a claim: only one claimer changes the row; the time is the database's.
     pub(crate) mark_refresh: &'static str,
     /// The claimed token with its session, and the database's time as `checked_at`.
@@ -132,6 +137,9 @@ pub(crate) struct Sql {
     pub(crate) touch_session: &'static str,
     pub(crate) list_sessions: &'static str,
     pub(crate) revoke_session: &'static str,
+    /// Moves a user's sessions mark (`users.session_epoch`).
+    pub(crate) bump_session_epoch: &'static str,
+    /// Starts a new credential generation and moves the sessions mark.
     pub(crate) bump_generation: &'static str,
     pub(crate) bump_generation_with_password: &'static str,
     /// Moves the kept session to the new generation, only if it was of the previous one.
@@ -191,6 +199,13 @@ macro_rules! insert_session {
     };
 }
 
+/// The sessions mark of `users su` (`rows::SessionsMarkRow`), then a space.
+macro_rules! sessions_mark {
+    () => {
+        "su.session_epoch AS session_epoch, su.created_at AS session_user_created_at "
+    };
+}
+
 /// The number of low bits of a post id below its block in `post_blocks`:
 /// the migrations' `id >> 13` (blocks of 8,192 ids). [`POST_BLOCK_BITS`] in Rust.
 macro_rules! post_block_bits {
@@ -218,7 +233,10 @@ pub(crate) const POST_BLOCK_BITS: u32 = 13;
 ///   all of Unicode; `title_pattern`: the function that makes that pattern
 ///   from the search;
 /// - `tags_of_post`: the tags of `posts p` as one text, separated by the
-///   character 31 (which tags cannot contain), NULL when it has none;
+///   character 31 (which tags cannot contain), NULL when it has none, in
+///   any order (`rows::PostRow` sorts them: an `ORDER BY` in the aggregate
+///   made PostgreSQL sort, and allocate and free a sort's memory, on every
+///   read of a post);
 /// - `tag_order`: `post_tags t`'s tag, to sort by code point;
 /// - `insert_once`: the clause that makes an insert of an existing refresh
 ///   token do nothing;
@@ -404,12 +422,17 @@ macro_rules! sql {
                 " AND s.credential_generation = u.credential_generation"
             ),
             active_session_post: concat!(
-                post_columns!($tags_of_post), $p1, ") AS voted ",
-                "FROM sessions s JOIN users su ON su.id = s.user_id ",
+                post_columns!($tags_of_post), $p1, ") AS voted, ",
+                "s.expires_at AS session_expires_at, ", sessions_mark!(), "FROM sessions s JOIN users su ON su.id = s.user_id ",
                 "LEFT JOIN posts p ON p.id = ", $p2, " LEFT JOIN users u ON u.id = p.owner_id ",
                 "WHERE s.id = ", $p3, " AND s.user_id = ", $p4,
                 " AND s.credential_generation = su.credential_generation",
                 " AND s.revoked_at IS NULL AND s.expires_at > ", $p5
+            ),
+            marked_post: concat!(
+                post_columns!($tags_of_post), $p1, ") AS voted, ", sessions_mark!(),
+                "FROM users su LEFT JOIN posts p ON p.id = ", $p2,
+                " LEFT JOIN users u ON u.id = p.owner_id WHERE su.id = ", $p3
             ),
             mark_refresh: concat!(
                 "UPDATE refresh_tokens SET rotated_at = ", $now, " WHERE token_hash = ", $p1,
@@ -434,13 +457,16 @@ macro_rules! sql {
                 "UPDATE sessions SET revoked_at = ", $p1, " WHERE id = ", $p2, " AND user_id = ", $p3,
                 " AND revoked_at IS NULL AND expires_at > ", $p4
             ),
+            bump_session_epoch: concat!(
+                "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ", $p1
+            ),
             bump_generation: concat!(
-                "UPDATE users SET credential_generation = credential_generation + 1 WHERE id = ",
-                $p1
+                "UPDATE users SET credential_generation = credential_generation + 1, ",
+                "session_epoch = session_epoch + 1 WHERE id = ", $p1
             ),
             bump_generation_with_password: concat!(
-                "UPDATE users SET credential_generation = credential_generation + 1, password_hash = ",
-                $p1, " WHERE id = ", $p2
+                "UPDATE users SET credential_generation = credential_generation + 1, ",
+                "session_epoch = session_epoch + 1, password_hash = ", $p1, " WHERE id = ", $p2
             ),
             carry_session_over: concat!(
                 "UPDATE sessions SET credential_generation = credential_generation + 1 WHERE id = ",
@@ -530,7 +556,7 @@ pub(crate) const POSTGRES: Sql = sql! {
     username_is: ["lower(username) = lower(", ")"],
     title_contains: ["p.title ILIKE ", ""],
     title_pattern: crate::rows::like_pattern,
-    tags_of_post: "(SELECT string_agg(pt.tag, chr(31) ORDER BY pt.tag) FROM post_tags pt WHERE pt.post_id = p.id)",
+    tags_of_post: "(SELECT string_agg(pt.tag, chr(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
     tag_order: "t.tag COLLATE \"C\"",
     insert_once: "ON CONFLICT (token_hash) DO NOTHING",
     follow_once: "ON CONFLICT (follower_id, followee_id) DO NOTHING",
@@ -566,7 +592,7 @@ pub(crate) const MYSQL: Sql = sql! {
     username_is: ["username_lower = LOWER(", ")"],
     title_contains: ["LOWER(p.title) LIKE LOWER(", ")"],
     title_pattern: crate::rows::like_pattern,
-    tags_of_post: "(SELECT GROUP_CONCAT(pt.tag ORDER BY pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
+    tags_of_post: "(SELECT GROUP_CONCAT(pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
     tag_order: "t.tag",
     insert_once: "ON DUPLICATE KEY UPDATE token_hash = token_hash",
     follow_once: "ON DUPLICATE KEY UPDATE follower_id = follower_id",

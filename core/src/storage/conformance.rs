@@ -16,9 +16,11 @@ use crate::domain::{
 };
 use crate::storage::{StorageError, Store};
 
+mod marks;
 mod social;
 mod tokens;
 
+pub use marks::*;
 pub use social::*;
 pub use tokens::*;
 
@@ -560,7 +562,8 @@ pub async fn a_session_and_a_post_read_together_match_reading_them_apart(store: 
             .active_session_post(u.id, &s.id, post, now())
             .await
             .unwrap()
-            .expect("the session is found");
+            .expect("the session is found")
+            .post;
         assert_eq!(
             together,
             store.get_post(post, Some(u.id)).await.unwrap(),
@@ -571,7 +574,8 @@ pub async fn a_session_and_a_post_read_together_match_reading_them_apart(store: 
         .active_session_post(u.id, &s.id, theirs.id, now())
         .await
         .unwrap()
-        .unwrap()
+        .expect("the session is found")
+        .post
         .expect("the post is found");
     assert_eq!((read.votes, read.voted), (2, true));
     assert_eq!(read.post.owner, other);
@@ -995,6 +999,8 @@ macro_rules! storage_conformance_tests {
                 deleting_a_post_cascades_to_its_votes,
                 sessions_round_trip_and_join_their_user,
                 a_session_and_a_post_read_together_match_reading_them_apart,
+                the_sessions_mark_moves_with_every_early_end_of_a_session,
+                concurrent_logouts_each_move_the_sessions_mark,
                 a_refresh_token_is_claimed_first_exactly_once,
                 adding_a_refresh_token_marks_the_session_used,
                 revoking_sessions_ends_them_for_their_owner_only,

@@ -132,18 +132,18 @@ const POSTGRES: Sql = Sql {
     newest_session: "SELECT id, user_id FROM sessions WHERE revoked_at IS NULL \
                      ORDER BY created_at DESC LIMIT 1",
     get_post: select_posts!(
-        "(SELECT string_agg(pt.tag, chr(31) ORDER BY pt.tag) FROM post_tags pt WHERE pt.post_id = p.id)",
+        "(SELECT string_agg(pt.tag, chr(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "$1",
         "WHERE p.id = $2"
     ),
     list: select_posts!(
-        "(SELECT string_agg(pt.tag, chr(31) ORDER BY pt.tag) FROM post_tags pt WHERE pt.post_id = p.id)",
+        "(SELECT string_agg(pt.tag, chr(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "$1",
         "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
          ORDER BY p.id DESC LIMIT $3 OFFSET $4"
     ),
     search: select_posts!(
-        "(SELECT string_agg(pt.tag, chr(31) ORDER BY pt.tag) FROM post_tags pt WHERE pt.post_id = p.id)",
+        "(SELECT string_agg(pt.tag, chr(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "$1",
         "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
          AND p.title ILIKE $3 ORDER BY p.id DESC LIMIT $4 OFFSET $5"
@@ -163,18 +163,18 @@ const MYSQL: Sql = Sql {
     newest_session: "SELECT id, user_id FROM sessions WHERE revoked_at IS NULL \
                      ORDER BY created_at DESC LIMIT 1",
     get_post: select_posts!(
-        "(SELECT GROUP_CONCAT(pt.tag ORDER BY pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
+        "(SELECT GROUP_CONCAT(pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
         "?",
         "WHERE p.id = ?"
     ),
     list: select_posts!(
-        "(SELECT GROUP_CONCAT(pt.tag ORDER BY pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
+        "(SELECT GROUP_CONCAT(pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
         "?",
         "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
          ORDER BY p.id DESC LIMIT ? OFFSET ?"
     ),
     search: select_posts!(
-        "(SELECT GROUP_CONCAT(pt.tag ORDER BY pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
+        "(SELECT GROUP_CONCAT(pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
         "?",
         "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
          AND LOWER(p.title) LIKE LOWER(?) ORDER BY p.id DESC LIMIT ? OFFSET ?"
