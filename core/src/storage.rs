@@ -251,10 +251,8 @@ pub trait SessionStore: Send + Sync {
     /// The user's sessions that are neither revoked nor expired at `now`,
     /// newest first.
     async fn list_sessions(&self, user: UserId, now: DateTime<Utc>) -> StorageResult<Vec<Session>>;
-    /// Ends one of the user's sessions and bumps the user's
-    /// [`SessionsMark`] (even when nothing ended), in one transaction;
-    /// `false` when it does not exist, is someone else's, or had already
-    /// ended.
+    /// Ends one of the user's sessions; `false` when it does not exist, is
+    /// someone else's, or had already ended.
     async fn revoke_session(
         &self,
         user: UserId,
@@ -264,8 +262,8 @@ pub trait SessionStore: Send + Sync {
     /// In one transaction: sets the password hash to `new_password_hash`
     /// when given, starts a new credential generation (so no session started
     /// from the old one, even concurrently, keeps working), carries the
-    /// session `keep` over to it, ends every other session, and bumps the
-    /// user's [`SessionsMark`]. Returns how many active sessions were ended.
+    /// session `keep` over to it, and ends every other session. Returns how
+    /// many active sessions were ended.
     async fn end_sessions(
         &self,
         user: UserId,
@@ -335,8 +333,7 @@ pub trait AccountTokenStore: Send + Sync {
     ) -> StorageResult<Option<UserId>>;
     /// In one transaction: uses the live password reset token with this
     /// hash, sets the password hash, starts a new credential generation and
-    /// ends every session of the user (bumping its [`SessionsMark`]).
-    /// Returns the user and how many active
+    /// ends every session of the user. Returns the user and how many active
     /// sessions ended; `None` (nothing changed) when the token is not live.
     async fn reset_password(
         &self,
@@ -371,54 +368,24 @@ pub trait Store:
     /// [`SessionStore::session_user`], kept only if the session is active
     /// at `now` ([`Session::is_active`]), and [`PostStore::get_post`] (with
     /// `user` as the viewer) at once: `None` when the session does not check
-    /// out, else the session's expiry, its user's [`SessionsMark`] and the
-    /// post, if there is one, all as of one read. SQL backends answer it in
-    /// one statement whose row is the post's, so one database round trip.
+    /// out, else the post, if there is one. The authenticated read of a
+    /// post costs this one call; SQL backends answer it in one statement
+    /// whose row is the post's alone, so one database round trip. The
+    /// default makes the two calls.
     async fn active_session_post(
         &self,
         user: UserId,
         session_id: &str,
         post: PostId,
         now: DateTime<Utc>,
-    ) -> StorageResult<Option<SessionPost>>;
-    /// `user`'s [`SessionsMark`] (`None` when there is no such user) and
-    /// [`PostStore::get_post`] with `user` as the viewer, at once (SQL
-    /// backends: one statement). Reads at least every write that ended
-    /// before the call began, as every call does.
-    async fn marked_post(
-        &self,
-        user: UserId,
-        post: PostId,
-    ) -> StorageResult<Option<(SessionsMark, Option<PostWithVotes>)>>;
-}
-
-/// Where a user's sessions stand: what a session checked at one read still
-/// rests on at a later read. Its `epoch` grows, in the same transaction,
-/// with every write that ends one of the user's sessions before its expiry
-/// ([`SessionStore::revoke_session`], [`SessionStore::end_sessions`],
-/// [`AccountTokenStore::reset_password`]), so a session found active at one
-/// mark is still active while the mark reads the same (and its expiry has
-/// not passed). Ending a session by any other means (SQL by hand) must bump
-/// `users.session_epoch` with it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SessionsMark {
-    /// How many times the user's sessions were ended early (the count, not
-    /// its value, matters: it only grows).
-    pub epoch: i64,
-    /// When the user was created: a new account that reuses a deleted
-    /// user's id does not carry the old one's mark.
-    pub user_created_at: DateTime<Utc>,
-}
-
-/// What [`Store::active_session_post`] found for an active session.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SessionPost {
-    /// The session's absolute end.
-    pub session_expires_at: DateTime<Utc>,
-    /// Its user's sessions at the same read.
-    pub mark: SessionsMark,
-    /// The post, if there is one.
-    pub post: Option<PostWithVotes>,
+    ) -> StorageResult<Option<Option<PostWithVotes>>> {
+        match self.session_user(user, session_id).await? {
+            Some((_, session)) if session.is_active(now) => {
+                Ok(Some(self.get_post(post, Some(user)).await?))
+            }
+            _ => Ok(None),
+        }
+    }
 }
 
 /// A connection pool's state ([`Store::pool_status`]).

@@ -536,15 +536,12 @@ enum Ending {
     PasswordChange,
 }
 
-/// A session ended by one server (`ending`) ends its reads of posts on
-/// every server at once. Each of three servers has read with the session
-/// first, so each remembers it as checked (`CheckedSessions`: later reads
-/// skip the session's row while its user's sessions mark holds); reads in
-/// flight while it ends may go either way, and the 100 reads spread over
-/// the servers after it answered are all 401 with `invalid_token`, for a
-/// post that exists and one that does not. No message reaches the other
-/// servers: the ending moved the mark in the database, which each read
-/// checks.
+/// A session ended by one server (`ending`) ends its reads of posts (one
+/// database round trip each, no session cache) on every server at once:
+/// each of three servers has read with the session first; reads in flight
+/// while it ends may go either way, and the 100 reads spread over the
+/// servers after it answered are all 401 with `invalid_token`, for a post
+/// that exists and one that does not.
 async fn reads_end_on_every_server_at_once(backend: Backend, ending: Ending) {
     let Some(db) = TestDatabase::create(backend).await else {
         return;

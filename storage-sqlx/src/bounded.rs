@@ -12,9 +12,8 @@ use agora_core::domain::{
 };
 use agora_core::mail::MailKind;
 use agora_core::storage::{
-    AccountToken, AccountTokenStore, CommentStore, FollowStore, PoolStatus, PostStore, SessionPost,
-    SessionStore, SessionsMark, StorageError, StorageResult, Store, TokenIssue, UserStore,
-    VoteStore,
+    AccountToken, AccountTokenStore, CommentStore, FollowStore, PoolStatus, PostStore,
+    SessionStore, StorageError, StorageResult, Store, TokenIssue, UserStore, VoteStore,
 };
 use agora_core::throttle::Limit;
 use async_trait::async_trait;
@@ -439,17 +438,9 @@ impl<S: Store> Store for BoundedStore<S> {
         session_id: &str,
         post: PostId,
         now: DateTime<Utc>,
-    ) -> StorageResult<Option<SessionPost>> {
+    ) -> StorageResult<Option<Option<PostWithVotes>>> {
         self.bounded(self.inner.active_session_post(user, session_id, post, now))
             .await
-    }
-
-    async fn marked_post(
-        &self,
-        user: UserId,
-        post: PostId,
-    ) -> StorageResult<Option<(SessionsMark, Option<PostWithVotes>)>> {
-        self.bounded(self.inner.marked_post(user, post)).await
     }
 
     /// The wrapped store's pool, with its waiting calls estimated: the

@@ -5,7 +5,6 @@ use agora_core::domain::{
     Comment, CommentId, Email, Post, PostId, PostWithVotes, RefreshClaim, Session, Tag, TagCount,
     User, UserCredentials, UserId, Username,
 };
-use agora_core::storage::SessionsMark;
 use chrono::{DateTime, Utc};
 use sqlx::FromRow;
 
@@ -112,22 +111,6 @@ pub(crate) struct PostRow {
     votes: i64,
     /// The viewer's votes on the post: 0 or 1.
     voted: i64,
-}
-
-/// A user's sessions mark, from `users su` (`sql::sessions_mark!`).
-#[derive(FromRow)]
-pub(crate) struct SessionsMarkRow {
-    session_epoch: i64,
-    session_user_created_at: DateTime<Utc>,
-}
-
-impl From<SessionsMarkRow> for SessionsMark {
-    fn from(r: SessionsMarkRow) -> Self {
-        SessionsMark {
-            epoch: r.session_epoch,
-            user_created_at: r.session_user_created_at,
-        }
-    }
 }
 
 /// The tags of a post row, in alphabetical (code point) order whatever

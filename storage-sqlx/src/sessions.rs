@@ -204,24 +204,15 @@ macro_rules! impl_session_store {
                     session_id: &str,
                     now: DateTime<Utc>,
                 ) -> StorageResult<bool> {
-                    retrying(|| async {
-                        let mut tx = self.pool.begin().await?;
-                        // The user's row first (see the lock order above).
-                        sqlx::query($sql.bump_session_epoch)
-                            .bind(user.0)
-                            .execute(&mut *tx)
-                            .await?;
-                        let done = sqlx::query($sql.revoke_session)
-                            .bind(now)
-                            .bind(session_id)
-                            .bind(user.0)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        tx.commit().await?;
-                        Ok(done.rows_affected() > 0)
-                    })
-                    .await
+                    let done = sqlx::query($sql.revoke_session)
+                        .bind(now)
+                        .bind(session_id)
+                        .bind(user.0)
+                        .bind(now)
+                        .execute(&self.pool)
+                        .await
+                        .map_err(map)?;
+                    Ok(done.rows_affected() > 0)
                 }
 
                 async fn end_sessions(

@@ -121,15 +121,10 @@ pub(crate) struct Sql {
     /// Inserts a refresh token unless one with its hash exists.
     pub(crate) insert_refresh_once: &'static str,
     pub(crate) session_user: &'static str,
-    /// [`Sql::get_post`]'s columns (NULL when there is no such post), the
-    /// session's expiry and its user's sessions mark, for an active session
-    /// of the user's current credentials. Binds viewer, post id, session id,
-    /// user id, now.
+    /// [`Sql::session_user`]'s columns and, joined, [`Sql::get_post`]'s
+    /// (NULL when there is no such post). Binds viewer, post id, session id,
+    /// user id.
     pub(crate) active_session_post: &'static str,
-    /// [`Sql::get_post`]'s columns (NULL when there is no such post) and the
-    /// viewer's sessions mark, for an existing viewer. Binds viewer, post
-    /// id, viewer.
-    pub(crate) marked_post: &'static str,
     /// The atomic step of a claim: only one claimer changes the row; the time is the database's.
     pub(crate) mark_refresh: &'static str,
     /// The claimed token with its session, and the database's time as `checked_at`.
@@ -137,9 +132,6 @@ pub(crate) struct Sql {
     pub(crate) touch_session: &'static str,
     pub(crate) list_sessions: &'static str,
     pub(crate) revoke_session: &'static str,
-    /// Moves a user's sessions mark (`users.session_epoch`).
-    pub(crate) bump_session_epoch: &'static str,
-    /// Starts a new credential generation and moves the sessions mark.
     pub(crate) bump_generation: &'static str,
     pub(crate) bump_generation_with_password: &'static str,
     /// Moves the kept session to the new generation, only if it was of the previous one.
@@ -196,13 +188,6 @@ macro_rules! insert_session {
             "SELECT ", $p1, ", id, ", $p2, ", ", $p3, ", ", $p4, ", ", $p5, ", ", $p6, ", ", $p7,
             ", credential_generation FROM users WHERE id = ", $p8, " AND credential_generation = ", $p9
         )
-    };
-}
-
-/// The sessions mark of `users su` (`rows::SessionsMarkRow`), then a space.
-macro_rules! sessions_mark {
-    () => {
-        "su.session_epoch AS session_epoch, su.created_at AS session_user_created_at "
     };
 }
 
@@ -422,17 +407,12 @@ macro_rules! sql {
                 " AND s.credential_generation = u.credential_generation"
             ),
             active_session_post: concat!(
-                post_columns!($tags_of_post), $p1, ") AS voted, ",
-                "s.expires_at AS session_expires_at, ", sessions_mark!(), "FROM sessions s JOIN users su ON su.id = s.user_id ",
+                post_columns!($tags_of_post), $p1, ") AS voted ",
+                "FROM sessions s JOIN users su ON su.id = s.user_id ",
                 "LEFT JOIN posts p ON p.id = ", $p2, " LEFT JOIN users u ON u.id = p.owner_id ",
                 "WHERE s.id = ", $p3, " AND s.user_id = ", $p4,
                 " AND s.credential_generation = su.credential_generation",
                 " AND s.revoked_at IS NULL AND s.expires_at > ", $p5
-            ),
-            marked_post: concat!(
-                post_columns!($tags_of_post), $p1, ") AS voted, ", sessions_mark!(),
-                "FROM users su LEFT JOIN posts p ON p.id = ", $p2,
-                " LEFT JOIN users u ON u.id = p.owner_id WHERE su.id = ", $p3
             ),
             mark_refresh: concat!(
                 "UPDATE refresh_tokens SET rotated_at = ", $now, " WHERE token_hash = ", $p1,
@@ -457,16 +437,13 @@ macro_rules! sql {
                 "UPDATE sessions SET revoked_at = ", $p1, " WHERE id = ", $p2, " AND user_id = ", $p3,
                 " AND revoked_at IS NULL AND expires_at > ", $p4
             ),
-            bump_session_epoch: concat!(
-                "UPDATE users SET session_epoch = session_epoch + 1 WHERE id = ", $p1
-            ),
             bump_generation: concat!(
-                "UPDATE users SET credential_generation = credential_generation + 1, ",
-                "session_epoch = session_epoch + 1 WHERE id = ", $p1
+                "UPDATE users SET credential_generation = credential_generation + 1 WHERE id = ",
+                $p1
             ),
             bump_generation_with_password: concat!(
-                "UPDATE users SET credential_generation = credential_generation + 1, ",
-                "session_epoch = session_epoch + 1, password_hash = ", $p1, " WHERE id = ", $p2
+                "UPDATE users SET credential_generation = credential_generation + 1, password_hash = ",
+                $p1, " WHERE id = ", $p2
             ),
             carry_session_over: concat!(
                 "UPDATE sessions SET credential_generation = credential_generation + 1 WHERE id = ",

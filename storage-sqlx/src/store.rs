@@ -28,8 +28,8 @@ macro_rules! impl_store {
                 ProfileChange, Tag, TagCount, User, UserId, Username,
             };
             use agora_core::storage::{
-                CommentStore, FollowStore, PostStore, SessionPost, SessionsMark, StorageResult,
-                Store, UserStore, VoteStore,
+                CommentStore, FollowStore, PostStore, StorageResult, Store, UserStore,
+                VoteStore,
             };
             use async_trait::async_trait;
             use chrono::{DateTime, Utc};
@@ -38,7 +38,7 @@ macro_rules! impl_store {
             use $sql as SQL;
             use crate::error::map;
             use crate::rows::{
-                CommentRow, FollowedUserRow, PostRow, SessionsMarkRow, TagCountRow, UserRow,
+                CommentRow, FollowedUserRow, PostRow, TagCountRow, UserRow,
             };
             use crate::sessions::retrying;
 
@@ -544,8 +544,8 @@ macro_rules! impl_store {
                     session_id: &str,
                     post: PostId,
                     now: DateTime<Utc>,
-                ) -> StorageResult<Option<SessionPost>> {
-                    use sqlx::Row as _;
+                ) -> StorageResult<Option<Option<PostWithVotes>>> {
+                    use sqlx::{FromRow as _, Row as _};
                     let row = sqlx::query(SQL.active_session_post)
                         .bind(user.0)
                         .bind(post.0)
@@ -558,29 +558,10 @@ macro_rules! impl_store {
                     let Some(row) = row else {
                         return Ok(None);
                     };
-                    let (mark, post) = marked_post_of(&row)?;
-                    Ok(Some(SessionPost {
-                        session_expires_at: row.try_get("session_expires_at").map_err(map)?,
-                        mark,
-                        post,
-                    }))
-                }
-
-                /// One statement: the post's row (NULL columns without a
-                /// post), if the user exists.
-                async fn marked_post(
-                    &self,
-                    user: UserId,
-                    post: PostId,
-                ) -> StorageResult<Option<(SessionsMark, Option<PostWithVotes>)>> {
-                    let row = sqlx::query(SQL.marked_post)
-                        .bind(user.0)
-                        .bind(post.0)
-                        .bind(user.0)
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(map)?;
-                    row.as_ref().map(marked_post_of).transpose()
+                    match row.try_get::<Option<i64>, _>("id").map_err(map)? {
+                        Some(_) => Ok(Some(Some(PostRow::from_row(&row).map_err(map)?.into()))),
+                        None => Ok(Some(None)),
+                    }
                 }
 
                 /// The pool's size and idle connections (sqlx does not
@@ -593,21 +574,6 @@ macro_rules! impl_store {
                         waiting: 0,
                     })
                 }
-            }
-
-            /// The sessions mark and the post (`None` when its columns are
-            /// NULL) of a row of `Sql::marked_post` or
-            /// `Sql::active_session_post`.
-            fn marked_post_of(
-                row: &<$db as sqlx::Database>::Row,
-            ) -> StorageResult<(SessionsMark, Option<PostWithVotes>)> {
-                use sqlx::{FromRow as _, Row as _};
-                let mark = SessionsMarkRow::from_row(row).map_err(map)?.into();
-                let post = match row.try_get::<Option<i64>, _>("id").map_err(map)? {
-                    Some(_) => Some(PostRow::from_row(row).map_err(map)?.into()),
-                    None => None,
-                };
-                Ok((mark, post))
             }
 
             /// Adds a post's tags (one statement per tag: at most ten).

@@ -1,8 +1,5 @@
 //! Login and token authentication.
 
-use chrono::{DateTime, Utc};
-use quick_cache::sync::Cache;
-
 use super::Agora;
 use super::audit::Audit;
 use crate::domain::{
@@ -10,7 +7,6 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::schema::{LoginRequest, Token, bearer_token};
-use crate::storage::{SessionPost, SessionsMark};
 use crate::throttle::LoginAttempt;
 
 impl Agora {
@@ -158,46 +154,22 @@ impl Agora {
 
     /// [`Agora::get_post`] for the caller an access token proves, checked as
     /// [`Agora::authenticate`] checks it (a refused token is
-    /// [`Error::Unauthorized`]), in one database round trip.
-    ///
-    /// The first read with a session on this server checks the session in
-    /// the post's own statement
-    /// ([`crate::storage::Store::active_session_post`]) and remembers it
-    /// with its user's [`SessionsMark`] (up to [`CHECKED_SESSIONS`]
-    /// sessions). Later reads fetch the post with the user's mark instead
-    /// ([`crate::storage::Store::marked_post`]: the user's row by its key,
-    /// not the session's row and its join), and the session holds while the
-    /// mark reads the same and its expiry is ahead. Every write that ends a
-    /// session moves the mark in its own transaction, so once a logout (or
-    /// a password change, or the end of every session) has answered, the
-    /// next read on any server sees a new mark and checks the session in
-    /// full: nothing has to reach the other servers, and nothing is trusted
-    /// that the database has not just confirmed.
+    /// [`Error::Unauthorized`]), in one storage call
+    /// ([`crate::storage::Store::active_session_post`]): the session
+    /// check and the post's look-up share one database round trip.
     pub async fn get_post_with_token(
         &self,
         access_token: &str,
         id: PostId,
     ) -> Result<PostWithVotes> {
         let (user, session_id) = self.token_session(access_token)?;
-        let store = &self.inner.store;
-        let now = now();
-        let checked = &self.inner.checked_sessions;
-        if let Some(mark) = checked.mark(&session_id, user, now) {
-            match store.marked_post(user, id).await? {
-                Some((current, found)) if current == mark => {
-                    return self.visible_post(Some(user), id, found);
-                }
-                _ => checked.forget(&session_id),
-            }
-        }
-        match store
-            .active_session_post(user, &session_id, id, now)
+        match self
+            .inner
+            .store
+            .active_session_post(user, &session_id, id, now())
             .await?
         {
-            Some(found) => {
-                checked.remember(session_id, user, &found);
-                self.visible_post(Some(user), id, found.post)
-            }
+            Some(found) => self.visible_post(Some(user), id, found),
             None => Err(Error::Unauthorized),
         }
     }
@@ -224,51 +196,6 @@ impl Agora {
     }
 }
 
-/// How many sessions a server remembers as checked
-/// ([`Agora::get_post_with_token`]), about 100 bytes each.
-pub const CHECKED_SESSIONS: usize = 16_384;
-
-/// Sessions found active, each with its user and the [`SessionsMark`] it
-/// was found at: what lets [`Agora::get_post_with_token`] skip the
-/// session's row while the mark holds. An entry is a fact about one past
-/// read, never trusted without the mark the database reads now.
-pub(super) struct CheckedSessions(Cache<String, CheckedSession>);
-
-#[derive(Clone)]
-struct CheckedSession {
-    user: UserId,
-    expires_at: DateTime<Utc>,
-    mark: SessionsMark,
-}
-
-impl CheckedSessions {
-    pub(super) fn new() -> Self {
-        CheckedSessions(Cache::new(CHECKED_SESSIONS))
-    }
-
-    /// The mark `session` of `user` was last found active at, unless it
-    /// has expired by `now`.
-    fn mark(&self, session: &str, user: UserId, now: DateTime<Utc>) -> Option<SessionsMark> {
-        self.0
-            .get(session)
-            .filter(|checked| checked.user == user && now < checked.expires_at)
-            .map(|checked| checked.mark)
-    }
-
-    fn remember(&self, session: String, user: UserId, found: &SessionPost) {
-        let checked = CheckedSession {
-            user,
-            expires_at: found.session_expires_at,
-            mark: found.mark,
-        };
-        self.0.insert(session, checked);
-    }
-
-    fn forget(&self, session: &str) {
-        self.0.remove(session);
-    }
-}
-
 /// The caller of a session found for a token, if it is still active.
 fn active_caller(found: Option<(User, Session)>) -> Result<Caller> {
     match found {
@@ -291,37 +218,4 @@ fn refused_token(error: Error) -> Error {
 /// one ([`Caller::acting_for`]) is [`Error::Unauthorized`].
 pub(super) fn session_of(caller: &Caller) -> Result<&Session> {
     caller.session().ok_or(Error::Unauthorized)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A remembered session gives its mark to its own user only, and only
-    /// before its expiry; a forgotten one gives none.
-    #[test]
-    fn a_checked_session_is_trusted_for_its_user_until_its_expiry() {
-        let checked = CheckedSessions::new();
-        let at = now();
-        let mark = SessionsMark {
-            epoch: 3,
-            user_created_at: at,
-        };
-        let found = SessionPost {
-            session_expires_at: at + chrono::Duration::seconds(10),
-            mark,
-            post: None,
-        };
-        checked.remember("s1".to_owned(), UserId(7), &found);
-        assert_eq!(checked.mark("s1", UserId(7), at), Some(mark));
-        assert_eq!(checked.mark("s1", UserId(8), at), None, "another user");
-        assert_eq!(checked.mark("s2", UserId(7), at), None, "another session");
-        assert_eq!(
-            checked.mark("s1", UserId(7), found.session_expires_at),
-            None,
-            "at its expiry"
-        );
-        checked.forget("s1");
-        assert_eq!(checked.mark("s1", UserId(7), at), None, "forgotten");
-    }
 }

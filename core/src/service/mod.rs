@@ -17,7 +17,6 @@ mod votes;
 use std::sync::Arc;
 
 pub use admin::AccountChange;
-pub use auth::CHECKED_SESSIONS;
 pub use health::{Check, HealthReport, HealthStatus};
 pub use votes::VoteOutcome;
 
@@ -48,8 +47,6 @@ struct Inner {
     throttle_store: Option<Arc<dyn ThrottleStore>>,
     proxy: TrustedProxy,
     sessions: SessionConfig,
-    /// Sessions found active, for [`Agora::get_post_with_token`].
-    checked_sessions: auth::CheckedSessions,
     mail: MailConfig,
     mailer: Arc<dyn Mailer>,
     /// Mails queued or being sent (at most `recovery::MAX_PENDING_MAILS`).
@@ -133,7 +130,6 @@ impl Agora {
                 throttle: Throttle::new(config.throttle.clone(), throttle_store),
                 proxy: config.proxy.clone(),
                 sessions: config.sessions,
-                checked_sessions: auth::CheckedSessions::new(),
                 mail: config.mail.clone(),
                 mailer,
                 pending_mails: std::sync::atomic::AtomicUsize::new(0),

@@ -10,9 +10,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use super::{
-    AccountToken, AccountTokenStore, CommentStore, EMAIL_KEY, FollowStore, PostStore, SessionPost,
-    SessionStore, SessionsMark, StorageError, StorageResult, Store, TokenIssue, USERNAME_KEY,
-    UserStore, VoteStore,
+    AccountToken, AccountTokenStore, CommentStore, EMAIL_KEY, FollowStore, PostStore, SessionStore,
+    StorageError, StorageResult, Store, TokenIssue, USERNAME_KEY, UserStore, VoteStore,
 };
 use crate::domain::{
     Comment, CommentId, Email, Post, PostDraft, PostFilter, PostId, PostWithVotes, ProfileChange,
@@ -52,8 +51,6 @@ struct UserRow {
     user: User,
     password_hash: String,
     credential_generation: i64,
-    /// [`SessionsMark::epoch`].
-    session_epoch: i64,
 }
 
 #[derive(Debug)]
@@ -93,6 +90,13 @@ struct AccountTokenRow {
 struct RefreshRow {
     record: RefreshTokenRecord,
     rotated_at: Option<DateTime<Utc>>,
+}
+
+/// A post's tags as a database keeps them: a set, read back in order.
+fn as_stored(mut tags: Vec<Tag>) -> Vec<Tag> {
+    tags.sort();
+    tags.dedup();
+    tags
 }
 
 fn conflict(constraint: &str) -> StorageError {
@@ -196,14 +200,6 @@ impl Tables {
         self.users.get(&user).map(|row| row.credential_generation)
     }
 
-    /// The user's [`SessionsMark`], if the user exists.
-    fn sessions_mark(&self, user: UserId) -> Option<SessionsMark> {
-        self.users.get(&user).map(|row| SessionsMark {
-            epoch: row.session_epoch,
-            user_created_at: row.user.created_at,
-        })
-    }
-
     /// Whether a session is of its user's current credential generation.
     fn is_current(&self, row: &SessionRow) -> bool {
         self.generation(row.session.user_id) == Some(row.credential_generation)
@@ -245,7 +241,6 @@ impl UserStore for MemoryStore {
                 user: user.clone(),
                 password_hash: password_hash.to_owned(),
                 credential_generation: 0,
-                session_epoch: 0,
             },
         );
         Ok(user)
@@ -339,7 +334,7 @@ impl PostStore for MemoryStore {
         tables.last_post_id += 1;
         let id = PostId(tables.last_post_id);
         let mut stored = draft.clone();
-        stored.tags = Some(draft.tags.clone().unwrap_or_default());
+        stored.tags = Some(as_stored(draft.tags.clone().unwrap_or_default()));
         tables.posts.insert(
             id,
             PostRow {
@@ -426,8 +421,8 @@ impl PostStore for MemoryStore {
         if description.is_some() {
             row.draft.description = description;
         }
-        if tags.is_some() {
-            row.draft.tags = tags;
+        if let Some(tags) = tags {
+            row.draft.tags = Some(as_stored(tags));
         }
         row.updated_at = Some(updated_at);
         Ok(tables.post(id, None).map(|found| found.post))
@@ -713,9 +708,6 @@ impl SessionStore for MemoryStore {
         now: DateTime<Utc>,
     ) -> StorageResult<bool> {
         let mut tables = self.tables();
-        if let Some(owner) = tables.users.get_mut(&user) {
-            owner.session_epoch += 1;
-        }
         match tables.sessions.get_mut(session_id) {
             Some(row)
                 if row.session.user_id == user
@@ -755,7 +747,6 @@ impl Tables {
             return 0;
         };
         owner.credential_generation += 1;
-        owner.session_epoch += 1;
         if let Some(hash) = new_password_hash {
             hash.clone_into(&mut owner.password_hash);
         }
@@ -897,40 +888,5 @@ impl Store for MemoryStore {
 
     fn backend(&self) -> &'static str {
         "memory"
-    }
-
-    async fn active_session_post(
-        &self,
-        user: UserId,
-        session_id: &str,
-        post: PostId,
-        now: DateTime<Utc>,
-    ) -> StorageResult<Option<SessionPost>> {
-        let tables = self.tables();
-        let found = tables
-            .sessions
-            .get(session_id)
-            .filter(|row| {
-                row.session.user_id == user && tables.is_current(row) && row.session.is_active(now)
-            })
-            .and_then(|row| {
-                Some(SessionPost {
-                    session_expires_at: row.session.expires_at,
-                    mark: tables.sessions_mark(user)?,
-                    post: tables.post(post, Some(user)),
-                })
-            });
-        Ok(found)
-    }
-
-    async fn marked_post(
-        &self,
-        user: UserId,
-        post: PostId,
-    ) -> StorageResult<Option<(SessionsMark, Option<PostWithVotes>)>> {
-        let tables = self.tables();
-        Ok(tables
-            .sessions_mark(user)
-            .map(|mark| (mark, tables.post(post, Some(user)))))
     }
 }

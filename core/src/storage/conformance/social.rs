@@ -266,6 +266,12 @@ pub async fn tags_round_trip_filter_listings_and_are_counted(store: Arc<dyn Stor
         .unwrap();
     let got = store.get_post(rust.id, None).await.unwrap().unwrap().post;
     assert_eq!(got.tags, tags(&["rust", "sql"]).unwrap());
+    let mine = store.get_post(hidden.id, Some(u.id)).await.unwrap();
+    assert_eq!(
+        mine.map(|p| p.post.tags),
+        Some(tags(&["rust", "secret"]).unwrap()),
+        "sorted, whatever order they were given or aggregated in"
+    );
     assert_eq!(got.description.as_deref(), Some("about r"));
     assert_eq!(got.updated_at, None);
     let mut tagged = filter(&u);
