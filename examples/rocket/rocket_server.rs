@@ -21,6 +21,12 @@ use std::process::ExitCode;
 use agora_core::Config;
 use rocket::fairing::AdHoc;
 
+/// jemalloc, not the system allocator: less server CPU per request than
+/// glibc's malloc (BENCHMARKS.md, issue 20 round ten).
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[rocket::main]
 async fn main() -> ExitCode {
     agora_examples::main_of("info,rocket=off", run()).await

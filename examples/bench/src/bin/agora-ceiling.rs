@@ -448,6 +448,12 @@ async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
     }
 }
 
+/// The example server's allocator (jemalloc), so that the ratio measures
+/// what Agora does, not which allocator it runs on.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let url = std::env::var("AGORA_DATABASE_URL").unwrap_or_else(|_| "sqlite://agora.db".into());
