@@ -59,6 +59,9 @@ struct Sql {
     get_post: &'static str,
     list: &'static str,
     search: &'static str,
+    /// The pattern `search` binds for a search term, as Agora's
+    /// `title_pattern` makes it.
+    search_pattern: fn(&str) -> String,
     /// Whether `list` and `search` bind the viewer twice (`?` placeholders
     /// cannot be reused: MySQL), else once.
     viewer_twice: bool,
@@ -115,8 +118,9 @@ const SQLITE: Sql = Sql {
         "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "?1",
         "WHERE (p.published OR p.owner_id = ?1) AND p.id < ?2 \
-         AND p.title LIKE ?3 ESCAPE '\\' ORDER BY p.id DESC LIMIT ?4 OFFSET ?5"
+         AND p.title REGEXP ?3 ORDER BY p.id DESC LIMIT ?4 OFFSET ?5"
     ),
+    search_pattern: regexp_pattern,
     viewer_twice: false,
 };
 
@@ -148,8 +152,22 @@ const POSTGRES: Sql = Sql {
         "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
          AND p.title ILIKE $3 ORDER BY p.id DESC LIMIT $4 OFFSET $5"
     ),
+    search_pattern: like_pattern,
     viewer_twice: false,
 };
+
+/// Agora's SQLite search pattern (`regexp_pattern` in
+/// `storage-sqlx/src/sql.rs`): the term anywhere, case folded as Unicode.
+fn regexp_pattern(term: &str) -> String {
+    format!("(?i){}", regex::escape(term))
+}
+
+/// Agora's `LIKE` pattern, the term anywhere (`like_pattern` in
+/// `storage-sqlx/src/rows.rs` also escapes `%`, `_` and `\`, which the
+/// bench's terms do not hold).
+fn like_pattern(term: &str) -> String {
+    format!("%{term}%")
+}
 
 const MYSQL: Sql = Sql {
     user: "SELECT id, email, created_at FROM users WHERE id = ?",
@@ -179,6 +197,7 @@ const MYSQL: Sql = Sql {
         "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
          AND LOWER(p.title) LIKE LOWER(?) ORDER BY p.id DESC LIMIT ? OFFSET ?"
     ),
+    search_pattern: like_pattern,
     viewer_twice: true,
 };
 
@@ -354,7 +373,7 @@ async fn list_posts(State(app): State<App>, RawQuery(query): RawQuery) -> Respon
             Some(("limit", v)) => limit = v.parse().unwrap_or(10),
             Some(("skip", v)) => skip = v.parse().unwrap_or(0),
             Some(("after", v)) => before = v.parse().unwrap_or(i64::MAX),
-            Some(("search", v)) if !v.is_empty() => search = Some(format!("%{v}%")),
+            Some(("search", v)) if !v.is_empty() => search = Some(v.to_owned()),
             _ => {}
         }
     }
@@ -373,14 +392,15 @@ async fn list_posts(State(app): State<App>, RawQuery(query): RawQuery) -> Respon
                     .fetch_all(pool)
                     .await?
             }
-            Some(pattern) => {
+            Some(term) => {
+                let pattern = (sql.search_pattern)(term);
                 let mut query = sqlx::query(sql.search).bind(auth.user);
                 if sql.viewer_twice {
                     query = query.bind(auth.user);
                 }
                 query
                     .bind(before)
-                    .bind(pattern.as_str())
+                    .bind(pattern)
                     .bind(limit)
                     .bind(skip)
                     .fetch_all(pool)
@@ -412,7 +432,8 @@ async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
             .foreign_keys(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
-            .busy_timeout(acquire);
+            .busy_timeout(acquire)
+            .with_regexp();
         let pool = SqlitePoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(acquire)
