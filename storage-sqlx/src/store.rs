@@ -306,14 +306,22 @@ macro_rules! impl_store {
                             .push_bind((SQL.title_pattern)(search))
                             .push(title_post);
                     }
-                    query
-                        .push(" ORDER BY ")
-                        .push(key)
-                        .push(" DESC LIMIT ")
-                        .push_bind(i64::from(filter.limit))
-                        .push(" OFFSET ")
-                        .push_bind(i64::try_from(skip).unwrap_or(i64::MAX))
-                        .push(SQL.post_page_tail);
+                    query.push(" ORDER BY ").push(key).push(" DESC LIMIT ");
+                    if $crate::store::planned_once(filter, skip) {
+                        // The page size as a literal (an integer: nothing to
+                        // escape) and no OFFSET: PostgreSQL then keeps one
+                        // generic plan for the statement. A bound LIMIT or
+                        // OFFSET is estimated at a tenth of the rows, so it
+                        // planned every execution again (0.4 ms of 0.6 ms at
+                        // 1M posts for a tag's page: BENCHMARKS.md round eleven).
+                        query.push(filter.limit);
+                    } else {
+                        query
+                            .push_bind(i64::from(filter.limit))
+                            .push(" OFFSET ")
+                            .push_bind(i64::try_from(skip).unwrap_or(i64::MAX));
+                    }
+                    query.push(SQL.post_page_tail);
                     let rows = query
                         .build_query_as::<PostRow>()
                         .fetch_all(&self.pool)
@@ -619,11 +627,6 @@ macro_rules! impl_store {
     };
 }
 
-/// The id of the row that the insert `$query` adds on `$pool`: read from
-/// its `RETURNING id` (`returning`), or from the connection
-/// (`last_insert_id`, MySQL's `LAST_INSERT_ID()`). With `@raw` first, it
-/// fails with the `sqlx::Error` itself (inside a transaction that may be
-/// retried).
 /// Whether a listing is of all the posts the viewer may see: no search,
 /// tag, author, voter or feed (a cursor may be given).
 pub(crate) fn lists_all_posts(filter: &PostFilter) -> bool {
@@ -640,6 +643,16 @@ pub(crate) fn lists_all_posts(filter: &PostFilter) -> bool {
 /// deep listings take a turn, see `BoundedStore`.)
 pub(crate) fn starts_from_blocks(filter: &PostFilter) -> bool {
     lists_all_posts(filter) && filter.before == i64::MAX && filter.skip >= 1 << POST_BLOCK_BITS
+}
+
+/// Whether a listing's page is fetched with its size as a literal and no
+/// `OFFSET` (`skip` is what is left to skip after the block counts), so that
+/// PostgreSQL plans its statement once: every listing but searches, whose
+/// plan depends on the term (the trigram index for a rare one, the newest
+/// posts first for a common one), and the feed, whose plan depends on how
+/// many users the viewer follows.
+pub(crate) fn planned_once(filter: &PostFilter, skip: u64) -> bool {
+    skip == 0 && filter.search.is_none() && !filter.feed
 }
 
 /// Where the page of a listing that skips `skip` posts starts, given the
@@ -665,6 +678,11 @@ pub(crate) fn page_start(blocks: &[(i64, i64)], skip: u64) -> Option<(i64, u64)>
     None
 }
 
+/// The id of the row that the insert `$query` adds on `$pool`: read from
+/// its `RETURNING id` (`returning`), or from the connection
+/// (`last_insert_id`, MySQL's `LAST_INSERT_ID()`). With `@raw` first, it
+/// fails with the `sqlx::Error` itself (inside a transaction that may be
+/// retried).
 macro_rules! inserted_id {
     (@raw returning, $query:expr, $pool:expr) => {{
         let row = $query.fetch_one($pool).await?;

@@ -31,10 +31,10 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, SecondsFormat, Utc};
-use sqlx::Row as _;
 use sqlx::mysql::{MySqlConnectOptions, MySqlPoolOptions};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AssertSqlSafe, Row as _};
 use sqlx::{MySqlPool, PgPool, SqlitePool};
 
 /// Who the authentication look-up is for: the newest active session in the
@@ -57,7 +57,10 @@ struct Sql {
     session_user: &'static str,
     newest_session: &'static str,
     get_post: &'static str,
+    /// The listing without its page; then `LIMIT <n>` on a first page, as
+    /// Agora's storage has it, else `list_page` (a bound limit and offset).
     list: &'static str,
+    list_page: &'static str,
     search: &'static str,
     /// The pattern `search` binds for a search term, as Agora's
     /// `title_pattern` makes it.
@@ -112,8 +115,9 @@ const SQLITE: Sql = Sql {
         "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "?1",
         "WHERE (p.published OR p.owner_id = ?1) AND p.id < ?2 \
-         ORDER BY p.id DESC LIMIT ?3 OFFSET ?4"
+         ORDER BY p.id DESC"
     ),
+    list_page: " LIMIT ?3 OFFSET ?4",
     search: select_posts!(
         "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "?1",
@@ -144,8 +148,9 @@ const POSTGRES: Sql = Sql {
         "(SELECT string_agg(pt.tag, chr(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "$1",
         "WHERE (p.published OR p.owner_id = $1) AND p.id < $2 \
-         ORDER BY p.id DESC LIMIT $3 OFFSET $4"
+         ORDER BY p.id DESC"
     ),
+    list_page: " LIMIT $3 OFFSET $4",
     search: select_posts!(
         "(SELECT string_agg(pt.tag, chr(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "$1",
@@ -189,8 +194,9 @@ const MYSQL: Sql = Sql {
         "(SELECT GROUP_CONCAT(pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
         "?",
         "WHERE (p.published OR p.owner_id = ?) AND p.id < ? \
-         ORDER BY p.id DESC LIMIT ? OFFSET ?"
+         ORDER BY p.id DESC"
     ),
+    list_page: " LIMIT ? OFFSET ?",
     search: select_posts!(
         "(SELECT GROUP_CONCAT(pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
         "?",
@@ -381,16 +387,21 @@ async fn list_posts(State(app): State<App>, RawQuery(query): RawQuery) -> Respon
         authenticate!(pool, sql, auth);
         let rows = match &search {
             None => {
-                let mut query = sqlx::query(sql.list).bind(auth.user);
+                let first_page = skip == 0;
+                let statement = if first_page {
+                    format!("{} LIMIT {limit}", sql.list)
+                } else {
+                    format!("{}{}", sql.list, sql.list_page)
+                };
+                let mut query = sqlx::query(AssertSqlSafe(statement)).bind(auth.user);
                 if sql.viewer_twice {
                     query = query.bind(auth.user);
                 }
-                query
-                    .bind(before)
-                    .bind(limit)
-                    .bind(skip)
-                    .fetch_all(pool)
-                    .await?
+                query = query.bind(before);
+                if !first_page {
+                    query = query.bind(limit).bind(skip);
+                }
+                query.fetch_all(pool).await?
             }
             Some(term) => {
                 let pattern = (sql.search_pattern)(term);
