@@ -289,7 +289,14 @@ macro_rules! impl_store {
                             query.push(" WHERE p.published");
                         }
                     }
-                    query.push(" AND ").push(key).push(" < ").push_bind(before);
+                    // No bound for the newest page planned once: `< i64::MAX`
+                    // would be estimated at a third of the rows in a generic
+                    // plan. (Searches keep it: it leads PostgreSQL to walk the
+                    // newest posts for a common term.)
+                    let planned_once = $crate::store::planned_once(filter, skip);
+                    if before != i64::MAX || !planned_once {
+                        query.push(" AND ").push(key).push(" < ").push_bind(before);
+                    }
                     if let Some(author) = &filter.author {
                         query
                             .push(" AND p.owner_id = (SELECT id FROM users WHERE ")
@@ -307,13 +314,9 @@ macro_rules! impl_store {
                             .push(title_post);
                     }
                     query.push(" ORDER BY ").push(key).push(" DESC LIMIT ");
-                    if $crate::store::planned_once(filter, skip) {
+                    if planned_once {
                         // The page size as a literal (an integer: nothing to
-                        // escape) and no OFFSET: PostgreSQL then keeps one
-                        // generic plan for the statement. A bound LIMIT or
-                        // OFFSET is estimated at a tenth of the rows, so it
-                        // planned every execution again (0.4 ms of 0.6 ms at
-                        // 1M posts for a tag's page: BENCHMARKS.md round eleven).
+                        // escape) and no OFFSET, see `planned_once`.
                         query.push(filter.limit);
                     } else {
                         query
@@ -647,10 +650,14 @@ pub(crate) fn starts_from_blocks(filter: &PostFilter) -> bool {
 
 /// Whether a listing's page is fetched with its size as a literal and no
 /// `OFFSET` (`skip` is what is left to skip after the block counts), so that
-/// PostgreSQL plans its statement once: every listing but searches, whose
-/// plan depends on the term (the trigram index for a rare one, the newest
-/// posts first for a common one), and the feed, whose plan depends on how
-/// many users the viewer follows.
+/// PostgreSQL keeps one generic plan for its statement instead of planning
+/// every execution: a bound LIMIT or OFFSET is estimated at a tenth of the
+/// rows, which priced the generic plan above the custom ones, and planning
+/// was 0.4 ms of a tag page's 0.6 ms at 1M posts (BENCHMARKS.md, issue 20
+/// round eleven). Every listing but searches, whose plan depends on the
+/// term (the trigram index for a rare one, the newest posts first for a
+/// common one), and the feed, whose plan depends on how many users the
+/// viewer follows.
 pub(crate) fn planned_once(filter: &PostFilter, skip: u64) -> bool {
     skip == 0 && filter.search.is_none() && !filter.feed
 }

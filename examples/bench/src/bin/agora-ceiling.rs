@@ -61,6 +61,9 @@ struct Sql {
     /// Agora's storage has it, else `list_page` (a bound limit and offset).
     list: &'static str,
     list_page: &'static str,
+    /// The cursor's condition in `list`, left out of the newest page as
+    /// Agora's storage leaves it out.
+    list_before: &'static str,
     search: &'static str,
     /// The pattern `search` binds for a search term, as Agora's
     /// `title_pattern` makes it.
@@ -118,6 +121,7 @@ const SQLITE: Sql = Sql {
          ORDER BY p.id DESC"
     ),
     list_page: " LIMIT ?3 OFFSET ?4",
+    list_before: " AND p.id < ?2",
     search: select_posts!(
         "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "?1",
@@ -151,6 +155,7 @@ const POSTGRES: Sql = Sql {
          ORDER BY p.id DESC"
     ),
     list_page: " LIMIT $3 OFFSET $4",
+    list_before: " AND p.id < $2",
     search: select_posts!(
         "(SELECT string_agg(pt.tag, chr(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "$1",
@@ -197,6 +202,7 @@ const MYSQL: Sql = Sql {
          ORDER BY p.id DESC"
     ),
     list_page: " LIMIT ? OFFSET ?",
+    list_before: " AND p.id < ?",
     search: select_posts!(
         "(SELECT GROUP_CONCAT(pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
         "?",
@@ -388,16 +394,24 @@ async fn list_posts(State(app): State<App>, RawQuery(query): RawQuery) -> Respon
         let rows = match &search {
             None => {
                 let first_page = skip == 0;
-                let statement = if first_page {
-                    format!("{} LIMIT {limit}", sql.list)
+                let newest = first_page && before == i64::MAX;
+                let list = if newest {
+                    sql.list.replacen(sql.list_before, "", 1)
                 } else {
-                    format!("{}{}", sql.list, sql.list_page)
+                    sql.list.to_owned()
+                };
+                let statement = if first_page {
+                    format!("{list} LIMIT {limit}")
+                } else {
+                    format!("{list}{}", sql.list_page)
                 };
                 let mut query = sqlx::query(AssertSqlSafe(statement)).bind(auth.user);
                 if sql.viewer_twice {
                     query = query.bind(auth.user);
                 }
-                query = query.bind(before);
+                if !newest {
+                    query = query.bind(before);
+                }
                 if !first_page {
                     query = query.bind(limit).bind(skip);
                 }
