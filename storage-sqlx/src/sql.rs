@@ -37,6 +37,17 @@ pub(crate) struct Sql {
     /// MariaDB's planner would pass over for the primary key (whose records
     /// are whole posts).
     pub(crate) all_posts: &'static str,
+    /// Whether a first page planned once (`planned_once` in `store.rs`)
+    /// walks at most [`agora_core::schema::LIST_LIMIT_MAX`] posts, a
+    /// literal, then keeps the bound page size of them: PostgreSQL then
+    /// plans one statement for every page size once (a bound `LIMIT`
+    /// alone is estimated at a tenth of the rows, which keeps it planning
+    /// every execution), and the pull of the outer `LIMIT` stops the walk
+    /// after the page. SQLite and MariaDB keep the statement of any other
+    /// page (bound page size and offset, and the cursor condition, without
+    /// which SQLite walked every post for the newest page); MariaDB would
+    /// materialise a capped walk whole.
+    pub(crate) capped_first_page: bool,
     /// Published posts per block of post ids (`post_blocks`, kept by the
     /// migration's triggers), newest block first: `(block, posts)`.
     pub(crate) post_blocks: &'static str,
@@ -237,6 +248,7 @@ pub(crate) const POST_BLOCK_BITS: u32 = 13;
 ///   [`Sql::lock_user_by_email`], whole;
 /// - `bigint`: the 64-bit integer type of `CAST`;
 /// - `all_posts`: [`Sql::all_posts`];
+/// - `capped_first_page`: [`Sql::capped_first_page`];
 /// - `create_session_with_refresh`: [`Sql::create_session_with_refresh`].
 macro_rules! sql {
     (backend: $backend:literal, ids: returning, $($rest:tt)+) => {
@@ -277,6 +289,7 @@ macro_rules! sql {
         lock_user_by_email: $lock_user_by_email:literal,
         bigint: $bigint:literal,
         all_posts: $all_posts:literal,
+        capped_first_page: $capped_first_page:literal,
         create_session_with_refresh: $create_session_with_refresh:expr $(,)?
     ) => {
         Sql {
@@ -314,6 +327,7 @@ macro_rules! sql {
                 "ORDER BY p.id DESC"
             ),
             all_posts: $all_posts,
+            capped_first_page: $capped_first_page,
             post_blocks: concat!(
                 "SELECT block, CAST(SUM(visible) AS ", $bigint, ") AS posts FROM post_blocks ",
                 "GROUP BY block ORDER BY block DESC"
@@ -510,6 +524,7 @@ pub(crate) const SQLITE: Sql = sql! {
     lock_user_by_email: "UPDATE users SET id = id WHERE email = ? RETURNING id",
     bigint: "BIGINT",
     all_posts: "posts p",
+    capped_first_page: false,
     create_session_with_refresh: None,
 };
 
@@ -545,6 +560,7 @@ pub(crate) const POSTGRES: Sql = sql! {
     lock_user_by_email: "SELECT id FROM users WHERE lower(email) = lower($1) FOR UPDATE",
     bigint: "BIGINT",
     all_posts: "posts p",
+    capped_first_page: true,
     create_session_with_refresh: Some(concat!(
         "WITH s AS (",
         insert_session!("$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"),
@@ -581,5 +597,6 @@ pub(crate) const MYSQL: Sql = sql! {
     lock_user_by_email: "SELECT id FROM users WHERE email_lower = LOWER(?) FOR UPDATE",
     bigint: "SIGNED",
     all_posts: "posts p FORCE INDEX (posts_id_published_owner_id_idx)",
+    capped_first_page: false,
     create_session_with_refresh: None,
 };

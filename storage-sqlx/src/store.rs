@@ -249,8 +249,14 @@ macro_rules! impl_store {
                     } else {
                         "p.id"
                     };
+                    let capped = SQL.capped_first_page
+                        && $crate::store::planned_once(filter, skip)
+                        && filter.limit <= agora_core::schema::LIST_LIMIT_MAX;
                     let mut query = sqlx::QueryBuilder::<$db>::new(SQL.post_page_head);
                     query.push_bind(viewer).push(SQL.post_page_from);
+                    if capped {
+                        query.push("SELECT id FROM (");
+                    }
                     let all_posts = $crate::store::lists_all_posts(filter);
                     query
                         .push("SELECT ")
@@ -292,9 +298,10 @@ macro_rules! impl_store {
                     // No bound for the newest page planned once: `< i64::MAX`
                     // would be estimated at a third of the rows in a generic
                     // plan. (Searches keep it: it leads PostgreSQL to walk the
-                    // newest posts for a common term.)
-                    let planned_once = $crate::store::planned_once(filter, skip);
-                    if before != i64::MAX || !planned_once {
+                    // newest posts for a common term. SQLite keeps it too:
+                    // without it, and with the page size bound, it sorted
+                    // every post.)
+                    if before != i64::MAX || !capped {
                         query.push(" AND ").push(key).push(" < ").push_bind(before);
                     }
                     if let Some(author) = &filter.author {
@@ -314,10 +321,13 @@ macro_rules! impl_store {
                             .push(title_post);
                     }
                     query.push(" ORDER BY ").push(key).push(" DESC LIMIT ");
-                    if planned_once {
-                        // The page size as a literal (an integer: nothing to
-                        // escape) and no OFFSET, see `planned_once`.
-                        query.push(filter.limit);
+                    if capped {
+                        // No OFFSET, and the page size bound under a literal
+                        // cap: see `planned_once` and `Sql::capped_first_page`.
+                        query
+                            .push(agora_core::schema::LIST_LIMIT_MAX)
+                            .push(") capped ORDER BY id DESC LIMIT ")
+                            .push_bind(i64::from(filter.limit));
                     } else {
                         query
                             .push_bind(i64::from(filter.limit))
@@ -648,16 +658,17 @@ pub(crate) fn starts_from_blocks(filter: &PostFilter) -> bool {
     lists_all_posts(filter) && filter.before == i64::MAX && filter.skip >= 1 << POST_BLOCK_BITS
 }
 
-/// Whether a listing's page is fetched with its size as a literal and no
-/// `OFFSET` (`skip` is what is left to skip after the block counts), so that
-/// PostgreSQL keeps one generic plan for its statement instead of planning
-/// every execution: a bound LIMIT or OFFSET is estimated at a tenth of the
-/// rows, which priced the generic plan above the custom ones, and planning
-/// was 0.4 ms of a tag page's 0.6 ms at 1M posts (BENCHMARKS.md, issue 20
-/// round eleven). Every listing but searches, whose plan depends on the
-/// term (the trigram index for a rare one, the newest posts first for a
-/// common one), and the feed, whose plan depends on how many users the
-/// viewer follows.
+/// Whether a listing's page is fetched without `OFFSET` (`skip` is what is
+/// left to skip after the block counts) and, on PostgreSQL, with its walk
+/// capped by a literal ([`crate::sql::Sql::capped_first_page`]), so that
+/// PostgreSQL keeps one generic plan for its statement, whatever the page
+/// size, instead of planning every execution: a bound LIMIT or OFFSET is
+/// estimated at a tenth of the rows, which priced the generic plan above
+/// the custom ones, and planning was 0.4 ms of a tag page's 0.6 ms at 1M
+/// posts (BENCHMARKS.md, issue 20 rounds eleven and twelve). Every listing
+/// but searches, whose plan depends on the term (the trigram index for a
+/// rare one, the newest posts first for a common one), and the feed, whose
+/// plan depends on how many users the viewer follows.
 pub(crate) fn planned_once(filter: &PostFilter, skip: u64) -> bool {
     skip == 0 && filter.search.is_none() && !filter.feed
 }

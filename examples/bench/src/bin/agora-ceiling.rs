@@ -57,13 +57,17 @@ struct Sql {
     session_user: &'static str,
     newest_session: &'static str,
     get_post: &'static str,
-    /// The listing without its page; then `LIMIT <n>` on a first page, as
-    /// Agora's storage has it, else `list_page` (a bound limit and offset).
+    /// The listing without its page; then `LIMIT <n>` on a first page (a
+    /// literal: the plan PostgreSQL keeps for Agora's first pages, whose
+    /// walk is capped by a literal and whose page size is bound, is the
+    /// same for the one page size the bench asks), else `list_page` (a
+    /// bound limit and offset).
     list: &'static str,
     list_page: &'static str,
-    /// The cursor's condition in `list`, left out of the newest page as
-    /// Agora's storage leaves it out.
-    list_before: &'static str,
+    /// The cursor's condition in `list`, left out of the newest page where
+    /// Agora's storage leaves it out (PostgreSQL; SQLite and MariaDB keep
+    /// it, and their plans need it).
+    list_before: Option<&'static str>,
     search: &'static str,
     /// The pattern `search` binds for a search term, as Agora's
     /// `title_pattern` makes it.
@@ -121,7 +125,7 @@ const SQLITE: Sql = Sql {
          ORDER BY p.id DESC"
     ),
     list_page: " LIMIT ?3 OFFSET ?4",
-    list_before: " AND p.id < ?2",
+    list_before: None,
     search: select_posts!(
         "(SELECT group_concat(pt.tag, char(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "?1",
@@ -155,7 +159,7 @@ const POSTGRES: Sql = Sql {
          ORDER BY p.id DESC"
     ),
     list_page: " LIMIT $3 OFFSET $4",
-    list_before: " AND p.id < $2",
+    list_before: Some(" AND p.id < $2"),
     search: select_posts!(
         "(SELECT string_agg(pt.tag, chr(31)) FROM post_tags pt WHERE pt.post_id = p.id)",
         "$1",
@@ -202,7 +206,7 @@ const MYSQL: Sql = Sql {
          ORDER BY p.id DESC"
     ),
     list_page: " LIMIT ? OFFSET ?",
-    list_before: " AND p.id < ?",
+    list_before: None,
     search: select_posts!(
         "(SELECT GROUP_CONCAT(pt.tag SEPARATOR '\u{1f}') FROM post_tags pt WHERE pt.post_id = p.id)",
         "?",
@@ -394,11 +398,11 @@ async fn list_posts(State(app): State<App>, RawQuery(query): RawQuery) -> Respon
         let rows = match &search {
             None => {
                 let first_page = skip == 0;
-                let newest = first_page && before == i64::MAX;
-                let list = if newest {
-                    sql.list.replacen(sql.list_before, "", 1)
-                } else {
-                    sql.list.to_owned()
+                let (list, newest) = match sql.list_before {
+                    Some(cursor) if first_page && before == i64::MAX => {
+                        (sql.list.replacen(cursor, "", 1), true)
+                    }
+                    _ => (sql.list.to_owned(), false),
                 };
                 let statement = if first_page {
                     format!("{list} LIMIT {limit}")
