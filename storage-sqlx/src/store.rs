@@ -298,9 +298,9 @@ macro_rules! impl_store {
                     // No bound for the newest page planned once: `< i64::MAX`
                     // would be estimated at a third of the rows in a generic
                     // plan. (Searches keep it: it leads PostgreSQL to walk the
-                    // newest posts for a common term. SQLite keeps it too:
-                    // without it, and with the page size bound, it sorted
-                    // every post.)
+                    // newest posts for a common term. SQLite and MariaDB keep
+                    // it too: without it, and with the page size bound,
+                    // SQLite walked every post, BENCHMARKS.md round twelve.)
                     if before != i64::MAX || !capped {
                         query.push(" AND ").push(key).push(" < ").push_bind(before);
                     }
@@ -658,17 +658,19 @@ pub(crate) fn starts_from_blocks(filter: &PostFilter) -> bool {
     lists_all_posts(filter) && filter.before == i64::MAX && filter.skip >= 1 << POST_BLOCK_BITS
 }
 
-/// Whether a listing's page is fetched without `OFFSET` (`skip` is what is
-/// left to skip after the block counts) and, on PostgreSQL, with its walk
-/// capped by a literal ([`crate::sql::Sql::capped_first_page`]), so that
-/// PostgreSQL keeps one generic plan for its statement, whatever the page
-/// size, instead of planning every execution: a bound LIMIT or OFFSET is
-/// estimated at a tenth of the rows, which priced the generic plan above
-/// the custom ones, and planning was 0.4 ms of a tag page's 0.6 ms at 1M
-/// posts (BENCHMARKS.md, issue 20 rounds eleven and twelve). Every listing
-/// but searches, whose plan depends on the term (the trigram index for a
-/// rare one, the newest posts first for a common one), and the feed, whose
-/// plan depends on how many users the viewer follows.
+/// Whether a listing's page can be planned once, on a dialect that caps
+/// its first pages ([`crate::sql::Sql::capped_first_page`]: PostgreSQL):
+/// nothing is left to skip (after the block counts), so the page needs no
+/// `OFFSET`, and its walk is capped by a literal with the page size bound
+/// on top. PostgreSQL then keeps one generic plan for the statement,
+/// whatever the page size, instead of planning every execution: a bound
+/// LIMIT or OFFSET alone is estimated at a tenth of the rows, which priced
+/// the generic plan above the custom ones, and planning was 0.4 ms of a tag
+/// page's 0.6 ms at 1M posts (BENCHMARKS.md, issue 20 rounds eleven and
+/// twelve). Every listing but searches, whose plan depends on the term
+/// (the trigram index for a rare one, the newest posts first for a common
+/// one), and the feed, whose plan depends on how many users the viewer
+/// follows.
 pub(crate) fn planned_once(filter: &PostFilter, skip: u64) -> bool {
     skip == 0 && filter.search.is_none() && !filter.feed
 }

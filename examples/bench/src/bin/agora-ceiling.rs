@@ -57,11 +57,11 @@ struct Sql {
     session_user: &'static str,
     newest_session: &'static str,
     get_post: &'static str,
-    /// The listing without its page; then `LIMIT <n>` on a first page (a
-    /// literal: the plan PostgreSQL keeps for Agora's first pages, whose
-    /// walk is capped by a literal and whose page size is bound, is the
-    /// same for the one page size the bench asks), else `list_page` (a
-    /// bound limit and offset).
+    /// The listing without its page; then `LIMIT <n>` on a first page, else
+    /// `list_page` (a bound limit and offset). The literal plans as Agora's
+    /// first pages do for the one page size the bench asks: PostgreSQL's,
+    /// a walk capped by a literal with the size bound on top, keep their
+    /// generic plan; SQLite's and MariaDB's bind the size.
     list: &'static str,
     list_page: &'static str,
     /// The cursor's condition in `list`, left out of the newest page where
