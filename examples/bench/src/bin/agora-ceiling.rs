@@ -57,16 +57,17 @@ struct Sql {
     session_user: &'static str,
     newest_session: &'static str,
     get_post: &'static str,
-    /// The listing without its page; then `LIMIT <n>` on a first page, else
-    /// `list_page` (a bound limit and offset). The literal plans as Agora's
-    /// first pages do for the one page size the bench asks: PostgreSQL's,
-    /// a walk capped by a literal with the size bound on top, keep their
-    /// generic plan; SQLite's and MariaDB's bind the size.
+    /// The listing without its page, then `list_page` (a bound limit and
+    /// offset), as Agora's storage has it.
     list: &'static str,
     list_page: &'static str,
-    /// The cursor's condition in `list`, left out of the newest page where
-    /// Agora's storage leaves it out (PostgreSQL; SQLite and MariaDB keep
-    /// it, and their plans need it).
+    /// PostgreSQL only: the cursor's condition in `list`. Its first pages
+    /// take a literal `LIMIT <n>` instead of `list_page`, and its newest
+    /// page leaves this condition out, so that they keep a generic plan as
+    /// Agora's first pages do (theirs cap the walk with a literal and bind
+    /// the size on top: the same plan for the one page size the bench
+    /// asks). SQLite and MariaDB bind every page's size and keep the
+    /// condition, as Agora does.
     list_before: Option<&'static str>,
     search: &'static str,
     /// The pattern `search` binds for a search term, as Agora's
@@ -397,7 +398,7 @@ async fn list_posts(State(app): State<App>, RawQuery(query): RawQuery) -> Respon
         authenticate!(pool, sql, auth);
         let rows = match &search {
             None => {
-                let first_page = skip == 0;
+                let first_page = skip == 0 && sql.list_before.is_some();
                 let (list, newest) = match sql.list_before {
                     Some(cursor) if first_page && before == i64::MAX => {
                         (sql.list.replacen(cursor, "", 1), true)
