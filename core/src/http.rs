@@ -496,12 +496,15 @@ pub fn route(method: &str, path: &str) -> Result<Route> {
     if path.len() > 1 && segments.iter().any(|s| s.is_empty()) {
         return Err(Error::RouteNotFound);
     }
+    // Only the root's one empty segment is left.
+    segments.retain(|s| !s.is_empty());
+    let method = Method::parse(method);
     let mut allowed = Vec::new();
     for (endpoint, template) in ENDPOINTS.iter().zip(TEMPLATES.iter()) {
         let Some(params) = match_path(template, &segments) else {
             continue;
         };
-        if Method::parse(method) == Some(endpoint.method) {
+        if method == Some(endpoint.method) {
             return Ok(Route {
                 endpoint,
                 params: params.into_iter().map(Cow::into_owned).collect(),
@@ -536,18 +539,18 @@ static TEMPLATES: LazyLock<Vec<Vec<&'static str>>> = LazyLock::new(|| {
 });
 
 /// `Some(params)` when `template` (split, as in [`TEMPLATES`]) matches the
-/// path `segments` (without the leading empty one); `params` are the values
-/// of its `{...}` parts.
+/// path's non-empty `segments`; `params` are the values of its `{...}`
+/// parts.
 fn match_path<'p>(template: &[&str], segments: &[&'p str]) -> Option<Vec<Cow<'p, str>>> {
     // Runs on every request for every row: no allocation until the
     // segment counts agree.
-    let count = segments.iter().filter(|s| !s.is_empty()).count();
+    let count = segments.len();
     let tail = template.last().is_some_and(|part| part.starts_with("{*"));
     if count < template.len() || (!tail && count > template.len()) {
         return None;
     }
     let mut parts = template.iter().copied();
-    let mut rest = segments.iter().copied().filter(|s| !s.is_empty());
+    let mut rest = segments.iter().copied();
     let mut params = Vec::new();
     loop {
         match (parts.next(), rest.next()) {

@@ -31,6 +31,7 @@ macro_rules! user_columns {
 /// of the post's tags as one text): the post, its owner, its tags, its vote
 /// count, and whether the viewer voted for it, which ends open: the
 /// statement continues with the viewer's placeholder, then `) AS voted`.
+/// `rows::PostRow` decodes them by position: change both together.
 macro_rules! post_columns {
     ($tags:literal) => {
         concat!(

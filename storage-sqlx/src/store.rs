@@ -579,7 +579,8 @@ macro_rules! impl_store {
                     let Some(row) = row else {
                         return Ok(None);
                     };
-                    match row.try_get::<Option<i64>, _>("id").map_err(map)? {
+                    // Column 0 is the post's id: NULL without the post.
+                    match row.try_get::<Option<i64>, _>(0).map_err(map)? {
                         Some(_) => Ok(Some(Some(PostRow::from_row(&row).map_err(map)?.into()))),
                         None => Ok(Some(None)),
                     }

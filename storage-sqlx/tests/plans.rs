@@ -8,10 +8,19 @@
 //! planned anew by clients that vary it (round twelve). Read from
 //! `pg_prepared_statements` of the store's only connection; skipped without
 //! `AGORA_TEST_POSTGRES_URL`.
+//!
+//! On SQLite a newest page must walk the newest posts only, whatever the
+//! table's size: a listing statement without the cursor's condition walked
+//! every post (BENCHMARKS.md round twelve). Counted in SQLite's virtual
+//! machine instructions (its progress handler), not in time.
 
 use agora_core::domain::{PostFilter, Tag, UserId};
 use agora_core::storage::PostStore;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use agora_sqlx::postgres::PgStore;
+use agora_sqlx::sqlite::SqliteStore;
 use agora_sqlx::testing::TestDatabase;
 use agora_sqlx::{Backend, PoolConfig};
 
@@ -94,4 +103,105 @@ async fn tag_pages_of_every_size_are_one_statement_planned_once_on_postgres() {
         generic >= 5 && custom <= 5,
         "the tag page was planned {custom} times in 10 executions ({generic} generic)"
     );
+}
+
+/// Posts `from..=to` of 100 users (seeded by [`seed_users`]), a tenth of
+/// them drafts, every 100th tagged `t7`, inserted in one statement.
+async fn seed_posts(store: &SqliteStore, from: i64, to: i64) {
+    sqlx::query(
+        "WITH RECURSIVE s(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM s WHERE i < ?2) \
+         INSERT INTO posts (title, content, published, created_at, owner_id) \
+         SELECT 'post ' || i, 'text', i % 10 <> 3, '2026-12-06T00:00:00Z', \
+         (SELECT min(id) FROM users) + i % 100 FROM s",
+    )
+    .bind(from)
+    .bind(to)
+    .execute(store.pool())
+    .await
+    .expect("seeds posts");
+    sqlx::query(
+        "INSERT INTO post_tags (post_id, tag) SELECT id, 't' || (id % 100) FROM posts \
+         WHERE id NOT IN (SELECT post_id FROM post_tags)",
+    )
+    .execute(store.pool())
+    .await
+    .expect("tags them");
+}
+
+#[tokio::test]
+async fn newest_pages_cost_the_same_at_any_table_size_on_sqlite() {
+    let db = TestDatabase::create(Backend::Sqlite)
+        .await
+        .expect("SQLite needs no server");
+    let pool = PoolConfig {
+        max_connections: 1,
+        ..PoolConfig::default()
+    };
+    let store = SqliteStore::connect(db.url(), &pool)
+        .await
+        .expect("connects");
+    sqlx::query(
+        "WITH RECURSIVE s(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM s WHERE i < 100) \
+         INSERT INTO users (email, password_hash, created_at) \
+         SELECT 'user' || i || '@example.com', 'x', '2026-12-06T00:00:00Z' FROM s",
+    )
+    .execute(store.pool())
+    .await
+    .expect("seeds users");
+    let (viewer,): (i64,) = sqlx::query_as("SELECT min(id) FROM users")
+        .fetch_one(store.pool())
+        .await
+        .expect("the user");
+    // One tick per 10 instructions of the store's only connection.
+    let ticks = Arc::new(AtomicU64::new(0));
+    {
+        let counter = Arc::clone(&ticks);
+        let mut connection = store.pool().acquire().await.expect("the connection");
+        connection
+            .lock_handle()
+            .await
+            .expect("its handle")
+            .set_progress_handler(10, move || {
+                counter.fetch_add(1, Ordering::Relaxed);
+                true
+            });
+    }
+    let pages = [
+        ("list", None),
+        ("tag", Some(Tag::parse("t7").expect("a tag"))),
+    ];
+    let cost = |tag: Option<Tag>| {
+        let (store, ticks) = (&store, &ticks);
+        async move {
+            let filter = PostFilter {
+                viewer: Some(UserId(viewer)),
+                feed: false,
+                tag,
+                author: None,
+                voted_by: None,
+                limit: 10,
+                skip: 0,
+                before: i64::MAX,
+                search: None,
+            };
+            let before = ticks.load(Ordering::Relaxed);
+            let page = store.list_posts(&filter).await.expect("lists");
+            assert_eq!(page.len(), 10);
+            ticks.load(Ordering::Relaxed) - before
+        }
+    };
+    seed_posts(&store, 1, 2_000).await;
+    let mut small = Vec::new();
+    for (_, tag) in &pages {
+        small.push(cost(tag.clone()).await);
+    }
+    seed_posts(&store, 2_001, 40_000).await;
+    for ((name, tag), small) in pages.iter().zip(small) {
+        let large = cost(tag.clone()).await;
+        assert!(
+            small > 0 && large < 2 * small,
+            "the newest {name} page took {large} tens of instructions at 40,000 posts \
+             against {small} at 2,000"
+        );
+    }
 }
