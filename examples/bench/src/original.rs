@@ -530,6 +530,9 @@ struct PeerRun {
     original_rows: String,
     original_idle_kb: u64,
     original_processes: usize,
+    /// The bare ceiling (`agora-ceiling`) on Agora's database, `GET
+    /// /posts/{id}` measured as the scenarios are, just before them.
+    ceiling_get: Side,
     scenarios: Vec<Scenario>,
 }
 
@@ -653,6 +656,36 @@ async fn measure(
             Kind::Login(bodies),
         ),
     ];
+    // The bare ceiling's read, in a window as long as the scenarios': the
+    // most any server running the post's statement gets out of this machine.
+    let ceiling = Server::start(
+        "ceiling",
+        &ctx.ceiling_bin,
+        &[
+            ("AGORA_DATABASE_URL", agora_url.to_owned()),
+            ("RUST_LOG", "warn".to_owned()),
+        ],
+        &ctx.work,
+        ctx.work.join("ceiling-peer.log"),
+    )
+    .await?;
+    let ceiling_pid = ceiling.pid();
+    let ceiling_get = run_scenario(
+        ctx,
+        ceiling.addr,
+        "ceiling: GET /posts/{id}",
+        Kind::GetPost(Arc::clone(&agora_ids)),
+        &agora_tokens,
+        timing(ctx, false),
+        &|| procs::cpu_ticks(ceiling_pid).unwrap_or(0),
+    )
+    .await?;
+    drop(ceiling);
+    progress(format!(
+        "original app: the bare ceiling's GET /posts/{{id}}: {} req/s ({} errors)",
+        rps(ceiling_get.rps),
+        ceiling_get.errors
+    ));
     let mut scenarios = Vec::new();
     for (label, agora_kind, original_kind) in plan {
         let timing = timing(ctx, matches!(agora_kind, Kind::Login(_)));
@@ -699,6 +732,7 @@ async fn measure(
         original_rows,
         original_idle_kb,
         original_processes,
+        ceiling_get,
         scenarios,
     })
 }
@@ -1173,6 +1207,15 @@ fn render(ctx: &Ctx, source: &str, install: &Install, run: &PeerRun) -> String {
             rps(get.agora.rps),
             rps(get.original.rps),
             if clean { "" } else { ", with errors" },
+        );
+        let ceiling = &run.ceiling_get;
+        let _ = writeln!(
+            out,
+            "| the bare ceiling (`agora-ceiling`: the post's statement alone, no token, hand-written JSON) on Agora's database, for reference | {} the app ({} req/s, {} errors); Agora {:.0}% of it | |",
+            ratio(ceiling.rps, get.original.rps),
+            rps(ceiling.rps),
+            ceiling.errors,
+            100.0 * get.agora.rps / ceiling.rps.max(f64::MIN_POSITIVE),
         );
     }
     let mut notes = String::new();
