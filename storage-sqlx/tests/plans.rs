@@ -14,11 +14,11 @@
 //! every post (BENCHMARKS.md round twelve). Counted in SQLite's virtual
 //! machine instructions (its progress handler), not in time.
 
-use agora_core::domain::{PostFilter, Tag, UserId};
-use agora_core::storage::PostStore;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use agora_core::domain::{PostFilter, Tag, UserId};
+use agora_core::storage::PostStore;
 use agora_sqlx::postgres::PgStore;
 use agora_sqlx::sqlite::SqliteStore;
 use agora_sqlx::testing::TestDatabase;
@@ -105,8 +105,8 @@ async fn tag_pages_of_every_size_are_one_statement_planned_once_on_postgres() {
     );
 }
 
-/// Posts `from..=to` of 100 users (seeded by [`seed_users`]), a tenth of
-/// them drafts, every 100th tagged `t7`, inserted in one statement.
+/// Posts `from..=to` of the 100 seeded users, a tenth of them drafts, the
+/// ones whose id ends in 07 tagged `t7`, inserted in one statement.
 async fn seed_posts(store: &SqliteStore, from: i64, to: i64) {
     sqlx::query(
         "WITH RECURSIVE s(i) AS (SELECT ?1 UNION ALL SELECT i + 1 FROM s WHERE i < ?2) \
