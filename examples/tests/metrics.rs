@@ -10,8 +10,11 @@
 //! `agora_rocket::metrics::{instrument, launch}`) and configured by
 //! `AGORA_*` variables.
 
+use std::collections::BTreeSet;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, ExitCode, Stdio};
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use prom_text_format_parser::{Scrape, ValueType};
@@ -71,9 +74,28 @@ struct Server {
 impl Server {
     /// Starts `server` (`axum`, `rocket` or `conduit`) over a fresh SQLite
     /// database, with `/metrics` on a port of its own when `own_port`.
+    ///
+    /// The ports are picked here and bound by the child, so another
+    /// process may take one in between: a child that exits before it
+    /// answers is started again on other ports, a few times.
     fn start(server: &str, own_port: bool) -> Server {
+        const ATTEMPTS: usize = 5;
+        for attempt in 1..=ATTEMPTS {
+            let [api, metrics] = free_ports();
+            let mut server = Server::spawn(server, api, own_port.then_some(metrics));
+            let ready = server.wait_for(api) && (!own_port || server.wait_for(metrics));
+            if ready {
+                return server;
+            }
+            eprintln!("attempt {attempt}: the server exited before it answered");
+        }
+        panic!("the {server} server exited before it answered, {ATTEMPTS} times");
+    }
+
+    /// Spawns the child serving the API on `api` (and `/metrics` on
+    /// `metrics` when given, else beside the API).
+    fn spawn(server: &str, api: SocketAddr, metrics: Option<SocketAddr>) -> Server {
         let dir = tempfile::tempdir().expect("temp dir");
-        let [api, metrics] = free_ports();
         let mut command = Command::new(std::env::current_exe().expect("test binary"));
         command
             .args(["child_server", "--exact", "--ignored", "--nocapture"])
@@ -89,37 +111,53 @@ impl Server {
             .env("AGORA_DATABASE_URL", database)
             .env("AGORA_JWT_SECRET", SECRET)
             .env("AGORA_BIND", api.to_string());
-        if own_port {
+        if let Some(metrics) = metrics {
             command.env("AGORA_METRICS_BIND", metrics.to_string());
         }
-        let child = command.spawn().expect("child starts");
-        let mut server = Server {
-            child,
+        Server {
+            child: command.spawn().expect("child starts"),
             base: format!("http://{api}"),
-            metrics: format!("http://{}", if own_port { metrics } else { api }),
+            metrics: format!("http://{}", metrics.unwrap_or(api)),
             _dir: dir,
-        };
-        server.wait_for(api);
-        if own_port {
-            server.wait_for(metrics);
         }
-        server
     }
 
-    /// Waits until `addr` accepts connections (panics if the child exits).
-    fn wait_for(&mut self, addr: SocketAddr) {
+    /// Waits until an HTTP server answers on `addr`; false when the child
+    /// exits first. A connection alone proves nothing: a probe of a port
+    /// no one listens on can connect to itself (its own ephemeral port),
+    /// or reach a listener that only held the port for a moment. So the
+    /// probe sends a line that is not HTTP and wants hyper's `HTTP/1.1 400`
+    /// back, an answer no route sees and no metric counts.
+    fn wait_for(&mut self, addr: SocketAddr) -> bool {
         let started = Instant::now();
-        while TcpStream::connect(addr).is_err() {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("the server exited: {status}");
+        loop {
+            if answers_http(addr) {
+                return true;
+            }
+            if self.child.try_wait().expect("child status").is_some() {
+                return false;
             }
             assert!(
                 started.elapsed() < Duration::from_secs(60),
-                "{addr} not listening after a minute"
+                "{addr} not answering after a minute"
             );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
+}
+
+/// Whether `addr` answers a malformed request as an HTTP server does.
+fn answers_http(addr: SocketAddr) -> bool {
+    let timeout = Duration::from_secs(2);
+    let Ok(mut stream) = TcpStream::connect_timeout(&addr, timeout) else {
+        return false;
+    };
+    let mut head = [0; 5];
+    stream.set_read_timeout(Some(timeout)).is_ok()
+        && stream.set_write_timeout(Some(timeout)).is_ok()
+        && stream.write_all(b"NOT HTTP\r\n\r\n").is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && &head == b"HTTP/"
 }
 
 impl Drop for Server {
@@ -129,10 +167,21 @@ impl Drop for Server {
     }
 }
 
-/// Two distinct free ports on 127.0.0.1.
+/// Two free ports on 127.0.0.1, never handed out before in this process
+/// (the tests run side by side: a port one test has just let go of must
+/// not become another's).
 fn free_ports() -> [SocketAddr; 2] {
-    let listeners = [(); 2].map(|()| TcpListener::bind("127.0.0.1:0").expect("bind"));
-    listeners.map(|l| l.local_addr().expect("addr"))
+    static GIVEN: Mutex<BTreeSet<u16>> = Mutex::new(BTreeSet::new());
+    let mut given = GIVEN.lock().expect("ports");
+    [(); 2].map(|()| {
+        loop {
+            let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+            let addr = listener.local_addr().expect("addr");
+            if given.insert(addr.port()) {
+                break addr;
+            }
+        }
+    })
 }
 
 /// `GET {base}/metrics`: 200 in the Prometheus text format, parsed (any
