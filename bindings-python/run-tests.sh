@@ -33,8 +33,8 @@ step "virtualenv $venv"
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \
   "maturin>=1.16,<2" "pytest>=8" "mypy>=1.10" \
-  "fastapi>=0.110" "httpx>=0.27" "python-multipart>=0.0.9" "uvicorn>=0.29" \
-  "aiosmtpd>=1.4"
+  "fastapi>=0.110" "httpx>=0.27" "httpx2>=2; python_version >= '3.11'" \
+  "python-multipart>=0.0.9" "uvicorn>=0.29" "aiosmtpd>=1.4"
 "$venv/bin/python" --version
 
 step "wheel"
